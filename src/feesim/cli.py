@@ -1,0 +1,124 @@
+"""Command line: ``feesim run``, ``feesim describe`` and the other sub-commands.
+
+Errors in inputs print one line naming the field, the value and what is allowed, and exit with
+status 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from feesim.errors import FeesimError
+
+__all__ = ["main"]
+
+log = logging.getLogger("feesim")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {value}")
+    return value
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from feesim.model import FeeModel
+    from feesim.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    if args.months is not None:
+        scenario = scenario.with_changes(**{"simulation.months": args.months})
+    started = time.perf_counter()
+    result = FeeModel(scenario, rng=args.seed).run()
+    elapsed = time.perf_counter() - started
+    print(result.summary_text())
+    print(f"  simulated in {elapsed:.2f} s")
+    if args.out:
+        out = result.save(args.out, fmt=args.format)
+        print(f"  wrote {out}/series.{args.format}, votes.{args.format}, events.{args.format}, "
+              f"campaigns.{args.format}, meta.json")
+    return 0
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from feesim.params import describe
+    from feesim.scenario import Scenario
+
+    rows = describe(Scenario)
+    if args.kind:
+        rows = [r for r in rows if r["kind"] == args.kind]
+    for r in rows:
+        bounds = ""
+        if r["lo"] is not None or r["hi"] is not None:
+            bounds = f" [{r['lo'] if r['lo'] is not None else ''}, {r['hi'] if r['hi'] is not None else ''}]"
+        unit = f" ({r['unit']})" if r["unit"] else ""
+        print(f"{r['field']}{unit}{bounds} = {r['default']!r}  [{r['kind']}]")
+        if r["doc"]:
+            print(f"    {r['doc']}")
+        if r["source"]:
+            print(f"    source: {r['source']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``feesim`` command."""
+    parser = argparse.ArgumentParser(
+        prog="feesim",
+        description="Simulate and forecast residential property-service fee changes.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="simulate one scenario and write its tables")
+    run.add_argument("scenario", type=Path, help="scenario TOML file")
+    run.add_argument("--months", type=_positive, help="override simulation.months")
+    run.add_argument("--seed", type=_seed, help="override simulation.seed")
+    run.add_argument("--out", type=Path, help="directory for series.csv, votes.csv, ...")
+    run.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    run.set_defaults(func=_cmd_run)
+
+    desc = sub.add_parser("describe", help="list every scenario field with unit and source")
+    desc.add_argument("--kind", choices=("lever", "uncertainty", "setting"))
+    desc.set_defaults(func=_cmd_describe)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``feesim`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except FeesimError as exc:
+        print(f"feesim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        print("feesim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""The owners' committee (业委会), with the residents' committee and party branch.
+
+One :class:`OwnersCommittee` Mesa agent per community runs the *motions* put to the owners:
+
+- scheduled proposals of the scenario (fee steps with a service package, maintenance-fund
+  top-ups, hiring a firm);
+- an automatic cost-covering step when the firm discloses sustained losses
+  (``committee.auto_propose``);
+- a vote to hire a firm from the district's pre-qualified pool after the firm left (repeated
+  monthly until one passes), at a tender month (``firm.replace_months``), or after repeated bad
+  resident evaluations (``committee.tender_after_bad_scores``).
+
+A motion's life: *scheduled* -> *announced* (disclosure, audit or price assessment and
+negotiation meetings move trust; with quality first the firm starts delivering the package) ->
+vote (``feesim.vote``; with no quorum it is retried the next month while retries remain) ->
+*pending* (a passed fee waits for the next billing cycle, or a trial period) -> *effective*
+(fees change, the package becomes part of the contract, a collection campaign may start), or
+*rejected* / *no_quorum* / *trial_failed* / *rolled_back*.
+
+Resident evaluations (:mod:`feesim.evaluation`) below the threshold lead to a rollback of the
+latest step when ``committee.rollback`` is on and the step is recent (可进可退), otherwise to a
+rectification order; ``committee.tender_after_bad_scores`` bad scores in a row lead to a tender.
+
+Every event lands in the model's event log; votes land in the vote table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import mesa
+import numpy as np
+
+from feesim.scenario import TIER_QUALITY, Proposal, Scenario
+
+__all__ = ["Motion", "OwnersCommittee"]
+
+#: Statuses in which a motion still holds the firm back from leaving.
+OPEN = frozenset({"scheduled", "announced", "pending"})
+
+
+@dataclass(eq=False)
+class Motion:
+    """A matter on its way through the owners' assembly."""
+
+    key: int
+    spec: Proposal
+    origin: str  # "scenario", "auto", "replacement", "tender"
+    status: str = "scheduled"
+    vote_month: int = 0
+    announce_month: int = 0
+    retries_left: int = 0
+    fee_before: np.ndarray | None = None
+    new_fee: np.ndarray | None = None
+    effective_month: int = -1
+    quality_at_announce: float = 0.0  # quality residents saw at the announcement
+    quality_delivered: float = -1.0  # quality the firm delivered at the announcement
+    approval: float = 0.0  # approval by heads of the main vote (share of participants)
+    packages_adopted: list[bool] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """Short label used in tables."""
+        return f"{self.origin}:{self.key}"
+
+
+class OwnersCommittee(mesa.Agent):
+    """Owners' committee of the community in the model's row ``slot``.
+
+    Parameters
+    ----------
+    model : FeeModel
+    slot : int
+        The community's row in the model's arrays.
+    scenario : Scenario
+    """
+
+    def __init__(self, model: mesa.Model, slot: int, scenario: Scenario) -> None:
+        super().__init__(model)
+        self.slot = int(slot)
+        self.settings = scenario.committee
+        self.building_names = scenario.community.building_names
+        self.default_tier_q = TIER_QUALITY[scenario.firm.tier]
+        self.motions: list[Motion] = []
+        self.last_step: tuple[int, np.ndarray, Motion, float] | None = None
+        self.bad_scores = 0
+        for prop in scenario.proposals:
+            self._add(prop, "scenario")
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def _add(self, spec: Proposal, origin: str) -> Motion:
+        m = Motion(
+            key=len(self.motions), spec=spec, origin=origin, vote_month=spec.month,
+            announce_month=spec.month - spec.quality_first_months, retries_left=spec.retries,
+        )
+        self.motions.append(m)
+        self.model.schedule(self.slot, m.announce_month)
+        return m
+
+    def open_motion(self, matters: tuple[str, ...] = ("fee", "hire_firm")) -> bool:
+        """Whether a fee or firm motion is under way (the firm waits for its outcome)."""
+        return any(m.status in OPEN and m.spec.matter in matters for m in self.motions)
+
+    def propose(self, month: int, matter: str, new_fee: np.ndarray, origin: str,
+                disclosure: str = "audit", rounds: int = 1, retries: int = 0) -> Motion | None:
+        """Put a dynamic motion (automatic step, replacement, tender) to the owners."""
+        if self.open_motion((matter,)):
+            return None
+        spec = Proposal(
+            month=month, matter=matter,  # type: ignore[arg-type]
+            new_fee_per_m2=dict(zip(self.building_names, (float(f) for f in new_fee), strict=False)),
+            disclosure=disclosure, door_to_door_rounds=rounds, retries=retries,  # type: ignore[arg-type]
+        )
+        m = self._add(spec, origin)
+        self.model.log(self.slot, month, f"{origin}_proposed", f"{matter} motion {m.key}")
+        return m
+
+    # -- monthly handling --------------------------------------------------------------------
+    def start_of_month(self, month: int) -> None:
+        """Announce motions whose time has come and put passed ones into effect."""
+        for m in self.motions:
+            if m.status == "scheduled" and m.announce_month == month:
+                self._announce(m, month)
+            if m.status == "pending" and m.effective_month == month:
+                self._take_effect(m, month)
+
+    def due_votes(self, month: int) -> list[Motion]:
+        """Announced motions whose vote is this month."""
+        return [m for m in self.motions if m.status == "announced" and m.vote_month == month]
+
+    def _announce(self, m: Motion, month: int) -> None:
+        model, r = self.model, self.slot
+        spec = m.spec
+        current = model.fee[r, : len(self.building_names)].copy()
+        m.fee_before = current
+        if spec.matter in ("fee", "hire_firm"):
+            if spec.new_fee_per_m2 is not None:
+                new = np.array([spec.new_fee_per_m2[n] for n in self.building_names])
+            elif spec.step_pct is not None:
+                new = current * (1.0 + spec.step_pct)
+            else:
+                new = np.maximum(current + (spec.step_yuan or 0.0), 0.0)
+            m.new_fee = new
+        m.quality_at_announce = float(model.perception.seen_quality[r])
+        m.quality_delivered = float(model.firms.quality[r])
+        shock = {
+            "accounts": model.beh_value("trust_disclosure", r),
+            "audit": model.beh_value("trust_audit", r),
+            "assessment": model.beh_value("trust_audit", r),
+            "none": 0.0,
+        }[spec.disclosure]
+        if spec.negotiation_meetings:
+            shock += model.beh_value("trust_negotiation", r)
+        if shock:
+            model.trust_event(r, shock)
+        learning = {"audit": 1.0, "assessment": 1.0, "accounts": 0.5, "none": 0.0}[spec.disclosure]
+        if learning and spec.matter == "fee":
+            model.disclose_costs(r, learning * model.beh_value("disclosure_learning", r))
+        if spec.quality_first_months > 0 and spec.matter == "fee":
+            model.firms.commit_q[r] = max(
+                float(model.firms.commit_q[r]), self._promised(m)
+            )
+        m.status = "announced"
+        model.schedule(r, m.vote_month)
+        model.log(r, month, "announced", f"{spec.matter} motion {m.key} ({m.origin}); "
+                  f"disclosure={spec.disclosure}")
+
+    def on_vote(
+        self, month: int, m: Motion, passed: bool, quorum: bool, approval: float = 0.0
+    ) -> None:
+        """Act on the result of the main vote of motion ``m``."""
+        model, r, spec = self.model, self.slot, self.spec_of(m)
+        m.approval = approval if approval == approval else 0.0
+        if not quorum and m.retries_left > 0:
+            m.retries_left -= 1
+            m.vote_month = month + 1
+            model.schedule(r, month + 1)
+            model.log(r, month, "no_quorum_retry", f"motion {m.key} retried next month")
+            return
+        if not passed:
+            m.status = "no_quorum" if not quorum else "rejected"
+            if spec.quality_first_months > 0:
+                model.firms.commit_q[r] = 0.0
+            model.log(r, month, m.status, f"{spec.matter} motion {m.key}")
+            if m.origin == "replacement":
+                model.on_replacement_failed(r, month)
+            return
+        m.status = "pending"
+        if spec.matter == "maintenance_fund":
+            m.effective_month = month + 1
+        elif spec.matter == "hire_firm":
+            m.effective_month = month + 1
+        else:
+            m.effective_month = model.effective_month(r, month + 1 + spec.trial_months, spec.effective)
+            if spec.trial_months > 0:
+                model.firms.commit_q[r] = max(float(model.firms.commit_q[r]), self._promised(m))
+        model.schedule(r, m.effective_month)
+        model.log(r, month, "passed", f"{spec.matter} motion {m.key}, effective month "
+                  f"{m.effective_month}")
+
+    @staticmethod
+    def spec_of(m: Motion) -> Proposal:
+        """The proposal behind a motion."""
+        return m.spec
+
+    def _promised(self, m: Motion, extra: float = 0.0) -> float:
+        """Service level a motion promises: the quality delivered when it was announced plus
+        its package (and adopted value-added packages)."""
+        delivered = float(self.model.firms.quality[self.slot])
+        base = m.quality_delivered if m.quality_delivered >= 0 else delivered
+        return min(1.2, base + m.spec.service_quality + extra)
+
+    def _take_effect(self, m: Motion, month: int) -> None:
+        model, r, spec = self.model, self.slot, m.spec
+        if spec.matter == "maintenance_fund":
+            model.bill_fund(r, month, spec.fund_bill_per_m2, spec.campaign_steps)
+            # The works the fund pays for (new lifts, roofs) are a visible improvement.
+            model.perception.facility[r] += spec.service_quality
+            m.status = "effective"
+            model.log(r, month, "fund_billed", f"motion {m.key}: {spec.fund_bill_per_m2} yuan/m2")
+            return
+        if spec.matter == "hire_firm":
+            model.hire_firm(r, month, m.new_fee)
+            m.status = "effective"
+            return
+        if spec.trial_months > 0 and model.trial_failed(r):
+            m.status = "trial_failed"
+            model.firms.commit_q[r] = 0.0
+            model.log(r, month, "trial_failed", f"motion {m.key}: evaluation below threshold")
+            return
+        extra_fee = sum(
+            (p.fee_per_m2 for p, ok in zip(spec.packages, m.packages_adopted, strict=False) if ok),
+            0.0,
+        )
+        extra_q = sum(
+            (p.quality for p, ok in zip(spec.packages, m.packages_adopted, strict=False) if ok), 0.0
+        )
+        before = model.fee[r, : len(self.building_names)].copy()
+        model.set_fee(r, m.new_fee + extra_fee, accepted=m.approval)
+        firms = model.firms
+        floor_before = float(firms.floor_q[r])
+        firms.floor_q[r] = max(floor_before, self._promised(m, extra_q))
+        firms.commit_q[r] = 0.0
+        if spec.release_public_income:
+            model.released[r] = True
+        self.last_step = (month, before, m, floor_before)
+        m.status = "effective"
+        if spec.campaign_steps > 0:
+            model.campaigns.add(r, month, spec.campaign_steps, "fee")
+        model.log(r, month, "fee_changed", f"motion {m.key}: {before.round(3).tolist()} -> "
+                  f"{model.fee[r, : len(self.building_names)].round(3).tolist()}")
+
+    # -- evaluations ----------------------------------------------------------------------------
+    def on_evaluation(self, month: int, score: float) -> None:
+        """React to a resident evaluation score."""
+        model, r, s = self.model, self.slot, self.settings
+        if score >= s.evaluation_threshold:
+            self.bad_scores = 0
+            return
+        self.bad_scores += 1
+        step = self.last_step
+        if s.rollback and step is not None and month - step[0] <= s.rollback_window_months:
+            model.set_fee(r, step[1])
+            model.firms.floor_q[r] = step[3]
+            step[2].status = "rolled_back"
+            self.last_step = None
+            model.trust_event(r, model.beh_value("trust_rollback", r))
+            model.log(r, month, "rolled_back", f"score {score:.1f}: fee back to "
+                      f"{step[1].round(3).tolist()}")
+        else:
+            model.firms.rectify_until[r] = month + s.rectification_months
+            model.log(r, month, "rectification", f"score {score:.1f}")
+        if 0 < s.tender_after_bad_scores <= self.bad_scores and model.firms.state[r] == 0:
+            self.bad_scores = 0
+            model.tender(r, month + 1)
+
+
+def replace_spec(spec: Proposal, **changes: object) -> Proposal:
+    """Copy of a proposal with some fields changed (no validation needed for internal use)."""
+    return dataclasses.replace(spec, **changes)

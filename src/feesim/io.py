@@ -1,0 +1,59 @@
+"""Atomic file output: a file is either fully written or untouched."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import IO
+
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "write_atomically"]
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; move it over ``path`` only on success.
+
+    Parameters
+    ----------
+    path : path-like
+        The final destination. Its parent directory is created if missing.
+
+    Yields
+    ------
+    pathlib.Path
+        A temporary file in the same directory (so the final rename is atomic on POSIX).
+        If the body raises, the temporary file is removed and ``path`` keeps its old content.
+    """
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, final)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def write_atomically(path: str | os.PathLike[str], writer: Callable[[IO[bytes]], None]) -> Path:
+    """Call ``writer`` with a binary file handle and atomically publish the result at ``path``."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        writer(fh)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return Path(path)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically."""
+    return write_atomically(path, lambda fh: fh.write(data))
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, encoding: str = "utf-8") -> Path:
+    """Write ``text`` to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode(encoding))

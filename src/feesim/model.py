@@ -1,0 +1,951 @@
+"""The feesim model: households, property firms and owners' committees, month by month.
+
+:class:`FeeModel` is a :class:`mesa.Model` that simulates one community, or a batch of
+communities (replicates or a portfolio) side by side in the same arrays. Households are a struct
+of numpy arrays (:mod:`feesim.population`); each community's firm and committee are Mesa agents
+(:class:`~feesim.firm.PropertyFirm`, :class:`~feesim.committee.OwnersCommittee`). Each rule lives
+in its own module; this module only fixes the order in which they act.
+
+Monthly order of events (one step = one month)
+----------------------------------------------
+1. **Calendar**: wages and prices of the month; renovation works finishing (visible
+   improvement, costs shared with the government, possibly a tier upgrade); service-tier
+   upgrades; staff overhauls; tenders; firms whose notice ends leave and a temporary provider
+   takes over.
+2. **Committees**: motions are announced (disclosure, audit, negotiation; quality first starts);
+   passed motions take effect (fees change before bills go out; new firms arrive; fund bills).
+3. **Firms** set staffing and deliver service (:mod:`feesim.firm`).
+4. **Households perceive** service; satisfaction and trust (:mod:`feesim.perception`).
+5. **Billing** at the start of each billing cycle.
+6. **Collection** (:mod:`feesim.collection`, :mod:`feesim.payment`): court judgments, campaign
+   rounds or the ordinary monthly hazard, payments settling bills; suits filed; fund bills.
+7. **Complaints** to the 12345 hotline (:mod:`feesim.complaints`).
+8. **Owners' votes** (:mod:`feesim.vote`).
+9. **Evaluations**: residents' evaluation every few months; the district assessment that sets
+   the subsidy (:mod:`feesim.evaluation`).
+10. **Finances** through the ledger (:mod:`feesim.ledger`); trailing-year results; morale;
+    notices; automatic proposals on disclosed losses.
+11. **Closing**: billing cycles close (payment records, overdue bills), year end (arrears),
+    limitation; community trust moves; the month is recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from types import SimpleNamespace
+
+import mesa
+import numpy as np
+
+from feesim import collection, complaints
+from feesim.baseline import spin_up
+from feesim.behaviour import Behaviour
+from feesim.committee import OwnersCommittee
+from feesim.errors import ConfigError
+from feesim.evaluation import assessment_score, evaluation_score
+from feesim.firm import (
+    EMERGENCY,
+    EMERGENCY_MANAGEMENT,
+    FUNCTIONS,
+    NEW_FIRM_MANAGEMENT,
+    NOTICE,
+    REGULAR,
+    STAFF_SHARE,
+    FirmBook,
+    PropertyFirm,
+)
+from feesim.government import calendar, min_wage_path, price_index_path, subsidy_factor
+from feesim.ledger import Ledger
+from feesim.payment import (
+    cycle_hazard,
+    logistic,
+    payment_coefficients,
+    propensity,
+    rounds_paid,
+    settle,
+    settle_fund,
+)
+from feesim.perception import (
+    Perception,
+    community_satisfaction,
+    household_satisfaction,
+    household_trust,
+    trust_shock,
+    update_perception,
+    update_trust,
+)
+from feesim.population import Households, build_households, per_household
+from feesim.recorder import Recorder
+from feesim.rng import Decision, Streams, as_seed_sequence
+from feesim.scenario import TIER_QUALITY, Scenario
+from feesim.vote import SUPERMAJORITY_MATTERS, approval_utility, cast, count, tally
+
+__all__ = ["FeeModel"]
+
+log = logging.getLogger(__name__)
+
+F32 = np.float32
+CYCLE_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}
+#: Ordinary payment hazard of a fund bill: due within a quarter (judgement).
+FUND_CYCLE_MONTHS = 3
+#: Losing months after which a firm's losses are disclosed to the committee (auto proposals).
+DISCLOSE_LOSS_MONTHS = 6
+
+
+def _stack(objs: Sequence[object], names: Sequence[str]) -> SimpleNamespace:
+    """Run-level values: a float where all runs agree, else a float64 array over runs."""
+    uniq = {id(o): o for o in objs}
+    out = {}
+    for name in names:
+        if len(uniq) == 1:
+            out[name] = float(getattr(objs[0], name))
+            continue
+        vals = np.array([float(getattr(o, name)) for o in objs])
+        out[name] = float(vals[0]) if np.all(vals == vals[0]) else vals
+    return SimpleNamespace(**out)
+
+
+class FeeModel(mesa.Model):
+    """One community, or a batch of communities, simulated month by month.
+
+    Parameters
+    ----------
+    scenarios : Scenario or sequence of Scenario
+        One scenario, or one per run (replicates may repeat the same object). All must share
+        the horizon and the start month.
+    rng : int or numpy.random.SeedSequence, optional
+        Root of all random streams; defaults to the first scenario's ``simulation.seed``.
+    strict_ledger : bool
+        Check every month, household by household, that the receivable equals what households
+        owe (slower; used in tests).
+
+    Examples
+    --------
+    >>> from feesim import FeeModel, load_scenario
+    >>> model = FeeModel(load_scenario("examples/xianghe_2025.toml"), rng=1)  # doctest: +SKIP
+    >>> result = model.run()                                                  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        scenarios: Scenario | Sequence[Scenario],
+        *,
+        rng: int | np.random.SeedSequence | None = None,
+        strict_ledger: bool = False,
+    ) -> None:
+        runs = [scenarios] if isinstance(scenarios, Scenario) else list(scenarios)
+        if not runs:
+            raise ConfigError("scenarios: at least one scenario is required")
+        first = runs[0].simulation
+        for i, sc in enumerate(runs):
+            if (sc.simulation.months, sc.simulation.start) != (first.months, first.start):
+                raise ConfigError(
+                    f"scenarios[{i}].simulation: months/start {sc.simulation.months}/"
+                    f"{sc.simulation.start} differ from {first.months}/{first.start}; a batch "
+                    "shares one calendar"
+                )
+        root = as_seed_sequence(first.seed if rng is None else rng)
+        super().__init__(rng=root)
+        self.scenarios = runs
+        self.streams = Streams(root)
+        self.months = first.months
+        self.month = 0
+        self.years, self.cal_months = calendar(runs[0])
+        self._setup(strict_ledger)
+
+    # ==========================================================================================
+    # set-up
+    # ==========================================================================================
+    def _setup(self, strict_ledger: bool) -> None:
+        runs = self.scenarios
+        R = len(runs)
+        self.hh = hh = build_households(runs, self.streams)
+        B = hh.n_types
+        self.beh = _stack([sc.behaviour for sc in runs], [
+            f for f in Behaviour.__dataclass_fields__  # noqa: SLF001
+        ])
+        self.n_households = np.diff(hh.run_start)
+        self.area_rb = np.bincount(hh.rb, weights=hh.area.astype(np.float64),
+                                   minlength=R * B).reshape(R, B)
+        self.area_total = self.area_rb.sum(axis=1)
+        self.fee = np.zeros((R, B))
+        self.full_fee = np.ones((R, B))
+        equip_rb = np.zeros((R, B))
+        for r, sc in enumerate(runs):
+            for k, bt in enumerate(sc.community.building_types):
+                self.fee[r, k] = bt.fee_per_m2
+                self.full_fee[r, k] = bt.full_service_fee_per_m2
+                equip_rb[r, k] = bt.equipment_cost_per_m2
+        self.cycle = np.array([CYCLE_MONTHS[sc.community.billing] for sc in runs])
+        self.uniform_cycle = bool(np.all(self.cycle == self.cycle[0]))
+        # Exogenous paths (T, R), computed once per distinct government setting.
+        cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self.wage = np.empty((self.months, R))
+        self.price = np.empty((self.months, R))
+        for r, sc in enumerate(runs):
+            key = id(sc.government)
+            if key not in cache:
+                cache[key] = (min_wage_path(sc), price_index_path(sc))
+            self.wage[:, r], self.price[:, r] = cache[key]
+        col = lambda f: np.array([f(sc) for sc in runs], dtype=np.float64)  # noqa: E731
+        self.capacity = col(lambda s: s.committee.capacity)
+        self.intensity = col(lambda s: s.committee.door_to_door_intensity * (0.5 + s.committee.capacity))
+        self.public_income = col(lambda s: s.firm.public_income_yuan_month)
+        self.public_share = col(lambda s: s.firm.public_income_firm_share)
+        self.subsidy_rate = col(lambda s: s.government.subsidy_per_m2)
+        self.subsidy_min = col(lambda s: s.government.subsidy_min_score)
+        self.eval_every = np.array([sc.committee.evaluation_months for sc in runs])
+        self.eval_start = np.array([sc.committee.evaluation_start_month for sc in runs])
+        self.legal_on = np.array([sc.legal.enabled for sc in runs])
+        self.legal = _stack([sc.legal for sc in runs], [
+            "threshold_months", "sue_share", "cost_per_case_yuan", "delay_months", "win_rate",
+            "limitation_months",
+        ])
+        self.released = np.zeros(R, dtype=bool)
+        self.enforcement = np.zeros(R)
+        self.subsidy_paid = np.zeros(R)
+        self.score = np.full(R, np.nan)
+        self.fee_before_exit = self.fee.copy()
+        self.emergency_votes = np.zeros(R, dtype=np.int64)
+        self.agenda: dict[int, set[int]] = {}
+        self.campaigns = collection.CampaignPlan()
+        self.recorder = Recorder(self)
+        self._setup_firms(equip_rb)
+        self._setup_households()
+        self.ledger = Ledger.open(
+            hh, fund_balance=np.rint(100 * self.area_total * col(
+                lambda s: s.community.maintenance_fund_per_m2)).astype(np.int64),
+            strict=strict_ledger,
+        )
+        self.firm_agents = [PropertyFirm(self, r) for r in range(R)]
+        self.committees = [OwnersCommittee(self, r, sc) for r, sc in enumerate(runs)]
+        for r, sc in enumerate(runs):
+            for c in sc.campaigns:
+                self.campaigns.add(r, c.month, c.steps, "fee")
+            for m in sc.firm.overhaul_months + sc.firm.replace_months:
+                self.schedule(r, m)
+            for w in sc.government.renovations:
+                self.schedule(r, w.month)
+            for u in sc.government.tier_upgrades:
+                self.schedule(r, u.month)
+
+    def _setup_firms(self, equip_rb: np.ndarray) -> None:
+        runs, R = self.scenarios, len(self.scenarios)
+        f = lambda g: np.array([g(sc.firm) for sc in runs], dtype=np.float64)  # noqa: E731
+        std_staff = f(lambda x: x.staff_per_10k_m2) * self.area_total / 1e4
+        labour_per_wage = std_staff * f(lambda x: x.wage_premium * (1 + x.social_insurance_rate))
+        ms = f(lambda x: x.materials_share)
+        materials_full = labour_per_wage * self.wage[0] * ms / (1 - ms)
+        equipment = (equip_rb * self.area_rb).sum(axis=1)
+        tier_q = np.array([TIER_QUALITY[sc.firm.tier] for sc in runs])
+        c0 = self._initial_collection()
+        accrual = (self.fee * self.area_rb).sum(axis=1)
+        revenue0 = (
+            accrual * np.nan_to_num(c0, nan=0.85)
+            + self.public_income * self.public_share
+            + self.subsidy_rate * self.area_total
+        )
+        self.firms = fb = FirmBook(
+            state=np.zeros(R, dtype=np.int8),
+            exit_month=np.full(R, -1, dtype=np.int32),
+            since=np.zeros(R, dtype=np.int32),
+            serial=np.zeros(R, dtype=np.int32),
+            x=np.zeros((R, len(FUNCTIONS))),
+            q=np.zeros((R, len(FUNCTIONS))),
+            management=f(lambda x: x.management_quality),
+            cash=np.zeros(R, dtype=np.int64),
+            tier_q=tier_q,
+            floor_q=np.zeros(R),
+            commit_q=np.zeros(R),
+            rectify_until=np.full(R, -1, dtype=np.int32),
+            loss_months=np.zeros(R, dtype=np.int32),
+            ring_revenue=np.zeros((R, 12)),
+            ring_cost=np.zeros((R, 12)),
+            ring_fee_cash=np.zeros((R, 12)),
+            ring_fee_due=np.zeros((R, 12)),
+            cost_plus=np.array([sc.firm.contract == "cost_plus" for sc in runs]),
+            std_staff=std_staff,
+            labour_per_wage=labour_per_wage,
+            materials_full=materials_full,
+            equipment=equipment,
+            target_margin=f(lambda x: x.target_margin),
+            remuneration=f(lambda x: x.remuneration_rate),
+            staff_floor=f(lambda x: x.staff_floor),
+            max_cut=f(lambda x: x.max_cut_rate),
+            max_hire=f(lambda x: x.max_hire_rate),
+            quality_lag=f(lambda x: x.quality_lag),
+            exit_loss_months=f(lambda x: x.exit_loss_months).astype(np.int32),
+            notice_months=f(lambda x: x.notice_months).astype(np.int32),
+            credit_months=f(lambda x: x.credit_limit_months),
+            cash_months=f(lambda x: x.initial_cash_months),
+        )
+        wage0, price0 = self.wage[0], self.price[0]
+        x_tier = tier_q / fb.management
+        given = np.array([np.nan if sc.firm.initial_quality is None else sc.firm.initial_quality
+                          for sc in runs])
+        x0 = np.where(
+            np.isnan(given),
+            np.clip(fb.affordable(revenue0, wage0, price0), fb.staff_floor, x_tier),
+            np.nan_to_num(given) / fb.management,
+        )
+        fb.allocate(x0, x_tier)
+        fb.q = np.minimum(fb.x * fb.management[:, None], 1.2)
+        cost0 = fb.service_cost(wage0, price0)
+        fb.cash[:] = np.rint(fb.cash_months * cost0 * 100).astype(np.int64)
+        # Trailing-year rings as the last twelve months looked: cash comes in after each bill
+        # at the constant monthly hazard that yields the collection rate by the cycle's end.
+        coll = np.nan_to_num(c0, nan=0.85)
+        hazard = 1.0 - (1.0 - coll) ** (1.0 / self.cycle)
+        profile = np.empty((R, 12))
+        for k in range(12):  # ring slot k holds the calendar month of simulated month k - 12
+            j = (self.cal_months[0] - 1 + k) % 12 % self.cycle
+            profile[:, k] = hazard * (1.0 - hazard) ** j
+        profile /= profile.sum(axis=1, keepdims=True)
+        fb.ring_fee_cash[:] = (12.0 * accrual * coll)[:, None] * profile
+        fb.ring_revenue[:] = (revenue0 - accrual * coll)[:, None] + fb.ring_fee_cash
+        fb.ring_cost[:] = cost0[:, None]
+        fb.ring_fee_due[:] = accrual[:, None]
+
+    def _initial_collection(self) -> np.ndarray:
+        return np.array([
+            np.nan if sc.community.initial_collection_rate is None
+            else sc.community.initial_collection_rate
+            for sc in self.scenarios
+        ])
+
+    def _setup_households(self) -> None:
+        hh = self.hh
+        self.perception = Perception.start(self.firms.quality, self.fee)
+        self.coef = payment_coefficients(hh, self.beh)
+        s, tau = self._attitudes()
+        self.perception.sat_ref = self._mean(s)
+        fee_h = self._fee_h()
+        bills = (12 // self.cycle).take(hh.run)
+        neighbours, offset, unpaid = spin_up(
+            hh, self.coef, s, tau, fee_h, self._initial_collection(), bills,
+            per_household(self.beh.habit_memory, hh.run),
+            self.streams.generator(Decision.POPULATION, sub=1),
+        )
+        self.offset = offset
+        self.coef.intercept = (self.coef.intercept + offset.astype(F32).take(hh.run)).astype(F32)
+        self.neighbours = neighbours
+        has_leader = hh.per_group(hh.leader) > 0
+        self.has_volunteer = has_leader.take(hh.group)
+        # Bills left unpaid at the end of the spin-up's last year are the month-0 arrears.
+        yearly = fee_h.astype(np.float64) * hh.area * 1200.0
+        hh.arrears[:] = np.rint(yearly * unpaid).astype(np.int64)
+        self.satisfaction, self.trust = s, tau
+        self.fee_h = fee_h
+
+    # ==========================================================================================
+    # small helpers used by the agents
+    # ==========================================================================================
+    def schedule(self, slot: int, month: int) -> None:
+        """Ask for ``slot``'s committee and levers to be handled at the start of ``month``."""
+        if 0 <= month < self.months:
+            self.agenda.setdefault(int(month), set()).add(int(slot))
+
+    def log(self, slot: int, month: int, event: str, detail: str = "") -> None:
+        """Add a line to the event log."""
+        self.recorder.event(slot, month, event, detail)
+
+    def beh_value(self, name: str, slot: int) -> float:
+        """A behavioural coefficient of one run."""
+        v = getattr(self.beh, name)
+        return float(v if np.ndim(v) == 0 else v[slot])
+
+    def trust_event(self, slot: int, amount: float) -> None:
+        """An event every resident of the community sees."""
+        trust_shock(self.perception, np.array([slot]), amount)
+
+    def set_fee(self, slot: int, fees: np.ndarray, accepted: float = 0.0) -> None:
+        """Change the fees of a community (from its next bill).
+
+        ``accepted`` is the share of owners who voted for the change: residents take that share
+        of the change as the new normal price at once (a legitimate, negotiated step); the rest
+        is felt as a price rise until they get used to it (:mod:`feesim.perception`).
+        """
+        n = len(fees)
+        change = fees - self.fee[slot, :n]
+        self.perception.fee_anchor[slot, :n] += accepted * change
+        self.fee[slot, :n] = fees
+
+    def disclose_costs(self, slot: int, share: float) -> None:
+        """Residents learn what full service really costs: their fair fee for the full liveable
+        standard moves ``share`` of the way to it (per building type)."""
+        t = min(self.month, self.months - 1)
+        sub = self.firms_slice(slice(slot, slot + 1))
+        wage, price = self.wage[t, slot:slot + 1], self.price[t, slot:slot + 1]
+        per_m2 = sub.unit_cost(wage, price)[0] / self.area_total[slot]
+        keep = (1 + sub.target_margin[0]) / 0.95  # margin, at a good collection rate
+        nb = len(self.scenarios[slot].community.building_types)
+        equip = np.array([bt.equipment_cost_per_m2 for bt in
+                          self.scenarios[slot].community.building_types]) * price[0]
+        true_fee = (per_m2 + equip) * keep
+        self.full_fee[slot, :nb] += share * (true_fee - self.full_fee[slot, :nb])
+
+    def effective_month(self, slot: int, earliest: int, rule: str) -> int:
+        """First month on or after ``earliest`` at which a passed fee takes effect."""
+        if rule == "next_month":
+            return earliest
+        for t in range(earliest, self.months + 240):
+            m = (self.cal_months[0] - 1 + t) % 12 + 1
+            if rule == "next_year" and m == 1:
+                return t
+            if rule == "next_cycle" and (m - 1) % self.cycle[slot] == 0:
+                return t
+        return earliest
+
+    def _fee_h(self) -> np.ndarray:
+        return self.fee.astype(F32).ravel().take(self.hh.rb)
+
+    def _mean(self, values: np.ndarray) -> np.ndarray:
+        return self.hh.per_run(values.astype(np.float64)) / self.n_households
+
+    def _attitudes(self) -> tuple[np.ndarray, np.ndarray]:
+        sat_rb = community_satisfaction(self.perception, self.fee, self.full_fee, self.beh)
+        return (
+            household_satisfaction(self.hh, sat_rb, self.beh.sat_level),
+            household_trust(self.hh, self.perception),
+        )
+
+    def _expected_revenue(self, month: int) -> np.ndarray:
+        coll, _ = self.firms.trailing()
+        accrual = (self.fee * self.area_rb).sum(axis=1)
+        public = self.public_income * self.public_share * ~self.released
+        return accrual * np.minimum(coll, 1.0) + public + self.subsidy_paid
+
+    # ==========================================================================================
+    # levers and agents' requests
+    # ==========================================================================================
+    def bill_fund(self, slot: int, month: int, per_m2: float, steps: int) -> None:
+        """Bill a maintenance-fund top-up to every unit of a community."""
+        hh = self.hh
+        sl = hh.run_slice(slot)
+        amount = np.rint(per_m2 * hh.area[sl].astype(np.float64) * 100).astype(np.int64)
+        hh.owed_fund[sl] += amount
+        self._fund_billed[slot] += int(amount.sum())
+        hh.months_since_demand[sl] = 0
+        if steps > 0:
+            self.campaigns.add(slot, month, steps, "fund")
+
+    def _evaluation_scores(self) -> np.ndarray:
+        fb = self.firms
+        promised = np.maximum(np.minimum(fb.tier_q, fb.quality), np.maximum(fb.floor_q, fb.commit_q))
+        return evaluation_score(self.hh, self.satisfaction, fb.quality, promised)
+
+    def trial_failed(self, slot: int) -> bool:
+        """Whether the residents' verdict at the end of a trial period is negative."""
+        score = self._evaluation_scores()[slot]
+        return bool(score < self.scenarios[slot].committee.evaluation_threshold)
+
+    def _pool_fee(self, slot: int, base: np.ndarray) -> np.ndarray:
+        """Fee a firm from the district pool asks: ``base`` scaled up to cover its cost."""
+        month = min(self.month, self.months - 1)
+        sl = slice(slot, slot + 1)
+        revenue = np.array([(base * self.area_rb[slot, : len(base)]).sum()])
+        other = (self.public_income * self.public_share * ~self.released + self.subsidy_paid)[sl]
+        k = self.firms_slice(sl).cost_covering_factor(
+            revenue, other, np.array([max(TIER_QUALITY[self.scenarios[slot].firm.tier],
+                                          self.firms.tier_q[slot])]),
+            self.wage[month, sl], self.price[month, sl],
+        )
+        return base * max(1.0, float(k[0]))
+
+    def firms_slice(self, sl: slice) -> FirmBook:
+        """A view of the firm book restricted to some runs (for per-run calculations)."""
+        fb = self.firms
+        return FirmBook(**{k: (v[sl] if isinstance(v, np.ndarray) else v)
+                           for k, v in vars(fb).items()})
+
+    def tender(self, slot: int, month: int) -> None:
+        """Put the contract out to the district pool (a hire-firm vote)."""
+        nb = len(self.scenarios[slot].community.building_types)
+        fee = self._pool_fee(slot, self.fee[slot, :nb].copy())
+        self.committees[slot].propose(month, "hire_firm", fee, "tender", disclosure="assessment",
+                                      rounds=2)
+
+    def hire_firm(self, slot: int, month: int, fee: np.ndarray) -> None:
+        """A firm selected by the owners takes over at ``fee``."""
+        fb = self.firms
+        old = self.firm_agents[slot]
+        self.log(slot, month, "firm_hired", f"replacing a {old.status} provider with cash "
+                 f"{old.cash_yuan:.0f} yuan")
+        old.remove()
+        self.set_fee(slot, fee)
+        sc = self.scenarios[slot]
+        fb.tier_q[slot] = max(fb.tier_q[slot], TIER_QUALITY[sc.firm.tier])
+        wage, price = self.wage[month, slot:slot + 1], self.price[month, slot:slot + 1]
+        expected_cost = self.firms_slice(slice(slot, slot + 1)).service_cost(wage, price)
+        fb.start_provider(
+            np.array([slot]), month, REGULAR, NEW_FIRM_MANAGEMENT,
+            np.rint(fb.cash_months[slot] * expected_cost * 100).astype(np.int64),
+            expected_cost * (1 + fb.target_margin[slot]), expected_cost,
+        )
+        self.firm_agents[slot] = PropertyFirm(self, slot)
+        self.emergency_votes[slot] = 0
+        self.trust_event(slot, self.beh_value("trust_new_firm", slot))
+
+    def on_replacement_failed(self, slot: int, month: int) -> None:
+        """The owners did not vote a new firm in: the temporary service continues; try again."""
+        self.emergency_votes[slot] += 1
+        if self.firms.state[slot] == EMERGENCY:
+            limit = self.scenarios[slot].government.emergency_months
+            if month - self.firms.since[slot] + 1 >= limit:
+                self.log(slot, month, "emergency_extended", "temporary service renewed")
+            nb = len(self.scenarios[slot].community.building_types)
+            fee = self._pool_fee(slot, self.fee_before_exit[slot, :nb])
+            rounds = min(1 + int(self.emergency_votes[slot]), 4)
+            self.committees[slot].propose(month + 1, "hire_firm", fee, "replacement",
+                                          disclosure="none", rounds=rounds)
+
+    # ==========================================================================================
+    # the month
+    # ==========================================================================================
+    def step(self) -> None:
+        """Advance every community by one month (the order is in the module docstring)."""
+        t = self.month
+        if t >= self.months:
+            raise IndexError(f"the model has already run its {self.months} months")
+        R = len(self.scenarios)
+        # The month's one-off flows, filled by the steps below.
+        self._fund_billed = np.zeros(R, dtype=np.int64)
+        self._legal_cost = np.zeros(R, dtype=np.int64)
+        self._overhaul_cost = np.zeros(R, dtype=np.int64)
+        self._works_owners = np.zeros(R, dtype=np.int64)
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            due = sorted(self.agenda.pop(t, set()))
+            self._calendar(t, due)
+            for slot in due:
+                self.committees[slot].start_of_month(t)
+            self._service(t)
+            self._perceive()
+            billed = self._bill(t)
+            paid = self._collect(t)
+            n_complaints = complaints.count(self.hh, self.satisfaction, self.perception,
+                                            self.beh, self.streams, t)
+            self._votes(t, due)
+            self._evaluate(t)
+            flows = self._finances(t, billed, paid)
+            self.recorder.month(t, flows, paid, n_complaints)
+            self._close(t)
+        self.month += 1
+
+    def run(self, months: int | None = None) -> "SimulationResult":  # noqa: F821
+        """Step to the end of the horizon (or ``months`` more) and return the result."""
+        from feesim.results import SimulationResult
+
+        end = self.months if months is None else min(self.months, self.month + months)
+        while self.month < end:
+            self.step()
+        return SimulationResult.from_model(self)
+
+    # -- 1. calendar ---------------------------------------------------------------------------
+    def _calendar(self, t: int, due: list[int]) -> None:
+        fb = self.firms
+        leaving = np.flatnonzero((fb.state == NOTICE) & (fb.exit_month <= t))
+        if leaving.size:
+            self._emergency(t, leaving)
+        for slot in due:
+            sc = self.scenarios[slot]
+            for w in sc.government.renovations:
+                if w.month == t:
+                    self.perception.facility[slot] += w.quality_boost
+                    owners = w.cost_per_m2 * (1 - w.government_share) * self.area_total[slot]
+                    self._works_owners[slot] += int(round(owners * 100))
+                    self.trust_event(slot, self.beh_value("trust_disclosure", slot))
+                    if w.upgrade_tier is not None:
+                        fb.tier_q[slot] = max(fb.tier_q[slot], TIER_QUALITY[w.upgrade_tier])
+                    self.log(slot, t, "renovation", f"{w.cost_per_m2} yuan/m2, government "
+                             f"share {w.government_share}")
+            for u in sc.government.tier_upgrades:
+                if u.month == t:
+                    fb.tier_q[slot] = max(fb.tier_q[slot], TIER_QUALITY[u.tier])
+                    self.log(slot, t, "tier_upgrade", u.tier)
+            if t in sc.firm.overhaul_months and fb.state[slot] == REGULAR:
+                fb.management[slot] = 1.0
+                labour = fb.staffing[slot] * fb.labour_per_wage[slot] * self.wage[t, slot]
+                self._overhaul_cost[slot] += int(round(labour * 100))
+                self.trust_event(slot, self.beh_value("trust_new_firm", slot))
+                self.log(slot, t, "staff_overhaul", "management team replaced")
+            if t in sc.firm.replace_months:
+                self.tender(slot, t)
+
+    def _emergency(self, t: int, runs: np.ndarray) -> None:
+        fb = self.firms
+        for slot in runs:
+            old = self.firm_agents[slot]
+            self.log(int(slot), t, "firm_exit", f"cash at exit {old.cash_yuan:.0f} yuan")
+            old.remove()
+        self.fee_before_exit[runs] = self.fee[runs]
+        wage, price = self.wage[t, runs], self.price[t, runs]
+        sub = self.firms_slice(runs)
+        x_basic = TIER_QUALITY["basic"] / EMERGENCY_MANAGEMENT
+        cost = x_basic * sub.unit_cost(wage, price) + sub.equipment * price
+        accrual = (self.fee[runs] * self.area_rb[runs]).sum(axis=1)
+        k = cost / np.maximum(accrual, 1e-9)
+        self.fee[runs] *= k[:, None]
+        fb.start_provider(runs, t, EMERGENCY, EMERGENCY_MANAGEMENT,
+                          np.zeros(runs.size, dtype=np.int64), cost, cost)
+        for slot in runs:
+            slot = int(slot)
+            self.firm_agents[slot] = PropertyFirm(self, slot)
+            self.trust_event(slot, self.beh_value("trust_exit", slot))
+            self.log(slot, t, "emergency_provider", "temporary basic service, cost billed to owners")
+            nb = len(self.scenarios[slot].community.building_types)
+            fee = self._pool_fee(slot, self.fee_before_exit[slot, :nb])
+            self.committees[slot].propose(t + 1, "hire_firm", fee, "replacement",
+                                          disclosure="none", rounds=1)
+
+    # -- 3. service ----------------------------------------------------------------------------
+    def _service(self, t: int) -> None:
+        self.firms.plan(self._expected_revenue(t), self.wage[t], self.price[t], t)
+
+    # -- 4. perception -------------------------------------------------------------------------
+    def _perceive(self) -> None:
+        b = self.beh
+        update_perception(self.perception, self.firms.quality, self.fee, b.perception_lag,
+                          b.anchor_months)
+        self.satisfaction, self.trust = self._attitudes()
+        self.fee_h = self._fee_h()
+
+    # -- 5. billing ----------------------------------------------------------------------------
+    def _bill(self, t: int) -> np.ndarray:
+        hh = self.hh
+        m = self.cal_months[t]
+        offset = (m - 1) % self.cycle
+        starts = offset == 0
+        months_billed = np.where(starts, self.cycle, 0)
+        if t == 0:
+            months_billed = self.cycle - offset  # enter mid-cycle: bill the rest of the cycle
+        billed = np.zeros(len(self.scenarios), dtype=np.int64)
+        if months_billed.any():
+            mult = months_billed.astype(np.float64).take(hh.run)
+            amount = np.rint(self.fee_h.astype(np.float64) * hh.area * mult * 100).astype(np.int64)
+            hh.owed_cycle += amount
+            billed = hh.per_run(amount)
+        if m == 1 or t == 0:
+            self._billed_year = np.zeros(len(self.scenarios), dtype=np.int64)
+        self._billed_year = self._billed_year + billed
+        return billed
+
+    # -- 6. collection -------------------------------------------------------------------------
+    def _collect(self, t: int) -> dict[str, np.ndarray]:
+        hh, b, R = self.hh, self.beh, len(self.scenarios)
+        paid = {k: np.zeros(R, dtype=np.int64) for k in
+                ("cycle", "overdue", "arrears", "court", "fund", "written_off", "suits")}
+        self._judge_suits(t, paid)
+        enf = per_household(self.enforcement, hh.run)
+        burden = self.fee_h * hh.area_per_income
+        z = propensity(hh, self.coef, self.satisfaction, self.trust, self.neighbours, burden,
+                       F32(0), enf)
+        # Property fees.
+        slots, legal, active = self.campaigns.schedule(t, "fee", R)
+        u = self.streams.uniform(Decision.PAYMENT, t, hh.n)
+        with_arrears: np.ndarray | bool = False
+        if not active:
+            pays = u < cycle_hazard(z, self._cycle_h())
+        else:
+            owed = hh.owed()
+            self._campaign_start(active, owed)
+            rounds = rounds_paid(u, self._round_probs(z, slots, self._cycle_h()))
+            pays = rounds >= 0
+            with_arrears = np.any(slots > 0, axis=0).take(hh.run)
+            self.recorder.campaign_rounds(t, active, slots, rounds, owed, self.campaigns)
+        for key, v in zip(("cycle", "overdue", "arrears"), settle(hh, pays, with_arrears),
+                          strict=True):
+            paid[key] += v
+        self._demand(slots)
+        self._file_suits(t, legal, paid)
+        paid["written_off"] += collection.write_off_expired(hh, self.legal.limitation_months)
+        # Maintenance-fund bills.
+        if hh.owed_fund.any():
+            fslots, flegal, factive = self.campaigns.schedule(t, "fund", R)
+            # For a fund top-up, step 5 is the assembly-authorised legal demand: one last round
+            # under enforcement (the committee, not the firm, holds the claim).
+            fslots[0, flegal] = 5
+            zf = z + self.coef.burden * burden  # remove the fee burden ...
+            zf -= self.coef.burden * (hh.owed_fund.astype(F32) / F32(1200.0)) / hh.income
+            uf = self.streams.uniform(Decision.FUND_PAYMENT, t, hh.n)
+            owed_f = hh.owed_fund.copy()
+            if factive:
+                self._campaign_start(factive, owed_f)
+                rounds = rounds_paid(uf, self._round_probs(zf, fslots, FUND_CYCLE_MONTHS))
+                fpays = rounds >= 0
+                self.recorder.campaign_rounds(t, factive, fslots, rounds, owed_f, self.campaigns)
+            else:
+                fpays = uf < cycle_hazard(zf, FUND_CYCLE_MONTHS)
+            paid["fund"] += settle_fund(hh, fpays)
+        self.enforcement = collection.DETERRENCE_DECAY * self.enforcement + (paid["suits"] > 0)
+        self.paid_units = pays
+        return paid
+
+    def _cycle_h(self) -> float | np.ndarray:
+        if self.uniform_cycle:
+            return float(self.cycle[0])
+        return self.cycle.astype(F32).take(self.hh.run)
+
+    def _campaign_start(self, active: list[int], owed: np.ndarray) -> None:
+        plan = self.campaigns
+        for cid in active:
+            if plan.outstanding[cid] < 0:
+                sl = self.hh.run_slice(plan.run[cid])
+                plan.outstanding[cid] = int(owed[sl].sum())
+
+    def _round_probs(self, z: np.ndarray, slots: np.ndarray, cycle: object) -> list[np.ndarray]:
+        """Payment probability of every household in each round of the month: the ordinary
+        hazard (slot value 0) or a campaign step (1-4; 5 = a legal demand, fund bills only)."""
+        hh, b = self.hh, self.beh
+        out = []
+        ordinary = cycle_hazard(z, cycle)
+        pers = per_household(b.pay_persuasion, hh.run)
+        for k in range(slots.shape[0]):
+            step = slots[k]
+            if k > 0 and np.all(step <= 0):
+                break
+            step_h = step.take(hh.run)
+            p = np.zeros(hh.n, dtype=F32)
+            p = np.where(step_h == collection.ORDINARY, ordinary, p)
+            for s, name in ((1, "campaign_door"), (2, "campaign_grid"),
+                            (3, "campaign_volunteer"), (4, "campaign_committee")):
+                mask = step_h == s
+                if not mask.any():
+                    continue
+                zz = z + per_household(getattr(b, name), hh.run)
+                if s == 3:
+                    zz = zz + pers * self.has_volunteer
+                if s == 4:
+                    zz = zz + pers
+                p = np.where(mask, logistic(zz), p)
+            legal = step_h == 5
+            if legal.any():
+                p = np.where(legal, logistic(z + self.coef.enforcement), p)
+            out.append(p.astype(F32))
+        return out
+
+    def _demand(self, slots: np.ndarray) -> None:
+        """Campaign rounds are formal demands: restart limitation clocks of those runs."""
+        demanded = np.any(slots > 0, axis=0)
+        if demanded.any():
+            self.hh.months_since_demand *= ~demanded.take(self.hh.run)
+
+    def _judge_suits(self, t: int, paid: dict[str, np.ndarray]) -> None:
+        hh = self.hh
+        if not np.any(hh.suit_month >= 0):
+            return
+        delay = per_household(self.legal.delay_months, hh.run)
+        due = (hh.suit_month >= 0) & (t - hh.suit_month >= delay)
+        if not due.any():
+            return
+        u = self.streams.uniform(Decision.LEGAL, t, hh.n, sub=1)
+        win = due & (u < per_household(self.legal.win_rate, hh.run))
+        lose = due & ~win
+        c, o, a = settle(hh, win, True)
+        paid["court"] += c + o + a
+        lost = hh.arrears * lose + hh.overdue * lose
+        paid["written_off"] += hh.per_run(lost)
+        hh.arrears -= hh.arrears * lose
+        hh.overdue -= hh.overdue * lose
+        hh.suit_month[due] = -1
+
+    def _file_suits(self, t: int, legal_step: np.ndarray, paid: dict[str, np.ndarray]) -> None:
+        hh = self.hh
+        if not (self.legal_on.any() or legal_step.any()):
+            return
+        monthly_bill = self.fee_h.astype(np.float64) * hh.area * 100
+        eligible = collection.eligible_debtors(hh, monthly_bill, self.legal.threshold_months)
+        u = self.streams.uniform(Decision.LEGAL, t, hh.n)
+        sue = eligible & self.legal_on.take(hh.run) & (u < per_household(self.legal.sue_share, hh.run))
+        sue |= legal_step.take(hh.run) & (hh.owed() > 0) & (hh.suit_month < 0)
+        if not sue.any():
+            return
+        hh.suit_month[sue] = t
+        hh.months_since_demand[sue] = 0
+        hh.trust_personal[sue] += per_household(self.beh.trust_sued, hh.run) * np.ones(1, F32)
+        cases = hh.per_run(sue)
+        paid["suits"] += cases
+        self._legal_cost += np.rint(cases * np.asarray(self.legal.cost_per_case_yuan) * 100).astype(np.int64)
+
+    # -- 8. votes ------------------------------------------------------------------------------
+    def _votes(self, t: int, due: list[int]) -> None:
+        # Committees with business this month: those on the agenda at its start, and those that
+        # announced a vote for this very month while handling it.
+        slots = sorted(set(due) | self.agenda.pop(t, set()))
+        ballots = [(s, m) for s in slots for m in self.committees[s].due_votes(t)]
+        by_order: dict[int, list] = {}
+        seen: dict[int, int] = {}
+        for slot, m in ballots:
+            k = seen.get(slot, 0)
+            seen[slot] = k + 1
+            by_order.setdefault(k, []).append((slot, m))
+        for sub, items in sorted(by_order.items()):
+            self._vote_round(t, sub, items)
+
+    def _vote_round(self, t: int, sub: int, items: list) -> None:
+        hh, R, B = self.hh, len(self.scenarios), self.hh.n_types
+        voting = np.zeros(R, dtype=bool)
+        step_rb = np.zeros((R, B))
+        dfee_rb = np.zeros((R, B))
+        fund_rise = np.zeros(R)
+        promised = np.zeros(R)
+        gain = np.zeros(R)
+        process = np.zeros(R)
+        rounds = np.zeros(R, dtype=np.int64)
+        supermajority = np.zeros(R, dtype=bool)
+        seen_q = self.perception.seen_quality
+        for slot, m in items:
+            spec = m.spec
+            nb = len(m.fee_before) if m.fee_before is not None else 0
+            voting[slot] = True
+            if m.new_fee is not None and nb:
+                old = np.maximum(m.fee_before, 1e-9)
+                current = self.fee[slot, :nb]
+                step_rb[slot, :nb] = m.new_fee / old - 1.0
+                dfee_rb[slot, :nb] = m.new_fee - current
+            if spec.matter == "maintenance_fund":
+                fund_rise[slot] = spec.fund_bill_per_m2 / 12.0
+            if spec.matter == "hire_firm":
+                promised[slot] = max(0.0, self.firms.tier_q[slot] - self.firms.quality[slot])
+            else:
+                promised[slot] = spec.service_quality
+            if spec.quality_first_months > 0:
+                gain[slot] = max(0.0, seen_q[slot] - m.quality_at_announce)
+            process[slot] = (
+                {"none": 0, "accounts": 1, "audit": 2, "assessment": 2}[spec.disclosure]
+                + spec.negotiation_meetings + (spec.trial_months > 0) + spec.renovation_bundled
+            )
+            rounds[slot] = spec.door_to_door_rounds
+            supermajority[slot] = spec.matter in SUPERMAJORITY_MATTERS
+        rise = (dfee_rb.astype(F32).ravel().take(hh.rb) + fund_rise.astype(F32).take(hh.run))
+        burden = rise * hh.area_per_income
+        utility = approval_utility(hh, self.beh, self.satisfaction, self.trust, step_rb, burden,
+                                   promised, gain, process)
+        engagement = 0.5 + hh.engagement0 + per_household(self.beh.engagement_trust, hh.run) * (
+            self.trust - F32(0.5))
+        np.clip(engagement, 0.0, 1.0, out=engagement)
+        part, yes, visited = cast(hh, self.beh, self.streams, t, sub, utility, engagement,
+                                  rounds, self.intensity, voting)
+        hh.trust_personal += per_household(self.beh.trust_visit, hh.run) * visited
+        counts = count(hh, part, yes)
+        idx = np.flatnonzero(voting)
+        sil = np.array([self.scenarios[r].vote.silent_majority for r in idx])
+        outcome_parts = []
+        for flag in (False, True):
+            sel = idx[sil == flag]
+            if sel.size:
+                outcome_parts.append((sel, tally(**{k: v[sel] for k, v in counts.items()},
+                                                 supermajority=supermajority[sel],
+                                                 silent_majority=flag)))
+        for sel, out in outcome_parts:
+            for j, slot in enumerate(sel):
+                motion = next(m for s, m in items if s == slot)
+                self.recorder.vote(t, int(slot), motion, out, j, self)
+                self.committees[slot].on_vote(t, motion, bool(out.passed[j]),
+                                              bool(out.quorum_met[j]),
+                                              float(out.approval_heads[j]))
+        self.last_vote = {"month": t, "participates": part, "approves": yes, "voting": voting}
+
+    # -- 9. evaluations ------------------------------------------------------------------------
+    def _evaluate(self, t: int) -> None:
+        mean_sat = self._mean(self.satisfaction)
+        self.mean_satisfaction = mean_sat
+        fb = self.firms
+        self.score = assessment_score(fb.quality, np.maximum(fb.tier_q, fb.floor_q), mean_sat)
+        since = t + 1 - self.eval_start
+        holds = (self.eval_every > 0) & (since > 0) & (since % np.maximum(self.eval_every, 1) == 0)
+        if not holds.any():
+            return
+        scores = self._evaluation_scores()
+        for slot in np.flatnonzero(holds):
+            slot = int(slot)
+            self.trust_event(slot, self.beh_value("trust_evaluation", slot))
+            self.log(slot, t, "evaluation", f"score {scores[slot]:.1f}")
+            self.committees[slot].on_evaluation(t, float(scores[slot]))
+
+    # -- 10. finances --------------------------------------------------------------------------
+    def _finances(self, t: int, billed: np.ndarray, paid: dict[str, np.ndarray]) -> dict:
+        fb, R = self.firms, len(self.scenarios)
+        wage, price = self.wage[t], self.price[t]
+        fee_paid = paid["cycle"] + paid["overdue"] + paid["arrears"] + paid["court"]
+        active = fb.state != EMERGENCY
+        factor = subsidy_factor(self.score, self.subsidy_min)
+        subsidy = np.rint(self.subsidy_rate * self.area_total * factor * 100).astype(np.int64)
+        self.subsidy_paid = subsidy / 100.0
+        public = np.rint(self.public_income * 100).astype(np.int64)
+        to_provider = np.rint(public * self.public_share * ~self.released).astype(np.int64)
+        service = np.rint(fb.service_cost(wage, price) * 100).astype(np.int64)
+        remuneration = np.where(fb.cost_plus & active,
+                                np.rint(service * fb.remuneration), 0).astype(np.int64)
+        income = fee_paid + to_provider + subsidy
+        support = np.where(~active, np.maximum(service + self._legal_cost - income, 0), 0)
+        payout = np.zeros(R, dtype=np.int64)
+        if self.cal_months[t] == 12:
+            # Projects remit cash above a reserve to the parent company once a year.
+            reserve = np.rint(fb.cash_months * service).astype(np.int64)
+            expected = fb.cash + np.where(fb.cost_plus & active, remuneration,
+                                          income + support - service - self._legal_cost
+                                          - self._overhaul_cost)
+            payout = np.where(active, np.maximum(expected - reserve, 0), 0).astype(np.int64)
+        flows = {
+            "fee_billed": billed,
+            "fee_paid": fee_paid,
+            "fee_written_off": paid["written_off"],
+            "fund_billed": self._fund_billed,
+            "fund_paid": paid["fund"],
+            "public_income": public,
+            "public_to_provider": to_provider,
+            "public_to_owners": public - to_provider,
+            "subsidy": subsidy,
+            "government_support": support.astype(np.int64),
+            "service_cost": service,
+            "remuneration": remuneration,
+            "legal_cost": self._legal_cost,
+            "overhaul_cost": self._overhaul_cost,
+            "works_owners": self._works_owners,
+            "payout": payout,
+        }
+        revenue, cost = self.ledger.post(
+            flows, fb.cash, fb.cost_plus & active, fee_paid, paid["fund"],
+            hh=self.hh if self.ledger.strict else None,
+        )
+        accrual = (self.fee * self.area_rb).sum(axis=1)
+        fb.record(t, revenue / 100.0, cost / 100.0, fee_paid / 100.0, accrual)
+        pending = np.array([c.open_motion() for c in self.committees])
+        for slot in fb.review(t, service / 100.0, pending):
+            self.log(int(slot), t, "notice", f"firm will leave in month {fb.exit_month[slot]}")
+        auto = np.flatnonzero((fb.loss_months == DISCLOSE_LOSS_MONTHS) & ~pending)
+        for slot in auto:
+            if self.scenarios[slot].committee.auto_propose:
+                nb = len(self.scenarios[slot].community.building_types)
+                fee = self._pool_fee(int(slot), self.fee[slot, :nb].copy())
+                if np.any(fee > self.fee[slot, :nb] + 1e-9):
+                    self.committees[slot].propose(t + 2, "fee", fee, "auto", rounds=2, retries=1)
+        flows["firm_revenue"], flows["firm_cost"] = revenue, cost
+        return flows
+
+    # -- 11. closing ---------------------------------------------------------------------------
+    def _close(self, t: int) -> None:
+        hh, b = self.hh, self.beh
+        m = self.cal_months[t]
+        closing = (m % self.cycle) == 0
+        if closing.any():
+            paid_up = hh.owed_cycle == 0
+            omega = 1.0 - (1.0 - np.asarray(b.habit_memory)) ** self.cycle
+            w = np.where(closing, omega, 0.0).astype(F32).take(hh.run)
+            hh.habit += w * (paid_up - hh.habit)
+            if closing.all():
+                hh.overdue += hh.owed_cycle
+                hh.owed_cycle[:] = 0
+            else:
+                mask = closing.take(hh.run)
+                hh.overdue += hh.owed_cycle * mask
+                hh.owed_cycle *= ~mask
+            size = np.maximum(np.diff(hh.group_start), 1).astype(F32)
+            self.neighbours = (hh.per_group(hh.habit).astype(F32) / size).take(hh.group)
+        if m == 12:
+            hh.arrears += hh.overdue
+            hh.overdue[:] = 0
+        update_trust(self.perception, self.mean_satisfaction, b.trust_adjust,
+                     b.trust_satisfaction)
+
