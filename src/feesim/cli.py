@@ -54,8 +54,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     print(f"  simulated in {elapsed:.2f} s")
     if args.out:
         out = result.save(args.out, fmt=args.format)
-        print(f"  wrote {out}/series.{args.format}, votes.{args.format}, events.{args.format}, "
-              f"campaigns.{args.format}, meta.json")
+        print(
+            f"  wrote {out}/series.{args.format}, votes.{args.format}, events.{args.format}, "
+            f"campaigns.{args.format}, meta.json"
+        )
     return 0
 
 
@@ -69,7 +71,9 @@ def _cmd_describe(args: argparse.Namespace) -> int:
     for r in rows:
         bounds = ""
         if r["lo"] is not None or r["hi"] is not None:
-            bounds = f" [{r['lo'] if r['lo'] is not None else ''}, {r['hi'] if r['hi'] is not None else ''}]"
+            lo = "" if r["lo"] is None else r["lo"]
+            hi = "" if r["hi"] is None else r["hi"]
+            bounds = f" [{lo}, {hi}]"
         unit = f" ({r['unit']})" if r["unit"] else ""
         print(f"{r['field']}{unit}{bounds} = {r['default']!r}  [{r['kind']}]")
         if r["doc"]:

@@ -83,7 +83,9 @@ class CampaignPlan:
         self.outstanding.append(-1)
         return len(self.run) - 1
 
-    def schedule(self, month: int, bill: str, n_runs: int) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    def schedule(
+        self, month: int, bill: str, n_runs: int
+    ) -> tuple[np.ndarray, np.ndarray, list[int]]:
         """What collection looks like in ``month`` for ``bill`` in every run.
 
         Returns
@@ -128,8 +130,11 @@ def eligible_debtors(
 
 
 def write_off_expired(hh: Households, limitation_months: np.ndarray | int) -> np.ndarray:
-    """Advance the limitation clocks of debtors; arrears with no demand for the whole period are
-    lost (Civil Code Art. 188). Returns the fen written off per run."""
+    """Advance the limitation clocks of debtors and write off expired arrears.
+
+    Arrears with no formal demand for the whole limitation period are lost (Civil Code
+    Art. 188). Returns the fen written off per run.
+    """
     debtor = hh.arrears > 0
     hh.months_since_demand += debtor
     limit = limitation_months

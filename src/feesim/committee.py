@@ -26,15 +26,27 @@ Every event lands in the model's event log; votes land in the vote table.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-from feesim.scenario import TIER_QUALITY, Proposal, Scenario
+from feesim.population import per_household
+from feesim.scenario import TIER_QUALITY, Package, Proposal, Scenario
+from feesim.vote import SUPERMAJORITY_MATTERS, approval_utility, cast, count, tally
 
-__all__ = ["Motion", "OwnersCommittee"]
+if TYPE_CHECKING:  # pragma: no cover
+    from feesim.model import FeeModel
+
+__all__ = ["KIND_REACH", "Ballot", "Motion", "OwnersCommittee", "hold_votes"]
+
+F32 = np.float32
+
+#: Reach of door-to-door work by who organises it: an owners' committee; the executive
+#: committee of public housing with the housing authority (seed 004); or, with no committee,
+#: the residents' committee alone (沪房规范〔2021〕6号 §9). Judgement.
+KIND_REACH = {"owners": 1.0, "executive": 0.85, "none": 0.6}
 
 #: Statuses in which a motion still holds the firm back from leaving.
 OPEN = frozenset({"scheduled", "announced", "pending"})
@@ -91,8 +103,12 @@ class OwnersCommittee(mesa.Agent):
     # -- bookkeeping -----------------------------------------------------------------------
     def _add(self, spec: Proposal, origin: str) -> Motion:
         m = Motion(
-            key=len(self.motions), spec=spec, origin=origin, vote_month=spec.month,
-            announce_month=spec.month - spec.quality_first_months, retries_left=spec.retries,
+            key=len(self.motions),
+            spec=spec,
+            origin=origin,
+            vote_month=spec.month,
+            announce_month=spec.month - spec.quality_first_months,
+            retries_left=spec.retries,
         )
         self.motions.append(m)
         self.model.schedule(self.slot, m.announce_month)
@@ -102,15 +118,28 @@ class OwnersCommittee(mesa.Agent):
         """Whether a fee or firm motion is under way (the firm waits for its outcome)."""
         return any(m.status in OPEN and m.spec.matter in matters for m in self.motions)
 
-    def propose(self, month: int, matter: str, new_fee: np.ndarray, origin: str,
-                disclosure: str = "audit", rounds: int = 1, retries: int = 0) -> Motion | None:
+    def propose(
+        self,
+        month: int,
+        matter: str,
+        new_fee: np.ndarray,
+        origin: str,
+        disclosure: str = "audit",
+        rounds: int = 1,
+        retries: int = 0,
+    ) -> Motion | None:
         """Put a dynamic motion (automatic step, replacement, tender) to the owners."""
         if self.open_motion((matter,)):
             return None
         spec = Proposal(
-            month=month, matter=matter,  # type: ignore[arg-type]
-            new_fee_per_m2=dict(zip(self.building_names, (float(f) for f in new_fee), strict=False)),
-            disclosure=disclosure, door_to_door_rounds=rounds, retries=retries,  # type: ignore[arg-type]
+            month=month,
+            matter=matter,  # type: ignore[arg-type]
+            new_fee_per_m2=dict(
+                zip(self.building_names, (float(f) for f in new_fee), strict=False)
+            ),
+            disclosure=disclosure,
+            door_to_door_rounds=rounds,
+            retries=retries,  # type: ignore[arg-type]
         )
         m = self._add(spec, origin)
         self.model.log(self.slot, month, f"{origin}_proposed", f"{matter} motion {m.key}")
@@ -158,13 +187,15 @@ class OwnersCommittee(mesa.Agent):
         if learning and spec.matter == "fee":
             model.disclose_costs(r, learning * model.beh_value("disclosure_learning", r))
         if spec.quality_first_months > 0 and spec.matter == "fee":
-            model.firms.commit_q[r] = max(
-                float(model.firms.commit_q[r]), self._promised(m)
-            )
+            model.firms.commit_q[r] = max(float(model.firms.commit_q[r]), self._promised(m))
         m.status = "announced"
         model.schedule(r, m.vote_month)
-        model.log(r, month, "announced", f"{spec.matter} motion {m.key} ({m.origin}); "
-                  f"disclosure={spec.disclosure}")
+        model.log(
+            r,
+            month,
+            "announced",
+            f"{spec.matter} motion {m.key} ({m.origin}); disclosure={spec.disclosure}",
+        )
 
     def on_vote(
         self, month: int, m: Motion, passed: bool, quorum: bool, approval: float = 0.0
@@ -187,17 +218,18 @@ class OwnersCommittee(mesa.Agent):
                 model.on_replacement_failed(r, month)
             return
         m.status = "pending"
-        if spec.matter == "maintenance_fund":
-            m.effective_month = month + 1
-        elif spec.matter == "hire_firm":
+        if spec.matter == "maintenance_fund" or spec.matter == "hire_firm":
             m.effective_month = month + 1
         else:
-            m.effective_month = model.effective_month(r, month + 1 + spec.trial_months, spec.effective)
+            m.effective_month = model.effective_month(
+                r, month + 1 + spec.trial_months, spec.effective
+            )
             if spec.trial_months > 0:
                 model.firms.commit_q[r] = max(float(model.firms.commit_q[r]), self._promised(m))
         model.schedule(r, m.effective_month)
-        model.log(r, month, "passed", f"{spec.matter} motion {m.key}, effective month "
-                  f"{m.effective_month}")
+        model.log(
+            r, month, "passed", f"{spec.matter} motion {m.key}, effective month {m.effective_month}"
+        )
 
     @staticmethod
     def spec_of(m: Motion) -> Proposal:
@@ -205,8 +237,11 @@ class OwnersCommittee(mesa.Agent):
         return m.spec
 
     def _promised(self, m: Motion, extra: float = 0.0) -> float:
-        """Service level a motion promises: the quality delivered when it was announced plus
-        its package (and adopted value-added packages)."""
+        """Service level a motion promises.
+
+        The quality delivered when it was announced plus its package (and any adopted
+        value-added packages).
+        """
         delivered = float(self.model.firms.quality[self.slot])
         base = m.quality_delivered if m.quality_delivered >= 0 else delivered
         return min(1.2, base + m.spec.service_quality + extra)
@@ -248,8 +283,13 @@ class OwnersCommittee(mesa.Agent):
         m.status = "effective"
         if spec.campaign_steps > 0:
             model.campaigns.add(r, month, spec.campaign_steps, "fee")
-        model.log(r, month, "fee_changed", f"motion {m.key}: {before.round(3).tolist()} -> "
-                  f"{model.fee[r, : len(self.building_names)].round(3).tolist()}")
+        model.log(
+            r,
+            month,
+            "fee_changed",
+            f"motion {m.key}: {before.round(3).tolist()} -> "
+            f"{model.fee[r, : len(self.building_names)].round(3).tolist()}",
+        )
 
     # -- evaluations ----------------------------------------------------------------------------
     def on_evaluation(self, month: int, score: float) -> None:
@@ -266,8 +306,12 @@ class OwnersCommittee(mesa.Agent):
             step[2].status = "rolled_back"
             self.last_step = None
             model.trust_event(r, model.beh_value("trust_rollback", r))
-            model.log(r, month, "rolled_back", f"score {score:.1f}: fee back to "
-                      f"{step[1].round(3).tolist()}")
+            model.log(
+                r,
+                month,
+                "rolled_back",
+                f"score {score:.1f}: fee back to {step[1].round(3).tolist()}",
+            )
         else:
             model.firms.rectify_until[r] = month + s.rectification_months
             model.log(r, month, "rectification", f"score {score:.1f}")
@@ -276,6 +320,137 @@ class OwnersCommittee(mesa.Agent):
             model.tender(r, month + 1)
 
 
-def replace_spec(spec: Proposal, **changes: object) -> Proposal:
-    """Copy of a proposal with some fields changed (no validation needed for internal use)."""
-    return dataclasses.replace(spec, **changes)
+@dataclass(frozen=True)
+class Ballot:
+    """One question put to the owners of one community: a motion, or one of its packages."""
+
+    slot: int
+    motion: Motion
+    package: Package | None = None
+
+
+def _process_steps(spec: Proposal) -> int:
+    disclosure = {"none": 0, "accounts": 1, "audit": 2, "assessment": 2}[spec.disclosure]
+    return (
+        disclosure + spec.negotiation_meetings + (spec.trial_months > 0) + spec.renovation_bundled
+    )
+
+
+def hold_votes(
+    model: FeeModel,
+    month: int,
+    sub: int,
+    ballots: list[Ballot],
+    participants: np.ndarray | None = None,
+) -> None:
+    """Put ``ballots`` (at most one per community) to the owners and act on the results.
+
+    Counts them under Art. 278 and lets each committee act on its result; then votes the
+    value-added packages of the fee motions that passed (each package separately, a
+    simple-majority matter).
+    """
+    hh, R, B = model.hh, len(model.scenarios), model.hh.n_types
+    voting = np.zeros(R, dtype=bool)
+    step_rb = np.zeros((R, B))
+    dfee_rb = np.zeros((R, B))
+    fund_rise = np.zeros(R)
+    promised = np.zeros(R)
+    gain = np.zeros(R)
+    process = np.zeros(R)
+    rounds = np.zeros(R, dtype=np.int64)
+    supermajority = np.zeros(R, dtype=bool)
+    seen_q = model.perception.seen_quality
+    for b in ballots:
+        slot, m, spec = b.slot, b.motion, b.motion.spec
+        nb = len(m.fee_before) if m.fee_before is not None else 0
+        voting[slot] = True
+        old = np.maximum(m.fee_before, 1e-9) if nb else None
+        if b.package is not None:
+            step_rb[slot, :nb] = b.package.fee_per_m2 / old
+            dfee_rb[slot, :nb] = b.package.fee_per_m2
+            promised[slot] = b.package.quality
+        else:
+            if m.new_fee is not None and nb:
+                step_rb[slot, :nb] = m.new_fee / old - 1.0
+                dfee_rb[slot, :nb] = m.new_fee - model.fee[slot, :nb]
+            if spec.matter == "maintenance_fund":
+                fund_rise[slot] = spec.fund_bill_per_m2 / 12.0
+            if spec.matter == "hire_firm":
+                fb = model.firms
+                promised[slot] = max(0.0, fb.tier_q[slot] - fb.quality[slot])
+            else:
+                promised[slot] = spec.service_quality
+            if spec.quality_first_months > 0:
+                gain[slot] = max(0.0, seen_q[slot] - m.quality_at_announce)
+            rounds[slot] = spec.door_to_door_rounds
+        process[slot] = _process_steps(spec)
+        supermajority[slot] = b.package is None and spec.matter in SUPERMAJORITY_MATTERS
+    # A one-off fund bill weighs like a year of monthly bills (judgement).
+    rise = dfee_rb.astype(F32).ravel().take(hh.rb) + fund_rise.astype(F32).take(hh.run)
+    utility = approval_utility(
+        hh,
+        model.beh,
+        model.satisfaction,
+        model.trust,
+        step_rb,
+        rise * hh.area_per_income,
+        promised,
+        gain,
+        process,
+    )
+    engagement = (
+        0.5
+        + hh.engagement0
+        + per_household(model.beh.engagement_trust, hh.run) * (model.trust - F32(0.5))
+    )
+    np.clip(engagement, 0.0, 1.0, out=engagement)
+    part, yes, visited = cast(
+        hh,
+        model.beh,
+        model.streams,
+        month,
+        sub,
+        utility,
+        engagement,
+        rounds,
+        model.intensity,
+        voting,
+        participants,
+    )
+    hh.trust_personal += per_household(model.beh.trust_visit, hh.run) * visited
+    counts = count(hh, part, yes)
+    idx = np.flatnonzero(voting)
+    silent = np.array([model.scenarios[r].vote.silent_majority for r in idx], dtype=bool)
+    by_slot = {b.slot: b for b in ballots}
+    packages: list[Ballot] = []
+    for flag in (False, True):
+        sel = idx[silent == flag]
+        if not sel.size:
+            continue
+        out = tally(
+            **{k: v[sel] for k, v in counts.items()},
+            supermajority=supermajority[sel],
+            silent_majority=flag,
+        )
+        for j, slot in enumerate(sel):
+            b = by_slot[int(slot)]
+            model.recorder.vote(month, int(slot), b.motion, out, j, model, b.package)
+            passed = bool(out.passed[j])
+            if b.package is not None:
+                b.motion.packages_adopted.append(passed)
+                continue
+            committee = model.committees[int(slot)]
+            committee.on_vote(
+                month, b.motion, passed, bool(out.quorum_met[j]), float(out.approval_heads[j])
+            )
+            if passed and b.motion.spec.matter == "fee":
+                packages.extend(Ballot(int(slot), b.motion, p) for p in b.motion.spec.packages)
+    model.last_vote = {"month": month, "participates": part, "approves": yes, "voting": voting}
+    # Packages: the k-th package of every community in one more round (separate streams).
+    by_rank: dict[int, list[Ballot]] = {}
+    for b in packages:
+        k = b.motion.spec.packages.index(b.package)
+        by_rank.setdefault(k, []).append(b)
+    for k, group in sorted(by_rank.items()):
+        # Same ballot sheet: the owners who took part answer the package questions too.
+        hold_votes(model, month, 1000 * (sub + 1) + k, group, participants=part)

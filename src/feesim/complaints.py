@@ -26,8 +26,12 @@ F32 = np.float32
 
 
 def count(
-    hh: Households, satisfaction: np.ndarray, perception: Perception, beh: object,
-    streams: Streams, month: int,
+    hh: Households,
+    satisfaction: np.ndarray,
+    perception: Perception,
+    beh: object,
+    streams: Streams,
+    month: int,
 ) -> np.ndarray:
     """Number of hotline complaints in each run this month (int64 over runs)."""
     cut = np.maximum(0.0, perception.anchor - perception.seen_quality)

@@ -50,7 +50,11 @@ def evaluation_score(
 def assessment_score(
     quality: np.ndarray, standard: np.ndarray, mean_satisfaction: np.ndarray
 ) -> np.ndarray:
-    """District assessment score (0-100) from delivered quality against the contracted
-    ``standard`` and residents' mean satisfaction."""
+    """District assessment score (0-100).
+
+    From delivered quality against the contracted ``standard`` and residents' mean satisfaction.
+    """
     q = np.clip(quality / np.maximum(standard, 1e-9), 0.0, 1.0)
-    return 100.0 * (ASSESSMENT_QUALITY_WEIGHT * q + (1 - ASSESSMENT_QUALITY_WEIGHT) * mean_satisfaction)
+    return 100.0 * (
+        ASSESSMENT_QUALITY_WEIGHT * q + (1 - ASSESSMENT_QUALITY_WEIGHT) * mean_satisfaction
+    )

@@ -26,9 +26,13 @@ remuneration; owners bear surplus and deficit.
 *Cash.* The project keeps a reserve of ``initial_cash_months`` of cost; cash above it is
 remitted to the parent company each December.
 
+*Contract term.* At the end of each ``term_months`` term the contract renews tacitly (Shanghai
+Provisions Art. 46) unless the firm has given notice or the owners tender it.
+
 *Exit.* A fixed-fee firm whose trailing-twelve-month result stays negative for
 ``exit_loss_months`` months (and no price step is pending), or whose cash falls below its credit
-limit, gives ``notice_months`` notice, serves at its floor and leaves (Civil Code Art. 947). The
+limit, gives ``notice_months`` notice, serves at its floor and leaves when the notice ends, or at
+the end of its term if that comes within a year (Civil Code Art. 947: 90 days before term end). The
 subdistrict appoints a temporary provider from the district pool (Shanghai Provisions Art. 52):
 basic service only, its cost billed to all owners, any shortfall advanced by the subdistrict,
 until the owners vote a new firm in.
@@ -92,6 +96,7 @@ class FirmBook:
     floor_q: np.ndarray  # service packages voted with past steps: the least it must provide
     commit_q: np.ndarray  # investment ahead of revenue (quality first, trial); 0 = none
     rectify_until: np.ndarray  # int32
+    term_end: np.ndarray  # int32 month the current contract term ends
     loss_months: np.ndarray  # int32 consecutive months with a trailing-year loss
     ring_revenue: np.ndarray  # (R, 12) yuan, last twelve months
     ring_cost: np.ndarray  # (R, 12)
@@ -111,6 +116,7 @@ class FirmBook:
     quality_lag: np.ndarray
     exit_loss_months: np.ndarray
     notice_months: np.ndarray
+    term_months: np.ndarray
     credit_months: np.ndarray
     cash_months: np.ndarray
 
@@ -145,21 +151,34 @@ class FirmBook:
         return np.clip(coll, 0.0, 1.5), self.ring_revenue.sum(axis=1) - self.ring_cost.sum(axis=1)
 
     def affordable(
-        self, revenue: np.ndarray, wage: np.ndarray, price: np.ndarray,
+        self,
+        revenue: np.ndarray,
+        wage: np.ndarray,
+        price: np.ndarray,
         margin: float | np.ndarray | None = None,
     ) -> np.ndarray:
-        """Staffing ratio whose cost leaves the target margin (or ``margin``) for a fixed-fee
-        firm, or the remuneration for a cost-plus firm, out of ``revenue``."""
+        """Staffing ratio the firm can afford out of ``revenue``.
+
+        Its cost leaves the target margin (or ``margin``) for a fixed-fee firm, or the
+        remuneration for a cost-plus firm.
+        """
         m = self.target_margin if margin is None else margin
         keep = np.where(self.cost_plus, 1.0 + self.remuneration, 1.0 + m)
         return (revenue / keep - self.equipment * price) / self.unit_cost(wage, price)
 
     def cost_covering_factor(
-        self, revenue_at_fee: np.ndarray, other_income: np.ndarray, target_q: np.ndarray,
-        wage: np.ndarray, price: np.ndarray, collection: float = 0.9,
+        self,
+        revenue_at_fee: np.ndarray,
+        other_income: np.ndarray,
+        target_q: np.ndarray,
+        wage: np.ndarray,
+        price: np.ndarray,
+        collection: float = 0.9,
     ) -> np.ndarray:
-        """Factor by which fees must be multiplied so that, at ``collection``, revenue covers
-        the cost of ``target_q`` with the target margin (a pool firm's price)."""
+        """Factor by which a pool firm multiplies the fees it asks.
+
+        At ``collection``, revenue then covers the cost of ``target_q`` with the target margin.
+        """
         x = target_q / NEW_FIRM_MANAGEMENT
         need = (x * self.unit_cost(wage, price) + self.equipment * price) * (1 + self.target_margin)
         return np.maximum(need - other_income, 0.0) / np.maximum(collection * revenue_at_fee, 1e-9)
@@ -195,14 +214,18 @@ class FirmBook:
         below = overall < x_tier
         w = np.where(below[:, None], CUT_WEIGHT[None, :], 1.0)
         norm = w @ STAFF_SHARE
-        self.x = np.maximum(
-            x_tier[:, None] + (overall - x_tier)[:, None] * w / norm[:, None], 0.02
-        )
+        self.x = np.maximum(x_tier[:, None] + (overall - x_tier)[:, None] * w / norm[:, None], 0.02)
         # Rescale so the share-weighted mean equals the requested overall ratio exactly.
         self.x *= (overall / (self.x @ STAFF_SHARE))[:, None]
 
-    def record(self, month: int, revenue: np.ndarray, cost: np.ndarray, fee_cash: np.ndarray,
-               fee_due: np.ndarray) -> None:
+    def record(
+        self,
+        month: int,
+        revenue: np.ndarray,
+        cost: np.ndarray,
+        fee_cash: np.ndarray,
+        fee_due: np.ndarray,
+    ) -> None:
         """Store this month's flows (yuan) in the trailing-year rings."""
         k = month % 12
         self.ring_revenue[:, k] = revenue
@@ -222,16 +245,28 @@ class FirmBook:
         )
         broke = self.cash < -(self.credit_months * monthly_cost * 100.0)
         gives_notice = (
-            regular & ~self.cost_plus & ~step_pending
+            regular
+            & ~self.cost_plus
+            & ~step_pending
             & ((self.loss_months >= self.exit_loss_months) | broke)
         )
         self.state[gives_notice] = NOTICE
-        self.exit_month[gives_notice] = month + self.notice_months[gives_notice]
+        # Leave at the end of the term when it is within a year, else when the notice ends.
+        earliest = month + self.notice_months
+        near_end = self.term_end - month <= 12
+        leave = np.where(near_end, np.maximum(earliest, self.term_end), earliest)
+        self.exit_month[gives_notice] = leave[gives_notice]
         return np.flatnonzero(gives_notice)
 
     def start_provider(
-        self, runs: np.ndarray, month: int, state: int, management: float, cash_fen: np.ndarray,
-        expected_revenue: np.ndarray, expected_cost: np.ndarray,
+        self,
+        runs: np.ndarray,
+        month: int,
+        state: int,
+        management: float,
+        cash_fen: np.ndarray,
+        expected_revenue: np.ndarray,
+        expected_cost: np.ndarray,
     ) -> None:
         """A new provider (temporary or selected) takes over in ``runs``."""
         if runs.size == 0:
@@ -245,6 +280,7 @@ class FirmBook:
         self.commit_q[runs] = 0.0
         self.floor_q[runs] = 0.0
         self.rectify_until[runs] = -1
+        self.term_end[runs] = month + self.term_months[runs]
         self.loss_months[runs] = 0
         # A newcomer judges its prospects on the community's history of collection (the fee
         # rings stay), but starts its own profit record at the planned monthly result.
@@ -253,8 +289,11 @@ class FirmBook:
 
 
 class PropertyFirm(mesa.Agent):
-    """The firm (or temporary provider) serving one community: a Mesa agent whose state lives
-    in the model's :class:`FirmBook` row ``slot``, where the vectorised rules update it."""
+    """The firm (or temporary provider) serving one community.
+
+    A Mesa agent whose state lives in the model's :class:`FirmBook` row ``slot``, where the
+    vectorised rules update it.
+    """
 
     def __init__(self, model: mesa.Model, slot: int) -> None:
         super().__init__(model)

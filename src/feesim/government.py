@@ -58,10 +58,10 @@ def min_wage_path(scenario: Scenario, months: int | None = None) -> np.ndarray:
     g = scenario.government
     years, cal_months = calendar(scenario, months)
     out = np.empty(years.shape[0], dtype=np.float64)
-    last_y, last_m, last_w = SHANGHAI_MIN_WAGE[-1]
+    last_y, last_m, _last_w = SHANGHAI_MIN_WAGE[-1]
     if g.min_wage_yuan is not None:
         wage = g.min_wage_yuan
-        for i, (y, m) in enumerate(zip(years, cal_months, strict=True)):
+        for i, m in enumerate(cal_months):
             if i > 0 and m == g.wage_adjust_month:
                 wage *= 1.0 + g.wage_growth
             out[i] = wage

@@ -115,11 +115,17 @@ class Ledger:
         self.fund_receivable += f["fund_billed"] - f["fund_paid"]
         after = cash + self.owners_account + self.fund_balance
         came_in = (
-            f["fee_paid"] + f["fund_paid"] + f["public_income"] + f["subsidy"]
+            f["fee_paid"]
+            + f["fund_paid"]
+            + f["public_income"]
+            + f["subsidy"]
             + f["government_support"]
         )
         went_out = (
-            f["service_cost"] + f["legal_cost"] + f["overhaul_cost"] + f["works_owners"]
+            f["service_cost"]
+            + f["legal_cost"]
+            + f["overhaul_cost"]
+            + f["works_owners"]
             + f["payout"]
         )
         if not np.array_equal(after - before, came_in - went_out):

@@ -41,7 +41,7 @@ import numpy as np
 from feesim import collection, complaints
 from feesim.baseline import spin_up
 from feesim.behaviour import Behaviour
-from feesim.committee import OwnersCommittee
+from feesim.committee import KIND_REACH, Ballot, OwnersCommittee, hold_votes
 from feesim.errors import ConfigError
 from feesim.evaluation import assessment_score, evaluation_score
 from feesim.firm import (
@@ -51,7 +51,6 @@ from feesim.firm import (
     NEW_FIRM_MANAGEMENT,
     NOTICE,
     REGULAR,
-    STAFF_SHARE,
     FirmBook,
     PropertyFirm,
 )
@@ -75,11 +74,10 @@ from feesim.perception import (
     update_perception,
     update_trust,
 )
-from feesim.population import Households, build_households, per_household
+from feesim.population import build_households, per_household
 from feesim.recorder import Recorder
 from feesim.rng import Decision, Streams, as_seed_sequence
 from feesim.scenario import TIER_QUALITY, Scenario
-from feesim.vote import SUPERMAJORITY_MATTERS, approval_utility, cast, count, tally
 
 __all__ = ["FeeModel"]
 
@@ -162,12 +160,14 @@ class FeeModel(mesa.Model):
         R = len(runs)
         self.hh = hh = build_households(runs, self.streams)
         B = hh.n_types
-        self.beh = _stack([sc.behaviour for sc in runs], [
-            f for f in Behaviour.__dataclass_fields__  # noqa: SLF001
-        ])
+        self.beh = _stack(
+            [sc.behaviour for sc in runs],
+            [f for f in Behaviour.__dataclass_fields__],
+        )
         self.n_households = np.diff(hh.run_start)
-        self.area_rb = np.bincount(hh.rb, weights=hh.area.astype(np.float64),
-                                   minlength=R * B).reshape(R, B)
+        self.area_rb = np.bincount(
+            hh.rb, weights=hh.area.astype(np.float64), minlength=R * B
+        ).reshape(R, B)
         self.area_total = self.area_rb.sum(axis=1)
         self.fee = np.zeros((R, B))
         self.full_fee = np.ones((R, B))
@@ -188,9 +188,15 @@ class FeeModel(mesa.Model):
             if key not in cache:
                 cache[key] = (min_wage_path(sc), price_index_path(sc))
             self.wage[:, r], self.price[:, r] = cache[key]
-        col = lambda f: np.array([f(sc) for sc in runs], dtype=np.float64)  # noqa: E731
+        col = lambda f: np.array([f(sc) for sc in runs], dtype=np.float64)
         self.capacity = col(lambda s: s.committee.capacity)
-        self.intensity = col(lambda s: s.committee.door_to_door_intensity * (0.5 + s.committee.capacity))
+        self.intensity = col(
+            lambda s: (
+                s.committee.door_to_door_intensity
+                * (0.5 + s.committee.capacity)
+                * KIND_REACH[s.committee.kind]
+            )
+        )
         self.public_income = col(lambda s: s.firm.public_income_yuan_month)
         self.public_share = col(lambda s: s.firm.public_income_firm_share)
         self.subsidy_rate = col(lambda s: s.government.subsidy_per_m2)
@@ -198,10 +204,17 @@ class FeeModel(mesa.Model):
         self.eval_every = np.array([sc.committee.evaluation_months for sc in runs])
         self.eval_start = np.array([sc.committee.evaluation_start_month for sc in runs])
         self.legal_on = np.array([sc.legal.enabled for sc in runs])
-        self.legal = _stack([sc.legal for sc in runs], [
-            "threshold_months", "sue_share", "cost_per_case_yuan", "delay_months", "win_rate",
-            "limitation_months",
-        ])
+        self.legal = _stack(
+            [sc.legal for sc in runs],
+            [
+                "threshold_months",
+                "sue_share",
+                "cost_per_case_yuan",
+                "delay_months",
+                "win_rate",
+                "limitation_months",
+            ],
+        )
         self.released = np.zeros(R, dtype=bool)
         self.enforcement = np.zeros(R)
         self.subsidy_paid = np.zeros(R)
@@ -214,8 +227,10 @@ class FeeModel(mesa.Model):
         self._setup_firms(equip_rb)
         self._setup_households()
         self.ledger = Ledger.open(
-            hh, fund_balance=np.rint(100 * self.area_total * col(
-                lambda s: s.community.maintenance_fund_per_m2)).astype(np.int64),
+            hh,
+            fund_balance=np.rint(
+                100 * self.area_total * col(lambda s: s.community.maintenance_fund_per_m2)
+            ).astype(np.int64),
             strict=strict_ledger,
         )
         self.firm_agents = [PropertyFirm(self, r) for r in range(R)]
@@ -232,7 +247,7 @@ class FeeModel(mesa.Model):
 
     def _setup_firms(self, equip_rb: np.ndarray) -> None:
         runs, R = self.scenarios, len(self.scenarios)
-        f = lambda g: np.array([g(sc.firm) for sc in runs], dtype=np.float64)  # noqa: E731
+        f = lambda g: np.array([g(sc.firm) for sc in runs], dtype=np.float64)
         std_staff = f(lambda x: x.staff_per_10k_m2) * self.area_total / 1e4
         labour_per_wage = std_staff * f(lambda x: x.wage_premium * (1 + x.social_insurance_rate))
         ms = f(lambda x: x.materials_share)
@@ -259,6 +274,7 @@ class FeeModel(mesa.Model):
             floor_q=np.zeros(R),
             commit_q=np.zeros(R),
             rectify_until=np.full(R, -1, dtype=np.int32),
+            term_end=f(lambda x: x.term_months).astype(np.int32),
             loss_months=np.zeros(R, dtype=np.int32),
             ring_revenue=np.zeros((R, 12)),
             ring_cost=np.zeros((R, 12)),
@@ -277,13 +293,15 @@ class FeeModel(mesa.Model):
             quality_lag=f(lambda x: x.quality_lag),
             exit_loss_months=f(lambda x: x.exit_loss_months).astype(np.int32),
             notice_months=f(lambda x: x.notice_months).astype(np.int32),
+            term_months=f(lambda x: x.term_months).astype(np.int32),
             credit_months=f(lambda x: x.credit_limit_months),
             cash_months=f(lambda x: x.initial_cash_months),
         )
         wage0, price0 = self.wage[0], self.price[0]
         x_tier = tier_q / fb.management
-        given = np.array([np.nan if sc.firm.initial_quality is None else sc.firm.initial_quality
-                          for sc in runs])
+        given = np.array(
+            [np.nan if sc.firm.initial_quality is None else sc.firm.initial_quality for sc in runs]
+        )
         x0 = np.where(
             np.isnan(given),
             np.clip(fb.affordable(revenue0, wage0, price0), fb.staff_floor, x_tier),
@@ -308,11 +326,14 @@ class FeeModel(mesa.Model):
         fb.ring_fee_due[:] = accrual[:, None]
 
     def _initial_collection(self) -> np.ndarray:
-        return np.array([
-            np.nan if sc.community.initial_collection_rate is None
-            else sc.community.initial_collection_rate
-            for sc in self.scenarios
-        ])
+        return np.array(
+            [
+                np.nan
+                if sc.community.initial_collection_rate is None
+                else sc.community.initial_collection_rate
+                for sc in self.scenarios
+            ]
+        )
 
     def _setup_households(self) -> None:
         hh = self.hh
@@ -321,20 +342,35 @@ class FeeModel(mesa.Model):
         s, tau = self._attitudes()
         self.perception.sat_ref = self._mean(s)
         fee_h = self._fee_h()
-        bills = (12 // self.cycle).take(hh.run)
-        neighbours, offset, unpaid = spin_up(
-            hh, self.coef, s, tau, fee_h, self._initial_collection(), bills,
+        history = spin_up(
+            hh,
+            self.coef,
+            s,
+            tau,
+            fee_h,
+            self._initial_collection(),
+            self.cycle.take(hh.run),
             per_household(self.beh.habit_memory, hh.run),
             self.streams.generator(Decision.POPULATION, sub=1),
         )
-        self.offset = offset
-        self.coef.intercept = (self.coef.intercept + offset.astype(F32).take(hh.run)).astype(F32)
-        self.neighbours = neighbours
+        self.offset = history.offset
+        self.coef.intercept = (
+            self.coef.intercept + history.offset.astype(F32).take(hh.run)
+        ).astype(F32)
+        self.neighbours = history.neighbours
         has_leader = hh.per_group(hh.leader) > 0
         self.has_volunteer = has_leader.take(hh.group)
         # Bills left unpaid at the end of the spin-up's last year are the month-0 arrears.
-        yearly = fee_h.astype(np.float64) * hh.area * 1200.0
-        hh.arrears[:] = np.rint(yearly * unpaid).astype(np.int64)
+        monthly_fen = fee_h.astype(np.float64) * hh.area * 100.0
+        hh.arrears[:] = np.rint(monthly_fen * history.unpaid_months).astype(np.int64)
+        # The firm's trailing year is the spin-up's last year, month by month.
+        fb = self.firms
+        accrual = (self.fee * self.area_rb).sum(axis=1)
+        other = fb.ring_revenue - fb.ring_fee_cash
+        for k in range(12):  # ring slot k holds the calendar month of simulated month k - 12
+            cal = (self.cal_months[0] - 1 + k) % 12
+            fb.ring_fee_cash[:, k] = 12.0 * accrual * history.cash_profile[:, cal]
+        fb.ring_revenue[:] = other + fb.ring_fee_cash
         self.satisfaction, self.trust = s, tau
         self.fee_h = fee_h
 
@@ -372,16 +408,23 @@ class FeeModel(mesa.Model):
         self.fee[slot, :n] = fees
 
     def disclose_costs(self, slot: int, share: float) -> None:
-        """Residents learn what full service really costs: their fair fee for the full liveable
-        standard moves ``share`` of the way to it (per building type)."""
+        """Residents learn what full service really costs.
+
+        Their fair fee for the full liveable standard moves ``share`` of the way to it (per
+        building type).
+        """
         t = min(self.month, self.months - 1)
         sub = self.firms_slice(slice(slot, slot + 1))
-        wage, price = self.wage[t, slot:slot + 1], self.price[t, slot:slot + 1]
+        wage, price = self.wage[t, slot : slot + 1], self.price[t, slot : slot + 1]
         per_m2 = sub.unit_cost(wage, price)[0] / self.area_total[slot]
         keep = (1 + sub.target_margin[0]) / 0.95  # margin, at a good collection rate
         nb = len(self.scenarios[slot].community.building_types)
-        equip = np.array([bt.equipment_cost_per_m2 for bt in
-                          self.scenarios[slot].community.building_types]) * price[0]
+        equip = (
+            np.array(
+                [bt.equipment_cost_per_m2 for bt in self.scenarios[slot].community.building_types]
+            )
+            * price[0]
+        )
         true_fee = (per_m2 + equip) * keep
         self.full_fee[slot, :nb] += share * (true_fee - self.full_fee[slot, :nb])
 
@@ -432,7 +475,9 @@ class FeeModel(mesa.Model):
 
     def _evaluation_scores(self) -> np.ndarray:
         fb = self.firms
-        promised = np.maximum(np.minimum(fb.tier_q, fb.quality), np.maximum(fb.floor_q, fb.commit_q))
+        promised = np.maximum(
+            np.minimum(fb.tier_q, fb.quality), np.maximum(fb.floor_q, fb.commit_q)
+        )
         return evaluation_score(self.hh, self.satisfaction, fb.quality, promised)
 
     def trial_failed(self, slot: int) -> bool:
@@ -447,41 +492,53 @@ class FeeModel(mesa.Model):
         revenue = np.array([(base * self.area_rb[slot, : len(base)]).sum()])
         other = (self.public_income * self.public_share * ~self.released + self.subsidy_paid)[sl]
         k = self.firms_slice(sl).cost_covering_factor(
-            revenue, other, np.array([max(TIER_QUALITY[self.scenarios[slot].firm.tier],
-                                          self.firms.tier_q[slot])]),
-            self.wage[month, sl], self.price[month, sl],
+            revenue,
+            other,
+            np.array([max(TIER_QUALITY[self.scenarios[slot].firm.tier], self.firms.tier_q[slot])]),
+            self.wage[month, sl],
+            self.price[month, sl],
         )
         return base * max(1.0, float(k[0]))
 
     def firms_slice(self, sl: slice) -> FirmBook:
         """A view of the firm book restricted to some runs (for per-run calculations)."""
         fb = self.firms
-        return FirmBook(**{k: (v[sl] if isinstance(v, np.ndarray) else v)
-                           for k, v in vars(fb).items()})
+        return FirmBook(
+            **{k: (v[sl] if isinstance(v, np.ndarray) else v) for k, v in vars(fb).items()}
+        )
 
     def tender(self, slot: int, month: int) -> None:
         """Put the contract out to the district pool (a hire-firm vote)."""
         nb = len(self.scenarios[slot].community.building_types)
         fee = self._pool_fee(slot, self.fee[slot, :nb].copy())
-        self.committees[slot].propose(month, "hire_firm", fee, "tender", disclosure="assessment",
-                                      rounds=2)
+        self.committees[slot].propose(
+            month, "hire_firm", fee, "tender", disclosure="assessment", rounds=2
+        )
 
     def hire_firm(self, slot: int, month: int, fee: np.ndarray) -> None:
         """A firm selected by the owners takes over at ``fee``."""
         fb = self.firms
         old = self.firm_agents[slot]
-        self.log(slot, month, "firm_hired", f"replacing a {old.status} provider with cash "
-                 f"{old.cash_yuan:.0f} yuan")
+        self.log(
+            slot,
+            month,
+            "firm_hired",
+            f"replacing a {old.status} provider with cash {old.cash_yuan:.0f} yuan",
+        )
         old.remove()
         self.set_fee(slot, fee)
         sc = self.scenarios[slot]
         fb.tier_q[slot] = max(fb.tier_q[slot], TIER_QUALITY[sc.firm.tier])
-        wage, price = self.wage[month, slot:slot + 1], self.price[month, slot:slot + 1]
+        wage, price = self.wage[month, slot : slot + 1], self.price[month, slot : slot + 1]
         expected_cost = self.firms_slice(slice(slot, slot + 1)).service_cost(wage, price)
         fb.start_provider(
-            np.array([slot]), month, REGULAR, NEW_FIRM_MANAGEMENT,
+            np.array([slot]),
+            month,
+            REGULAR,
+            NEW_FIRM_MANAGEMENT,
             np.rint(fb.cash_months[slot] * expected_cost * 100).astype(np.int64),
-            expected_cost * (1 + fb.target_margin[slot]), expected_cost,
+            expected_cost * (1 + fb.target_margin[slot]),
+            expected_cost,
         )
         self.firm_agents[slot] = PropertyFirm(self, slot)
         self.emergency_votes[slot] = 0
@@ -497,8 +554,9 @@ class FeeModel(mesa.Model):
             nb = len(self.scenarios[slot].community.building_types)
             fee = self._pool_fee(slot, self.fee_before_exit[slot, :nb])
             rounds = min(1 + int(self.emergency_votes[slot]), 4)
-            self.committees[slot].propose(month + 1, "hire_firm", fee, "replacement",
-                                          disclosure="none", rounds=rounds)
+            self.committees[slot].propose(
+                month + 1, "hire_firm", fee, "replacement", disclosure="none", rounds=rounds
+            )
 
     # ==========================================================================================
     # the month
@@ -523,8 +581,9 @@ class FeeModel(mesa.Model):
             self._perceive()
             billed = self._bill(t)
             paid = self._collect(t)
-            n_complaints = complaints.count(self.hh, self.satisfaction, self.perception,
-                                            self.beh, self.streams, t)
+            n_complaints = complaints.count(
+                self.hh, self.satisfaction, self.perception, self.beh, self.streams, t
+            )
             self._votes(t, due)
             self._evaluate(t)
             flows = self._finances(t, billed, paid)
@@ -532,7 +591,7 @@ class FeeModel(mesa.Model):
             self._close(t)
         self.month += 1
 
-    def run(self, months: int | None = None) -> "SimulationResult":  # noqa: F821
+    def run(self, months: int | None = None) -> SimulationResult:  # noqa: F821
         """Step to the end of the horizon (or ``months`` more) and return the result."""
         from feesim.results import SimulationResult
 
@@ -547,18 +606,24 @@ class FeeModel(mesa.Model):
         leaving = np.flatnonzero((fb.state == NOTICE) & (fb.exit_month <= t))
         if leaving.size:
             self._emergency(t, leaving)
+        for slot in np.flatnonzero((fb.state == REGULAR) & (fb.term_end == t)):
+            self._renew(int(slot), t)
         for slot in due:
             sc = self.scenarios[slot]
             for w in sc.government.renovations:
                 if w.month == t:
                     self.perception.facility[slot] += w.quality_boost
                     owners = w.cost_per_m2 * (1 - w.government_share) * self.area_total[slot]
-                    self._works_owners[slot] += int(round(owners * 100))
+                    self._works_owners[slot] += round(owners * 100)
                     self.trust_event(slot, self.beh_value("trust_disclosure", slot))
                     if w.upgrade_tier is not None:
                         fb.tier_q[slot] = max(fb.tier_q[slot], TIER_QUALITY[w.upgrade_tier])
-                    self.log(slot, t, "renovation", f"{w.cost_per_m2} yuan/m2, government "
-                             f"share {w.government_share}")
+                    self.log(
+                        slot,
+                        t,
+                        "renovation",
+                        f"{w.cost_per_m2} yuan/m2, government share {w.government_share}",
+                    )
             for u in sc.government.tier_upgrades:
                 if u.month == t:
                     fb.tier_q[slot] = max(fb.tier_q[slot], TIER_QUALITY[u.tier])
@@ -566,11 +631,26 @@ class FeeModel(mesa.Model):
             if t in sc.firm.overhaul_months and fb.state[slot] == REGULAR:
                 fb.management[slot] = 1.0
                 labour = fb.staffing[slot] * fb.labour_per_wage[slot] * self.wage[t, slot]
-                self._overhaul_cost[slot] += int(round(labour * 100))
+                self._overhaul_cost[slot] += round(labour * 100)
                 self.trust_event(slot, self.beh_value("trust_new_firm", slot))
                 self.log(slot, t, "staff_overhaul", "management team replaced")
             if t in sc.firm.replace_months:
                 self.tender(slot, t)
+
+    def _renew(self, slot: int, t: int) -> None:
+        """The contract term ends: tacit renewal.
+
+        A committee that proposes steps on its own asks for a cost-covering fee when the
+        contract is up.
+        """
+        fb = self.firms
+        fb.term_end[slot] = t + fb.term_months[slot]
+        self.log(slot, t, "contract_renewed", f"next term ends in month {fb.term_end[slot]}")
+        if self.scenarios[slot].committee.auto_propose and not self.committees[slot].open_motion():
+            nb = len(self.scenarios[slot].community.building_types)
+            fee = self._pool_fee(slot, self.fee[slot, :nb].copy())
+            if np.any(fee > self.fee[slot, :nb] * 1.05):
+                self.committees[slot].propose(t + 2, "fee", fee, "auto", rounds=2, retries=1)
 
     def _emergency(self, t: int, runs: np.ndarray) -> None:
         fb = self.firms
@@ -586,17 +666,27 @@ class FeeModel(mesa.Model):
         accrual = (self.fee[runs] * self.area_rb[runs]).sum(axis=1)
         k = cost / np.maximum(accrual, 1e-9)
         self.fee[runs] *= k[:, None]
-        fb.start_provider(runs, t, EMERGENCY, EMERGENCY_MANAGEMENT,
-                          np.zeros(runs.size, dtype=np.int64), cost, cost)
+        fb.start_provider(
+            runs,
+            t,
+            EMERGENCY,
+            EMERGENCY_MANAGEMENT,
+            np.zeros(runs.size, dtype=np.int64),
+            cost,
+            cost,
+        )
         for slot in runs:
             slot = int(slot)
             self.firm_agents[slot] = PropertyFirm(self, slot)
             self.trust_event(slot, self.beh_value("trust_exit", slot))
-            self.log(slot, t, "emergency_provider", "temporary basic service, cost billed to owners")
+            self.log(
+                slot, t, "emergency_provider", "temporary basic service, cost billed to owners"
+            )
             nb = len(self.scenarios[slot].community.building_types)
             fee = self._pool_fee(slot, self.fee_before_exit[slot, :nb])
-            self.committees[slot].propose(t + 1, "hire_firm", fee, "replacement",
-                                          disclosure="none", rounds=1)
+            self.committees[slot].propose(
+                t + 1, "hire_firm", fee, "replacement", disclosure="none", rounds=1
+            )
 
     # -- 3. service ----------------------------------------------------------------------------
     def _service(self, t: int) -> None:
@@ -605,8 +695,9 @@ class FeeModel(mesa.Model):
     # -- 4. perception -------------------------------------------------------------------------
     def _perceive(self) -> None:
         b = self.beh
-        update_perception(self.perception, self.firms.quality, self.fee, b.perception_lag,
-                          b.anchor_months)
+        update_perception(
+            self.perception, self.firms.quality, self.fee, b.perception_lag, b.anchor_months
+        )
         self.satisfaction, self.trust = self._attitudes()
         self.fee_h = self._fee_h()
 
@@ -632,14 +723,17 @@ class FeeModel(mesa.Model):
 
     # -- 6. collection -------------------------------------------------------------------------
     def _collect(self, t: int) -> dict[str, np.ndarray]:
-        hh, b, R = self.hh, self.beh, len(self.scenarios)
-        paid = {k: np.zeros(R, dtype=np.int64) for k in
-                ("cycle", "overdue", "arrears", "court", "fund", "written_off", "suits")}
+        hh, _b, R = self.hh, self.beh, len(self.scenarios)
+        paid = {
+            k: np.zeros(R, dtype=np.int64)
+            for k in ("cycle", "overdue", "arrears", "court", "fund", "written_off", "suits")
+        }
         self._judge_suits(t, paid)
         enf = per_household(self.enforcement, hh.run)
         burden = self.fee_h * hh.area_per_income
-        z = propensity(hh, self.coef, self.satisfaction, self.trust, self.neighbours, burden,
-                       F32(0), enf)
+        z = propensity(
+            hh, self.coef, self.satisfaction, self.trust, self.neighbours, burden, F32(0), enf
+        )
         # Property fees.
         slots, legal, active = self.campaigns.schedule(t, "fee", R)
         u = self.streams.uniform(Decision.PAYMENT, t, hh.n)
@@ -653,8 +747,9 @@ class FeeModel(mesa.Model):
             pays = rounds >= 0
             with_arrears = np.any(slots > 0, axis=0).take(hh.run)
             self.recorder.campaign_rounds(t, active, slots, rounds, owed, self.campaigns)
-        for key, v in zip(("cycle", "overdue", "arrears"), settle(hh, pays, with_arrears),
-                          strict=True):
+        for key, v in zip(
+            ("cycle", "overdue", "arrears"), settle(hh, pays, with_arrears), strict=True
+        ):
             paid[key] += v
         self._demand(slots)
         self._file_suits(t, legal, paid)
@@ -694,8 +789,11 @@ class FeeModel(mesa.Model):
                 plan.outstanding[cid] = int(owed[sl].sum())
 
     def _round_probs(self, z: np.ndarray, slots: np.ndarray, cycle: object) -> list[np.ndarray]:
-        """Payment probability of every household in each round of the month: the ordinary
-        hazard (slot value 0) or a campaign step (1-4; 5 = a legal demand, fund bills only)."""
+        """Payment probability of every household in each round of the month.
+
+        The ordinary hazard (slot value 0) or a campaign step (1-4; 5 = a legal demand, fund
+        bills only).
+        """
         hh, b = self.hh, self.beh
         out = []
         ordinary = cycle_hazard(z, cycle)
@@ -707,8 +805,12 @@ class FeeModel(mesa.Model):
             step_h = step.take(hh.run)
             p = np.zeros(hh.n, dtype=F32)
             p = np.where(step_h == collection.ORDINARY, ordinary, p)
-            for s, name in ((1, "campaign_door"), (2, "campaign_grid"),
-                            (3, "campaign_volunteer"), (4, "campaign_committee")):
+            for s, name in (
+                (1, "campaign_door"),
+                (2, "campaign_grid"),
+                (3, "campaign_volunteer"),
+                (4, "campaign_committee"),
+            ):
                 mask = step_h == s
                 if not mask.any():
                     continue
@@ -756,7 +858,11 @@ class FeeModel(mesa.Model):
         monthly_bill = self.fee_h.astype(np.float64) * hh.area * 100
         eligible = collection.eligible_debtors(hh, monthly_bill, self.legal.threshold_months)
         u = self.streams.uniform(Decision.LEGAL, t, hh.n)
-        sue = eligible & self.legal_on.take(hh.run) & (u < per_household(self.legal.sue_share, hh.run))
+        sue = (
+            eligible
+            & self.legal_on.take(hh.run)
+            & (u < per_household(self.legal.sue_share, hh.run))
+        )
         sue |= legal_step.take(hh.run) & (hh.owed() > 0) & (hh.suit_month < 0)
         if not sue.any():
             return
@@ -765,7 +871,9 @@ class FeeModel(mesa.Model):
         hh.trust_personal[sue] += per_household(self.beh.trust_sued, hh.run) * np.ones(1, F32)
         cases = hh.per_run(sue)
         paid["suits"] += cases
-        self._legal_cost += np.rint(cases * np.asarray(self.legal.cost_per_case_yuan) * 100).astype(np.int64)
+        self._legal_cost += np.rint(cases * np.asarray(self.legal.cost_per_case_yuan) * 100).astype(
+            np.int64
+        )
 
     # -- 8. votes ------------------------------------------------------------------------------
     def _votes(self, t: int, due: list[int]) -> None:
@@ -780,71 +888,7 @@ class FeeModel(mesa.Model):
             seen[slot] = k + 1
             by_order.setdefault(k, []).append((slot, m))
         for sub, items in sorted(by_order.items()):
-            self._vote_round(t, sub, items)
-
-    def _vote_round(self, t: int, sub: int, items: list) -> None:
-        hh, R, B = self.hh, len(self.scenarios), self.hh.n_types
-        voting = np.zeros(R, dtype=bool)
-        step_rb = np.zeros((R, B))
-        dfee_rb = np.zeros((R, B))
-        fund_rise = np.zeros(R)
-        promised = np.zeros(R)
-        gain = np.zeros(R)
-        process = np.zeros(R)
-        rounds = np.zeros(R, dtype=np.int64)
-        supermajority = np.zeros(R, dtype=bool)
-        seen_q = self.perception.seen_quality
-        for slot, m in items:
-            spec = m.spec
-            nb = len(m.fee_before) if m.fee_before is not None else 0
-            voting[slot] = True
-            if m.new_fee is not None and nb:
-                old = np.maximum(m.fee_before, 1e-9)
-                current = self.fee[slot, :nb]
-                step_rb[slot, :nb] = m.new_fee / old - 1.0
-                dfee_rb[slot, :nb] = m.new_fee - current
-            if spec.matter == "maintenance_fund":
-                fund_rise[slot] = spec.fund_bill_per_m2 / 12.0
-            if spec.matter == "hire_firm":
-                promised[slot] = max(0.0, self.firms.tier_q[slot] - self.firms.quality[slot])
-            else:
-                promised[slot] = spec.service_quality
-            if spec.quality_first_months > 0:
-                gain[slot] = max(0.0, seen_q[slot] - m.quality_at_announce)
-            process[slot] = (
-                {"none": 0, "accounts": 1, "audit": 2, "assessment": 2}[spec.disclosure]
-                + spec.negotiation_meetings + (spec.trial_months > 0) + spec.renovation_bundled
-            )
-            rounds[slot] = spec.door_to_door_rounds
-            supermajority[slot] = spec.matter in SUPERMAJORITY_MATTERS
-        rise = (dfee_rb.astype(F32).ravel().take(hh.rb) + fund_rise.astype(F32).take(hh.run))
-        burden = rise * hh.area_per_income
-        utility = approval_utility(hh, self.beh, self.satisfaction, self.trust, step_rb, burden,
-                                   promised, gain, process)
-        engagement = 0.5 + hh.engagement0 + per_household(self.beh.engagement_trust, hh.run) * (
-            self.trust - F32(0.5))
-        np.clip(engagement, 0.0, 1.0, out=engagement)
-        part, yes, visited = cast(hh, self.beh, self.streams, t, sub, utility, engagement,
-                                  rounds, self.intensity, voting)
-        hh.trust_personal += per_household(self.beh.trust_visit, hh.run) * visited
-        counts = count(hh, part, yes)
-        idx = np.flatnonzero(voting)
-        sil = np.array([self.scenarios[r].vote.silent_majority for r in idx])
-        outcome_parts = []
-        for flag in (False, True):
-            sel = idx[sil == flag]
-            if sel.size:
-                outcome_parts.append((sel, tally(**{k: v[sel] for k, v in counts.items()},
-                                                 supermajority=supermajority[sel],
-                                                 silent_majority=flag)))
-        for sel, out in outcome_parts:
-            for j, slot in enumerate(sel):
-                motion = next(m for s, m in items if s == slot)
-                self.recorder.vote(t, int(slot), motion, out, j, self)
-                self.committees[slot].on_vote(t, motion, bool(out.passed[j]),
-                                              bool(out.quorum_met[j]),
-                                              float(out.approval_heads[j]))
-        self.last_vote = {"month": t, "participates": part, "approves": yes, "voting": voting}
+            hold_votes(self, t, sub, [Ballot(slot, m) for slot, m in items])
 
     # -- 9. evaluations ------------------------------------------------------------------------
     def _evaluate(self, t: int) -> None:
@@ -875,17 +919,20 @@ class FeeModel(mesa.Model):
         public = np.rint(self.public_income * 100).astype(np.int64)
         to_provider = np.rint(public * self.public_share * ~self.released).astype(np.int64)
         service = np.rint(fb.service_cost(wage, price) * 100).astype(np.int64)
-        remuneration = np.where(fb.cost_plus & active,
-                                np.rint(service * fb.remuneration), 0).astype(np.int64)
+        remuneration = np.where(
+            fb.cost_plus & active, np.rint(service * fb.remuneration), 0
+        ).astype(np.int64)
         income = fee_paid + to_provider + subsidy
         support = np.where(~active, np.maximum(service + self._legal_cost - income, 0), 0)
         payout = np.zeros(R, dtype=np.int64)
         if self.cal_months[t] == 12:
             # Projects remit cash above a reserve to the parent company once a year.
             reserve = np.rint(fb.cash_months * service).astype(np.int64)
-            expected = fb.cash + np.where(fb.cost_plus & active, remuneration,
-                                          income + support - service - self._legal_cost
-                                          - self._overhaul_cost)
+            expected = fb.cash + np.where(
+                fb.cost_plus & active,
+                remuneration,
+                income + support - service - self._legal_cost - self._overhaul_cost,
+            )
             payout = np.where(active, np.maximum(expected - reserve, 0), 0).astype(np.int64)
         flows = {
             "fee_billed": billed,
@@ -906,7 +953,11 @@ class FeeModel(mesa.Model):
             "payout": payout,
         }
         revenue, cost = self.ledger.post(
-            flows, fb.cash, fb.cost_plus & active, fee_paid, paid["fund"],
+            flows,
+            fb.cash,
+            fb.cost_plus & active,
+            fee_paid,
+            paid["fund"],
             hh=self.hh if self.ledger.strict else None,
         )
         accrual = (self.fee * self.area_rb).sum(axis=1)
@@ -946,6 +997,4 @@ class FeeModel(mesa.Model):
         if m == 12:
             hh.arrears += hh.overdue
             hh.overdue[:] = 0
-        update_trust(self.perception, self.mean_satisfaction, b.trust_adjust,
-                     b.trust_satisfaction)
-
+        update_trust(self.perception, self.mean_satisfaction, b.trust_adjust, b.trust_satisfaction)

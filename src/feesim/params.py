@@ -104,9 +104,8 @@ def _check_bounds(path: str, value: float, meta: Mapping[str, Any]) -> None:
     lo, hi = meta.get("lo"), meta.get("hi")
     if isinstance(value, float) and not math.isfinite(value):
         raise _fail(path, value, "a finite number")
-    bad = (
-        (lo is not None and (value <= lo if meta.get("lo_open") else value < lo))
-        or (hi is not None and (value >= hi if meta.get("hi_open") else value > hi))
+    bad = (lo is not None and (value <= lo if meta.get("lo_open") else value < lo)) or (
+        hi is not None and (value >= hi if meta.get("hi_open") else value > hi)
     )
     if bad:
         left = "(" if meta.get("lo_open") else "["
@@ -123,6 +122,9 @@ def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> Any:
         options = get_args(tp)
         if value is None and type(None) in options:
             return None
+        real = [o for o in options if o is not type(None)]
+        if len(real) == 1:  # Optional[X]: X's own message is the most precise one
+            return _convert(path, value, real[0], meta)
         errors = []
         for option in options:
             if option is type(None):
@@ -138,7 +140,7 @@ def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> Any:
             raise _fail(path, value, "one of " + ", ".join(repr(a) for a in allowed))
         return value
     if origin is tuple:
-        (item_tp, *rest) = get_args(tp)
+        (item_tp, *_rest) = get_args(tp)
         if not isinstance(value, (list, tuple)):
             raise _fail(path, value, _type_name(tp))
         return tuple(_convert(f"{path}[{i}]", v, item_tp, meta) for i, v in enumerate(value))
@@ -189,7 +191,7 @@ def _hints(cls: type) -> dict[str, Any]:
     return _HINTS[cls]
 
 
-def from_mapping(cls: type[T], data: Mapping[str, Any], *, path: str = "") -> T:
+def from_mapping[T](cls: type[T], data: Mapping[str, Any], *, path: str = "") -> T:
     """Build the frozen dataclass ``cls`` from a parsed TOML table.
 
     Parameters
@@ -262,7 +264,7 @@ def to_mapping(obj: Any) -> Any:
     return obj
 
 
-def replace(obj: T, path: str, value: Any) -> T:
+def replace[T](obj: T, path: str, value: Any) -> T:
     """Return a copy of ``obj`` with the field at dotted ``path`` set to ``value``, validated.
 
     Examples

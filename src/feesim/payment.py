@@ -146,7 +146,7 @@ def logistic(z: np.ndarray) -> np.ndarray:
 
 
 def cycle_hazard(z: np.ndarray, cycle_months: float | np.ndarray) -> np.ndarray:
-    """Monthly payment probability for a bill of an ``L``-month cycle with propensity logistic(z)."""
+    """Monthly payment probability for a bill of an ``L``-month cycle, propensity logistic(z)."""
     p = logistic(z)
     if np.ndim(cycle_months) == 0 and float(cycle_months) == 1.0:
         return p

@@ -84,7 +84,10 @@ class Perception:
 
 
 def update_perception(
-    p: Perception, delivered: np.ndarray, fee: np.ndarray, lag: np.ndarray | float,
+    p: Perception,
+    delivered: np.ndarray,
+    fee: np.ndarray,
+    lag: np.ndarray | float,
     anchor_months: np.ndarray | float,
 ) -> None:
     """Advance perceived quality and the anchors by one month (in place)."""

@@ -102,8 +102,11 @@ class Households:
 
 
 def per_household(value: float | np.ndarray, run: np.ndarray) -> np.floating | np.ndarray:
-    """A run-level parameter as seen by each household: a float32 scalar if it is the same for
-    every run, else a float32 array taken by each household's run."""
+    """A run-level parameter as seen by each household.
+
+    A float32 scalar if it is the same for every run, else a float32 array taken by each
+    household's run.
+    """
     if np.ndim(value) == 0:
         return F32(value)
     return np.asarray(value, dtype=F32).take(run)
@@ -169,8 +172,19 @@ def build_households(scenarios: Sequence[Scenario], streams: Streams) -> Househo
     cols: dict[str, list[np.ndarray]] = {
         k: []
         for k in (
-            "btype", "group_size", "area", "htype", "absentee", "retiree", "leader", "income",
-            "qbias", "trust0", "engagement0", "owner_local", "n_owners",
+            "btype",
+            "group_size",
+            "area",
+            "htype",
+            "absentee",
+            "retiree",
+            "leader",
+            "income",
+            "qbias",
+            "trust0",
+            "engagement0",
+            "owner_local",
+            "n_owners",
         )
     }
     run_sizes = np.zeros(len(scenarios), dtype=np.int64)
@@ -194,7 +208,8 @@ def build_households(scenarios: Sequence[Scenario], streams: Streams) -> Househo
         groups_per_run[r] = group_size.shape[0]
         u = rng.random(n)
         htype = np.where(
-            u < c.conditional_cooperator_share, CC,
+            u < c.conditional_cooperator_share,
+            CC,
             np.where(u < c.conditional_cooperator_share + c.free_rider_share, FR, UP),
         ).astype(np.int8)
         absentee = rng.random(n) < c.absentee_share
@@ -215,20 +230,31 @@ def build_households(scenarios: Sequence[Scenario], streams: Streams) -> Househo
         )
         # Owners: a few hold two units (one head, summed area); pair random distinct units.
         owner_local = np.arange(n, dtype=np.int64)
-        pairs = int(round(c.multi_unit_owner_share * n / (1.0 + c.multi_unit_owner_share)))
+        pairs = round(c.multi_unit_owner_share * n / (1.0 + c.multi_unit_owner_share))
         if pairs > 0:
             chosen = rng.permutation(n)[: 2 * pairs]
-            first, second = np.minimum(chosen[0::2], chosen[1::2]), np.maximum(chosen[0::2], chosen[1::2])
+            first, second = (
+                np.minimum(chosen[0::2], chosen[1::2]),
+                np.maximum(chosen[0::2], chosen[1::2]),
+            )
             owner_local[second] = first
         # Renumber owners 0..k-1 in order of their primary (lowest) unit.
         is_primary = owner_local == np.arange(n)
         rank = np.cumsum(is_primary) - 1
         owner_local = rank[owner_local]
         for key, val in (
-            ("btype", btype), ("group_size", group_size), ("area", area), ("htype", htype),
-            ("absentee", absentee), ("retiree", retiree), ("leader", leader),
-            ("income", income), ("qbias", qbias), ("trust0", trust0),
-            ("engagement0", engagement0), ("owner_local", owner_local),
+            ("btype", btype),
+            ("group_size", group_size),
+            ("area", area),
+            ("htype", htype),
+            ("absentee", absentee),
+            ("retiree", retiree),
+            ("leader", leader),
+            ("income", income),
+            ("qbias", qbias),
+            ("trust0", trust0),
+            ("engagement0", engagement0),
+            ("owner_local", owner_local),
             ("n_owners", np.array([int(is_primary.sum())])),
         ):
             cols[key].append(val)

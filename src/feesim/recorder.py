@@ -36,10 +36,12 @@ SERIES_COLUMNS = (
     "receivable_yuan",
     "billed_yuan",
     "paid_yuan",
+    "written_off_yuan",
     "firm_revenue_yuan",
     "firm_cost_yuan",
     "firm_margin",
     "firm_cash_yuan",
+    "firm_payout_yuan",
     "firm_staff",
     "firm_active",
     "firm_state",
@@ -76,8 +78,13 @@ class Recorder:
         self.campaigns: list[dict[str, Any]] = []
 
     # -- monthly ---------------------------------------------------------------------------
-    def month(self, t: int, flows: dict[str, np.ndarray], paid: dict[str, np.ndarray],
-              complaints: np.ndarray) -> None:
+    def month(
+        self,
+        t: int,
+        flows: dict[str, np.ndarray],
+        paid: dict[str, np.ndarray],
+        complaints: np.ndarray,
+    ) -> None:
         """Record month ``t`` (called after finances, before billing cycles close)."""
         m = self.model
         hh, fb, s = m.hh, m.firms, self.series
@@ -90,14 +97,14 @@ class Recorder:
             s[f"quality_{f}"][t] = fb.q[:, k]
         s["perceived_quality"][t] = m.perception.seen_quality
         s["satisfaction"][t] = m.mean_satisfaction
-        s["trust"][t] = m._mean(m.trust)  # noqa: SLF001
-        s["payment_record"][t] = m._mean(hh.habit)  # noqa: SLF001
+        s["trust"][t] = m._mean(m.trust)
+        s["payment_record"][t] = m._mean(hh.habit)
         unpaid_cycle = hh.per_run(hh.owed_cycle)
         unpaid_over = hh.per_run(hh.overdue)
         unpaid_old = hh.per_run(hh.arrears)
         unpaid_year = unpaid_cycle + unpaid_over
         paid_year = paid["cycle"] + paid["overdue"]
-        s["collection_rate"][t] = 1.0 - _ratio(unpaid_year, m._billed_year)  # noqa: SLF001
+        s["collection_rate"][t] = 1.0 - _ratio(unpaid_year, m._billed_year)
         s["collection_rate_month"][t] = _ratio(paid_year, unpaid_year + paid_year)
         closing = (m.cal_months[t] % m.cycle) == 0
         past_due = unpaid_over + unpaid_old + np.where(closing, unpaid_cycle, 0)
@@ -105,11 +112,13 @@ class Recorder:
         s["receivable_yuan"][t] = (unpaid_year + unpaid_old) / 100.0
         s["billed_yuan"][t] = flows["fee_billed"] / 100.0
         s["paid_yuan"][t] = flows["fee_paid"] / 100.0
+        s["written_off_yuan"][t] = flows["fee_written_off"] / 100.0
         rev, cost = flows["firm_revenue"] / 100.0, flows["firm_cost"] / 100.0
         s["firm_revenue_yuan"][t] = rev
         s["firm_cost_yuan"][t] = cost
         s["firm_margin"][t] = _ratio(rev - cost, rev)
         s["firm_cash_yuan"][t] = fb.cash / 100.0
+        s["firm_payout_yuan"][t] = flows["payout"] / 100.0
         s["firm_staff"][t] = fb.staff
         s["firm_active"][t] = (fb.state != EMERGENCY).astype(float)
         s["firm_state"][t] = fb.state
@@ -137,8 +146,17 @@ class Recorder:
         """Log an event."""
         self.events.append({"run": slot, "month": month, "event": event, "detail": detail})
 
-    def vote(self, month: int, slot: int, motion: Any, out: Any, j: int, model: FeeModel) -> None:
-        """Log the result of one vote (row ``j`` of a tally)."""
+    def vote(
+        self,
+        month: int,
+        slot: int,
+        motion: Any,
+        out: Any,
+        j: int,
+        model: FeeModel,
+        package: Any = None,
+    ) -> None:
+        """Log the result of one vote (row ``j`` of a tally); ``package`` for a package vote."""
         area = model.area_rb[slot]
         nb = len(motion.fee_before) if motion.fee_before is not None else 0
         before = after = np.nan
@@ -146,32 +164,43 @@ class Recorder:
             w = area[:nb] / max(area[:nb].sum(), 1e-12)
             before = float((motion.fee_before * w).sum())
             after = float((motion.new_fee * w).sum()) if motion.new_fee is not None else before
-        self.votes.append({
-            "run": slot,
-            "month": month,
-            "matter": motion.spec.matter,
-            "motion": motion.label,
-            "fee_before": before,
-            "fee_after": after,
-            "step_pct": (after / before - 1.0) if before and before == before else np.nan,
-            "total_heads": int(out.total_heads[j]),
-            "turnout_heads": float(out.turnout_heads[j]),
-            "turnout_area": float(out.turnout_area[j]),
-            "approval_heads": float(out.approval_heads[j]),
-            "approval_area": float(out.approval_area[j]),
-            "quorum_met": bool(out.quorum_met[j]),
-            "passed": bool(out.passed[j]),
-            "binding": str(out.binding[j]),
-            "supermajority": bool(out.supermajority[j]),
-            "part_heads": int(out.part_heads[j]),
-            "yes_heads": int(out.yes_heads[j]),
-            "total_area_m2": out.total_area_c[j] / 100.0,
-            "part_area_m2": out.part_area_c[j] / 100.0,
-            "yes_area_m2": out.yes_area_c[j] / 100.0,
-        })
+            if package is not None:
+                before, after = after, after + package.fee_per_m2
+        self.votes.append(
+            {
+                "run": slot,
+                "month": month,
+                "matter": "package" if package is not None else motion.spec.matter,
+                "motion": motion.label + (f":{package.name}" if package is not None else ""),
+                "fee_before": before,
+                "fee_after": after,
+                "step_pct": (after / before - 1.0) if before and before == before else np.nan,
+                "total_heads": int(out.total_heads[j]),
+                "turnout_heads": float(out.turnout_heads[j]),
+                "turnout_area": float(out.turnout_area[j]),
+                "approval_heads": float(out.approval_heads[j]),
+                "approval_area": float(out.approval_area[j]),
+                "quorum_met": bool(out.quorum_met[j]),
+                "passed": bool(out.passed[j]),
+                "binding": str(out.binding[j]),
+                "supermajority": bool(out.supermajority[j]),
+                "part_heads": int(out.part_heads[j]),
+                "yes_heads": int(out.yes_heads[j]),
+                "total_area_m2": out.total_area_c[j] / 100.0,
+                "part_area_m2": out.part_area_c[j] / 100.0,
+                "yes_area_m2": out.yes_area_c[j] / 100.0,
+            }
+        )
 
-    def campaign_rounds(self, month: int, active: list[int], slots: np.ndarray,
-                        rounds: np.ndarray, owed: np.ndarray, plan: CampaignPlan) -> None:
+    def campaign_rounds(
+        self,
+        month: int,
+        active: list[int],
+        slots: np.ndarray,
+        rounds: np.ndarray,
+        owed: np.ndarray,
+        plan: CampaignPlan,
+    ) -> None:
         """Log the share of each campaign's bill paid after each of this month's rounds."""
         hh = self.model.hh
         for cid in active:
@@ -184,12 +213,18 @@ class Recorder:
                 if step <= 0:
                     continue
                 left = owed_r[(rounds_r < 0) | (rounds_r > k)].sum()
-                self.campaigns.append({
-                    "run": run, "campaign": cid, "bill": plan.bill[cid], "month": month,
-                    "step": step, "step_name": STEP_NAMES[step - 1],
-                    "day": CAMPAIGN_DAYS[step - 1],
-                    "share_paid": 1.0 - left / start if start > 0 else np.nan,
-                })
+                self.campaigns.append(
+                    {
+                        "run": run,
+                        "campaign": cid,
+                        "bill": plan.bill[cid],
+                        "month": month,
+                        "step": step,
+                        "step_name": STEP_NAMES[step - 1],
+                        "day": CAMPAIGN_DAYS[step - 1],
+                        "share_paid": 1.0 - left / start if start > 0 else np.nan,
+                    }
+                )
 
     @staticmethod
     def state_name(code: float) -> str:

@@ -34,9 +34,26 @@ __all__ = ["SimulationResult"]
 
 TABLES = ("series", "votes", "events", "campaigns")
 VOTE_COLUMNS = (
-    "run", "month", "matter", "motion", "fee_before", "fee_after", "step_pct", "total_heads",
-    "turnout_heads", "turnout_area", "approval_heads", "approval_area", "quorum_met", "passed",
-    "binding", "supermajority", "part_heads", "yes_heads", "total_area_m2", "part_area_m2",
+    "run",
+    "month",
+    "matter",
+    "motion",
+    "fee_before",
+    "fee_after",
+    "step_pct",
+    "total_heads",
+    "turnout_heads",
+    "turnout_area",
+    "approval_heads",
+    "approval_area",
+    "quorum_met",
+    "passed",
+    "binding",
+    "supermajority",
+    "part_heads",
+    "yes_heads",
+    "total_area_m2",
+    "part_area_m2",
     "yes_area_m2",
 )
 EVENT_COLUMNS = ("run", "month", "event", "detail")
@@ -79,8 +96,9 @@ class SimulationResult:
             "year": np.repeat(model.years[:T], R),
             "calendar_month": np.repeat(model.cal_months[:T], R),
         }
-        cols["date"] = [f"{y:04d}-{m:02d}" for y, m in zip(cols["year"], cols["calendar_month"],
-                                                           strict=True)]
+        cols["date"] = [
+            f"{y:04d}-{m:02d}" for y, m in zip(cols["year"], cols["calendar_month"], strict=True)
+        ]
         for k, name in enumerate(_fee_columns(model)):
             cols[name] = rec.type_fees[:T, :, k].ravel()
         for c in SERIES_COLUMNS:
@@ -131,7 +149,7 @@ class SimulationResult:
         g = self.series.groupby("month")[column]
         out = pd.DataFrame({"mean": g.mean()})
         for p in q:
-            out[f"p{int(round(p * 100)):02d}"] = g.quantile(p)
+            out[f"p{round(p * 100):02d}"] = g.quantile(p)
         return out
 
     def summary(self) -> dict[str, Any]:
@@ -147,30 +165,51 @@ class SimulationResult:
         for col in ("fee_per_m2", "service_quality", "satisfaction", "trust", "firm_cash_yuan"):
             out[f"{col}_start"] = float(first[col].mean())
             out[f"{col}_end"] = float(last[col].mean())
-        out["collection_rate_by_year_end"] = {int(y): round(float(v), 4) for y, v in year_end.items()}
+        out["collection_rate_by_year_end"] = {
+            int(y): round(float(v), 4) for y, v in year_end.items()
+        }
         out["firm_exits"] = int((self.events["event"] == "firm_exit").sum())
         out["complaints_per_month"] = float(s["complaints"].mean())
         votes = []
         for _, v in self.votes.iterrows():
-            votes.append({k: (v[k].item() if hasattr(v[k], "item") else v[k]) for k in (
-                "run", "month", "matter", "turnout_heads", "turnout_area", "approval_heads",
-                "approval_area", "quorum_met", "passed", "binding")})
+            votes.append(
+                {
+                    k: (v[k].item() if hasattr(v[k], "item") else v[k])
+                    for k in (
+                        "run",
+                        "month",
+                        "matter",
+                        "turnout_heads",
+                        "turnout_area",
+                        "approval_heads",
+                        "approval_area",
+                        "quorum_met",
+                        "passed",
+                        "binding",
+                    )
+                }
+            )
         out["votes"] = votes
         return out
 
     def summary_text(self) -> str:
         """A short human-readable summary."""
         d = self.summary()
+        cash0, cash1 = d["firm_cash_yuan_start"], d["firm_cash_yuan_end"]
         lines = [
             f"{d['scenario']}: {d['months']} months, {d['runs']} run(s)",
-            f"  fee per m2        {d['fee_per_m2_start']:.3f} -> {d['fee_per_m2_end']:.3f} yuan/month",
-            f"  service quality   {d['service_quality_start']:.2f} -> {d['service_quality_end']:.2f}",
+            f"  fee per m2        {d['fee_per_m2_start']:.3f} -> {d['fee_per_m2_end']:.3f}"
+            " yuan/month",
+            f"  service quality   {d['service_quality_start']:.2f} -> "
+            f"{d['service_quality_end']:.2f}",
             f"  satisfaction      {d['satisfaction_start']:.2f} -> {d['satisfaction_end']:.2f}",
             f"  trust             {d['trust_start']:.2f} -> {d['trust_end']:.2f}",
-            f"  firm cash         {d['firm_cash_yuan_start']:,.0f} -> {d['firm_cash_yuan_end']:,.0f} yuan",
+            f"  firm cash         {cash0:,.0f} -> {cash1:,.0f} yuan",
             "  collection (year to date at December): "
-            + (", ".join(f"{y}: {v:.0%}" for y, v in d["collection_rate_by_year_end"].items())
-               or "no December in the horizon"),
+            + (
+                ", ".join(f"{y}: {v:.0%}" for y, v in d["collection_rate_by_year_end"].items())
+                or "no December in the horizon"
+            ),
             f"  firm exits        {d['firm_exits']}",
             f"  complaints/month  {d['complaints_per_month']:.1f}",
         ]
@@ -198,11 +237,13 @@ class SimulationResult:
         for name in TABLES:
             df = getattr(self, name)
             if fmt == "csv":
-                write_atomically(out / f"{name}.csv",
-                                 lambda fh, df=df: fh.write(df.to_csv(index=False).encode()))
+                write_atomically(
+                    out / f"{name}.csv", lambda fh, df=df: fh.write(df.to_csv(index=False).encode())
+                )
             else:
-                write_atomically(out / f"{name}.parquet",
-                                 lambda fh, df=df: df.to_parquet(fh, index=False))
+                write_atomically(
+                    out / f"{name}.parquet", lambda fh, df=df: df.to_parquet(fh, index=False)
+                )
         atomic_write_text(out / "meta.json", json.dumps(self.meta, indent=2, default=str))
         return out
 

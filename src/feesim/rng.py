@@ -69,7 +69,9 @@ class Streams:
     def generator(self, decision: Decision, month: int = 0, sub: int = 0) -> np.random.Generator:
         """A fresh generator for ``decision`` in ``month`` (``sub`` separates repeated events)."""
         key = (*self.root.spawn_key, int(decision), int(month) + 1, int(sub))
-        seq = np.random.SeedSequence(self.root.entropy, spawn_key=key, pool_size=self.root.pool_size)
+        seq = np.random.SeedSequence(
+            self.root.entropy, spawn_key=key, pool_size=self.root.pool_size
+        )
         return np.random.Generator(np.random.PCG64(seq))
 
     def uniform(self, decision: Decision, month: int, n: int, sub: int = 0) -> np.ndarray:

@@ -165,8 +165,16 @@ def tally(
     masked[:2, quorum & ~passed] = np.inf  # quorum met but rejected: an approval test decided
     binding = np.asarray(TESTS, dtype=object)[np.argmin(masked, axis=0)]
     return VoteOutcome(
-        total_heads=th, total_area_c=ta, part_heads=ph, part_area_c=pa, yes_heads=yh,
-        yes_area_c=ya, supermajority=sup, quorum_met=quorum, passed=passed, binding=binding,
+        total_heads=th,
+        total_area_c=ta,
+        part_heads=ph,
+        part_area_c=pa,
+        yes_heads=yh,
+        yes_area_c=ya,
+        supermajority=sup,
+        quorum_met=quorum,
+        passed=passed,
+        binding=binding,
     )
 
 
@@ -221,6 +229,7 @@ def cast(
     rounds: np.ndarray,
     intensity: np.ndarray,
     voting: np.ndarray,
+    participants: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Owners decide whether to take part and whether to approve.
 
@@ -233,6 +242,9 @@ def cast(
     voting : bool (R,) runs holding this vote.
     sub : int
         Index of this vote within the month (separates random streams of several votes).
+    participants : bool array over owners, optional
+        Owners taking part, when the question is on the same ballot as an earlier one (a
+        value-added package): only approval is decided then.
 
     Returns
     -------
@@ -268,7 +280,10 @@ def cast(
     u_turn = streams.uniform(Decision.TURNOUT, month, hh.n, sub=sub)
     u_yes = streams.uniform(Decision.APPROVAL, month, hh.n, sub=sub)
     in_vote = voting.take(run)
-    part_unit = in_vote & (u_turn < p_turn)
+    if participants is None:
+        part_unit = in_vote & (u_turn < p_turn)
+    else:
+        part_unit = in_vote & participants.take(hh.owner)
     yes_unit = part_unit & (u_yes < p_yes)
     return part_unit.take(hh.owner_primary), yes_unit.take(hh.owner_primary), visited & in_vote
 

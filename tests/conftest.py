@@ -1,0 +1,78 @@
+"""Shared fixtures: paths, small valid scenarios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import feesim
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+#: A small, valid scenario used as the base of many tests (TOML text).
+SMALL_TOML = """
+[meta]
+name = "small"
+
+[simulation]
+months = 24
+start = "2024-01"
+seed = 5
+
+[community]
+households = 240
+billing = "quarterly"
+initial_collection_rate = 0.8
+
+[[community.building_types]]
+name = "multi-storey"
+share = 0.7
+fee_per_m2 = 0.7
+mean_area_m2 = 55.0
+
+[[community.building_types]]
+name = "high-rise"
+share = 0.3
+fee_per_m2 = 1.2
+mean_area_m2 = 80.0
+equipment_cost_per_m2 = 0.4
+
+[firm]
+tier = "basic"
+
+[committee]
+capacity = 0.6
+door_to_door_intensity = 0.6
+
+[[proposals]]
+month = 8
+step_pct = 0.2
+service_quality = 0.1
+door_to_door_rounds = 2
+"""
+
+
+@pytest.fixture(scope="session")
+def examples() -> Path:
+    """The examples folder."""
+    return EXAMPLES
+
+
+@pytest.fixture(scope="session")
+def small_scenario() -> feesim.Scenario:
+    """A small scenario (240 households, 24 months, one fee proposal)."""
+    import tomllib
+
+    return feesim.scenario_from_mapping(tomllib.loads(SMALL_TOML))
+
+
+@pytest.fixture(scope="session")
+def load_example():
+    """Load an example scenario by stem."""
+
+    def _load(name: str) -> feesim.Scenario:
+        return feesim.load_scenario(EXAMPLES / f"{name}.toml")
+
+    return _load

@@ -1,0 +1,129 @@
+"""Behaviour: the four examples reproduce the reported figures from their mechanisms alone.
+
+Each check runs a batch of replicates (one model, several runs) so that a pass does not rest
+on one lucky seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import feesim
+
+REPLICATES = 6
+
+
+@pytest.fixture(scope="module")
+def frozen(load_example):
+    sc = load_example("frozen_fee")
+    grow = feesim.simulate([sc] * REPLICATES, seed=101)
+    flat = feesim.simulate(
+        [sc.with_changes(**{"government.wage_growth": 0.0})] * REPLICATES, seed=101
+    )
+    return grow, flat
+
+
+def _by_run(result, month, col):
+    s = result.series
+    return s.loc[s["month"] == month, col].to_numpy()
+
+
+def _first_exit(result):
+    ev = result.events
+    exits = ev[ev["event"] == "firm_exit"].groupby("run")["month"].min()
+    return exits.reindex(range(result.n_runs))
+
+
+def test_frozen_fee_declines_into_the_vicious_cycle(frozen):
+    grow, _ = frozen
+    s = grow.series
+    exit_month = _first_exit(grow)
+    for run, g in s.groupby("run"):
+        end = int(exit_month[run]) - 1 if exit_month.notna()[run] else 119
+        g = g.set_index("month")
+        # Service, collection and cash all fall before the firm leaves.
+        assert g.loc[end, "service_quality"] < g.loc[0, "service_quality"] - 0.08
+        dec = g[g["calendar_month"] == 12]
+        assert (
+            dec.loc[dec.index <= end, "collection_rate"].iloc[-1]
+            < dec["collection_rate"].iloc[0] - 0.10
+        )
+        assert g.loc[end, "firm_cash_yuan"] < g.loc[0, "firm_cash_yuan"]
+        assert g.loc[:end, "complaints"].tail(12).mean() > g.loc[:11, "complaints"].mean()
+    # The firm exits (or is near exit: losing money) in every replicate within ten years.
+    near = _by_run(grow, 119, "firm_margin") < 0
+    assert (exit_month.notna().to_numpy() | near).all()
+    assert exit_month.notna().sum() >= REPLICATES // 2
+
+
+def test_frozen_fee_without_wage_growth_does_not_decline(frozen):
+    grow, flat = frozen
+    assert _first_exit(flat).notna().sum() == 0
+    drop_q_flat = _by_run(flat, 0, "service_quality") - _by_run(flat, 119, "service_quality")
+    drop_q_grow = _by_run(grow, 0, "service_quality") - _by_run(grow, 95, "service_quality")
+    assert drop_q_flat.mean() < drop_q_grow.mean() / 3
+    c_flat = _by_run(flat, 11, "collection_rate") - _by_run(flat, 119, "collection_rate")
+    c_grow = _by_run(grow, 11, "collection_rate") - _by_run(grow, 95, "collection_rate")
+    assert c_flat.mean() < c_grow.mean() / 3
+    assert abs(c_flat.mean()) < 0.05  # what is left is noise and 1%/year materials inflation
+
+
+@pytest.fixture(scope="module")
+def xianghe(load_example):
+    return feesim.simulate([load_example("xianghe_2025")] * REPLICATES, seed=202)
+
+
+def test_xianghe_vote_passes_with_reported_approval(xianghe):
+    votes = xianghe.votes
+    final = votes.groupby("run").tail(1)
+    assert final["passed"].all() and len(final) == REPLICATES
+    assert final["matter"].eq("fee").all()
+    assert ((final["approval_heads"] >= 0.75) & (final["approval_heads"] <= 0.95)).all()
+    assert final["approval_heads"].mean() == pytest.approx(0.85, abs=0.06)  # reported 85%
+    assert (final["turnout_heads"] >= 2 / 3).all() and (final["turnout_area"] >= 2 / 3).all()
+
+
+def test_xianghe_collection_ramp(xianghe):
+    s = xianghe.series
+    new_fee = s[s["date"] == "2025-01"]
+    np.testing.assert_allclose(new_fee["fee_multi-storey"], 0.97)
+    np.testing.assert_allclose(new_fee["fee_high-rise"], 1.44)
+    march = _by_run(xianghe, 14, "collection_rate")  # end of March 2025: reported 60%
+    december = _by_run(xianghe, 23, "collection_rate")  # end of 2025: reported 97%
+    assert ((march >= 0.45) & (march <= 0.75)).all()
+    assert (december >= 0.90).all()
+    assert (december > _by_run(xianghe, 11, "collection_rate") + 0.05).all()
+
+
+def test_quyang_quality_first_beats_the_same_step_without_it(load_example):
+    sc = load_example("quyang_path")
+    plain = dataclasses.replace(
+        sc,
+        proposals=(dataclasses.replace(sc.proposals[0], quality_first_months=0),),
+        firm=dataclasses.replace(sc.firm, overhaul_months=()),
+    )
+    first = feesim.simulate([sc] * REPLICATES, seed=303)
+    direct = feesim.simulate([plain] * REPLICATES, seed=303)  # same streams: common random numbers
+    a = first.votes.groupby("run").head(1)["approval_heads"].to_numpy()
+    b = direct.votes.groupby("run").head(1)["approval_heads"].to_numpy()
+    assert (a > b).all()
+    assert a.mean() > 0.80  # reported: above 80%
+    s = first.series
+    after = s[(s["calendar_month"] == 12) & (s["year"] >= 2022)]["collection_rate"]
+    assert after.min() > 0.95  # reported: above 95%
+
+
+def test_fund_topup_five_step_curve(load_example):
+    result = feesim.simulate([load_example("fund_topup")] * REPLICATES, seed=404)
+    votes = result.votes
+    assert votes["supermajority"].all() and votes["passed"].all()
+    assert (votes["approval_heads"] >= 0.75).all()
+    c = result.campaigns
+    day12 = c[c["day"] == 12]["share_paid"]
+    day30 = c[c["day"] == 30]["share_paid"]
+    assert len(day12) == REPLICATES and (day12 > 0.70).all()  # reported: above 70% in 12 days
+    assert day30.mean() == pytest.approx(0.90, abs=0.07)  # reported: 90% within 30 days
+    assert (c.groupby("run")["share_paid"].apply(lambda x: x.is_monotonic_increasing)).all()
