@@ -28,12 +28,15 @@ import numpy as np
 from feesim.payment import PaymentCoefficients, cycle_hazard, logistic, propensity
 from feesim.population import Households
 
-__all__ = ["SPIN_UP_YEARS", "SpinUp", "spin_up", "year_end_rate"]
+__all__ = ["SETTLE_YEARS", "SPIN_UP_YEARS", "SpinUp", "spin_up", "year_end_rate"]
 
 F32 = np.float32
 
-#: Calendar years of payment history simulated before month 0.
-SPIN_UP_YEARS = 10
+#: Calendar years of payment history simulated before month 0 while the offset is corrected,
+#: then years at the final offset, and the correction's gain per year.
+SPIN_UP_YEARS = 5
+SETTLE_YEARS = 2
+SPIN_UP_GAIN = 0.35
 
 
 def year_end_rate(p: np.ndarray, bills_per_year: np.ndarray | int) -> np.ndarray:
@@ -71,6 +74,7 @@ def spin_up(
     habit_memory: np.ndarray | float,
     rng: np.random.Generator,
     years: int = SPIN_UP_YEARS,
+    settle_years: int = SETTLE_YEARS,
 ) -> SpinUp:
     """Simulate the payment history that leads to the reported collection rate.
 
@@ -81,6 +85,10 @@ def spin_up(
     cycle_months : int array (n,) months per bill (1 monthly, 3 quarterly, 12 yearly).
     habit_memory : float or float32 array (n,) monthly weight of the latest payment outcome.
     rng : numpy Generator for the spin-up's payment draws.
+    years : int
+        Years during which the offset is corrected after each year.
+    settle_years : int
+        Further years at the final offset, so that records become stationary for it.
 
     Returns
     -------
@@ -97,27 +105,43 @@ def spin_up(
     cyc = cycle_months.astype(np.int64)
     cyc_f = cyc.astype(F32)
     omega = (1.0 - (1.0 - np.asarray(habit_memory, dtype=np.float64)) ** cyc).astype(F32)
+    # Only the record and neighbour terms move during the spin-up: split them off once.
+    hh.habit[:] = F32(0.5)
+    static = propensity(hh, coef, satisfaction, trust, coef.undermatch, burden, F32(0))
     hh.habit[:] = 1.0
     neighbours = np.ones(hh.n, dtype=F32)
-    # First guess of the offset from the closed form at full records.
+
+    def log_odds(off_h: np.ndarray) -> np.ndarray:
+        z = static + off_h
+        z += coef.habit * (hh.habit - F32(0.5))
+        z += coef.norm * (neighbours - coef.undermatch)
+        return z
+
+    # First guess: the deterministic fixed point (records equal to propensities) whose
+    # closed-form year-end rate meets the target; the stochastic years then refine it.
     offset = np.zeros(hh.n_runs)
-    z = propensity(hh, coef, satisfaction, trust, neighbours, burden, F32(0))
-    rate = year_end_rate(logistic(z), 12 // cyc)
-    coll = np.clip(hh.per_run(rate * bill) / np.maximum(hh.per_run(bill), 1e-12), 1e-6, 1 - 1e-6)
-    offset = np.where(solve, goal - np.log(coll / (1 - coll)), 0.0)
+    weight = np.maximum(hh.per_run(bill), 1e-12)
+    for _ in range(40):
+        p = logistic(log_odds(offset.astype(F32).take(hh.run)))
+        hh.habit[:] = p
+        neighbours = (hh.per_group(hh.habit).astype(F32) / size).take(hh.group)
+        coll = np.clip(hh.per_run(year_end_rate(p, 12 // cyc) * bill) / weight, 1e-6, 1 - 1e-6)
+        offset = np.where(solve, offset + 0.8 * (goal - np.log(coll / (1 - coll))), 0.0)
     cash = np.zeros((hh.n_runs, 12))
     realised = np.full(hh.n_runs, np.nan)
     owed_cycle = np.zeros(hh.n)  # in months of bill
     overdue = np.zeros(hh.n)
-    for year in range(years):
+    unpaid_months = np.zeros(hh.n)
+    total = years + settle_years
+    for year in range(total):
         off_h = offset.astype(F32).take(hh.run)
-        cash[:] = 0.0
+        last = year == total - 1
         for month in range(12):
             starts = month % cyc == 0
             owed_cycle += np.where(starts, cyc, 0)
-            z = propensity(hh, coef, satisfaction, trust, neighbours, burden, off_h)
-            pays = rng.random(hh.n, dtype=F32) < cycle_hazard(z, cyc_f)
-            cash[:, month] = hh.per_run((owed_cycle + overdue) * pays * bill)
+            pays = rng.random(hh.n, dtype=F32) < cycle_hazard(log_odds(off_h), cyc_f)
+            if last:
+                cash[:, month] = hh.per_run((owed_cycle + overdue) * pays * bill)
             owed_cycle *= ~pays
             overdue *= ~pays
             closes = month % cyc == cyc - 1
@@ -130,9 +154,12 @@ def spin_up(
         unpaid_months = overdue.copy()
         realised = 1.0 - hh.per_run(overdue * bill) / np.maximum(yearly, 1e-12)
         overdue[:] = 0.0  # last year's unpaid bills become arrears (not settled by payers)
-        r = np.clip(realised, 1e-6, 1 - 1e-6)
-        gain = 0.9 if year < years // 2 else 0.5  # settle, then average out sampling noise
-        offset = np.where(solve, offset + gain * (goal - np.log(r / (1 - r))), offset)
+        if year < years:
+            # The realised rate answers an offset change over about two years (records adjust
+            # with a lag, and the habit feedback amplifies it): a small fixed gain converges
+            # without oscillating.
+            r = np.clip(realised, 1e-6, 1 - 1e-6)
+            offset = np.where(solve, offset + SPIN_UP_GAIN * (goal - np.log(r / (1 - r))), offset)
     profile = cash / np.maximum(yearly, 1e-12)[:, None]
     return SpinUp(
         neighbours=neighbours,

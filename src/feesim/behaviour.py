@@ -227,7 +227,7 @@ class Behaviour:
         source=_FF,
     )
     pay_habit: float = param(
-        3.0,
+        2.0,
         unit="log-odds per habit point",
         lo=0,
         hi=20,
@@ -260,7 +260,7 @@ class Behaviour:
         doc="weight of satisfaction for free riders",
     )
     pay_trust: float = param(
-        4.0,
+        5.0,
         unit="log-odds per trust point",
         lo=0,
         hi=30,
