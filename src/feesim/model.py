@@ -34,6 +34,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
@@ -78,6 +79,11 @@ from feesim.population import build_households, per_household
 from feesim.recorder import Recorder
 from feesim.rng import Decision, Streams, as_seed_sequence
 from feesim.scenario import TIER_QUALITY, Scenario
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from feesim.results import SimulationResult
 
 __all__ = ["FeeModel"]
 
@@ -591,7 +597,46 @@ class FeeModel(mesa.Model):
             self._close(t)
         self.month += 1
 
-    def run(self, months: int | None = None) -> SimulationResult:  # noqa: F821
+    def household_frame(self, run: int = 0) -> pd.DataFrame:
+        """One row per household of ``run`` as it stands now (for pictures of the community).
+
+        Columns: ``household``, ``building_type``, ``group`` (stairwell group, numbered from 0
+        within the run), ``owner``, ``area_m2``, ``type`` (conditional_cooperator, free_rider,
+        unconditional), ``leader``, ``absentee``, ``paying`` (owes nothing of this year's
+        bills), ``payment_record``, ``satisfaction``, ``trust``, ``owed_yuan``, and from the
+        latest vote, if any: ``voted`` and ``approved`` (of the owner the unit belongs to).
+        """
+        import pandas as pd
+
+        hh = self.hh
+        sl = hh.run_slice(run)
+        types = np.array(["conditional_cooperator", "free_rider", "unconditional"])
+        owed = hh.owed_cycle[sl] + hh.overdue[sl]
+        names = np.array(self.scenarios[run].community.building_names)
+        frame = pd.DataFrame(
+            {
+                "household": np.arange(sl.stop - sl.start),
+                "building_type": names[hh.btype[sl]],
+                "group": hh.group[sl] - hh.group[sl.start],
+                "owner": hh.owner[sl] - hh.owner_start[run],
+                "area_m2": hh.area[sl],
+                "type": types[hh.htype[sl]],
+                "leader": hh.leader[sl],
+                "absentee": hh.absentee[sl],
+                "paying": owed == 0,
+                "payment_record": hh.habit[sl],
+                "satisfaction": self.satisfaction[sl],
+                "trust": self.trust[sl],
+                "owed_yuan": (owed + hh.arrears[sl]) / 100.0,
+            }
+        )
+        vote = getattr(self, "last_vote", None)
+        voted = vote is not None and bool(vote["voting"][run])
+        frame["voted"] = vote["participates"].take(hh.owner[sl]) if voted else False
+        frame["approved"] = vote["approves"].take(hh.owner[sl]) if voted else False
+        return frame
+
+    def run(self, months: int | None = None) -> SimulationResult:
         """Step to the end of the horizon (or ``months`` more) and return the result."""
         from feesim.results import SimulationResult
 
