@@ -225,3 +225,28 @@ def test_household_frame_pictures_the_community(small_scenario):
     assert f["voted"].any() and (f["approved"] <= f["voted"]).all()
     # Units of one owner vote alike (one head).
     assert (f.groupby("owner")["voted"].nunique() == 1).all()
+
+
+def test_shared_populations_copy_households_but_not_decisions(small_scenario):
+    sc = _with(small_scenario, proposals=())
+    model = FeeModel([sc] * 6, rng=3, populations=2, strict_ledger=True)
+    hh = model.hh
+    a, b, c = (hh.run_slice(r) for r in (0, 1, 2))
+    np.testing.assert_array_equal(hh.area[a], hh.area[c])  # runs 0 and 2 share template 0
+    np.testing.assert_array_equal(hh.habit[a], hh.habit[c])
+    assert not np.array_equal(hh.area[a], hh.area[b])  # run 1 has the other population
+    assert model.offset[0] == model.offset[2]
+    result = model.run()
+    s = result.series
+    paid0 = s[s["run"] == 0]["paid_yuan"].to_numpy()
+    paid2 = s[s["run"] == 2]["paid_yuan"].to_numpy()
+    assert not np.array_equal(paid0, paid2)  # same households, their own decisions
+    # Against one population per run the mean outcome agrees within noise.
+    own = feesim.simulate([sc] * 6, seed=3).series
+    for col in ("collection_rate", "service_quality"):
+        assert abs(s[col].mean() - own[col].mean()) < 0.05
+
+
+def test_populations_must_be_positive(small_scenario):
+    with pytest.raises(feesim.ConfigError, match="populations"):
+        FeeModel([small_scenario] * 2, populations=0)

@@ -40,7 +40,7 @@ import mesa
 import numpy as np
 
 from feesim import collection, complaints
-from feesim.baseline import spin_up
+from feesim.baseline import SpinUp, spin_up
 from feesim.behaviour import Behaviour
 from feesim.committee import KIND_REACH, Ballot, OwnersCommittee, hold_votes
 from feesim.errors import ConfigError
@@ -75,7 +75,12 @@ from feesim.perception import (
     update_perception,
     update_trust,
 )
-from feesim.population import build_households, per_household
+from feesim.population import (
+    build_households,
+    per_household,
+    template_index,
+    tile_households,
+)
 from feesim.recorder import Recorder
 from feesim.rng import Decision, Streams, as_seed_sequence
 from feesim.scenario import TIER_QUALITY, Scenario
@@ -110,6 +115,24 @@ def _stack(objs: Sequence[object], names: Sequence[str]) -> SimpleNamespace:
     return SimpleNamespace(**out)
 
 
+def _share_populations(runs: Sequence[Scenario], k: int) -> tuple[np.ndarray, list[int]]:
+    """Map runs to template populations: replicates (same scenario object) share ``k``.
+
+    Returns ``mapping`` (template of each run) and ``first`` (the first run of each template).
+    """
+    mapping = np.empty(len(runs), dtype=np.int64)
+    first: list[int] = []
+    seen: dict[int, list[int]] = {}
+    for r, sc in enumerate(runs):
+        templates = seen.setdefault(id(sc), [])
+        count = sum(1 for q in range(r) if runs[q] is sc)
+        if count < k:
+            templates.append(len(first))
+            first.append(r)
+        mapping[r] = templates[count % k if count >= k else count]
+    return mapping, first
+
+
 class FeeModel(mesa.Model):
     """One community, or a batch of communities, simulated month by month.
 
@@ -123,6 +146,11 @@ class FeeModel(mesa.Model):
     strict_ledger : bool
         Check every month, household by household, that the receivable equals what households
         owe (slower; used in tests).
+    populations : int, optional
+        Replicates (runs given the same :class:`Scenario` object) share at most this many
+        household populations and month-0 histories, computed once each and copied; replicates
+        still draw every later decision independently. Makes large ensembles of one community
+        much faster to set up; ``None`` (default) gives every run its own population.
 
     Examples
     --------
@@ -137,6 +165,7 @@ class FeeModel(mesa.Model):
         *,
         rng: int | np.random.SeedSequence | None = None,
         strict_ledger: bool = False,
+        populations: int | None = None,
     ) -> None:
         runs = [scenarios] if isinstance(scenarios, Scenario) else list(scenarios)
         if not runs:
@@ -156,15 +185,24 @@ class FeeModel(mesa.Model):
         self.months = first.months
         self.month = 0
         self.years, self.cal_months = calendar(runs[0])
-        self._setup(strict_ledger)
+        if populations is not None and populations < 1:
+            raise ConfigError(f"populations: got {populations!r}; expected an integer >= 1")
+        self._setup(strict_ledger, populations)
 
     # ==========================================================================================
     # set-up
     # ==========================================================================================
-    def _setup(self, strict_ledger: bool) -> None:
+    def _setup(self, strict_ledger: bool, populations: int | None) -> None:
         runs = self.scenarios
         R = len(runs)
-        self.hh = hh = build_households(runs, self.streams)
+        self._templates = None
+        if populations is None:
+            self.hh = hh = build_households(runs, self.streams)
+        else:
+            mapping, first = _share_populations(runs, populations)
+            template = build_households([runs[r] for r in first], self.streams)
+            self.hh = hh = tile_households(template, mapping)
+            self._templates = (template, mapping, first)
         B = hh.n_types
         self.beh = _stack(
             [sc.behaviour for sc in runs],
@@ -331,6 +369,49 @@ class FeeModel(mesa.Model):
         fb.ring_cost[:] = cost0[:, None]
         fb.ring_fee_due[:] = accrual[:, None]
 
+    def _history(self, s: np.ndarray, tau: np.ndarray, fee_h: np.ndarray) -> SpinUp:
+        """Month-0 payment history: spun up for every run, or once per shared population."""
+        hh, rng = self.hh, self.streams.generator(Decision.POPULATION, sub=1)
+        target = self._initial_collection()
+        if self._templates is None:
+            return spin_up(
+                hh,
+                self.coef,
+                s,
+                tau,
+                fee_h,
+                target,
+                self.cycle.take(hh.run),
+                per_household(self.beh.habit_memory, hh.run),
+                rng,
+            )
+        template, mapping, first = self._templates
+        src = template_index(template, mapping)
+        # The first run copying each template holds exactly the template's households.
+        idx = np.concatenate([np.arange(hh.run_start[r], hh.run_start[r + 1]) for r in first])
+        beh = _stack(
+            [self.scenarios[r].behaviour for r in first], list(Behaviour.__dataclass_fields__)
+        )
+        hist = spin_up(
+            template,
+            payment_coefficients(template, beh),
+            s[idx],
+            tau[idx],
+            fee_h[idx],
+            target[first],
+            self.cycle[first].take(template.run),
+            per_household(beh.habit_memory, template.run),
+            rng,
+        )
+        hh.habit[:] = template.habit[src]
+        return SpinUp(
+            neighbours=hist.neighbours[src],
+            offset=hist.offset[mapping],
+            unpaid_months=hist.unpaid_months[src],
+            cash_profile=hist.cash_profile[mapping],
+            realised=hist.realised[mapping],
+        )
+
     def _initial_collection(self) -> np.ndarray:
         return np.array(
             [
@@ -348,17 +429,7 @@ class FeeModel(mesa.Model):
         s, tau = self._attitudes()
         self.perception.sat_ref = self._mean(s)
         fee_h = self._fee_h()
-        history = spin_up(
-            hh,
-            self.coef,
-            s,
-            tau,
-            fee_h,
-            self._initial_collection(),
-            self.cycle.take(hh.run),
-            per_household(self.beh.habit_memory, hh.run),
-            self.streams.generator(Decision.POPULATION, sub=1),
-        )
+        history = self._history(s, tau, fee_h)
         self.offset = history.offset
         self.coef.intercept = (
             self.coef.intercept + history.offset.astype(F32).take(hh.run)

@@ -17,7 +17,16 @@ import numpy as np
 from feesim.rng import Decision, Streams
 from feesim.scenario import Scenario
 
-__all__ = ["CC", "FR", "UP", "Households", "build_households", "per_household"]
+__all__ = [
+    "CC",
+    "FR",
+    "UP",
+    "Households",
+    "build_households",
+    "per_household",
+    "template_index",
+    "tile_households",
+]
 
 #: Behavioural types: conditional cooperator, free rider, unconditional payer.
 CC, FR, UP = 0, 1, 2
@@ -311,4 +320,91 @@ def build_households(scenarios: Sequence[Scenario], streams: Streams) -> Househo
         owed_fund=np.zeros(n_total, dtype=np.int64),
         months_since_demand=np.zeros(n_total, dtype=np.int16),
         suit_month=np.full(n_total, -1, dtype=np.int32),
+    )
+
+
+def template_index(template: Households, mapping: np.ndarray) -> np.ndarray:
+    """For tiled households, the template household each household copies."""
+    sizes = np.diff(template.run_start)[mapping]
+    starts = template.run_start[mapping]
+    return np.concatenate([np.arange(a, a + n) for a, n in zip(starts, sizes, strict=True)])
+
+
+def tile_households(template: Households, mapping: np.ndarray) -> Households:
+    """Households of a batch whose runs copy template runs: run ``r`` gets template ``mapping[r]``.
+
+    Used when replicates of one community share a few household populations: the expensive
+    month-0 history is computed once per template, and replicates still differ in every
+    decision they draw afterwards (each household of each run has its own random numbers).
+    """
+    mapping = np.asarray(mapping, dtype=np.int64)
+    sizes = np.diff(template.run_start)[mapping]
+    src = template_index(template, mapping)
+    n_runs = mapping.shape[0]
+    run = np.repeat(np.arange(n_runs, dtype=np.int32), sizes)
+    run_start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    # Stairwell groups: copy each template run's groups with new ids.
+    t_groups = np.diff(template.group_start)
+    g_first = np.searchsorted(template.group_run, np.arange(template.n_runs), side="left")
+    g_count = np.bincount(template.group_run, minlength=template.n_runs)
+    g_src = np.concatenate([np.arange(g_first[j], g_first[j] + g_count[j]) for j in mapping])
+    group_sizes = t_groups[g_src]
+    group_start = np.concatenate([[0], np.cumsum(group_sizes)]).astype(np.int64)
+    group = np.repeat(np.arange(group_sizes.shape[0], dtype=np.int32), group_sizes)
+    group_run = np.repeat(np.arange(n_runs, dtype=np.int32), g_count[mapping])
+    # Owners: same per run, renumbered.
+    o_count = np.diff(template.owner_start)[mapping]
+    owner_start = np.concatenate([[0], np.cumsum(o_count)]).astype(np.int64)
+    o_src = np.concatenate(
+        [
+            np.arange(template.owner_start[j], template.owner_start[j] + c)
+            for j, c in zip(mapping, o_count, strict=True)
+        ]
+    )
+    local_owner = template.owner[src] - template.owner_start[mapping][run]
+    owner = (local_owner + owner_start[:-1][run]).astype(np.int32)
+    local_primary = (
+        template.owner_primary[o_src]
+        - template.run_start[mapping][np.repeat(np.arange(n_runs), o_count)]
+    )
+    owner_primary = local_primary + run_start[:-1][np.repeat(np.arange(n_runs), o_count)]
+    per_unit = {
+        name: getattr(template, name)[src].copy()
+        for name in (
+            "btype",
+            "area",
+            "htype",
+            "absentee",
+            "retiree",
+            "leader",
+            "income",
+            "area_per_income",
+            "qbias",
+            "trust0",
+            "engagement0",
+            "habit",
+            "trust_personal",
+            "owed_cycle",
+            "overdue",
+            "arrears",
+            "owed_fund",
+            "months_since_demand",
+            "suit_month",
+        )
+    }
+    return Households(
+        n_runs=n_runs,
+        n_types=template.n_types,
+        run=run,
+        run_start=run_start,
+        rb=(run.astype(np.int64) * template.n_types + per_unit["btype"]).astype(np.int32),
+        group=group,
+        group_start=group_start,
+        group_run=group_run,
+        owner=owner,
+        owner_primary=owner_primary.astype(np.int64),
+        owner_area_c=template.owner_area_c[o_src].copy(),
+        owner_run=np.repeat(np.arange(n_runs, dtype=np.int32), o_count),
+        owner_start=owner_start,
+        **per_unit,
     )
