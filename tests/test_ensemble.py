@@ -1,0 +1,155 @@
+"""The ensemble runner: same results on every backend, failures isolated, Parquet streaming."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from feesim.ensemble import Ensemble
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def ensemble(small_scenario):
+    # 240-household communities, 24 months; 24 members in chunks of 4.
+    return Ensemble(small_scenario, replicates=24, seed=11, chunk_households=960)
+
+
+@pytest.fixture(scope="module")
+def serial(ensemble):
+    return ensemble.run("serial", progress=False)
+
+
+def test_chunks_depend_only_on_the_definition(ensemble):
+    chunks = ensemble.chunks()
+    assert [len(c.members) for c in chunks] == [4] * 6
+    again = ensemble.chunks()
+    assert [c.seed.spawn_key for c in chunks] == [c.seed.spawn_key for c in again]
+    assert len({c.seed.spawn_key for c in chunks}) == 6
+
+
+def test_process_pool_equals_serial(ensemble, serial):
+    pooled = ensemble.run(workers=2, progress=False)
+    pd.testing.assert_frame_equal(serial.series, pooled.series)
+    pd.testing.assert_frame_equal(serial.votes, pooled.votes)
+    assert (pooled.members["status"] == "ok").all()
+
+
+def test_members_differ_from_each_other(serial):
+    s = serial.series
+    paid = s.pivot(index="month", columns="member", values="paid_yuan")
+    assert paid.T.drop_duplicates().shape[0] == paid.shape[1]
+
+
+def test_dask_local_cluster_equals_serial(ensemble, serial):
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        result = ensemble.run(client.get_executor(), progress=False)
+        by_address = ensemble.run(scheduler=cluster.scheduler_address, progress=False)
+    pd.testing.assert_frame_equal(serial.series, result.series)
+    pd.testing.assert_frame_equal(serial.events, result.events)
+    pd.testing.assert_frame_equal(serial.series, by_address.series)
+
+
+def test_dask_worker_killed_mid_ensemble_loses_no_member(small_scenario):
+    # Chunks of one member each, slow enough that a worker dies while others are pending.
+    ens = Ensemble(small_scenario.with_changes(**{"simulation.months": 60}), replicates=16,
+                   seed=5, chunk_households=240)
+    expected = ens.run("serial", progress=False)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client:
+        pids = client.run(os.getpid)
+        holder: dict = {}
+        runner = threading.Thread(
+            target=lambda: holder.update(r=ens.run(client.get_executor(), progress=False)))
+        runner.start()
+        time.sleep(1.0)
+        os.kill(next(iter(pids.values())), signal.SIGKILL)
+        runner.join(timeout=300)
+        assert not runner.is_alive()
+    result = holder["r"]
+    assert (result.members["status"] == "ok").all() and len(result.members) == 16
+    pd.testing.assert_frame_equal(expected.series, result.series)
+
+
+def test_local_pool_worker_killed_loses_no_member(small_scenario):
+    ens = Ensemble(small_scenario.with_changes(**{"simulation.months": 60}), replicates=8,
+                   seed=6, chunk_households=240)
+    expected = ens.run("serial", progress=False)
+    ctx = multiprocessing.get_context("forkserver")
+    pool = cf.ProcessPoolExecutor(max_workers=2, mp_context=ctx)
+    holder: dict = {}
+    runner = threading.Thread(target=lambda: holder.update(r=ens.run(pool, progress=False)))
+    runner.start()
+    deadline = time.time() + 30
+    while not pool._processes and time.time() < deadline:  # noqa: SLF001 - test only
+        time.sleep(0.05)
+    time.sleep(0.5)
+    victim = next(iter(pool._processes))  # noqa: SLF001
+    os.kill(victim, signal.SIGKILL)
+    runner.join(timeout=300)
+    pool.shutdown(wait=False, cancel_futures=True)
+    result = holder["r"]
+    assert (result.members["status"] == "ok").all()
+    pd.testing.assert_frame_equal(expected.series, result.series)
+
+
+def test_a_failing_member_is_recorded_and_the_rest_complete(ensemble, serial):
+    result = ensemble.run("serial", progress=False, fail_on=(5,))
+    failed = result.failures
+    assert failed["member"].tolist() == [5]
+    assert "failed on purpose" in failed["error"].iloc[0]
+    ok = result.members[result.members["status"] == "ok"]
+    assert len(ok) == 23
+    assert sorted(result.series["member"].unique()) == sorted(ok["member"])
+    # Members of other chunks are untouched.
+    untouched = [m for m in range(24) if m // 4 != 5 // 4]
+    pd.testing.assert_frame_equal(
+        serial.series[serial.series["member"].isin(untouched)].reset_index(drop=True),
+        result.series[result.series["member"].isin(untouched)].reset_index(drop=True),
+    )
+
+
+def test_parquet_streaming_round_trips(ensemble, serial, tmp_path):
+    out = tmp_path / "ens"
+    result = ensemble.run("serial", progress=False, out=out)
+    files = sorted((out / "series").glob("chunk-*.parquet"))
+    assert len(files) == 6
+    pd.testing.assert_frame_equal(serial.series, result.series, check_dtype=False)
+    pd.testing.assert_frame_equal(serial.votes, result.votes, check_dtype=False)
+    again = pd.read_parquet(out / "series")
+    assert len(again) == len(serial.series)
+
+
+def test_parameter_sets_cross_scenarios(small_scenario):
+    import dataclasses
+
+    b = small_scenario.behaviour
+    params = [b, dataclasses.replace(b, pay_intercept_fr=-3.0)]
+    ens = Ensemble({"a": small_scenario}, replicates=3, params=params, seed=2)
+    assert [(m.key, m.params, m.replicate) for m in ens.members] == [
+        ("a", 0, 0), ("a", 0, 1), ("a", 0, 2), ("a", 1, 0), ("a", 1, 1), ("a", 1, 2)]
+    result = ens.run("serial", progress=False)
+    q = result.summary.merge(result.members, on="member").groupby("params")["collection_rate"]
+    assert q.mean().iloc[1] != q.mean().iloc[0]
+    assert np.isfinite(result.quantiles("collection_rate")["p95"]).all()
+
+
+def test_bad_arguments_are_clear_errors(small_scenario):
+    from feesim.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="replicates"):
+        Ensemble(small_scenario, replicates=0)
+    with pytest.raises(ConfigError, match="tables"):
+        Ensemble(small_scenario).run("serial", tables=("series", "nope"), progress=False)
