@@ -40,10 +40,36 @@ def _seed(text: str) -> int:
     return value
 
 
+def _cmd_run_portfolio(args: argparse.Namespace) -> int:
+    from feesim.portfolio import load_portfolio, run_portfolio
+
+    portfolio = load_portfolio(args.scenario)
+    if args.months is not None:
+        portfolio.base = portfolio.base.with_changes(**{"simulation.months": args.months})
+    if args.seed is not None:
+        portfolio.seed = args.seed
+    started = time.perf_counter()
+    result = run_portfolio(
+        portfolio,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        out=args.out,
+        progress=not args.quiet,
+    )
+    print(result.summary_text())
+    print(f"  simulated in {time.perf_counter() - started:.1f} s")
+    if args.out:
+        print(f"  wrote {args.out}/communities.csv, districts.csv and Parquet tables")
+    return 0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from feesim.model import FeeModel
+    from feesim.portfolio import is_portfolio
     from feesim.scenario import load_scenario
 
+    if is_portfolio(args.scenario):
+        return _cmd_run_portfolio(args)
     scenario = load_scenario(args.scenario)
     if args.months is not None:
         scenario = scenario.with_changes(**{"simulation.months": args.months})
@@ -92,12 +118,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="simulate one scenario and write its tables")
-    run.add_argument("scenario", type=Path, help="scenario TOML file")
+    run = sub.add_parser(
+        "run", help="simulate one scenario (or a portfolio of communities) and write its tables"
+    )
+    run.add_argument("scenario", type=Path, help="scenario TOML, or portfolio CSV/TOML file")
     run.add_argument("--months", type=_positive, help="override simulation.months")
     run.add_argument("--seed", type=_seed, help="override simulation.seed")
     run.add_argument("--out", type=Path, help="directory for series.csv, votes.csv, ...")
     run.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    run.add_argument("--workers", type=_positive, help="local processes for a portfolio")
+    run.add_argument("--scheduler", help="dask.distributed scheduler address for a portfolio")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 
     desc = sub.add_parser("describe", help="list every scenario field with unit and source")

@@ -27,6 +27,7 @@ Every event lands in the model's event log; votes land in the vote table.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import mesa
@@ -320,6 +321,20 @@ class OwnersCommittee(mesa.Agent):
             model.tender(r, month + 1)
 
 
+def _restrict(values: object, runs: np.ndarray) -> SimpleNamespace:
+    """Run-level values restricted to some runs (scalars stay scalars)."""
+    return SimpleNamespace(
+        **{k: (v if np.ndim(v) == 0 else np.asarray(v)[runs]) for k, v in vars(values).items()}
+    )
+
+
+def _expand(values: np.ndarray, runs: np.ndarray, n_runs: int) -> np.ndarray:
+    """Counts over some runs placed back into an array over all runs."""
+    out = np.zeros(n_runs, dtype=values.dtype)
+    out[runs] = values
+    return out
+
+
 @dataclass(frozen=True)
 class Ballot:
     """One question put to the owners of one community: a motion, or one of its packages."""
@@ -385,40 +400,65 @@ def hold_votes(
             rounds[slot] = spec.door_to_door_rounds
         process[slot] = _process_steps(spec)
         supermajority[slot] = b.package is None and spec.matter in SUPERMAJORITY_MATTERS
+    # Work on the voting communities' households only (all of them when every run votes);
+    # each community draws from its own streams (common random numbers).
+    runs_v = np.flatnonzero(voting)
+    if runs_v.size == R:
+        hv, units, owners, beh = hh, None, None, model.beh
+    else:
+        hv, units, owners = hh.subset(runs_v)
+        beh = _restrict(model.beh, runs_v)
+
+    def pick(values: np.ndarray) -> np.ndarray:
+        return values if units is None else values.take(units)
+
+    sat, trust = pick(model.satisfaction), pick(model.trust)
     # A one-off fund bill weighs like a year of monthly bills (judgement).
-    rise = dfee_rb.astype(F32).ravel().take(hh.rb) + fund_rise.astype(F32).take(hh.run)
+    rise = dfee_rb[runs_v].astype(F32).ravel().take(hv.rb) + fund_rise[runs_v].astype(F32).take(
+        hv.run
+    )
     utility = approval_utility(
-        hh,
-        model.beh,
-        model.satisfaction,
-        model.trust,
-        step_rb,
-        rise * hh.area_per_income,
-        promised,
-        gain,
-        process,
+        hv,
+        beh,
+        sat,
+        trust,
+        step_rb[runs_v],
+        rise * hv.area_per_income,
+        promised[runs_v],
+        gain[runs_v],
+        process[runs_v],
     )
     engagement = (
-        0.5
-        + hh.engagement0
-        + per_household(model.beh.engagement_trust, hh.run) * (model.trust - F32(0.5))
+        0.5 + hv.engagement0 + per_household(beh.engagement_trust, hv.run) * (trust - F32(0.5))
     )
     np.clip(engagement, 0.0, 1.0, out=engagement)
-    part, yes, visited = cast(
-        hh,
-        model.beh,
+    if participants is not None and owners is not None:
+        participants = participants.take(owners)
+    part_v, yes_v, visited = cast(
+        hv,
+        beh,
         model.streams,
         month,
         sub,
         utility,
         engagement,
-        rounds,
-        model.intensity,
-        voting,
+        rounds[runs_v],
+        model.intensity[runs_v],
+        np.ones(runs_v.size, dtype=bool),
         participants,
+        runs_v,
     )
-    hh.trust_personal += per_household(model.beh.trust_visit, hh.run) * visited
-    counts = count(hh, part, yes)
+    gain_trust = per_household(beh.trust_visit, hv.run) * visited
+    if units is None:
+        hh.trust_personal += gain_trust
+        part, yes = part_v, yes_v
+    else:
+        hh.trust_personal[units] += gain_trust
+        part = np.zeros(hh.n_owners, dtype=bool)
+        yes = np.zeros(hh.n_owners, dtype=bool)
+        part[owners], yes[owners] = part_v, yes_v
+    counts = {k: v for k, v in count(hv, part_v, yes_v).items()}
+    counts = {k: _expand(v, runs_v, R) for k, v in counts.items()}
     idx = np.flatnonzero(voting)
     silent = np.array([model.scenarios[r].vote.silent_majority for r in idx], dtype=bool)
     by_slot = {b.slot: b for b in ballots}

@@ -12,7 +12,8 @@ repeated bad scores (``committee.tender_after_bad_scores``), tendering the contr
 *District assessment* (subsidy and rankings; domain-rules section 5: third party 40-50%,
 housing office 20-30%, residential area 15-40%). Here: 60% inspected service (delivered quality
 as a share of the contracted tier's standard: inspectors check the standard the contract names,
-e.g. the Pudong basic standard) and 40% residents' mean satisfaction, times 100.
+e.g. the Pudong basic standard) and 40% residents' verdict, where neutral satisfaction (0.5)
+scores 75 as on the evaluation sheet (residents' component = 100 * min(1, 0.25 + satisfaction)).
 """
 
 from __future__ import annotations
@@ -55,6 +56,5 @@ def assessment_score(
     From delivered quality against the contracted ``standard`` and residents' mean satisfaction.
     """
     q = np.clip(quality / np.maximum(standard, 1e-9), 0.0, 1.0)
-    return 100.0 * (
-        ASSESSMENT_QUALITY_WEIGHT * q + (1 - ASSESSMENT_QUALITY_WEIGHT) * mean_satisfaction
-    )
+    residents = np.clip(0.25 + mean_satisfaction, 0.0, 1.0)
+    return 100.0 * (ASSESSMENT_QUALITY_WEIGHT * q + (1 - ASSESSMENT_QUALITY_WEIGHT) * residents)

@@ -224,11 +224,11 @@ class FeeModel(mesa.Model):
         self.cycle = np.array([CYCLE_MONTHS[sc.community.billing] for sc in runs])
         self.uniform_cycle = bool(np.all(self.cycle == self.cycle[0]))
         # Exogenous paths (T, R), computed once per distinct government setting.
-        cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        cache: dict[object, tuple[np.ndarray, np.ndarray]] = {}
         self.wage = np.empty((self.months, R))
         self.price = np.empty((self.months, R))
         for r, sc in enumerate(runs):
-            key = id(sc.government)
+            key = sc.government  # frozen: equal settings share one computed path
             if key not in cache:
                 cache[key] = (min_wage_path(sc), price_index_path(sc))
             self.wage[:, r], self.price[:, r] = cache[key]
@@ -261,7 +261,6 @@ class FeeModel(mesa.Model):
         )
         self.released = np.zeros(R, dtype=bool)
         self.enforcement = np.zeros(R)
-        self.subsidy_paid = np.zeros(R)
         self.score = np.full(R, np.nan)
         self.fee_before_exit = self.fee.copy()
         self.emergency_votes = np.zeros(R, dtype=np.int64)
@@ -298,14 +297,7 @@ class FeeModel(mesa.Model):
         materials_full = labour_per_wage * self.wage[0] * ms / (1 - ms)
         equipment = (equip_rb * self.area_rb).sum(axis=1)
         tier_q = np.array([TIER_QUALITY[sc.firm.tier] for sc in runs])
-        c0 = self._initial_collection()
-        accrual = (self.fee * self.area_rb).sum(axis=1)
-        revenue0 = (
-            accrual * np.nan_to_num(c0, nan=0.85)
-            + self.public_income * self.public_share
-            + self.subsidy_rate * self.area_total
-        )
-        self.firms = fb = FirmBook(
+        self.firms = FirmBook(
             state=np.zeros(R, dtype=np.int8),
             exit_month=np.full(R, -1, dtype=np.int32),
             since=np.zeros(R, dtype=np.int32),
@@ -341,8 +333,24 @@ class FeeModel(mesa.Model):
             credit_months=f(lambda x: x.credit_limit_months),
             cash_months=f(lambda x: x.initial_cash_months),
         )
+        self._staff_baseline(np.ones(R))
+
+    def _staff_baseline(self, subsidy_factor: np.ndarray) -> None:
+        """Month-0 staffing, cash and trailing year of every firm.
+
+        ``subsidy_factor`` is the share of the district subsidy each firm's assessment earns.
+        """
+        runs, R, fb = self.scenarios, len(self.scenarios), self.firms
+        c0 = self._initial_collection()
+        accrual = (self.fee * self.area_rb).sum(axis=1)
+        self.subsidy_paid = self.subsidy_rate * self.area_total * subsidy_factor
+        revenue0 = (
+            accrual * np.nan_to_num(c0, nan=0.85)
+            + self.public_income * self.public_share
+            + self.subsidy_paid
+        )
         wage0, price0 = self.wage[0], self.price[0]
-        x_tier = tier_q / fb.management
+        x_tier = fb.tier_q / fb.management
         given = np.array(
             [np.nan if sc.firm.initial_quality is None else sc.firm.initial_quality for sc in runs]
         )
@@ -427,6 +435,14 @@ class FeeModel(mesa.Model):
         self.perception = Perception.start(self.firms.quality, self.fee)
         self.coef = payment_coefficients(hh, self.beh)
         s, tau = self._attitudes()
+        # A subsidy is only paid on a good enough assessment: staff for what the score earns.
+        fb = self.firms
+        score = assessment_score(fb.quality, np.maximum(fb.tier_q, fb.floor_q), self._mean(s))
+        factor = subsidy_factor(score, self.subsidy_min)
+        if np.any((self.subsidy_rate > 0) & (factor < 1)):
+            self._staff_baseline(factor)
+            self.perception = Perception.start(self.firms.quality, self.fee)
+            s, tau = self._attitudes()
         self.perception.sat_ref = self._mean(s)
         fee_h = self._fee_h()
         history = self._history(s, tau, fee_h)
@@ -845,7 +861,7 @@ class FeeModel(mesa.Model):
             for k in ("cycle", "overdue", "arrears", "court", "fund", "written_off", "suits")
         }
         self._judge_suits(t, paid)
-        enf = per_household(self.enforcement, hh.run)
+        enf = per_household(self.enforcement, hh.run) if self.enforcement.any() else None
         burden = self.fee_h * hh.area_per_income
         z = propensity(
             hh, self.coef, self.satisfaction, self.trust, self.neighbours, burden, F32(0), enf
@@ -895,7 +911,9 @@ class FeeModel(mesa.Model):
     def _cycle_h(self) -> float | np.ndarray:
         if self.uniform_cycle:
             return float(self.cycle[0])
-        return self.cycle.astype(F32).take(self.hh.run)
+        if getattr(self, "_cycle_households", None) is None:
+            self._cycle_households = self.cycle.astype(F32).take(self.hh.run)
+        return self._cycle_households
 
     def _campaign_start(self, active: list[int], owed: np.ndarray) -> None:
         plan = self.campaigns

@@ -93,6 +93,23 @@ class Households:
         """Number of owners (vote heads) in the batch."""
         return int(self.owner_run.shape[0])
 
+    def subset(self, runs: np.ndarray) -> tuple[Households, np.ndarray, np.ndarray]:
+        """The households of some runs as a batch of their own (a copy).
+
+        Returns
+        -------
+        (households, units, owners) : Households, int64 array, int64 array
+            The subset (runs renumbered 0..k-1 in the given order), and for each of its units and
+            owners the index in this batch.
+        """
+        runs = np.asarray(runs, dtype=np.int64)
+        owners = (
+            np.concatenate([np.arange(self.owner_start[r], self.owner_start[r + 1]) for r in runs])
+            if runs.size
+            else np.zeros(0, dtype=np.int64)
+        )
+        return tile_households(self, runs), template_index(self, runs), owners
+
     def run_slice(self, r: int) -> slice:
         """Households of run ``r``."""
         return slice(int(self.run_start[r]), int(self.run_start[r + 1]))

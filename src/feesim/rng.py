@@ -78,6 +78,23 @@ class Streams:
         """``n`` float32 uniforms in [0, 1) for ``decision`` in ``month``."""
         return self.generator(decision, month, sub).random(n, dtype=np.float32)
 
+    def uniform_runs(
+        self, decision: Decision, month: int, runs: np.ndarray, sizes: np.ndarray, sub: int = 0
+    ) -> np.ndarray:
+        """Float32 uniforms for the households of some runs, each run from its own stream.
+
+        Run ``r`` draws ``sizes[i]`` numbers from the stream keyed by (decision, month, sub, r),
+        so its draws do not depend on which other runs draw in the same month.
+        """
+        parts = []
+        for r, n in zip(np.asarray(runs).tolist(), np.asarray(sizes).tolist(), strict=True):
+            key = (*self.root.spawn_key, int(decision), int(month) + 1, int(sub), 1 + int(r))
+            seq = np.random.SeedSequence(
+                self.root.entropy, spawn_key=key, pool_size=self.root.pool_size
+            )
+            parts.append(np.random.Generator(np.random.PCG64(seq)).random(n, dtype=np.float32))
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+
     def provenance(self) -> dict[str, object]:
         """The root seed's entropy and spawn key, for result metadata."""
         return {"entropy": str(self.root.entropy), "spawn_key": list(self.root.spawn_key)}

@@ -230,6 +230,7 @@ def cast(
     intensity: np.ndarray,
     voting: np.ndarray,
     participants: np.ndarray | None = None,
+    runs: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Owners decide whether to take part and whether to approve.
 
@@ -245,6 +246,10 @@ def cast(
     participants : bool array over owners, optional
         Owners taking part, when the question is on the same ballot as an earlier one (a
         value-added package): only approval is decided then.
+    runs : int array, optional
+        The batch's run numbers of ``hh``'s runs when ``hh`` is a subset of the batch (default:
+        ``0..R-1``). Each run draws from its own streams, so a household's draws do not depend
+        on which other communities vote in the same month (common random numbers).
 
     Returns
     -------
@@ -262,6 +267,13 @@ def cast(
     group_size = np.diff(hh.group_start).astype(F32)
     lean_norm = np.zeros(hh.n, dtype=F32)
     n_rounds = int(rounds[voting].max()) if voting.any() else 0
+
+    batch_runs = np.arange(hh.n_runs) if runs is None else np.asarray(runs)
+    sizes = np.diff(hh.run_start)
+
+    def uniform(decision: Decision, sub_key: int) -> np.ndarray:
+        return streams.uniform_runs(decision, month, batch_runs, sizes, sub=sub_key)
+
     for k in range(n_rounds + 1):
         # Stairwell talk: everyone leans towards the group's current leaning.
         leaning = logistic(v + lean_norm)
@@ -270,15 +282,15 @@ def cast(
         if k == n_rounds:
             break
         reach = np.where(voting & (rounds > k), intensity, 0.0).astype(F32).take(run)
-        hit = streams.uniform(Decision.VISIT, month, hh.n, sub=100 * sub + k) < reach
+        hit = uniform(Decision.VISIT, 100 * sub + k) < reach
         visited |= hit
         v += per_household(beh.approve_visit, run) * hit
         turnout += per_household(beh.turnout_visit, run) * hit
     v += lean_norm
     p_turn = logistic(turnout)
     p_yes = logistic(v)
-    u_turn = streams.uniform(Decision.TURNOUT, month, hh.n, sub=sub)
-    u_yes = streams.uniform(Decision.APPROVAL, month, hh.n, sub=sub)
+    u_turn = uniform(Decision.TURNOUT, sub)
+    u_yes = uniform(Decision.APPROVAL, sub)
     in_vote = voting.take(run)
     if participants is None:
         part_unit = in_vote & (u_turn < p_turn)

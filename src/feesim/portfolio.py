@@ -1,0 +1,620 @@
+"""Portfolios: many communities in one file, run together, reported one by one and in total.
+
+A portfolio is a table with one row per community (CSV), or a TOML file with a
+``[portfolio]`` table that either names such a CSV or describes a synthetic city or district
+(``[generator]``). Each row overrides a base scenario (``portfolio.base``, or the defaults):
+
+====================  ==============================================================
+column                meaning (unit)
+====================  ==============================================================
+community             name (unique)
+district              district name (for the aggregate report)
+households            number of units
+housing_kind          old_public | old_commodity | commodity | resettlement
+share_high_rise       share of units in high-rise buildings (0-1)
+fee_multi, fee_high   fee of multi-storey / high-rise units (yuan/m2/month)
+mean_area_m2          mean unit area (m2)
+collection            collection rate before month 0 (0-1)
+trust                 initial trust (0-1)
+billing               monthly | quarterly | yearly
+tier                  basic | tidy | liveable
+committee             owners | executive | none
+capacity              committee capacity (0-1)
+subsidy_per_m2        district subsidy (yuan/m2/month), paid on the assessment score
+other_income_per_m2   public income and rewards beyond fees (yuan/m2/month), to the firm
+====================  ==============================================================
+
+Missing columns take the base scenario's values. Every value is checked (row and column are
+named in errors). :func:`run_portfolio` runs all communities through the
+:class:`~feesim.ensemble.Ensemble` runner (chunks of many communities per batch, any executor)
+and reports per community and per district: collection, service, how many communities end in
+the low trap, how many firms exit.
+
+The synthetic Shanghai generator (:func:`generate`) draws communities by district and housing
+type from the 2018-19 price monitoring averages (AGG-07: commodity and 售后房 (sold public
+housing), multi-storey and high-rise, by district) and the scale of AGG-08 (27,500 communities,
+old-community fees typically 0.4-0.8 yuan/m2/month); the rest is judgement, documented in the
+generator's fields.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from feesim.errors import ConfigError
+from feesim.params import from_mapping, param
+from feesim.scenario import BuildingType, Scenario, load_scenario
+
+__all__ = [
+    "AGG07_FEES",
+    "Generator",
+    "Portfolio",
+    "PortfolioResult",
+    "generate",
+    "is_portfolio",
+    "load_portfolio",
+    "run_portfolio",
+]
+
+log = logging.getLogger(__name__)
+
+#: Average fee (yuan/m2/month, 2018-19) by district: commodity multi-storey, commodity high-rise,
+#: 售后房 multi-storey, 售后房 high-rise. AGG-07 (Shanghai property association price monitoring,
+#: 8,149 communities; averages include contract price, public income and government rewards).
+AGG07_FEES: dict[str, tuple[float, float, float, float]] = {
+    "Pudong": (1.30, 2.08, 1.18, 1.51),
+    "Huangpu": (2.83, 3.00, 1.40, 2.27),
+    "Jing'an": (1.56, 2.51, 1.41, 1.72),
+    "Xuhui": (1.58, 2.71, 1.17, 1.74),
+    "Changning": (3.12, 3.24, 1.27, 1.89),
+    "Putuo": (1.48, 2.07, 1.13, 1.73),
+    "Hongkou": (1.46, 2.15, 0.97, 1.63),
+    "Yangpu": (1.48, 2.01, 1.14, 1.66),
+    "Baoshan": (1.18, 1.76, 1.11, 1.37),
+    "Minhang": (1.97, 1.98, 1.18, 1.52),
+    "Jiading": (1.36, 2.11, 1.18, 1.60),
+    "Jinshan": (0.74, 1.50, 0.75, 1.31),
+    "Songjiang": (1.32, 1.94, 1.23, 2.05),
+    "Qingpu": (1.71, 2.12, 1.41, 1.85),
+    "Fengxian": (1.00, 1.92, 0.82, 2.27),
+    "Chongming": (0.99, 1.50, 0.73, 2.23),
+}
+#: City averages of the same four columns (AGG-07).
+AGG07_CITY = (1.49, 2.18, 1.15, 2.15)
+
+KINDS = ("old_public", "old_commodity", "commodity", "resettlement")
+BILLINGS = ("monthly", "quarterly", "yearly")
+TIERS = ("basic", "tidy", "liveable")
+COMMITTEES = ("owners", "executive", "none")
+
+#: Checks on table columns: (low, high) for numbers, allowed values for text.
+COLUMNS: dict[str, Any] = {
+    "households": (6, 20000),
+    "share_high_rise": (0.0, 1.0),
+    "fee_multi": (0.0, 50.0),
+    "fee_high": (0.0, 50.0),
+    "mean_area_m2": (10.0, 500.0),
+    "collection": (0.01, 0.995),
+    "trust": (0.0, 1.0),
+    "capacity": (0.0, 1.0),
+    "subsidy_per_m2": (0.0, 10.0),
+    "other_income_per_m2": (0.0, 20.0),
+    "housing_kind": KINDS,
+    "billing": BILLINGS,
+    "tier": TIERS,
+    "committee": COMMITTEES,
+}
+
+
+@dataclass(frozen=True)
+class Generator:
+    """How to draw a synthetic Shanghai-like set of communities (judgement unless sourced)."""
+
+    communities: int = param(
+        27500,
+        unit="communities",
+        lo=1,
+        hi=200000,
+        doc="number of communities",
+        source="AGG-08: 27,500 residential communities in Shanghai (May 2025)",
+    )
+    households: int = param(
+        10_000_000,
+        unit="households",
+        lo=6,
+        hi=50_000_000,
+        doc="total households (approximate)",
+        source="model.md: about 10 million households",
+    )
+    districts: tuple[str, ...] = param(
+        (), doc="districts to draw from (default: all 16 of AGG-07, equally weighted)"
+    )
+    share_old_public: float = param(
+        0.40,
+        unit="share",
+        lo=0,
+        hi=1,
+        doc="sold public housing (售后房) among communities",
+        source="judgement; AGG-08: 82% of buildings are over 20 years old",
+    )
+    share_old_commodity: float = param(
+        0.40, unit="share", lo=0, hi=1, doc="older commodity estates among communities"
+    )
+    households_sd_log: float = param(
+        0.7,
+        unit="log",
+        lo=0,
+        hi=3,
+        doc="spread of community sizes (lognormal)",
+        source="model.md: old Shanghai estates 300-3,000 households",
+    )
+    old_fee_low: float = param(
+        0.4, unit="yuan/m2/month", lo=0, hi=10, source="AGG-08: old-community fees 0.4-0.8"
+    )
+    old_fee_high: float = param(0.8, unit="yuan/m2/month", lo=0, hi=10, source="AGG-08")
+    collection_old: float = param(
+        0.78,
+        unit="share",
+        lo=0.05,
+        hi=0.99,
+        doc="mean collection of old communities",
+        source="domain-rules B7: old Shanghai estates 50-80%; national ~76-82%",
+    )
+    other_income_cap: float = param(
+        0.5,
+        unit="yuan/m2/month",
+        lo=0,
+        hi=20,
+        doc="most public income and rewards an old estate earns beyond its fee",
+        source="judgement: AGG-07 averages include public income and rewards; old estates "
+        "have little parking or advertising",
+    )
+    collection_new: float = param(
+        0.88,
+        unit="share",
+        lo=0.05,
+        hi=0.99,
+        doc="mean collection of newer estates",
+        source="AGG-16: 2024 key-city average 82%; good cases above 90%",
+    )
+
+    def _validate(self, path: str) -> None:
+        if self.share_old_public + self.share_old_commodity > 1 + 1e-9:
+            raise ConfigError(f"{path}.share_old_commodity: shares of old housing exceed 1")
+        unknown = [d for d in self.districts if d not in AGG07_FEES]
+        if unknown:
+            raise ConfigError(
+                f"{path}.districts: got {unknown[0]!r}; expected one of {', '.join(AGG07_FEES)}"
+            )
+
+
+@dataclass(frozen=True)
+class PortfolioSettings:
+    """The ``[portfolio]`` table."""
+
+    name: str = param("portfolio", doc="name shown in reports")
+    base: str | None = param(None, doc="base scenario file (relative to the portfolio file)")
+    communities: str | None = param(None, doc="CSV of communities (relative to this file)")
+    months: int = param(120, unit="months", lo=1, hi=600)
+    start: str = param("2025-01", unit="YYYY-MM")
+    seed: int = param(0, lo=0)
+    wage_growth: float | None = param(
+        None, unit="1/year", lo=-0.5, hi=1, doc="override government.wage_growth for all"
+    )
+    chunk_households: int = param(
+        1_000_000,
+        unit="households",
+        lo=1,
+        hi=100_000_000,
+        doc="households simulated together in one batch",
+    )
+
+
+@dataclass
+class Portfolio:
+    """Communities to run together: a base scenario and one row of overrides per community."""
+
+    name: str
+    base: Scenario
+    table: pd.DataFrame
+    seed: int = 0
+    chunk_households: int = 1_000_000
+
+    def __post_init__(self) -> None:
+        self.table = _check_table(self.table)
+
+    @property
+    def households(self) -> int:
+        """Total households."""
+        return int(self.table["households"].sum())
+
+    def scenarios(self) -> list[Scenario]:
+        """One scenario per community (fast: rows were checked as a whole)."""
+        base = self.base
+        c0, f0, com0 = base.community, base.firm, base.committee
+        bt0 = c0.building_types
+        multi = next((b for b in bt0 if "high" not in b.name), bt0[0])
+        high = next((b for b in bt0 if "high" in b.name), None)
+        cols = set(self.table.columns)
+        out = []
+        for row in self.table.itertuples(index=False):
+            r = row._asdict()
+            share_h = (
+                float(r["share_high_rise"])
+                if "share_high_rise" in cols
+                else (0.0 if high is None else high.share)
+            )
+            area = float(r["mean_area_m2"]) if "mean_area_m2" in cols else multi.mean_area_m2
+            types = []
+            if share_h < 1.0:
+                types.append(
+                    dataclasses.replace(
+                        multi,
+                        name="multi-storey",
+                        share=1.0 - share_h,
+                        mean_area_m2=area,
+                        fee_per_m2=float(r.get("fee_multi", multi.fee_per_m2)),
+                    )
+                )
+            if share_h > 0.0:
+                hb = high or BuildingType(
+                    name="high-rise",
+                    share=share_h,
+                    fee_per_m2=1.5,
+                    full_service_fee_per_m2=2.2,
+                    equipment_cost_per_m2=0.4,
+                )
+                types.append(
+                    dataclasses.replace(
+                        hb,
+                        name="high-rise",
+                        share=share_h,
+                        mean_area_m2=area * 1.2,
+                        fee_per_m2=float(r.get("fee_high", hb.fee_per_m2)),
+                    )
+                )
+            community = dataclasses.replace(
+                c0,
+                households=int(r["households"]),
+                building_types=tuple(types),
+                housing_kind=r.get("housing_kind", c0.housing_kind),
+                billing=r.get("billing", c0.billing),
+                initial_collection_rate=float(
+                    r.get("collection", c0.initial_collection_rate or 0.8)
+                ),
+                initial_trust=float(r.get("trust", c0.initial_trust)),
+            )
+            firm = dataclasses.replace(f0, tier=r.get("tier", f0.tier))
+            committee = dataclasses.replace(
+                com0,
+                kind=r.get("committee", com0.kind),
+                capacity=float(r.get("capacity", com0.capacity)),
+            )
+            gov = base.government
+            if "subsidy_per_m2" in cols:
+                gov = dataclasses.replace(gov, subsidy_per_m2=float(r["subsidy_per_m2"]))
+            if "other_income_per_m2" in cols:
+                m2 = int(r["households"]) * (area * (1 - share_h) + area * 1.2 * share_h)
+                firm = dataclasses.replace(
+                    firm, public_income_yuan_month=float(r["other_income_per_m2"]) * m2
+                )
+            meta = dataclasses.replace(base.meta, name=str(r["community"]))
+            out.append(
+                dataclasses.replace(
+                    base,
+                    meta=meta,
+                    community=community,
+                    firm=firm,
+                    committee=committee,
+                    government=gov,
+                )
+            )
+        return out
+
+
+def _check_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Validate a portfolio table; errors name the row, the column, the value, what is allowed."""
+    if "community" not in table.columns or "households" not in table.columns:
+        raise ConfigError("portfolio: the table needs at least the columns community, households")
+    unknown = sorted(set(table.columns) - set(COLUMNS) - {"community", "district"})
+    if unknown:
+        raise ConfigError(
+            f"portfolio.{unknown[0]}: unknown column; allowed: community, district, "
+            + ", ".join(COLUMNS)
+        )
+    table = table.copy()
+    if "district" not in table.columns:
+        table["district"] = "all"
+    if table["community"].duplicated().any():
+        dup = table.loc[table["community"].duplicated(), "community"].iloc[0]
+        raise ConfigError(f"portfolio.community: {dup!r} appears twice; names must be unique")
+    for col, rule in COLUMNS.items():
+        if col not in table.columns:
+            continue
+        values = table[col]
+        if isinstance(rule, tuple) and isinstance(rule[0], str):
+            bad = ~values.isin(rule)
+            expected = "one of " + ", ".join(rule)
+        else:
+            numeric = pd.to_numeric(values, errors="coerce")
+            lo, hi = rule
+            bad = numeric.isna() | (numeric < lo) | (numeric > hi)
+            expected = f"a number in [{lo}, {hi}]"
+            if col == "households":
+                bad |= numeric.notna() & (numeric != np.round(numeric))
+                expected = f"a whole number in [{lo}, {hi}]"
+            if not bad.any():
+                table[col] = numeric.astype(int if col == "households" else float)
+        if bad.any():
+            i = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ConfigError(
+                f"portfolio row {i + 1} ({table['community'].iloc[i]!r}).{col}: "
+                f"got {values.iloc[i]!r}; expected {expected}"
+            )
+    return table.reset_index(drop=True)
+
+
+def generate(spec: Generator, rng: np.random.Generator) -> pd.DataFrame:
+    """Draw a synthetic portfolio table (see :class:`Generator` for the sources)."""
+    n = spec.communities
+    districts = list(spec.districts or AGG07_FEES)
+    district = np.array(districts)[rng.integers(0, len(districts), n)]
+    u = rng.random(n)
+    kind = np.where(
+        u < spec.share_old_public,
+        "old_public",
+        np.where(
+            u < spec.share_old_public + spec.share_old_commodity, "old_commodity", "commodity"
+        ),
+    )
+    mean_size = spec.households / n
+    size = rng.lognormal(
+        np.log(mean_size) - spec.households_sd_log**2 / 2, spec.households_sd_log, n
+    )
+    households = np.clip(np.round(size), 50, 12500).astype(int)
+    fees = np.array([AGG07_FEES[d] for d in district])
+    city = np.array(AGG07_CITY)
+    old = kind != "commodity"
+    public = kind == "old_public"
+    # Old estates: AGG-08's 0.4-0.8 range, shifted by the district's 售后房 level vs the city's.
+    rel = np.where(public, fees[:, 2] / city[2], fees[:, 0] / city[0])
+    old_fee = rng.uniform(spec.old_fee_low, spec.old_fee_high, n) * np.clip(rel, 0.6, 1.6)
+    new_multi = fees[:, 0] * rng.lognormal(0.0, 0.15, n)
+    new_high = fees[:, 1] * rng.lognormal(0.0, 0.15, n)
+    fee_multi = np.where(old, old_fee, new_multi)
+    # High-rise premium of the district (AGG-07 high-rise minus multi-storey), halved for old.
+    premium = np.where(public, fees[:, 3] - fees[:, 2], fees[:, 1] - fees[:, 0])
+    fee_high = np.where(old, old_fee + 0.5 * np.maximum(premium, 0.2), new_high)
+    share_high = np.where(old, rng.choice([0.0, 0.0, 0.3, 0.6], n), rng.choice([0.5, 0.8, 1.0], n))
+    # AGG-07 levels include public income and government rewards: what a community's firm
+    # earns beyond its contract fee is the district level minus the fee (old estates capped).
+    level = (
+        np.where(public, fees[:, 2], fees[:, 0]) * (1 - share_high)
+        + np.where(public, fees[:, 3], fees[:, 1]) * share_high
+    )
+    fee_mix = fee_multi * (1 - share_high) + fee_high * share_high
+    subsidy = np.where(public, 0.25, 0.0)  # Pudong/Zhoupu old public housing (domain-rules 5)
+    other = np.clip(level - fee_mix - subsidy, 0.0, None)
+    other = np.where(old, np.minimum(other, spec.other_income_cap), other)
+    mean_collection = np.where(old, spec.collection_old, spec.collection_new)
+    collection = np.clip(rng.beta(mean_collection * 12, (1 - mean_collection) * 12), 0.3, 0.99)
+    table = pd.DataFrame(
+        {
+            "community": [f"{d}-{i:05d}" for i, d in enumerate(district)],
+            "district": district,
+            "households": households,
+            "housing_kind": kind,
+            "share_high_rise": share_high,
+            "fee_multi": np.round(fee_multi, 2),
+            "fee_high": np.round(fee_high, 2),
+            "mean_area_m2": np.round(
+                np.where(old, rng.uniform(45, 70, n), rng.uniform(80, 120, n)), 1
+            ),
+            "collection": np.round(collection, 3),
+            "trust": np.round(rng.uniform(0.35, 0.65, n), 3),
+            "billing": np.where(old, "quarterly", "monthly"),
+            "tier": np.where(public, "basic", np.where(old, "basic", "tidy")),
+            "committee": np.where(public, rng.choice(["executive", "owners"], n), "owners"),
+            "capacity": np.round(rng.uniform(0.2, 0.8, n), 2),
+            "subsidy_per_m2": subsidy,
+            "other_income_per_m2": np.round(other, 3),
+        }
+    )
+    return table
+
+
+def is_portfolio(path: str | os.PathLike[str]) -> bool:
+    """Whether a file is a portfolio (a CSV, or a TOML file with a ``[portfolio]`` table)."""
+    p = Path(path)
+    if p.suffix.lower() == ".csv":
+        return True
+    if p.suffix.lower() == ".toml" and p.is_file():
+        try:
+            return "portfolio" in tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError:
+            return False
+    return False
+
+
+def load_portfolio(path: str | os.PathLike[str]) -> Portfolio:
+    """Read a portfolio from a CSV or a TOML file with a ``[portfolio]`` table."""
+    p = Path(path)
+    try:
+        if p.suffix.lower() == ".csv":
+            table = pd.read_csv(p)
+            return Portfolio(name=p.stem, base=Scenario(), table=table)
+        data = tomllib.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such portfolio file") from None
+    except (tomllib.TOMLDecodeError, pd.errors.ParserError) as exc:
+        raise ConfigError(f"{p}: cannot be read ({exc})") from None
+    try:
+        unknown = sorted(set(data) - {"portfolio", "generator"})
+        if unknown:
+            raise ConfigError(f"{unknown[0]}: unknown table; allowed: portfolio, generator")
+        settings = from_mapping(PortfolioSettings, data.get("portfolio", {}), path="portfolio")
+        base = load_scenario(p.parent / settings.base) if settings.base else Scenario()
+        changes: dict[str, Any] = {
+            "simulation.months": settings.months,
+            "simulation.start": settings.start,
+        }
+        if settings.wage_growth is not None:
+            changes["government.wage_growth"] = settings.wage_growth
+        base = base.with_changes(**changes)
+        if settings.communities:
+            table = pd.read_csv(p.parent / settings.communities)
+        elif "generator" in data:
+            spec = from_mapping(Generator, data["generator"], path="generator")
+            table = generate(spec, np.random.default_rng(np.random.SeedSequence(settings.seed)))
+        else:
+            raise ConfigError("portfolio.communities: give a CSV file or a [generator] table")
+        return Portfolio(
+            name=settings.name,
+            base=base,
+            table=table,
+            seed=settings.seed,
+            chunk_households=settings.chunk_households,
+        )
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None
+
+
+@dataclass
+class PortfolioResult:
+    """Per-community outcomes and district aggregates of a portfolio run."""
+
+    communities: pd.DataFrame
+    districts: pd.DataFrame
+    total: dict[str, Any]
+    ensemble: Any = None
+
+    def summary_text(self) -> str:
+        """A short human-readable report."""
+        t = self.total
+        lines = [
+            f"{t['name']}: {t['communities']:,} communities, {t['households']:,} households, "
+            f"{t['months']} months",
+            f"  collection (households-weighted, last December): {t['collection_start']:.1%} "
+            f"-> {t['collection_end']:.1%}",
+            f"  communities in the low trap at the end: {t['low_trap']:,} "
+            f"({t['low_trap'] / max(t['communities'], 1):.1%})",
+            f"  firms that exited: {t['exits']:,}; failed members: {t['failed']}",
+            "  by district (collection end, low trap, exits):",
+        ]
+        for _, d in self.districts.iterrows():
+            lines.append(
+                f"    {d['district']:<12} {d['collection_end']:.1%}  "
+                f"{int(d['low_trap']):>6,}  {int(d['exits']):>6,}"
+            )
+        return "\n".join(lines)
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write communities.csv and districts.csv (atomically)."""
+        from feesim.io import atomic_write_text
+
+        out = Path(directory)
+        atomic_write_text(out / "communities.csv", self.communities.to_csv(index=False))
+        atomic_write_text(out / "districts.csv", self.districts.to_csv(index=False))
+        return out
+
+
+#: The low trap (the "three lows"): at the horizon collection and service are both low, or the
+#: community is left with a temporary provider. 0.75 sits below the ~80% level at which firms
+#: cannot sustain normal service (AGG-20); 0.35 is well below the basic standard (0.55).
+#: Judgement. Exits are counted separately (a replaced firm may have restored service).
+LOW_TRAP_COLLECTION = 0.75
+LOW_TRAP_QUALITY = 0.35
+
+
+def run_portfolio(
+    portfolio: Portfolio,
+    *,
+    executor: Any = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    out: str | os.PathLike[str] | None = None,
+    progress: bool = True,
+    keep_series: bool = False,
+) -> PortfolioResult:
+    """Run every community of a portfolio and report per community and per district.
+
+    Parameters
+    ----------
+    executor, workers, scheduler : see :meth:`feesim.ensemble.Ensemble.run`
+    out : path, optional
+        Folder for the Parquet tables written by the workers, and the reports.
+    keep_series : bool
+        Keep monthly series of every community (large for a city); otherwise only votes and
+        events are kept besides the per-community summary.
+    """
+    from feesim.ensemble import Ensemble
+
+    scenarios = portfolio.scenarios()
+    ens = Ensemble(
+        dict(zip(portfolio.table["community"], scenarios, strict=True)),
+        seed=portfolio.seed,
+        chunk_households=portfolio.chunk_households,
+    )
+    tables: Sequence[str] = ("series", "votes", "events") if keep_series else ("votes", "events")
+    res = ens.run(
+        executor, workers=workers, scheduler=scheduler, out=out, tables=tables, progress=progress
+    )
+    info = portfolio.table.set_index("community")
+    comm = res.members.merge(res.summary, on="member", how="left")
+    comm = comm.merge(info[["district", "households"]], left_on="key", right_index=True)
+    comm["collection_start"] = (
+        info.loc[comm["key"], "collection"].to_numpy() if ("collection" in info) else np.nan
+    )
+    exited = comm["first_exit_month"].notna()
+    comm["exited"] = exited
+    comm["low_trap"] = (comm["firm_active"] == 0) | (
+        (comm["collection_rate_last_december"] < LOW_TRAP_COLLECTION)
+        & (comm["service_quality"] < LOW_TRAP_QUALITY)
+    )
+    comm = comm.rename(columns={"key": "community"})
+    ok = comm["status"] == "ok"
+
+    def weighted(frame: pd.DataFrame, col: str) -> float:
+        w = frame["households"]
+        return float((frame[col] * w).sum() / max(w.sum(), 1))
+
+    rows = []
+    for district, g in comm[ok].groupby("district"):
+        rows.append(
+            {
+                "district": district,
+                "communities": len(g),
+                "households": int(g["households"].sum()),
+                "collection_start": weighted(g, "collection_start"),
+                "collection_end": weighted(g, "collection_rate_last_december"),
+                "low_trap": int(g["low_trap"].sum()),
+                "exits": int(g["exited"].sum()),
+            }
+        )
+    districts = pd.DataFrame(rows)
+    good = comm[ok]
+    total = {
+        "name": portfolio.name,
+        "communities": len(comm),
+        "households": int(comm["households"].sum()),
+        "months": portfolio.base.simulation.months,
+        "collection_start": weighted(good, "collection_start"),
+        "collection_end": weighted(good, "collection_rate_last_december"),
+        "low_trap": int(good["low_trap"].sum()),
+        "exits": int(good["exited"].sum()),
+        "failed": int((~ok).sum()),
+    }
+    result = PortfolioResult(communities=comm, districts=districts, total=total, ensemble=res)
+    if out is not None:
+        result.save(out)
+    return result
