@@ -87,6 +87,48 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from feesim.bench import run_benchmarks, write_json
+
+    result = run_benchmarks(quick=args.quick)
+    m = result["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}")
+    eng = result["engine"]
+    print(
+        f"engine (1 core): {result['household_steps_per_s'] / 1e6:.1f} M household-steps/s "
+        f"({eng['households']:,} households x {eng['months']} months)"
+    )
+    print(
+        f"per-agent Mesa reference: {result['reference_household_steps_per_s'] / 1e3:.1f} k "
+        f"household-steps/s; ratio {result['ratio']:.0f}x"
+    )
+    f = result["forecast"]
+    print(
+        f"forecast: {f['runs']:,} runs x {f['households']:,} households x {f['months']} months "
+        f"in {f['seconds']:.2f} s"
+    )
+    sc = result["scaling"]
+    print(
+        f"scaling: 1 worker {sc['one_worker_s']:.1f} s, 2 workers {sc['two_workers_s']:.1f} s "
+        f"-> {sc['speedup']:.2f}x"
+    )
+    c = result["city"]
+    if "error" in c:
+        print(f"city: failed ({c['error']})")
+    else:
+        print(
+            f"city ({c['fraction_of_city']:.0%}): {c['communities']:,} communities, "
+            f"{c['households']:,} households x {c['months']} months in {c['wall_s']:.1f} s on "
+            f"{c['workers']} workers, peak memory <= {c['peak_memory_gib']:.2f} GiB"
+        )
+    for goal, met in result["goals"].items():
+        print(f"  {'met ' if met else 'MISS'} {goal}")
+    if args.json:
+        write_json(result, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
 def _cmd_describe(args: argparse.Namespace) -> int:
     from feesim.params import describe
     from feesim.scenario import Scenario
@@ -130,6 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", help="dask.distributed scheduler address for a portfolio")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
+
+    bench = sub.add_parser("bench", help="measure speed, scaling and memory (issue 5 goals)")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes (about 3 minutes)")
+    bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    bench.set_defaults(func=_cmd_bench)
 
     desc = sub.add_parser("describe", help="list every scenario field with unit and source")
     desc.add_argument("--kind", choices=("lever", "uncertainty", "setting"))

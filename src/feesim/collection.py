@@ -129,19 +129,20 @@ def eligible_debtors(
     return (hh.owed() >= np.maximum(limit, 1)) & (hh.suit_month < 0)
 
 
-def write_off_expired(hh: Households, limitation_months: np.ndarray | int) -> np.ndarray:
-    """Advance the limitation clocks of debtors and write off expired arrears.
+def write_off_expired(
+    hh: Households, limitation_months: np.ndarray | int, month: int
+) -> np.ndarray:
+    """Write off arrears whose limitation period has run out (checked at each year end).
 
-    Arrears with no formal demand for the whole limitation period are lost (Civil Code
-    Art. 188). Returns the fen written off per run.
+    A household's clock (``demand_month``) starts when it first falls into arrears and restarts
+    with every formal demand (campaign round, suit) or payment of arrears; arrears with no
+    demand for the whole limitation period are lost (Civil Code Arts. 188, 195). Returns the fen
+    written off per run.
     """
-    debtor = hh.arrears > 0
-    hh.months_since_demand += debtor
     limit = limitation_months
     if np.ndim(limitation_months):
         limit = np.asarray(limitation_months).take(hh.run)
-    expired = debtor & (hh.months_since_demand >= limit) & (hh.suit_month < 0)
+    expired = (hh.arrears > 0) & (month - hh.demand_month >= limit) & (hh.suit_month < 0)
     lost = hh.arrears * expired
     hh.arrears -= lost
-    hh.months_since_demand *= ~expired
     return hh.per_run(lost)

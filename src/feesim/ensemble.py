@@ -113,7 +113,11 @@ def _summarise(series: pd.DataFrame, events: pd.DataFrame, votes: pd.DataFrame) 
     out["first_exit_month"] = exits.reindex(out.index)
     out["votes"] = votes.groupby("member").size().reindex(out.index).fillna(0).astype(int)
     out["votes_passed"] = (
-        votes[votes["passed"]].groupby("member").size().reindex(out.index).fillna(0).astype(int)
+        votes.loc[votes["passed"].astype(bool).to_numpy(), "member"]
+        .value_counts()
+        .reindex(out.index)
+        .fillna(0)
+        .astype(int)
     )
     return out.reset_index()
 

@@ -562,7 +562,7 @@ class FeeModel(mesa.Model):
         amount = np.rint(per_m2 * hh.area[sl].astype(np.float64) * 100).astype(np.int64)
         hh.owed_fund[sl] += amount
         self._fund_billed[slot] += int(amount.sum())
-        hh.months_since_demand[sl] = 0
+        hh.demand_month[sl] = month
         if steps > 0:
             self.campaigns.add(slot, month, steps, "fund")
 
@@ -674,9 +674,7 @@ class FeeModel(mesa.Model):
             self._perceive()
             billed = self._bill(t)
             paid = self._collect(t)
-            n_complaints = complaints.count(
-                self.hh, self.satisfaction, self.perception, self.beh, self.streams, t
-            )
+            n_complaints = self._complaints(t)
             self._votes(t, due)
             self._evaluate(t)
             flows = self._finances(t, billed, paid)
@@ -880,12 +878,13 @@ class FeeModel(mesa.Model):
             with_arrears = np.any(slots > 0, axis=0).take(hh.run)
             self.recorder.campaign_rounds(t, active, slots, rounds, owed, self.campaigns)
         for key, v in zip(
-            ("cycle", "overdue", "arrears"), settle(hh, pays, with_arrears), strict=True
+            ("cycle", "overdue", "arrears"), settle(hh, pays, with_arrears, t), strict=True
         ):
             paid[key] += v
-        self._demand(slots)
+        self._demand(slots, t)
         self._file_suits(t, legal, paid)
-        paid["written_off"] += collection.write_off_expired(hh, self.legal.limitation_months)
+        if self.cal_months[t] == 12:
+            paid["written_off"] += collection.write_off_expired(hh, self.legal.limitation_months, t)
         # Maintenance-fund bills.
         if hh.owed_fund.any():
             fslots, flegal, factive = self.campaigns.schedule(t, "fund", R)
@@ -960,11 +959,11 @@ class FeeModel(mesa.Model):
             out.append(p.astype(F32))
         return out
 
-    def _demand(self, slots: np.ndarray) -> None:
+    def _demand(self, slots: np.ndarray, t: int) -> None:
         """Campaign rounds are formal demands: restart limitation clocks of those runs."""
         demanded = np.any(slots > 0, axis=0)
         if demanded.any():
-            self.hh.months_since_demand *= ~demanded.take(self.hh.run)
+            self.hh.demand_month[demanded.take(self.hh.run)] = t
 
     def _judge_suits(self, t: int, paid: dict[str, np.ndarray]) -> None:
         hh = self.hh
@@ -977,7 +976,7 @@ class FeeModel(mesa.Model):
         u = self.streams.uniform(Decision.LEGAL, t, hh.n, sub=1)
         win = due & (u < per_household(self.legal.win_rate, hh.run))
         lose = due & ~win
-        c, o, a = settle(hh, win, True)
+        c, o, a = settle(hh, win, True, t)
         paid["court"] += c + o + a
         lost = hh.arrears * lose + hh.overdue * lose
         paid["written_off"] += hh.per_run(lost)
@@ -1001,12 +1000,18 @@ class FeeModel(mesa.Model):
         if not sue.any():
             return
         hh.suit_month[sue] = t
-        hh.months_since_demand[sue] = 0
+        hh.demand_month[sue] = t
         hh.trust_personal[sue] += per_household(self.beh.trust_sued, hh.run) * np.ones(1, F32)
         cases = hh.per_run(sue)
         paid["suits"] += cases
         self._legal_cost += np.rint(cases * np.asarray(self.legal.cost_per_case_yuan) * 100).astype(
             np.int64
+        )
+
+    # -- 7. complaints -------------------------------------------------------------------------
+    def _complaints(self, t: int) -> np.ndarray:
+        return complaints.count(
+            self.hh, self.satisfaction, self.perception, self.beh, self.streams, t
         )
 
     # -- 8. votes ------------------------------------------------------------------------------
@@ -1129,6 +1134,8 @@ class FeeModel(mesa.Model):
             size = np.maximum(np.diff(hh.group_start), 1).astype(F32)
             self.neighbours = (hh.per_group(hh.habit).astype(F32) / size).take(hh.group)
         if m == 12:
+            # New debtors: their limitation clock starts now.
+            hh.demand_month[(hh.arrears == 0) & (hh.overdue > 0)] = t
             hh.arrears += hh.overdue
             hh.overdue[:] = 0
         update_trust(self.perception, self.mean_satisfaction, b.trust_adjust, b.trust_satisfaction)

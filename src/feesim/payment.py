@@ -175,7 +175,7 @@ def rounds_paid(u: np.ndarray, probabilities: list[np.ndarray]) -> np.ndarray:
 
 
 def settle(
-    hh: Households, pays: np.ndarray, with_arrears: np.ndarray | bool = False
+    hh: Households, pays: np.ndarray, with_arrears: np.ndarray | bool = False, month: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Households flagged in ``pays`` pay this year's bills (current cycle and overdue ones).
 
@@ -189,11 +189,18 @@ def settle(
         bill, this year's earlier bills and earlier years' arrears.
     """
     out = []
-    for arr, mask in ((hh.owed_cycle, pays), (hh.overdue, pays), (hh.arrears, pays & with_arrears)):
-        paid = arr * mask
+    for arr in (hh.owed_cycle, hh.overdue):
+        paid = arr * pays
         arr -= paid
         out.append(hh.per_run(paid))
-    hh.months_since_demand *= ~(pays & with_arrears)
+    if np.any(with_arrears):
+        mask = pays & with_arrears
+        paid = hh.arrears * mask
+        hh.arrears -= paid
+        out.append(hh.per_run(paid))
+        hh.demand_month[mask] = month  # paying arrears restarts the limitation clock
+    else:
+        out.append(np.zeros(hh.n_runs, dtype=np.int64))
     return out[0], out[1], out[2]
 
 

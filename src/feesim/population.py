@@ -76,7 +76,7 @@ class Households:
     overdue: np.ndarray  # int64 fen unpaid of earlier cycles of this calendar year
     arrears: np.ndarray  # int64 fen unpaid of earlier years' bills
     owed_fund: np.ndarray  # int64 fen unpaid maintenance-fund top-up
-    months_since_demand: np.ndarray  # int16 months since a formal demand (limitation)
+    demand_month: np.ndarray  # int32 month the limitation clock last (re)started
     suit_month: np.ndarray  # int32 month a suit was filed (-1 none)
 
     @property
@@ -335,7 +335,7 @@ def build_households(scenarios: Sequence[Scenario], streams: Streams) -> Househo
         overdue=np.zeros(n_total, dtype=np.int64),
         arrears=np.zeros(n_total, dtype=np.int64),
         owed_fund=np.zeros(n_total, dtype=np.int64),
-        months_since_demand=np.zeros(n_total, dtype=np.int16),
+        demand_month=np.zeros(n_total, dtype=np.int32),
         suit_month=np.full(n_total, -1, dtype=np.int32),
     )
 
@@ -405,7 +405,7 @@ def tile_households(template: Households, mapping: np.ndarray) -> Households:
             "overdue",
             "arrears",
             "owed_fund",
-            "months_since_demand",
+            "demand_month",
             "suit_month",
         )
     }

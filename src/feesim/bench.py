@@ -1,0 +1,252 @@
+"""Benchmarks, measured in one run: ``feesim bench [--quick] [--json FILE]``.
+
+What is measured (goals of issue 5 on a 2-core machine in brackets):
+
+- ``household_steps_per_s``: household-months per second of the vectorised engine on one core,
+  full household rules, a large batch of the frozen-fee community (>= 20 M);
+- ``reference_household_steps_per_s``: the same rules as one Mesa agent per household
+  (:mod:`feesim.reference`), and ``ratio`` between the two (>= 100);
+- ``city``: the synthetic Shanghai (``examples/city_shanghai.toml``; 27,500 communities,
+  ~10 M households) for 120 months on 2 worker processes: wall time and peak memory (< 60 s,
+  < 8 GiB); ``--quick`` runs a tenth of the city and says so;
+- ``forecast``: 1,000 runs of a 2,000-household community over 36 months (< 5 s);
+- ``scaling``: an ensemble on 2 worker processes against 1 (>= 1.8x).
+
+Timings are wall-clock seconds measured once each in the same process; the machine description
+is part of the output. Nothing here is a test: the numbers are reported, not asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from feesim.io import atomic_write_text
+
+__all__ = ["machine", "run_benchmarks"]
+
+log = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "examples"
+
+
+def machine() -> dict[str, Any]:
+    """Description of the machine the benchmarks ran on."""
+    mem = None
+    try:
+        with open("/proc/meminfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("MemTotal"):
+                    mem = round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    cpu = platform.processor()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:  # pragma: no cover
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "memory_gib": mem,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "load_average_1min_at_start": load,
+    }
+
+
+def _scenario(name: str, **changes: Any):
+    from feesim.scenario import load_scenario
+
+    sc = load_scenario(EXAMPLES / f"{name}.toml")
+    return sc.with_changes(**changes) if changes else sc
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t0, out
+
+
+def bench_engine(households: int, months: int, runs: int) -> dict[str, float]:
+    """Vectorised engine, one core: a batch of the frozen-fee community."""
+    from feesim.model import FeeModel
+
+    sc = _scenario(
+        "frozen_fee", **{"community.households": households, "simulation.months": months}
+    )
+    setup, model = _timed(lambda: FeeModel([sc] * runs, rng=1, populations=4))
+
+    def step_all() -> None:
+        for _ in range(months):
+            model.step()
+
+    stepping, _ = _timed(step_all)
+    n = model.hh.n
+    return {
+        "households": n,
+        "months": months,
+        "setup_s": setup,
+        "stepping_s": stepping,
+        "household_steps_per_s": n * months / stepping,
+        "household_steps_per_s_with_setup": n * months / (setup + stepping),
+    }
+
+
+def bench_reference(households: int, months: int) -> dict[str, float]:
+    """The per-agent Mesa reference on the same rules."""
+    from feesim.reference import ReferenceModel
+
+    sc = _scenario(
+        "frozen_fee", **{"community.households": households, "simulation.months": months}
+    )
+    model = ReferenceModel(sc, rng=1)
+
+    def step_all() -> None:
+        for _ in range(months):
+            model.step()
+
+    stepping, _ = _timed(step_all)
+    return {
+        "households": households,
+        "months": months,
+        "stepping_s": stepping,
+        "household_steps_per_s": households * months / stepping,
+    }
+
+
+def bench_forecast(runs: int = 1000, households: int = 2000, months: int = 36) -> dict[str, Any]:
+    """A 1,000-run forecast: status quo and proposal of a 2,000-household community."""
+    sc = _scenario(
+        "xianghe_2025", **{"community.households": households, "simulation.months": months}
+    )
+    try:
+        from feesim.forecast import bench_forecast as forecast_bench  # type: ignore[attr-defined]
+    except ImportError:
+        forecast_bench = None
+    if forecast_bench is not None:
+        seconds = forecast_bench(runs=runs, households=households, months=months)
+        return {
+            "runs": runs,
+            "households": households,
+            "months": months,
+            "seconds": seconds,
+            "what": "feesim.forecast (status quo and proposal, common random numbers)",
+        }
+    from feesim.model import FeeModel
+
+    seconds, _ = _timed(lambda: FeeModel([sc] * runs, rng=1, populations=20).run())
+    return {
+        "runs": runs,
+        "households": households,
+        "months": months,
+        "seconds": seconds,
+        "what": "one batch of the proposal scenario (populations=20)",
+    }
+
+
+def bench_city(fraction: float, workers: int) -> dict[str, Any]:
+    """The synthetic Shanghai for 120 months on ``workers`` processes.
+
+    Runs in a fresh interpreter, so that its peak memory is its own.
+    """
+    code = (
+        "import json, resource, sys, time\n"
+        "from feesim.portfolio import load_portfolio, run_portfolio\n"
+        f"pf = load_portfolio({str(EXAMPLES / 'city_shanghai.toml')!r})\n"
+        f"n = int(len(pf.table) * {fraction})\n"
+        "pf.table = pf.table.iloc[:n].reset_index(drop=True)\n"
+        "t0 = time.perf_counter()\n"
+        f"res = run_portfolio(pf, workers={workers}, progress=False)\n"
+        "wall = time.perf_counter() - t0\n"
+        "kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "print(json.dumps({'communities': n, 'households': int(pf.households),"
+        " 'months': pf.base.simulation.months, 'wall_s': wall,"
+        " 'parent_peak_gib': kib / 1024**2, 'worker_peak_gib': child / 1024**2,"
+        f" 'workers': {workers}, 'low_trap': res.total['low_trap'],"
+        " 'exits': res.total['exits'], 'collection_end': res.total['collection_end'],"
+        " 'failed': res.total['failed']}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr else "failed"}
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    # Upper bound of simultaneous use: the parent plus every worker at its own peak.
+    out["peak_memory_gib"] = out["parent_peak_gib"] + workers * out["worker_peak_gib"]
+    out["household_steps_per_s"] = out["households"] * out["months"] / out["wall_s"]
+    out["fraction_of_city"] = fraction
+    return out
+
+
+def bench_scaling(chunks: int, chunk_households: int, months: int) -> dict[str, float]:
+    """The same ensemble on 1 and on 2 worker processes."""
+    from feesim.ensemble import Ensemble
+
+    sc = _scenario("frozen_fee", **{"community.households": 2000, "simulation.months": months})
+    replicates = chunks * chunk_households // 2000
+    ens = Ensemble(
+        sc, replicates=replicates, seed=1, chunk_households=chunk_households, populations=4
+    )
+    one, _ = _timed(lambda: ens.run("processes", workers=1, tables=("events",), progress=False))
+    two, _ = _timed(lambda: ens.run("processes", workers=2, tables=("events",), progress=False))
+    return {
+        "chunks": chunks,
+        "households": replicates * 2000,
+        "months": months,
+        "one_worker_s": one,
+        "two_workers_s": two,
+        "speedup": one / two,
+    }
+
+
+def run_benchmarks(quick: bool = False) -> dict[str, Any]:
+    """Run every benchmark once and return the figures (see the module doc)."""
+    out: dict[str, Any] = {"machine": machine(), "quick": quick}
+    log.info("engine")
+    eng = bench_engine(households=2000, months=24 if quick else 60, runs=250 if quick else 500)
+    ref = bench_reference(households=600 if quick else 1500, months=6 if quick else 12)
+    out["engine"] = eng
+    out["reference"] = ref
+    out["household_steps_per_s"] = eng["household_steps_per_s"]
+    out["reference_household_steps_per_s"] = ref["household_steps_per_s"]
+    out["ratio"] = eng["household_steps_per_s"] / ref["household_steps_per_s"]
+    log.info("forecast")
+    out["forecast"] = bench_forecast()
+    log.info("scaling")
+    out["scaling"] = bench_scaling(
+        chunks=8 if quick else 12, chunk_households=200_000, months=24 if quick else 36
+    )
+    log.info("city")
+    out["city"] = bench_city(fraction=0.1 if quick else 1.0, workers=2)
+    out["goals"] = {
+        "household_steps_per_s >= 20e6": out["household_steps_per_s"] >= 20e6,
+        "ratio >= 100": out["ratio"] >= 100,
+        "forecast_s < 5": out["forecast"]["seconds"] < 5,
+        "scaling >= 1.8": out["scaling"]["speedup"] >= 1.8,
+        "city_s < 60 (full city only)": (not quick) and out["city"].get("wall_s", 1e9) < 60,
+        "city_memory_gib < 8": out["city"].get("peak_memory_gib", 1e9) < 8,
+    }
+    return out
+
+
+def write_json(result: dict[str, Any], path: str | os.PathLike[str]) -> None:
+    """Write the figures as JSON (atomically)."""
+    atomic_write_text(path, json.dumps(result, indent=2, default=float))

@@ -1,0 +1,135 @@
+"""Portfolios: many communities from one file, reported one by one and in total."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from feesim.cli import main
+from feesim.errors import ConfigError
+from feesim.portfolio import (
+    AGG07_FEES,
+    Generator,
+    Portfolio,
+    generate,
+    is_portfolio,
+    load_portfolio,
+    run_portfolio,
+)
+from feesim.scenario import Scenario
+
+
+def small_table(n=12, seed=1):
+    spec = Generator(communities=n, households=n * 120, districts=("Hongkou", "Putuo"))
+    return generate(spec, np.random.default_rng(seed))
+
+
+def test_generator_follows_the_sources():
+    t = generate(Generator(communities=4000, households=4000 * 364), np.random.default_rng(0))
+    assert len(t) == 4000 and t["community"].is_unique
+    assert set(t["district"]) == set(AGG07_FEES)
+    old = t[t["housing_kind"] != "commodity"]
+    # AGG-08: old-community fees typically 0.4-0.8 (scaled a little by district level).
+    assert old["fee_multi"].between(0.24, 1.3).all() and 0.45 < old["fee_multi"].mean() < 0.75
+    new = t[t["housing_kind"] == "commodity"]
+    huangpu = new[new["district"] == "Huangpu"]["fee_multi"].median()
+    jinshan = new[new["district"] == "Jinshan"]["fee_multi"].median()
+    assert huangpu > 3 * jinshan  # AGG-07: 2.83 vs 0.74
+    assert t["households"].sum() == pytest.approx(4000 * 364, rel=0.05)
+    again = generate(Generator(communities=4000, households=4000 * 364), np.random.default_rng(0))
+    pd.testing.assert_frame_equal(t, again)
+
+
+def test_table_rows_become_scenarios():
+    t = small_table()
+    pf = Portfolio(name="t", base=Scenario(), table=t)
+    scs = pf.scenarios()
+    assert [s.meta.name for s in scs] == t["community"].tolist()
+    for s, (_, row) in zip(scs, t.iterrows(), strict=True):
+        assert s.community.households == row["households"]
+        fees = {b.name: b.fee_per_m2 for b in s.community.building_types}
+        if row["share_high_rise"] < 1:
+            assert fees["multi-storey"] == pytest.approx(row["fee_multi"])
+        if row["share_high_rise"] > 0:
+            assert fees["high-rise"] == pytest.approx(row["fee_high"])
+        assert sum(b.share for b in s.community.building_types) == pytest.approx(1.0)
+        assert s.community.initial_collection_rate == pytest.approx(row["collection"])
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "fragment"),
+    [
+        ("households", -5, "households: got -5"),
+        ("households", 12.5, "a whole number"),
+        ("share_high_rise", 1.5, "[0.0, 1.0]"),
+        ("billing", "weekly", "one of monthly, quarterly, yearly"),
+        ("fee_multi", "cheap", "'cheap'"),
+        ("nonsense", 1, "portfolio.nonsense: unknown column"),
+    ],
+)
+def test_bad_rows_name_row_column_and_value(column, value, fragment):
+    t = small_table().astype(object)
+    t.loc[3, column] = value
+    with pytest.raises(ConfigError) as err:
+        Portfolio(name="t", base=Scenario(), table=t)
+    msg = str(err.value)
+    assert fragment in msg
+    if column != "nonsense":
+        assert f"row 4 ({t.loc[3, 'community']!r}).{column}" in msg
+
+
+def test_duplicate_names_are_rejected():
+    t = small_table()
+    t.loc[1, "community"] = t.loc[0, "community"]
+    with pytest.raises(ConfigError, match="appears twice"):
+        Portfolio(name="t", base=Scenario(), table=t)
+
+
+def test_run_portfolio_reports_communities_and_districts(tmp_path):
+    base = Scenario().with_changes(**{"simulation.months": 36})
+    pf = Portfolio(name="two districts", base=base, table=small_table(), seed=3,
+                   chunk_households=600)
+    res = run_portfolio(pf, executor="serial", out=tmp_path / "pf", progress=False)
+    c = res.communities
+    assert len(c) == 12 and (c["status"] == "ok").all()
+    assert set(res.districts["district"]) == {"Hongkou", "Putuo"}
+    assert res.districts["communities"].sum() == 12
+    assert res.total["households"] == pf.households
+    w = c["households"] / c["households"].sum()
+    assert res.total["collection_end"] == pytest.approx(
+        (c["collection_rate_last_december"] * w).sum())
+    assert res.total["low_trap"] == int(c["low_trap"].sum())
+    written = pd.read_csv(tmp_path / "pf" / "communities.csv")
+    assert len(written) == 12 and "low_trap" in written
+    assert (tmp_path / "pf" / "votes").exists()
+
+
+def test_example_district_runs_from_the_command_line(tmp_path, capsys, examples):
+    assert is_portfolio(examples / "district_hongkou.toml")
+    assert not is_portfolio(examples / "xianghe_2025.toml")
+    out = tmp_path / "hk"
+    status = main(["run", str(examples / "district_hongkou.toml"), "--months", "24", "--out",
+                   str(out), "--quiet"])
+    text = capsys.readouterr().out
+    assert status == 0
+    assert "250 communities" in text and "Hongkou" in text
+    assert len(pd.read_csv(out / "communities.csv")) == 250
+
+
+def test_city_example_describes_shanghai(examples):
+    pf = load_portfolio(examples / "city_shanghai.toml")
+    assert len(pf.table) == 27500  # AGG-08
+    assert 9_000_000 < pf.households < 11_000_000
+    assert pf.base.simulation.months == 120
+    assert pf.base.government.wage_growth == pytest.approx(0.031)
+
+
+def test_bad_portfolio_file(tmp_path):
+    p = tmp_path / "p.toml"
+    p.write_text('[portfolio]\nname = "x"\n[generator]\ncommunities = 0\n')
+    with pytest.raises(ConfigError, match="generator.communities"):
+        load_portfolio(p)
+    p.write_text('[portfolio]\nname = "x"\n')
+    with pytest.raises(ConfigError, match="give a CSV file or a \\[generator\\] table"):
+        load_portfolio(p)
