@@ -51,9 +51,12 @@ def test_members_differ_from_each_other(serial):
 
 
 def test_dask_local_cluster_equals_serial(ensemble, serial):
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         result = ensemble.run(client.get_executor(), progress=False)
         by_address = ensemble.run(scheduler=cluster.scheduler_address, progress=False)
     pd.testing.assert_frame_equal(serial.series, result.series)
@@ -63,16 +66,24 @@ def test_dask_local_cluster_equals_serial(ensemble, serial):
 
 def test_dask_worker_killed_mid_ensemble_loses_no_member(small_scenario):
     # Chunks of one member each, slow enough that a worker dies while others are pending.
-    ens = Ensemble(small_scenario.with_changes(**{"simulation.months": 60}), replicates=16,
-                   seed=5, chunk_households=240)
+    ens = Ensemble(
+        small_scenario.with_changes(**{"simulation.months": 60}),
+        replicates=16,
+        seed=5,
+        chunk_households=240,
+    )
     expected = ens.run("serial", progress=False)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         pids = client.run(os.getpid)
         holder: dict = {}
         runner = threading.Thread(
-            target=lambda: holder.update(r=ens.run(client.get_executor(), progress=False)))
+            target=lambda: holder.update(r=ens.run(client.get_executor(), progress=False))
+        )
         runner.start()
         time.sleep(1.0)
         os.kill(next(iter(pids.values())), signal.SIGKILL)
@@ -84,8 +95,12 @@ def test_dask_worker_killed_mid_ensemble_loses_no_member(small_scenario):
 
 
 def test_local_pool_worker_killed_loses_no_member(small_scenario):
-    ens = Ensemble(small_scenario.with_changes(**{"simulation.months": 60}), replicates=8,
-                   seed=6, chunk_households=240)
+    ens = Ensemble(
+        small_scenario.with_changes(**{"simulation.months": 60}),
+        replicates=8,
+        seed=6,
+        chunk_households=240,
+    )
     expected = ens.run("serial", progress=False)
     ctx = multiprocessing.get_context("forkserver")
     pool = cf.ProcessPoolExecutor(max_workers=2, mp_context=ctx)
@@ -93,10 +108,10 @@ def test_local_pool_worker_killed_loses_no_member(small_scenario):
     runner = threading.Thread(target=lambda: holder.update(r=ens.run(pool, progress=False)))
     runner.start()
     deadline = time.time() + 30
-    while not pool._processes and time.time() < deadline:  # noqa: SLF001 - test only
+    while not pool._processes and time.time() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)
-    victim = next(iter(pool._processes))  # noqa: SLF001
+    victim = next(iter(pool._processes))
     os.kill(victim, signal.SIGKILL)
     runner.join(timeout=300)
     pool.shutdown(wait=False, cancel_futures=True)
@@ -139,7 +154,13 @@ def test_parameter_sets_cross_scenarios(small_scenario):
     params = [b, dataclasses.replace(b, pay_intercept_fr=-3.0)]
     ens = Ensemble({"a": small_scenario}, replicates=3, params=params, seed=2)
     assert [(m.key, m.params, m.replicate) for m in ens.members] == [
-        ("a", 0, 0), ("a", 0, 1), ("a", 0, 2), ("a", 1, 0), ("a", 1, 1), ("a", 1, 2)]
+        ("a", 0, 0),
+        ("a", 0, 1),
+        ("a", 0, 2),
+        ("a", 1, 0),
+        ("a", 1, 1),
+        ("a", 1, 2),
+    ]
     result = ens.run("serial", progress=False)
     q = result.summary.merge(result.members, on="member").groupby("params")["collection_rate"]
     assert q.mean().iloc[1] != q.mean().iloc[0]
@@ -153,3 +174,26 @@ def test_bad_arguments_are_clear_errors(small_scenario):
         Ensemble(small_scenario, replicates=0)
     with pytest.raises(ConfigError, match="tables"):
         Ensemble(small_scenario).run("serial", tables=("series", "nope"), progress=False)
+
+
+def test_ensemble_command(tmp_path, capsys, examples):
+    from feesim.cli import main
+
+    out = tmp_path / "e"
+    status = main(
+        [
+            "ensemble",
+            str(examples / "fund_topup.toml"),
+            "--replicates",
+            "6",
+            "--seed",
+            "2",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
+    text = capsys.readouterr().out
+    assert status == 0 and "6 members (6 ok, 0 failed)" in text
+    assert len(pd.read_csv(out / "summary.csv")) == 6
+    assert pd.read_parquet(out / "campaigns")["member"].nunique() == 6

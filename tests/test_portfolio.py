@@ -88,8 +88,9 @@ def test_duplicate_names_are_rejected():
 
 def test_run_portfolio_reports_communities_and_districts(tmp_path):
     base = Scenario().with_changes(**{"simulation.months": 36})
-    pf = Portfolio(name="two districts", base=base, table=small_table(), seed=3,
-                   chunk_households=600)
+    pf = Portfolio(
+        name="two districts", base=base, table=small_table(), seed=3, chunk_households=600
+    )
     res = run_portfolio(pf, executor="serial", out=tmp_path / "pf", progress=False)
     c = res.communities
     assert len(c) == 12 and (c["status"] == "ok").all()
@@ -98,7 +99,8 @@ def test_run_portfolio_reports_communities_and_districts(tmp_path):
     assert res.total["households"] == pf.households
     w = c["households"] / c["households"].sum()
     assert res.total["collection_end"] == pytest.approx(
-        (c["collection_rate_last_december"] * w).sum())
+        (c["collection_rate_last_december"] * w).sum()
+    )
     assert res.total["low_trap"] == int(c["low_trap"].sum())
     written = pd.read_csv(tmp_path / "pf" / "communities.csv")
     assert len(written) == 12 and "low_trap" in written
@@ -109,8 +111,17 @@ def test_example_district_runs_from_the_command_line(tmp_path, capsys, examples)
     assert is_portfolio(examples / "district_hongkou.toml")
     assert not is_portfolio(examples / "xianghe_2025.toml")
     out = tmp_path / "hk"
-    status = main(["run", str(examples / "district_hongkou.toml"), "--months", "24", "--out",
-                   str(out), "--quiet"])
+    status = main(
+        [
+            "run",
+            str(examples / "district_hongkou.toml"),
+            "--months",
+            "24",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     text = capsys.readouterr().out
     assert status == 0
     assert "250 communities" in text and "Hongkou" in text
@@ -128,8 +139,8 @@ def test_city_example_describes_shanghai(examples):
 def test_bad_portfolio_file(tmp_path):
     p = tmp_path / "p.toml"
     p.write_text('[portfolio]\nname = "x"\n[generator]\ncommunities = 0\n')
-    with pytest.raises(ConfigError, match="generator.communities"):
+    with pytest.raises(ConfigError, match=r"generator\.communities"):
         load_portfolio(p)
     p.write_text('[portfolio]\nname = "x"\n')
-    with pytest.raises(ConfigError, match="give a CSV file or a \\[generator\\] table"):
+    with pytest.raises(ConfigError, match=r"give a CSV file or a \[generator\] table"):
         load_portfolio(p)

@@ -13,14 +13,21 @@ from feesim.errors import ConfigError
 from feesim.reference import HouseholdAgent, ReferenceModel
 
 RUNS = 40
-COLUMNS = ("collection_rate", "payment_record", "satisfaction", "trust", "service_quality",
-           "arrears_yuan")
+COLUMNS = (
+    "collection_rate",
+    "payment_record",
+    "satisfaction",
+    "trust",
+    "service_quality",
+    "arrears_yuan",
+)
 
 
 @pytest.fixture(scope="module")
 def scenario(load_example):
     return load_example("frozen_fee").with_changes(
-        **{"community.households": 100, "simulation.months": 24})
+        **{"community.households": 100, "simulation.months": 24}
+    )
 
 
 def _ends(result, month=23):
@@ -58,7 +65,8 @@ def test_the_comparison_detects_a_different_rule(scenario, engines):
     """Negative control: the same test flags a rule change of moderate size."""
     _, ref = engines
     altered = dataclasses.replace(
-        scenario, behaviour=dataclasses.replace(scenario.behaviour, pay_intercept_fr=-2.5))
+        scenario, behaviour=dataclasses.replace(scenario.behaviour, pay_intercept_fr=-2.5)
+    )
     vec = _ends(feesim.FeeModel([altered] * RUNS, rng=1).run())
     result = _compare(vec, ref)
     assert min(p for p, _ in result.values()) < 0.001
@@ -68,5 +76,5 @@ def test_reference_keeps_the_ledger_and_refuses_unsupported_rules(scenario, smal
     # strict_ledger checked every month in the fixture; here: unsupported scenarios.
     with pytest.raises(ConfigError, match="proposals"):
         ReferenceModel(small_scenario)
-    with pytest.raises(ConfigError, match="legal.enabled"):
+    with pytest.raises(ConfigError, match=r"legal\.enabled"):
         ReferenceModel(scenario.with_changes(**{"legal.enabled": True}))
