@@ -87,6 +87,53 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    from feesim.ensemble import Ensemble
+    from feesim.scenario import load_scenario
+
+    scenarios = {Path(p).stem: load_scenario(p) for p in args.scenarios}
+    if args.months is not None:
+        scenarios = {
+            k: v.with_changes(**{"simulation.months": args.months}) for k, v in scenarios.items()
+        }
+    ens = Ensemble(
+        scenarios,
+        replicates=args.replicates,
+        seed=args.seed,
+        chunk_households=args.chunk_households,
+        populations=args.populations,
+    )
+    started = time.perf_counter()
+    res = ens.run(
+        workers=args.workers, scheduler=args.scheduler, out=args.out, progress=not args.quiet
+    )
+    elapsed = time.perf_counter() - started
+    ok = res.members["status"] == "ok"
+    print(
+        f"{len(res.members)} members ({int(ok.sum())} ok, {int((~ok).sum())} failed) in "
+        f"{elapsed:.1f} s"
+    )
+    summary = res.summary.merge(res.members[["member", "key"]], on="member")
+    for key, g in summary.groupby("key"):
+        c = g["collection_rate_last_december"]
+        print(
+            f"  {key}: last-December collection mean {c.mean():.1%} "
+            f"(5-95%: {c.quantile(0.05):.1%}-{c.quantile(0.95):.1%}), firm exits "
+            f"{g['first_exit_month'].notna().mean():.0%}, votes passed "
+            f"{g['votes_passed'].sum()}/{g['votes'].sum()}"
+        )
+    for _, f in res.failures.iterrows():
+        print(f"  failed member {f['member']} ({f['key']}): {f['error']}")
+    if args.out:
+        res.summary.to_csv(Path(args.out) / "summary.csv", index=False)
+        res.members.to_csv(Path(args.out) / "members.csv", index=False)
+        print(
+            f"  wrote {args.out}/series/, votes/, events/, campaigns/ (Parquet), summary.csv, "
+            "members.csv"
+        )
+    return 0
+
+
 def _cmd_bench(args: argparse.Namespace) -> int:
     from feesim.bench import run_benchmarks, write_json
 
@@ -172,6 +219,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", help="dask.distributed scheduler address for a portfolio")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
+
+    ens = sub.add_parser("ensemble", help="many replicates of one or more scenarios")
+    ens.add_argument("scenarios", nargs="+", type=Path, help="scenario TOML files")
+    ens.add_argument("--replicates", type=_positive, default=100)
+    ens.add_argument("--seed", type=_seed, default=0)
+    ens.add_argument("--months", type=_positive, help="override simulation.months")
+    ens.add_argument("--workers", type=_positive, help="local worker processes")
+    ens.add_argument("--scheduler", help="dask.distributed scheduler address")
+    ens.add_argument(
+        "--chunk-households",
+        type=_positive,
+        default=200_000,
+        help="households simulated together in one batch",
+    )
+    ens.add_argument(
+        "--populations",
+        type=_positive,
+        help="replicates share this many household populations (faster set-up)",
+    )
+    ens.add_argument("--out", type=Path, help="folder for partitioned Parquet tables")
+    ens.add_argument("--quiet", action="store_true", help="no progress bar")
+    ens.set_defaults(func=_cmd_ensemble)
 
     bench = sub.add_parser("bench", help="measure speed, scaling and memory (issue 5 goals)")
     bench.add_argument("--quick", action="store_true", help="smaller sizes (about 3 minutes)")
