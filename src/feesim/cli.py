@@ -250,6 +250,14 @@ def build_parser() -> argparse.ArgumentParser:
     desc = sub.add_parser("describe", help="list every scenario field with unit and source")
     desc.add_argument("--kind", choices=("lever", "uncertainty", "setting"))
     desc.set_defaults(func=_cmd_describe)
+
+    from feesim.dashboard.server import add_dashboard_parser
+
+    add_dashboard_parser(sub)
+
+    from feesim.forecast.cli import add_forecast_parser
+
+    add_forecast_parser(sub)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -10,6 +11,14 @@ from pathlib import Path
 from typing import IO
 
 __all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "write_atomically"]
+
+
+@functools.cache
+def _file_mode() -> int:
+    """Permissions of a newly created file under the process umask (read once)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 @contextlib.contextmanager
@@ -32,6 +41,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
     os.close(fd)
     tmp_path = Path(tmp)
+    os.chmod(tmp_path, _file_mode())  # mkstemp makes files private; results are ordinary files
     try:
         yield tmp_path
         os.replace(tmp_path, final)

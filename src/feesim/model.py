@@ -43,7 +43,7 @@ from feesim import collection, complaints
 from feesim.baseline import SpinUp, spin_up
 from feesim.behaviour import Behaviour
 from feesim.committee import KIND_REACH, Ballot, OwnersCommittee, hold_votes
-from feesim.errors import ConfigError
+from feesim.errors import ConfigError, SimulationError
 from feesim.evaluation import assessment_score, evaluation_score
 from feesim.firm import (
     EMERGENCY,
@@ -658,7 +658,10 @@ class FeeModel(mesa.Model):
         """Advance every community by one month (the order is in the module docstring)."""
         t = self.month
         if t >= self.months:
-            raise IndexError(f"the model has already run its {self.months} months")
+            raise SimulationError(
+                f"month {t}: the model has already run its {self.months} months "
+                "(check model.running before stepping)"
+            )
         R = len(self.scenarios)
         # The month's one-off flows, filled by the steps below.
         self._fund_billed = np.zeros(R, dtype=np.int64)
@@ -681,6 +684,47 @@ class FeeModel(mesa.Model):
             self.recorder.month(t, flows, paid, n_complaints)
             self._close(t)
         self.month += 1
+        self.running = self.month < self.months
+
+    # -- state a user may set (phase diagrams, what-if starts) ----------------------------------
+    def set_payment_records(self, run: int, records: np.ndarray) -> None:
+        """Replace the payment records of the households of ``run`` (0-1 each).
+
+        Stairwell shares are recomputed from the new records.
+        """
+        hh = self.hh
+        sl = hh.run_slice(run)
+        values = np.asarray(records, dtype=np.float64)
+        if values.shape != (sl.stop - sl.start,) or np.any((values < 0) | (values > 1)):
+            raise ConfigError(
+                f"records: got shape {values.shape}; expected {sl.stop - sl.start} values in "
+                "[0, 1], one per household of the run"
+            )
+        hh.habit[sl] = values.astype(F32)
+        size = np.maximum(np.diff(hh.group_start), 1).astype(F32)
+        self.neighbours = (hh.per_group(hh.habit).astype(F32) / size).take(hh.group)
+
+    def trailing_collection(self) -> np.ndarray:
+        """Each firm's trailing-twelve-month collection ratio (what it plans staffing on)."""
+        return self.firms.trailing()[0]
+
+    def set_trailing_collection(self, run: int, value: float) -> None:
+        """Make the firm of ``run`` remember its last twelve months' collection as ``value``."""
+        if not 0.0 <= value <= 1.5:
+            raise ConfigError(f"value: got {value!r}; expected a collection ratio in [0, 1.5]")
+        fb = self.firms
+        k = value / max(float(self.trailing_collection()[run]), 1e-9)
+        other = fb.ring_revenue[run] - fb.ring_fee_cash[run]
+        fb.ring_fee_cash[run] = fb.ring_fee_cash[run] * k
+        fb.ring_revenue[run] = other + fb.ring_fee_cash[run]
+
+    def shift_trust(self, run: int, delta: float) -> None:
+        """Move the community trust stock of ``run`` by ``delta`` (felt from the next month)."""
+        self.perception.trust[run] += delta
+
+    def loss_months(self) -> np.ndarray:
+        """Each firm's consecutive months with a trailing-year loss (its exit clock)."""
+        return self.firms.loss_months.copy()
 
     def household_frame(self, run: int = 0) -> pd.DataFrame:
         """One row per household of ``run`` as it stands now (for pictures of the community).

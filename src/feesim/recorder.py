@@ -72,7 +72,7 @@ class Recorder:
         self.model = model
         T, R = model.months, len(model.scenarios)
         self.series = {c: np.full((T, R), np.nan) for c in SERIES_COLUMNS}
-        self.type_fees = np.full((T, R, 0), np.nan)
+        self.type_fees = np.full((T, R, model.fee.shape[1]), np.nan)
         self.votes: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.campaigns: list[dict[str, Any]] = []
@@ -88,8 +88,6 @@ class Recorder:
         """Record month ``t`` (called after finances, before billing cycles close)."""
         m = self.model
         hh, fb, s = m.hh, m.firms, self.series
-        if self.type_fees.shape[2] != m.fee.shape[1]:
-            self.type_fees = np.full((m.months, len(m.scenarios), m.fee.shape[1]), np.nan)
         self.type_fees[t] = m.fee
         s["fee_per_m2"][t] = (m.fee * m.area_rb).sum(axis=1) / m.area_total
         s["service_quality"][t] = fb.quality

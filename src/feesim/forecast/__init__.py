@@ -1,0 +1,42 @@
+"""Pre-vote forecast: test a proposed price step before the owners vote.
+
+The housing bureau's question, "this community proposes going from 0.75 to 0.97 yuan/m2 with
+this service package: will it pass, what will collection do, will the firm survive, and what
+step would pass?", answered from a community file in seconds:
+
+>>> from feesim.forecast import load_forecast_input, run_forecast
+>>> inp = load_forecast_input("examples/community_xianghe.toml")   # doctest: +SKIP
+>>> result = run_forecast(inp, runs=1000)                          # doctest: +SKIP
+>>> result.pass_probability, result["approval_heads"]["p50"]       # doctest: +SKIP
+>>> result.save("out/xianghe")    # forecast.json, report.html, PNGs  # doctest: +SKIP
+
+Modules: :mod:`~feesim.forecast.community` (the community file and its defaults),
+:mod:`~feesim.forecast.engine` (status quo and proposal on common random numbers),
+:mod:`~feesim.forecast.result` (:class:`ForecastResult`, the ``forecast.json`` keys),
+:mod:`~feesim.forecast.search` (the largest step that passes), :mod:`~feesim.forecast.report`
+(``report.html`` and plots), :mod:`~feesim.forecast.ensemble` (calibrated parameter ensembles)
+and :mod:`~feesim.forecast.bench` (the speed benchmark).
+"""
+
+from __future__ import annotations
+
+from feesim.forecast.bench import bench_forecast, benchmark_forecast
+from feesim.forecast.community import ForecastInput, load_forecast_input, parse_new_fee
+from feesim.forecast.engine import CHUNK_RUNS, Runner, run_forecast
+from feesim.forecast.ensemble import behaviour_ensemble, read_ensemble
+from feesim.forecast.result import JSON_KEYS, ForecastResult
+
+__all__ = [
+    "CHUNK_RUNS",
+    "JSON_KEYS",
+    "ForecastInput",
+    "ForecastResult",
+    "Runner",
+    "behaviour_ensemble",
+    "bench_forecast",
+    "benchmark_forecast",
+    "load_forecast_input",
+    "parse_new_fee",
+    "read_ensemble",
+    "run_forecast",
+]
