@@ -21,14 +21,37 @@ proposal) nothing drifts:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 
-from feesim.payment import PaymentCoefficients, cycle_hazard, logistic, propensity
-from feesim.population import Households
+from feesim.behaviour import Behaviour
+from feesim.evaluation import assessment_score
+from feesim.firm import FUNCTIONS, FirmBook
+from feesim.government import subsidy_factor
+from feesim.payment import (
+    PaymentCoefficients,
+    cycle_hazard,
+    logistic,
+    payment_coefficients,
+    propensity,
+)
+from feesim.perception import Perception
+from feesim.population import Households, per_household, template_index
+from feesim.rng import Decision
+from feesim.scenario import TIER_QUALITY
 
-__all__ = ["SETTLE_YEARS", "SPIN_UP_YEARS", "SpinUp", "spin_up", "year_end_rate"]
+__all__ = [
+    "SETTLE_YEARS",
+    "SPIN_UP_YEARS",
+    "BaselineMixin",
+    "SpinUp",
+    "run_values",
+    "spin_up",
+    "year_end_rate",
+]
 
 F32 = np.float32
 
@@ -168,3 +191,203 @@ def spin_up(
         cash_profile=profile,
         realised=realised,
     )
+
+
+def run_values(objs: Sequence[object], names: Sequence[str]) -> SimpleNamespace:
+    """Run-level values: a float where all runs agree, else a float64 array over runs."""
+    uniq = {id(o): o for o in objs}
+    out = {}
+    for name in names:
+        if len(uniq) == 1:
+            out[name] = float(getattr(objs[0], name))
+            continue
+        vals = np.array([float(getattr(o, name)) for o in objs])
+        out[name] = float(vals[0]) if np.all(vals == vals[0]) else vals
+    return SimpleNamespace(**out)
+
+
+class BaselineMixin:
+    """Month-0 construction of a :class:`~feesim.model.FeeModel`.
+
+    Firms' staffing, cash and trailing year; households' attitudes and payment history (the
+    rules of this module).
+    """
+
+    def _setup_firms(self, equip_rb: np.ndarray) -> None:
+        runs, R = self.scenarios, len(self.scenarios)
+        f = lambda g: np.array([g(sc.firm) for sc in runs], dtype=np.float64)
+        std_staff = f(lambda x: x.staff_per_10k_m2) * self.area_total / 1e4
+        labour_per_wage = std_staff * f(lambda x: x.wage_premium * (1 + x.social_insurance_rate))
+        ms = f(lambda x: x.materials_share)
+        materials_full = labour_per_wage * self.wage[0] * ms / (1 - ms)
+        equipment = (equip_rb * self.area_rb).sum(axis=1)
+        tier_q = np.array([TIER_QUALITY[sc.firm.tier] for sc in runs])
+        self.firms = FirmBook(
+            state=np.zeros(R, dtype=np.int8),
+            exit_month=np.full(R, -1, dtype=np.int32),
+            since=np.zeros(R, dtype=np.int32),
+            serial=np.zeros(R, dtype=np.int32),
+            x=np.zeros((R, len(FUNCTIONS))),
+            q=np.zeros((R, len(FUNCTIONS))),
+            management=f(lambda x: x.management_quality),
+            cash=np.zeros(R, dtype=np.int64),
+            tier_q=tier_q,
+            floor_q=np.zeros(R),
+            commit_q=np.zeros(R),
+            rectify_until=np.full(R, -1, dtype=np.int32),
+            term_end=f(lambda x: x.term_months).astype(np.int32),
+            loss_months=np.zeros(R, dtype=np.int32),
+            ring_revenue=np.zeros((R, 12)),
+            ring_cost=np.zeros((R, 12)),
+            ring_fee_cash=np.zeros((R, 12)),
+            ring_fee_due=np.zeros((R, 12)),
+            cost_plus=np.array([sc.firm.contract == "cost_plus" for sc in runs]),
+            std_staff=std_staff,
+            labour_per_wage=labour_per_wage,
+            materials_full=materials_full,
+            equipment=equipment,
+            target_margin=f(lambda x: x.target_margin),
+            remuneration=f(lambda x: x.remuneration_rate),
+            staff_floor=f(lambda x: x.staff_floor),
+            max_cut=f(lambda x: x.max_cut_rate),
+            max_hire=f(lambda x: x.max_hire_rate),
+            quality_lag=f(lambda x: x.quality_lag),
+            exit_loss_months=f(lambda x: x.exit_loss_months).astype(np.int32),
+            notice_months=f(lambda x: x.notice_months).astype(np.int32),
+            term_months=f(lambda x: x.term_months).astype(np.int32),
+            credit_months=f(lambda x: x.credit_limit_months),
+            cash_months=f(lambda x: x.initial_cash_months),
+        )
+        self._staff_baseline(np.ones(R))
+
+    def _staff_baseline(self, subsidy_factor: np.ndarray) -> None:
+        """Month-0 staffing, cash and trailing year of every firm.
+
+        ``subsidy_factor`` is the share of the district subsidy each firm's assessment earns.
+        """
+        runs, R, fb = self.scenarios, len(self.scenarios), self.firms
+        c0 = self._initial_collection()
+        accrual = (self.fee * self.area_rb).sum(axis=1)
+        self.subsidy_paid = self.subsidy_rate * self.area_total * subsidy_factor
+        revenue0 = (
+            accrual * np.nan_to_num(c0, nan=0.85)
+            + self.public_income * self.public_share
+            + self.subsidy_paid
+        )
+        wage0, price0 = self.wage[0], self.price[0]
+        x_tier = fb.tier_q / fb.management
+        given = np.array(
+            [np.nan if sc.firm.initial_quality is None else sc.firm.initial_quality for sc in runs]
+        )
+        x0 = np.where(
+            np.isnan(given),
+            np.clip(fb.affordable(revenue0, wage0, price0), fb.staff_floor, x_tier),
+            np.nan_to_num(given) / fb.management,
+        )
+        fb.allocate(x0, x_tier)
+        fb.q = np.minimum(fb.x * fb.management[:, None], 1.2)
+        cost0 = fb.service_cost(wage0, price0)
+        fb.cash[:] = np.rint(fb.cash_months * cost0 * 100).astype(np.int64)
+        # Trailing-year rings as the last twelve months looked: cash comes in after each bill
+        # at the constant monthly hazard that yields the collection rate by the cycle's end.
+        coll = np.nan_to_num(c0, nan=0.85)
+        hazard = 1.0 - (1.0 - coll) ** (1.0 / self.cycle)
+        profile = np.empty((R, 12))
+        for k in range(12):  # ring slot k holds the calendar month of simulated month k - 12
+            j = (self.cal_months[0] - 1 + k) % 12 % self.cycle
+            profile[:, k] = hazard * (1.0 - hazard) ** j
+        profile /= profile.sum(axis=1, keepdims=True)
+        fb.ring_fee_cash[:] = (12.0 * accrual * coll)[:, None] * profile
+        fb.ring_revenue[:] = (revenue0 - accrual * coll)[:, None] + fb.ring_fee_cash
+        fb.ring_cost[:] = cost0[:, None]
+        fb.ring_fee_due[:] = accrual[:, None]
+
+    def _history(self, s: np.ndarray, tau: np.ndarray, fee_h: np.ndarray) -> SpinUp:
+        """Month-0 payment history: spun up for every run, or once per shared population."""
+        hh, rng = self.hh, self.streams.generator(Decision.POPULATION, sub=1)
+        target = self._initial_collection()
+        if self._templates is None:
+            return spin_up(
+                hh,
+                self.coef,
+                s,
+                tau,
+                fee_h,
+                target,
+                self.cycle.take(hh.run),
+                per_household(self.beh.habit_memory, hh.run),
+                rng,
+            )
+        template, mapping, first = self._templates
+        src = template_index(template, mapping)
+        # The first run copying each template holds exactly the template's households.
+        idx = np.concatenate([np.arange(hh.run_start[r], hh.run_start[r + 1]) for r in first])
+        beh = run_values(
+            [self.scenarios[r].behaviour for r in first], list(Behaviour.__dataclass_fields__)
+        )
+        hist = spin_up(
+            template,
+            payment_coefficients(template, beh),
+            s[idx],
+            tau[idx],
+            fee_h[idx],
+            target[first],
+            self.cycle[first].take(template.run),
+            per_household(beh.habit_memory, template.run),
+            rng,
+        )
+        hh.habit[:] = template.habit[src]
+        return SpinUp(
+            neighbours=hist.neighbours[src],
+            offset=hist.offset[mapping],
+            unpaid_months=hist.unpaid_months[src],
+            cash_profile=hist.cash_profile[mapping],
+            realised=hist.realised[mapping],
+        )
+
+    def _initial_collection(self) -> np.ndarray:
+        return np.array(
+            [
+                np.nan
+                if sc.community.initial_collection_rate is None
+                else sc.community.initial_collection_rate
+                for sc in self.scenarios
+            ]
+        )
+
+    def _setup_households(self) -> None:
+        hh = self.hh
+        self.perception = Perception.start(self.firms.quality, self.fee)
+        self.coef = payment_coefficients(hh, self.beh)
+        s, tau = self._attitudes()
+        # A subsidy is only paid on a good enough assessment: staff for what the score earns.
+        fb = self.firms
+        score = assessment_score(fb.quality, np.maximum(fb.tier_q, fb.floor_q), self._mean(s))
+        factor = subsidy_factor(score, self.subsidy_min)
+        if np.any((self.subsidy_rate > 0) & (factor < 1)):
+            self._staff_baseline(factor)
+            self.perception = Perception.start(self.firms.quality, self.fee)
+            s, tau = self._attitudes()
+        self.perception.sat_ref = self._mean(s)
+        fee_h = self._fee_h()
+        history = self._history(s, tau, fee_h)
+        self.offset = history.offset
+        self.coef.intercept = (
+            self.coef.intercept + history.offset.astype(F32).take(hh.run)
+        ).astype(F32)
+        self.neighbours = history.neighbours
+        has_leader = hh.per_group(hh.leader) > 0
+        self.has_volunteer = has_leader.take(hh.group)
+        # Bills left unpaid at the end of the spin-up's last year are the month-0 arrears.
+        monthly_fen = fee_h.astype(np.float64) * hh.area * 100.0
+        hh.arrears[:] = np.rint(monthly_fen * history.unpaid_months).astype(np.int64)
+        # The firm's trailing year is the spin-up's last year, month by month.
+        fb = self.firms
+        accrual = (self.fee * self.area_rb).sum(axis=1)
+        other = fb.ring_revenue - fb.ring_fee_cash
+        for k in range(12):  # ring slot k holds the calendar month of simulated month k - 12
+            cal = (self.cal_months[0] - 1 + k) % 12
+            fb.ring_fee_cash[:, k] = 12.0 * accrual * history.cash_profile[:, cal]
+        fb.ring_revenue[:] = other + fb.ring_fee_cash
+        self.satisfaction, self.trust = s, tau
+        self.fee_h = fee_h

@@ -29,7 +29,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from feesim.population import Households
+from feesim.payment import (
+    cycle_hazard,
+    logistic,
+    propensity,
+    rounds_paid,
+    settle,
+    settle_fund,
+)
+from feesim.population import Households, per_household
+from feesim.rng import Decision
+
+F32 = np.float32
 
 __all__ = [
     "CAMPAIGN_DAYS",
@@ -37,6 +48,7 @@ __all__ = [
     "MAX_ROUNDS",
     "STEP_NAMES",
     "CampaignPlan",
+    "CollectionMixin",
     "eligible_debtors",
     "write_off_expired",
 ]
@@ -60,6 +72,8 @@ MAX_ROUNDS = 3
 DETERRENCE_DECAY = 0.7
 #: Slot values: no round, the ordinary monthly hazard, or campaign step 1-4.
 NO_ROUND, ORDINARY = -1, 0
+#: Ordinary payment hazard of a fund bill: due within a quarter (judgement).
+FUND_CYCLE_MONTHS = 3
 
 
 @dataclass(eq=False)
@@ -146,3 +160,167 @@ def write_off_expired(
     lost = hh.arrears * expired
     hh.arrears -= lost
     return hh.per_run(lost)
+
+
+class CollectionMixin:
+    """The collection phase of a :class:`~feesim.model.FeeModel` month (step 6).
+
+    Court judgments, campaign rounds or the ordinary hazard, payments, suits, limitation and
+    fund bills, with the rules of this module and :mod:`feesim.payment`.
+    """
+
+    def _collect(self, t: int) -> dict[str, np.ndarray]:
+        hh, _b, R = self.hh, self.beh, len(self.scenarios)
+        paid = {
+            k: np.zeros(R, dtype=np.int64)
+            for k in ("cycle", "overdue", "arrears", "court", "fund", "written_off", "suits")
+        }
+        self._judge_suits(t, paid)
+        enf = per_household(self.enforcement, hh.run) if self.enforcement.any() else None
+        burden = self.fee_h * hh.area_per_income
+        z = propensity(
+            hh, self.coef, self.satisfaction, self.trust, self.neighbours, burden, F32(0), enf
+        )
+        # Property fees.
+        slots, legal, active = self.campaigns.schedule(t, "fee", R)
+        u = self.streams.uniform(Decision.PAYMENT, t, hh.n)
+        with_arrears: np.ndarray | bool = False
+        if not active:
+            pays = u < cycle_hazard(z, self._cycle_h())
+        else:
+            owed = hh.owed()
+            self._campaign_start(active, owed)
+            rounds = rounds_paid(u, self._round_probs(z, slots, self._cycle_h()))
+            pays = rounds >= 0
+            with_arrears = np.any(slots > 0, axis=0).take(hh.run)
+            self.recorder.campaign_rounds(t, active, slots, rounds, owed, self.campaigns)
+        for key, v in zip(
+            ("cycle", "overdue", "arrears"), settle(hh, pays, with_arrears, t), strict=True
+        ):
+            paid[key] += v
+        self._demand(slots, t)
+        self._file_suits(t, legal, paid)
+        if self.cal_months[t] == 12:
+            paid["written_off"] += write_off_expired(hh, self.legal.limitation_months, t)
+        # Maintenance-fund bills.
+        if hh.owed_fund.any():
+            fslots, flegal, factive = self.campaigns.schedule(t, "fund", R)
+            # For a fund top-up, step 5 is the assembly-authorised legal demand: one last round
+            # under enforcement (the committee, not the firm, holds the claim).
+            fslots[0, flegal] = 5
+            zf = z + self.coef.burden * burden  # remove the fee burden ...
+            zf -= self.coef.burden * (hh.owed_fund.astype(F32) / F32(1200.0)) / hh.income
+            uf = self.streams.uniform(Decision.FUND_PAYMENT, t, hh.n)
+            owed_f = hh.owed_fund.copy()
+            if factive:
+                self._campaign_start(factive, owed_f)
+                rounds = rounds_paid(uf, self._round_probs(zf, fslots, FUND_CYCLE_MONTHS))
+                fpays = rounds >= 0
+                self.recorder.campaign_rounds(t, factive, fslots, rounds, owed_f, self.campaigns)
+            else:
+                fpays = uf < cycle_hazard(zf, FUND_CYCLE_MONTHS)
+            paid["fund"] += settle_fund(hh, fpays)
+        self.enforcement = DETERRENCE_DECAY * self.enforcement + (paid["suits"] > 0)
+        self.paid_units = pays
+        return paid
+
+    def _cycle_h(self) -> float | np.ndarray:
+        if self.uniform_cycle:
+            return float(self.cycle[0])
+        if getattr(self, "_cycle_households", None) is None:
+            self._cycle_households = self.cycle.astype(F32).take(self.hh.run)
+        return self._cycle_households
+
+    def _campaign_start(self, active: list[int], owed: np.ndarray) -> None:
+        plan = self.campaigns
+        for cid in active:
+            if plan.outstanding[cid] < 0:
+                sl = self.hh.run_slice(plan.run[cid])
+                plan.outstanding[cid] = int(owed[sl].sum())
+
+    def _round_probs(self, z: np.ndarray, slots: np.ndarray, cycle: object) -> list[np.ndarray]:
+        """Payment probability of every household in each round of the month.
+
+        The ordinary hazard (slot value 0) or a campaign step (1-4; 5 = a legal demand, fund
+        bills only).
+        """
+        hh, b = self.hh, self.beh
+        out = []
+        ordinary = cycle_hazard(z, cycle)
+        pers = per_household(b.pay_persuasion, hh.run)
+        for k in range(slots.shape[0]):
+            step = slots[k]
+            if k > 0 and np.all(step <= 0):
+                break
+            step_h = step.take(hh.run)
+            p = np.zeros(hh.n, dtype=F32)
+            p = np.where(step_h == ORDINARY, ordinary, p)
+            for s, name in (
+                (1, "campaign_door"),
+                (2, "campaign_grid"),
+                (3, "campaign_volunteer"),
+                (4, "campaign_committee"),
+            ):
+                mask = step_h == s
+                if not mask.any():
+                    continue
+                zz = z + per_household(getattr(b, name), hh.run)
+                if s == 3:
+                    zz = zz + pers * self.has_volunteer
+                if s == 4:
+                    zz = zz + pers
+                p = np.where(mask, logistic(zz), p)
+            legal = step_h == 5
+            if legal.any():
+                p = np.where(legal, logistic(z + self.coef.enforcement), p)
+            out.append(p.astype(F32))
+        return out
+
+    def _demand(self, slots: np.ndarray, t: int) -> None:
+        """Campaign rounds are formal demands: restart limitation clocks of those runs."""
+        demanded = np.any(slots > 0, axis=0)
+        if demanded.any():
+            self.hh.demand_month[demanded.take(self.hh.run)] = t
+
+    def _judge_suits(self, t: int, paid: dict[str, np.ndarray]) -> None:
+        hh = self.hh
+        if not np.any(hh.suit_month >= 0):
+            return
+        delay = per_household(self.legal.delay_months, hh.run)
+        due = (hh.suit_month >= 0) & (t - hh.suit_month >= delay)
+        if not due.any():
+            return
+        u = self.streams.uniform(Decision.LEGAL, t, hh.n, sub=1)
+        win = due & (u < per_household(self.legal.win_rate, hh.run))
+        lose = due & ~win
+        c, o, a = settle(hh, win, True, t)
+        paid["court"] += c + o + a
+        lost = hh.arrears * lose + hh.overdue * lose
+        paid["written_off"] += hh.per_run(lost)
+        hh.arrears -= hh.arrears * lose
+        hh.overdue -= hh.overdue * lose
+        hh.suit_month[due] = -1
+
+    def _file_suits(self, t: int, legal_step: np.ndarray, paid: dict[str, np.ndarray]) -> None:
+        hh = self.hh
+        if not (self.legal_on.any() or legal_step.any()):
+            return
+        monthly_bill = self.fee_h.astype(np.float64) * hh.area * 100
+        eligible = eligible_debtors(hh, monthly_bill, self.legal.threshold_months)
+        u = self.streams.uniform(Decision.LEGAL, t, hh.n)
+        sue = (
+            eligible
+            & self.legal_on.take(hh.run)
+            & (u < per_household(self.legal.sue_share, hh.run))
+        )
+        sue |= legal_step.take(hh.run) & (hh.owed() > 0) & (hh.suit_month < 0)
+        if not sue.any():
+            return
+        hh.suit_month[sue] = t
+        hh.demand_month[sue] = t
+        hh.trust_personal[sue] += per_household(self.beh.trust_sued, hh.run) * np.ones(1, F32)
+        cases = hh.per_run(sue)
+        paid["suits"] += cases
+        self._legal_cost += np.rint(cases * np.asarray(self.legal.cost_per_case_yuan) * 100).astype(
+            np.int64
+        )

@@ -33,41 +33,26 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-from feesim import collection, complaints
-from feesim.baseline import SpinUp, spin_up
+from feesim import complaints
+from feesim.baseline import BaselineMixin, run_values
 from feesim.behaviour import Behaviour
+from feesim.collection import CampaignPlan, CollectionMixin
 from feesim.committee import KIND_REACH, Ballot, OwnersCommittee, hold_votes
 from feesim.errors import ConfigError, SimulationError
 from feesim.evaluation import assessment_score, evaluation_score
 from feesim.firm import (
-    EMERGENCY,
-    EMERGENCY_MANAGEMENT,
-    FUNCTIONS,
-    NEW_FIRM_MANAGEMENT,
     NOTICE,
     REGULAR,
-    FirmBook,
     PropertyFirm,
 )
-from feesim.government import calendar, min_wage_path, price_index_path, subsidy_factor
-from feesim.ledger import Ledger
-from feesim.payment import (
-    cycle_hazard,
-    logistic,
-    payment_coefficients,
-    propensity,
-    rounds_paid,
-    settle,
-    settle_fund,
-)
+from feesim.government import calendar, min_wage_path, price_index_path
+from feesim.ledger import FinanceMixin, Ledger
 from feesim.perception import (
-    Perception,
     community_satisfaction,
     household_satisfaction,
     household_trust,
@@ -77,13 +62,12 @@ from feesim.perception import (
 )
 from feesim.population import (
     build_households,
-    per_household,
-    template_index,
     tile_households,
 )
 from feesim.recorder import Recorder
-from feesim.rng import Decision, Streams, as_seed_sequence
+from feesim.rng import Streams, as_seed_sequence
 from feesim.scenario import TIER_QUALITY, Scenario
+from feesim.succession import SuccessionMixin
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -96,23 +80,6 @@ log = logging.getLogger(__name__)
 
 F32 = np.float32
 CYCLE_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}
-#: Ordinary payment hazard of a fund bill: due within a quarter (judgement).
-FUND_CYCLE_MONTHS = 3
-#: Losing months after which a firm's losses are disclosed to the committee (auto proposals).
-DISCLOSE_LOSS_MONTHS = 6
-
-
-def _stack(objs: Sequence[object], names: Sequence[str]) -> SimpleNamespace:
-    """Run-level values: a float where all runs agree, else a float64 array over runs."""
-    uniq = {id(o): o for o in objs}
-    out = {}
-    for name in names:
-        if len(uniq) == 1:
-            out[name] = float(getattr(objs[0], name))
-            continue
-        vals = np.array([float(getattr(o, name)) for o in objs])
-        out[name] = float(vals[0]) if np.all(vals == vals[0]) else vals
-    return SimpleNamespace(**out)
 
 
 def _share_populations(runs: Sequence[Scenario], k: int) -> tuple[np.ndarray, list[int]]:
@@ -133,7 +100,7 @@ def _share_populations(runs: Sequence[Scenario], k: int) -> tuple[np.ndarray, li
     return mapping, first
 
 
-class FeeModel(mesa.Model):
+class FeeModel(BaselineMixin, CollectionMixin, SuccessionMixin, FinanceMixin, mesa.Model):
     """One community, or a batch of communities, simulated month by month.
 
     Parameters
@@ -204,7 +171,7 @@ class FeeModel(mesa.Model):
             self.hh = hh = tile_households(template, mapping)
             self._templates = (template, mapping, first)
         B = hh.n_types
-        self.beh = _stack(
+        self.beh = run_values(
             [sc.behaviour for sc in runs],
             [f for f in Behaviour.__dataclass_fields__],
         )
@@ -248,7 +215,7 @@ class FeeModel(mesa.Model):
         self.eval_every = np.array([sc.committee.evaluation_months for sc in runs])
         self.eval_start = np.array([sc.committee.evaluation_start_month for sc in runs])
         self.legal_on = np.array([sc.legal.enabled for sc in runs])
-        self.legal = _stack(
+        self.legal = run_values(
             [sc.legal for sc in runs],
             [
                 "threshold_months",
@@ -265,7 +232,7 @@ class FeeModel(mesa.Model):
         self.fee_before_exit = self.fee.copy()
         self.emergency_votes = np.zeros(R, dtype=np.int64)
         self.agenda: dict[int, set[int]] = {}
-        self.campaigns = collection.CampaignPlan()
+        self.campaigns = CampaignPlan()
         self.recorder = Recorder(self)
         self._setup_firms(equip_rb)
         self._setup_households()
@@ -288,188 +255,6 @@ class FeeModel(mesa.Model):
             for u in sc.government.tier_upgrades:
                 self.schedule(r, u.month)
 
-    def _setup_firms(self, equip_rb: np.ndarray) -> None:
-        runs, R = self.scenarios, len(self.scenarios)
-        f = lambda g: np.array([g(sc.firm) for sc in runs], dtype=np.float64)
-        std_staff = f(lambda x: x.staff_per_10k_m2) * self.area_total / 1e4
-        labour_per_wage = std_staff * f(lambda x: x.wage_premium * (1 + x.social_insurance_rate))
-        ms = f(lambda x: x.materials_share)
-        materials_full = labour_per_wage * self.wage[0] * ms / (1 - ms)
-        equipment = (equip_rb * self.area_rb).sum(axis=1)
-        tier_q = np.array([TIER_QUALITY[sc.firm.tier] for sc in runs])
-        self.firms = FirmBook(
-            state=np.zeros(R, dtype=np.int8),
-            exit_month=np.full(R, -1, dtype=np.int32),
-            since=np.zeros(R, dtype=np.int32),
-            serial=np.zeros(R, dtype=np.int32),
-            x=np.zeros((R, len(FUNCTIONS))),
-            q=np.zeros((R, len(FUNCTIONS))),
-            management=f(lambda x: x.management_quality),
-            cash=np.zeros(R, dtype=np.int64),
-            tier_q=tier_q,
-            floor_q=np.zeros(R),
-            commit_q=np.zeros(R),
-            rectify_until=np.full(R, -1, dtype=np.int32),
-            term_end=f(lambda x: x.term_months).astype(np.int32),
-            loss_months=np.zeros(R, dtype=np.int32),
-            ring_revenue=np.zeros((R, 12)),
-            ring_cost=np.zeros((R, 12)),
-            ring_fee_cash=np.zeros((R, 12)),
-            ring_fee_due=np.zeros((R, 12)),
-            cost_plus=np.array([sc.firm.contract == "cost_plus" for sc in runs]),
-            std_staff=std_staff,
-            labour_per_wage=labour_per_wage,
-            materials_full=materials_full,
-            equipment=equipment,
-            target_margin=f(lambda x: x.target_margin),
-            remuneration=f(lambda x: x.remuneration_rate),
-            staff_floor=f(lambda x: x.staff_floor),
-            max_cut=f(lambda x: x.max_cut_rate),
-            max_hire=f(lambda x: x.max_hire_rate),
-            quality_lag=f(lambda x: x.quality_lag),
-            exit_loss_months=f(lambda x: x.exit_loss_months).astype(np.int32),
-            notice_months=f(lambda x: x.notice_months).astype(np.int32),
-            term_months=f(lambda x: x.term_months).astype(np.int32),
-            credit_months=f(lambda x: x.credit_limit_months),
-            cash_months=f(lambda x: x.initial_cash_months),
-        )
-        self._staff_baseline(np.ones(R))
-
-    def _staff_baseline(self, subsidy_factor: np.ndarray) -> None:
-        """Month-0 staffing, cash and trailing year of every firm.
-
-        ``subsidy_factor`` is the share of the district subsidy each firm's assessment earns.
-        """
-        runs, R, fb = self.scenarios, len(self.scenarios), self.firms
-        c0 = self._initial_collection()
-        accrual = (self.fee * self.area_rb).sum(axis=1)
-        self.subsidy_paid = self.subsidy_rate * self.area_total * subsidy_factor
-        revenue0 = (
-            accrual * np.nan_to_num(c0, nan=0.85)
-            + self.public_income * self.public_share
-            + self.subsidy_paid
-        )
-        wage0, price0 = self.wage[0], self.price[0]
-        x_tier = fb.tier_q / fb.management
-        given = np.array(
-            [np.nan if sc.firm.initial_quality is None else sc.firm.initial_quality for sc in runs]
-        )
-        x0 = np.where(
-            np.isnan(given),
-            np.clip(fb.affordable(revenue0, wage0, price0), fb.staff_floor, x_tier),
-            np.nan_to_num(given) / fb.management,
-        )
-        fb.allocate(x0, x_tier)
-        fb.q = np.minimum(fb.x * fb.management[:, None], 1.2)
-        cost0 = fb.service_cost(wage0, price0)
-        fb.cash[:] = np.rint(fb.cash_months * cost0 * 100).astype(np.int64)
-        # Trailing-year rings as the last twelve months looked: cash comes in after each bill
-        # at the constant monthly hazard that yields the collection rate by the cycle's end.
-        coll = np.nan_to_num(c0, nan=0.85)
-        hazard = 1.0 - (1.0 - coll) ** (1.0 / self.cycle)
-        profile = np.empty((R, 12))
-        for k in range(12):  # ring slot k holds the calendar month of simulated month k - 12
-            j = (self.cal_months[0] - 1 + k) % 12 % self.cycle
-            profile[:, k] = hazard * (1.0 - hazard) ** j
-        profile /= profile.sum(axis=1, keepdims=True)
-        fb.ring_fee_cash[:] = (12.0 * accrual * coll)[:, None] * profile
-        fb.ring_revenue[:] = (revenue0 - accrual * coll)[:, None] + fb.ring_fee_cash
-        fb.ring_cost[:] = cost0[:, None]
-        fb.ring_fee_due[:] = accrual[:, None]
-
-    def _history(self, s: np.ndarray, tau: np.ndarray, fee_h: np.ndarray) -> SpinUp:
-        """Month-0 payment history: spun up for every run, or once per shared population."""
-        hh, rng = self.hh, self.streams.generator(Decision.POPULATION, sub=1)
-        target = self._initial_collection()
-        if self._templates is None:
-            return spin_up(
-                hh,
-                self.coef,
-                s,
-                tau,
-                fee_h,
-                target,
-                self.cycle.take(hh.run),
-                per_household(self.beh.habit_memory, hh.run),
-                rng,
-            )
-        template, mapping, first = self._templates
-        src = template_index(template, mapping)
-        # The first run copying each template holds exactly the template's households.
-        idx = np.concatenate([np.arange(hh.run_start[r], hh.run_start[r + 1]) for r in first])
-        beh = _stack(
-            [self.scenarios[r].behaviour for r in first], list(Behaviour.__dataclass_fields__)
-        )
-        hist = spin_up(
-            template,
-            payment_coefficients(template, beh),
-            s[idx],
-            tau[idx],
-            fee_h[idx],
-            target[first],
-            self.cycle[first].take(template.run),
-            per_household(beh.habit_memory, template.run),
-            rng,
-        )
-        hh.habit[:] = template.habit[src]
-        return SpinUp(
-            neighbours=hist.neighbours[src],
-            offset=hist.offset[mapping],
-            unpaid_months=hist.unpaid_months[src],
-            cash_profile=hist.cash_profile[mapping],
-            realised=hist.realised[mapping],
-        )
-
-    def _initial_collection(self) -> np.ndarray:
-        return np.array(
-            [
-                np.nan
-                if sc.community.initial_collection_rate is None
-                else sc.community.initial_collection_rate
-                for sc in self.scenarios
-            ]
-        )
-
-    def _setup_households(self) -> None:
-        hh = self.hh
-        self.perception = Perception.start(self.firms.quality, self.fee)
-        self.coef = payment_coefficients(hh, self.beh)
-        s, tau = self._attitudes()
-        # A subsidy is only paid on a good enough assessment: staff for what the score earns.
-        fb = self.firms
-        score = assessment_score(fb.quality, np.maximum(fb.tier_q, fb.floor_q), self._mean(s))
-        factor = subsidy_factor(score, self.subsidy_min)
-        if np.any((self.subsidy_rate > 0) & (factor < 1)):
-            self._staff_baseline(factor)
-            self.perception = Perception.start(self.firms.quality, self.fee)
-            s, tau = self._attitudes()
-        self.perception.sat_ref = self._mean(s)
-        fee_h = self._fee_h()
-        history = self._history(s, tau, fee_h)
-        self.offset = history.offset
-        self.coef.intercept = (
-            self.coef.intercept + history.offset.astype(F32).take(hh.run)
-        ).astype(F32)
-        self.neighbours = history.neighbours
-        has_leader = hh.per_group(hh.leader) > 0
-        self.has_volunteer = has_leader.take(hh.group)
-        # Bills left unpaid at the end of the spin-up's last year are the month-0 arrears.
-        monthly_fen = fee_h.astype(np.float64) * hh.area * 100.0
-        hh.arrears[:] = np.rint(monthly_fen * history.unpaid_months).astype(np.int64)
-        # The firm's trailing year is the spin-up's last year, month by month.
-        fb = self.firms
-        accrual = (self.fee * self.area_rb).sum(axis=1)
-        other = fb.ring_revenue - fb.ring_fee_cash
-        for k in range(12):  # ring slot k holds the calendar month of simulated month k - 12
-            cal = (self.cal_months[0] - 1 + k) % 12
-            fb.ring_fee_cash[:, k] = 12.0 * accrual * history.cash_profile[:, cal]
-        fb.ring_revenue[:] = other + fb.ring_fee_cash
-        self.satisfaction, self.trust = s, tau
-        self.fee_h = fee_h
-
-    # ==========================================================================================
-    # small helpers used by the agents
-    # ==========================================================================================
     def schedule(self, slot: int, month: int) -> None:
         """Ask for ``slot``'s committee and levers to be handled at the start of ``month``."""
         if 0 <= month < self.months:
@@ -578,82 +363,6 @@ class FeeModel(mesa.Model):
         score = self._evaluation_scores()[slot]
         return bool(score < self.scenarios[slot].committee.evaluation_threshold)
 
-    def _pool_fee(self, slot: int, base: np.ndarray) -> np.ndarray:
-        """Fee a firm from the district pool asks: ``base`` scaled up to cover its cost."""
-        month = min(self.month, self.months - 1)
-        sl = slice(slot, slot + 1)
-        revenue = np.array([(base * self.area_rb[slot, : len(base)]).sum()])
-        other = (self.public_income * self.public_share * ~self.released + self.subsidy_paid)[sl]
-        k = self.firms_slice(sl).cost_covering_factor(
-            revenue,
-            other,
-            np.array([max(TIER_QUALITY[self.scenarios[slot].firm.tier], self.firms.tier_q[slot])]),
-            self.wage[month, sl],
-            self.price[month, sl],
-        )
-        return base * max(1.0, float(k[0]))
-
-    def firms_slice(self, sl: slice) -> FirmBook:
-        """A view of the firm book restricted to some runs (for per-run calculations)."""
-        fb = self.firms
-        return FirmBook(
-            **{k: (v[sl] if isinstance(v, np.ndarray) else v) for k, v in vars(fb).items()}
-        )
-
-    def tender(self, slot: int, month: int) -> None:
-        """Put the contract out to the district pool (a hire-firm vote)."""
-        nb = len(self.scenarios[slot].community.building_types)
-        fee = self._pool_fee(slot, self.fee[slot, :nb].copy())
-        self.committees[slot].propose(
-            month, "hire_firm", fee, "tender", disclosure="assessment", rounds=2
-        )
-
-    def hire_firm(self, slot: int, month: int, fee: np.ndarray) -> None:
-        """A firm selected by the owners takes over at ``fee``."""
-        fb = self.firms
-        old = self.firm_agents[slot]
-        self.log(
-            slot,
-            month,
-            "firm_hired",
-            f"replacing a {old.status} provider with cash {old.cash_yuan:.0f} yuan",
-        )
-        old.remove()
-        self.set_fee(slot, fee)
-        sc = self.scenarios[slot]
-        fb.tier_q[slot] = max(fb.tier_q[slot], TIER_QUALITY[sc.firm.tier])
-        wage, price = self.wage[month, slot : slot + 1], self.price[month, slot : slot + 1]
-        expected_cost = self.firms_slice(slice(slot, slot + 1)).service_cost(wage, price)
-        fb.start_provider(
-            np.array([slot]),
-            month,
-            REGULAR,
-            NEW_FIRM_MANAGEMENT,
-            np.rint(fb.cash_months[slot] * expected_cost * 100).astype(np.int64),
-            expected_cost * (1 + fb.target_margin[slot]),
-            expected_cost,
-        )
-        self.firm_agents[slot] = PropertyFirm(self, slot)
-        self.emergency_votes[slot] = 0
-        self.trust_event(slot, self.beh_value("trust_new_firm", slot))
-
-    def on_replacement_failed(self, slot: int, month: int) -> None:
-        """The owners did not vote a new firm in: the temporary service continues; try again."""
-        self.emergency_votes[slot] += 1
-        if self.firms.state[slot] == EMERGENCY:
-            limit = self.scenarios[slot].government.emergency_months
-            if month - self.firms.since[slot] + 1 >= limit:
-                self.log(slot, month, "emergency_extended", "temporary service renewed")
-            nb = len(self.scenarios[slot].community.building_types)
-            fee = self._pool_fee(slot, self.fee_before_exit[slot, :nb])
-            rounds = min(1 + int(self.emergency_votes[slot]), 4)
-            self.committees[slot].propose(
-                month + 1, "hire_firm", fee, "replacement", disclosure="none", rounds=rounds
-            )
-
-    # ==========================================================================================
-    # the month
-    # ==========================================================================================
     def step(self) -> None:
         """Advance every community by one month (the order is in the module docstring)."""
         t = self.month
@@ -774,7 +483,7 @@ class FeeModel(mesa.Model):
             self.step()
         return SimulationResult.from_model(self)
 
-    # -- 1. calendar ---------------------------------------------------------------------------
+    # -- 1. calendar (provider changes: feesim.succession.SuccessionMixin) ----------------------
     def _calendar(self, t: int, due: list[int]) -> None:
         fb = self.firms
         leaving = np.flatnonzero((fb.state == NOTICE) & (fb.exit_month <= t))
@@ -811,57 +520,6 @@ class FeeModel(mesa.Model):
             if t in sc.firm.replace_months:
                 self.tender(slot, t)
 
-    def _renew(self, slot: int, t: int) -> None:
-        """The contract term ends: tacit renewal.
-
-        A committee that proposes steps on its own asks for a cost-covering fee when the
-        contract is up.
-        """
-        fb = self.firms
-        fb.term_end[slot] = t + fb.term_months[slot]
-        self.log(slot, t, "contract_renewed", f"next term ends in month {fb.term_end[slot]}")
-        if self.scenarios[slot].committee.auto_propose and not self.committees[slot].open_motion():
-            nb = len(self.scenarios[slot].community.building_types)
-            fee = self._pool_fee(slot, self.fee[slot, :nb].copy())
-            if np.any(fee > self.fee[slot, :nb] * 1.05):
-                self.committees[slot].propose(t + 2, "fee", fee, "auto", rounds=2, retries=1)
-
-    def _emergency(self, t: int, runs: np.ndarray) -> None:
-        fb = self.firms
-        for slot in runs:
-            old = self.firm_agents[slot]
-            self.log(int(slot), t, "firm_exit", f"cash at exit {old.cash_yuan:.0f} yuan")
-            old.remove()
-        self.fee_before_exit[runs] = self.fee[runs]
-        wage, price = self.wage[t, runs], self.price[t, runs]
-        sub = self.firms_slice(runs)
-        x_basic = TIER_QUALITY["basic"] / EMERGENCY_MANAGEMENT
-        cost = x_basic * sub.unit_cost(wage, price) + sub.equipment * price
-        accrual = (self.fee[runs] * self.area_rb[runs]).sum(axis=1)
-        k = cost / np.maximum(accrual, 1e-9)
-        self.fee[runs] *= k[:, None]
-        fb.start_provider(
-            runs,
-            t,
-            EMERGENCY,
-            EMERGENCY_MANAGEMENT,
-            np.zeros(runs.size, dtype=np.int64),
-            cost,
-            cost,
-        )
-        for slot in runs:
-            slot = int(slot)
-            self.firm_agents[slot] = PropertyFirm(self, slot)
-            self.trust_event(slot, self.beh_value("trust_exit", slot))
-            self.log(
-                slot, t, "emergency_provider", "temporary basic service, cost billed to owners"
-            )
-            nb = len(self.scenarios[slot].community.building_types)
-            fee = self._pool_fee(slot, self.fee_before_exit[slot, :nb])
-            self.committees[slot].propose(
-                t + 1, "hire_firm", fee, "replacement", disclosure="none", rounds=1
-            )
-
     # -- 3. service ----------------------------------------------------------------------------
     def _service(self, t: int) -> None:
         self.firms.plan(self._expected_revenue(t), self.wage[t], self.price[t], t)
@@ -895,163 +553,7 @@ class FeeModel(mesa.Model):
         self._billed_year = self._billed_year + billed
         return billed
 
-    # -- 6. collection -------------------------------------------------------------------------
-    def _collect(self, t: int) -> dict[str, np.ndarray]:
-        hh, _b, R = self.hh, self.beh, len(self.scenarios)
-        paid = {
-            k: np.zeros(R, dtype=np.int64)
-            for k in ("cycle", "overdue", "arrears", "court", "fund", "written_off", "suits")
-        }
-        self._judge_suits(t, paid)
-        enf = per_household(self.enforcement, hh.run) if self.enforcement.any() else None
-        burden = self.fee_h * hh.area_per_income
-        z = propensity(
-            hh, self.coef, self.satisfaction, self.trust, self.neighbours, burden, F32(0), enf
-        )
-        # Property fees.
-        slots, legal, active = self.campaigns.schedule(t, "fee", R)
-        u = self.streams.uniform(Decision.PAYMENT, t, hh.n)
-        with_arrears: np.ndarray | bool = False
-        if not active:
-            pays = u < cycle_hazard(z, self._cycle_h())
-        else:
-            owed = hh.owed()
-            self._campaign_start(active, owed)
-            rounds = rounds_paid(u, self._round_probs(z, slots, self._cycle_h()))
-            pays = rounds >= 0
-            with_arrears = np.any(slots > 0, axis=0).take(hh.run)
-            self.recorder.campaign_rounds(t, active, slots, rounds, owed, self.campaigns)
-        for key, v in zip(
-            ("cycle", "overdue", "arrears"), settle(hh, pays, with_arrears, t), strict=True
-        ):
-            paid[key] += v
-        self._demand(slots, t)
-        self._file_suits(t, legal, paid)
-        if self.cal_months[t] == 12:
-            paid["written_off"] += collection.write_off_expired(hh, self.legal.limitation_months, t)
-        # Maintenance-fund bills.
-        if hh.owed_fund.any():
-            fslots, flegal, factive = self.campaigns.schedule(t, "fund", R)
-            # For a fund top-up, step 5 is the assembly-authorised legal demand: one last round
-            # under enforcement (the committee, not the firm, holds the claim).
-            fslots[0, flegal] = 5
-            zf = z + self.coef.burden * burden  # remove the fee burden ...
-            zf -= self.coef.burden * (hh.owed_fund.astype(F32) / F32(1200.0)) / hh.income
-            uf = self.streams.uniform(Decision.FUND_PAYMENT, t, hh.n)
-            owed_f = hh.owed_fund.copy()
-            if factive:
-                self._campaign_start(factive, owed_f)
-                rounds = rounds_paid(uf, self._round_probs(zf, fslots, FUND_CYCLE_MONTHS))
-                fpays = rounds >= 0
-                self.recorder.campaign_rounds(t, factive, fslots, rounds, owed_f, self.campaigns)
-            else:
-                fpays = uf < cycle_hazard(zf, FUND_CYCLE_MONTHS)
-            paid["fund"] += settle_fund(hh, fpays)
-        self.enforcement = collection.DETERRENCE_DECAY * self.enforcement + (paid["suits"] > 0)
-        self.paid_units = pays
-        return paid
-
-    def _cycle_h(self) -> float | np.ndarray:
-        if self.uniform_cycle:
-            return float(self.cycle[0])
-        if getattr(self, "_cycle_households", None) is None:
-            self._cycle_households = self.cycle.astype(F32).take(self.hh.run)
-        return self._cycle_households
-
-    def _campaign_start(self, active: list[int], owed: np.ndarray) -> None:
-        plan = self.campaigns
-        for cid in active:
-            if plan.outstanding[cid] < 0:
-                sl = self.hh.run_slice(plan.run[cid])
-                plan.outstanding[cid] = int(owed[sl].sum())
-
-    def _round_probs(self, z: np.ndarray, slots: np.ndarray, cycle: object) -> list[np.ndarray]:
-        """Payment probability of every household in each round of the month.
-
-        The ordinary hazard (slot value 0) or a campaign step (1-4; 5 = a legal demand, fund
-        bills only).
-        """
-        hh, b = self.hh, self.beh
-        out = []
-        ordinary = cycle_hazard(z, cycle)
-        pers = per_household(b.pay_persuasion, hh.run)
-        for k in range(slots.shape[0]):
-            step = slots[k]
-            if k > 0 and np.all(step <= 0):
-                break
-            step_h = step.take(hh.run)
-            p = np.zeros(hh.n, dtype=F32)
-            p = np.where(step_h == collection.ORDINARY, ordinary, p)
-            for s, name in (
-                (1, "campaign_door"),
-                (2, "campaign_grid"),
-                (3, "campaign_volunteer"),
-                (4, "campaign_committee"),
-            ):
-                mask = step_h == s
-                if not mask.any():
-                    continue
-                zz = z + per_household(getattr(b, name), hh.run)
-                if s == 3:
-                    zz = zz + pers * self.has_volunteer
-                if s == 4:
-                    zz = zz + pers
-                p = np.where(mask, logistic(zz), p)
-            legal = step_h == 5
-            if legal.any():
-                p = np.where(legal, logistic(z + self.coef.enforcement), p)
-            out.append(p.astype(F32))
-        return out
-
-    def _demand(self, slots: np.ndarray, t: int) -> None:
-        """Campaign rounds are formal demands: restart limitation clocks of those runs."""
-        demanded = np.any(slots > 0, axis=0)
-        if demanded.any():
-            self.hh.demand_month[demanded.take(self.hh.run)] = t
-
-    def _judge_suits(self, t: int, paid: dict[str, np.ndarray]) -> None:
-        hh = self.hh
-        if not np.any(hh.suit_month >= 0):
-            return
-        delay = per_household(self.legal.delay_months, hh.run)
-        due = (hh.suit_month >= 0) & (t - hh.suit_month >= delay)
-        if not due.any():
-            return
-        u = self.streams.uniform(Decision.LEGAL, t, hh.n, sub=1)
-        win = due & (u < per_household(self.legal.win_rate, hh.run))
-        lose = due & ~win
-        c, o, a = settle(hh, win, True, t)
-        paid["court"] += c + o + a
-        lost = hh.arrears * lose + hh.overdue * lose
-        paid["written_off"] += hh.per_run(lost)
-        hh.arrears -= hh.arrears * lose
-        hh.overdue -= hh.overdue * lose
-        hh.suit_month[due] = -1
-
-    def _file_suits(self, t: int, legal_step: np.ndarray, paid: dict[str, np.ndarray]) -> None:
-        hh = self.hh
-        if not (self.legal_on.any() or legal_step.any()):
-            return
-        monthly_bill = self.fee_h.astype(np.float64) * hh.area * 100
-        eligible = collection.eligible_debtors(hh, monthly_bill, self.legal.threshold_months)
-        u = self.streams.uniform(Decision.LEGAL, t, hh.n)
-        sue = (
-            eligible
-            & self.legal_on.take(hh.run)
-            & (u < per_household(self.legal.sue_share, hh.run))
-        )
-        sue |= legal_step.take(hh.run) & (hh.owed() > 0) & (hh.suit_month < 0)
-        if not sue.any():
-            return
-        hh.suit_month[sue] = t
-        hh.demand_month[sue] = t
-        hh.trust_personal[sue] += per_household(self.beh.trust_sued, hh.run) * np.ones(1, F32)
-        cases = hh.per_run(sue)
-        paid["suits"] += cases
-        self._legal_cost += np.rint(cases * np.asarray(self.legal.cost_per_case_yuan) * 100).astype(
-            np.int64
-        )
-
+    # -- 6. collection: feesim.collection.CollectionMixin ----------------------------------------
     # -- 7. complaints -------------------------------------------------------------------------
     def _complaints(self, t: int) -> np.ndarray:
         return complaints.count(
@@ -1090,73 +592,7 @@ class FeeModel(mesa.Model):
             self.log(slot, t, "evaluation", f"score {scores[slot]:.1f}")
             self.committees[slot].on_evaluation(t, float(scores[slot]))
 
-    # -- 10. finances --------------------------------------------------------------------------
-    def _finances(self, t: int, billed: np.ndarray, paid: dict[str, np.ndarray]) -> dict:
-        fb, R = self.firms, len(self.scenarios)
-        wage, price = self.wage[t], self.price[t]
-        fee_paid = paid["cycle"] + paid["overdue"] + paid["arrears"] + paid["court"]
-        active = fb.state != EMERGENCY
-        factor = subsidy_factor(self.score, self.subsidy_min)
-        subsidy = np.rint(self.subsidy_rate * self.area_total * factor * 100).astype(np.int64)
-        self.subsidy_paid = subsidy / 100.0
-        public = np.rint(self.public_income * 100).astype(np.int64)
-        to_provider = np.rint(public * self.public_share * ~self.released).astype(np.int64)
-        service = np.rint(fb.service_cost(wage, price) * 100).astype(np.int64)
-        remuneration = np.where(
-            fb.cost_plus & active, np.rint(service * fb.remuneration), 0
-        ).astype(np.int64)
-        income = fee_paid + to_provider + subsidy
-        support = np.where(~active, np.maximum(service + self._legal_cost - income, 0), 0)
-        payout = np.zeros(R, dtype=np.int64)
-        if self.cal_months[t] == 12:
-            # Projects remit cash above a reserve to the parent company once a year.
-            reserve = np.rint(fb.cash_months * service).astype(np.int64)
-            expected = fb.cash + np.where(
-                fb.cost_plus & active,
-                remuneration,
-                income + support - service - self._legal_cost - self._overhaul_cost,
-            )
-            payout = np.where(active, np.maximum(expected - reserve, 0), 0).astype(np.int64)
-        flows = {
-            "fee_billed": billed,
-            "fee_paid": fee_paid,
-            "fee_written_off": paid["written_off"],
-            "fund_billed": self._fund_billed,
-            "fund_paid": paid["fund"],
-            "public_income": public,
-            "public_to_provider": to_provider,
-            "public_to_owners": public - to_provider,
-            "subsidy": subsidy,
-            "government_support": support.astype(np.int64),
-            "service_cost": service,
-            "remuneration": remuneration,
-            "legal_cost": self._legal_cost,
-            "overhaul_cost": self._overhaul_cost,
-            "works_owners": self._works_owners,
-            "payout": payout,
-        }
-        revenue, cost = self.ledger.post(
-            flows,
-            fb.cash,
-            fb.cost_plus & active,
-            fee_paid,
-            paid["fund"],
-            hh=self.hh if self.ledger.strict else None,
-        )
-        accrual = (self.fee * self.area_rb).sum(axis=1)
-        fb.record(t, revenue / 100.0, cost / 100.0, fee_paid / 100.0, accrual)
-        pending = np.array([c.open_motion() for c in self.committees])
-        for slot in fb.review(t, service / 100.0, pending):
-            self.log(int(slot), t, "notice", f"firm will leave in month {fb.exit_month[slot]}")
-        auto = np.flatnonzero((fb.loss_months == DISCLOSE_LOSS_MONTHS) & ~pending)
-        for slot in auto:
-            if self.scenarios[slot].committee.auto_propose:
-                nb = len(self.scenarios[slot].community.building_types)
-                fee = self._pool_fee(int(slot), self.fee[slot, :nb].copy())
-                if np.any(fee > self.fee[slot, :nb] + 1e-9):
-                    self.committees[slot].propose(t + 2, "fee", fee, "auto", rounds=2, retries=1)
-        flows["firm_revenue"], flows["firm_cost"] = revenue, cost
-        return flows
+    # -- 10. finances: feesim.ledger.FinanceMixin ----------------------------------------------
 
     # -- 11. closing ---------------------------------------------------------------------------
     def _close(self, t: int) -> None:
