@@ -144,12 +144,16 @@ def spin_up(
     # closed-form year-end rate meets the target; the stochastic years then refine it.
     offset = np.zeros(hh.n_runs)
     weight = np.maximum(hh.per_run(bill), 1e-12)
+    bills_per_year = 12 // cyc
     for _ in range(40):
         p = logistic(log_odds(offset.astype(F32).take(hh.run)))
         hh.habit[:] = p
         neighbours = (hh.per_group(hh.habit).astype(F32) / size).take(hh.group)
-        coll = np.clip(hh.per_run(year_end_rate(p, 12 // cyc) * bill) / weight, 1e-6, 1 - 1e-6)
-        offset = np.where(solve, offset + 0.8 * (goal - np.log(coll / (1 - coll))), 0.0)
+        coll = np.clip(hh.per_run(year_end_rate(p, bills_per_year) * bill) / weight, 1e-6, 1 - 1e-6)
+        step = np.where(solve, goal - np.log(coll / (1 - coll)), 0.0)
+        offset += 0.8 * step
+        if np.max(np.abs(step), initial=0.0) < 0.01:  # the stochastic years refine the rest
+            break
     cash = np.zeros((hh.n_runs, 12))
     realised = np.full(hh.n_runs, np.nan)
     owed_cycle = np.zeros(hh.n)  # in months of bill

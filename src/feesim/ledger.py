@@ -210,7 +210,15 @@ class FinanceMixin:
         )
         accrual = (self.fee * self.area_rb).sum(axis=1)
         fb.record(t, revenue / 100.0, cost / 100.0, fee_paid / 100.0, accrual)
-        pending = np.array([c.open_motion() for c in self.committees])
+        # Only firms near a notice, or whose losses are about to be disclosed, need to know
+        # whether a step is under way (asking every committee each month is costly).
+        near = (fb.state == 0) & (
+            (fb.loss_months + 1 >= np.minimum(fb.exit_loss_months, DISCLOSE_LOSS_MONTHS))
+            | (fb.cash < 0)
+        )
+        pending = np.zeros(len(self.committees), dtype=bool)
+        for slot in np.flatnonzero(near):
+            pending[slot] = self.committees[slot].open_motion()
         for slot in fb.review(t, service / 100.0, pending):
             self.log(int(slot), t, "notice", f"firm will leave in month {fb.exit_month[slot]}")
         auto = np.flatnonzero((fb.loss_months == DISCLOSE_LOSS_MONTHS) & ~pending)

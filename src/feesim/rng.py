@@ -65,6 +65,7 @@ class Streams:
 
     def __init__(self, seed: int | np.random.SeedSequence) -> None:
         self.root = as_seed_sequence(seed)
+        self._philox_base: np.ndarray | None = None
 
     def generator(self, decision: Decision, month: int = 0, sub: int = 0) -> np.random.Generator:
         """A fresh generator for ``decision`` in ``month`` (``sub`` separates repeated events)."""
@@ -83,16 +84,21 @@ class Streams:
     ) -> np.ndarray:
         """Float32 uniforms for the households of some runs, each run from its own stream.
 
-        Run ``r`` draws ``sizes[i]`` numbers from the stream keyed by (decision, month, sub, r),
-        so its draws do not depend on which other runs draw in the same month.
+        Run ``r`` draws ``sizes[i]`` numbers from a Philox stream keyed by (decision, month, sub,
+        r), so its draws do not depend on which other runs draw in the same month.
         """
+        # Philox is counter-based: every distinct 128-bit key is an independent stream, and a
+        # keyed generator is cheap to make. Key = the root's own 128 bits XOR the packed
+        # (run, sub, decision, month), distinct for distinct events.
+        if self._philox_base is None:
+            self._philox_base = self.root.generate_state(2, np.uint64)
+        high = np.uint64((int(decision) << 48) | ((int(month) + 1) << 24))
         parts = []
         for r, n in zip(np.asarray(runs).tolist(), np.asarray(sizes).tolist(), strict=True):
-            key = (*self.root.spawn_key, int(decision), int(month) + 1, int(sub), 1 + int(r))
-            seq = np.random.SeedSequence(
-                self.root.entropy, spawn_key=key, pool_size=self.root.pool_size
-            )
-            parts.append(np.random.Generator(np.random.PCG64(seq)).random(n, dtype=np.float32))
+            low = np.uint64((int(sub) << 32) | int(r))
+            key = self._philox_base ^ np.array([low, high], dtype=np.uint64)
+            gen = np.random.Generator(np.random.Philox(key=key))
+            parts.append(gen.random(n, dtype=np.float32))
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
     def provenance(self) -> dict[str, object]:
