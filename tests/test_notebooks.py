@@ -11,7 +11,11 @@ from pathlib import Path
 import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-NAMES = ("01_two_cycles.ipynb", "02_price_step_before_vote.ipynb")
+NAMES = (
+    "01_two_cycles.ipynb",
+    "02_price_step_before_vote.ipynb",
+    "04_district_sweep_sensitivity.ipynb",
+)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -260,9 +260,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_forecast_parser(sub)
 
-    from feesim.calibration.cli import add_calibrate_parser
-
-    add_calibrate_parser(sub)
     return parser
 
 
