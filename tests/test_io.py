@@ -33,3 +33,23 @@ def test_failed_write_keeps_the_old_content(tmp_path):
         write_atomically(p, boom)
     assert p.read_text() == "old"
     assert [x.name for x in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_read_toml_names_the_file_in_every_failure(tmp_path):
+    from feesim.errors import ConfigError
+    from feesim.io import read_toml
+
+    good = tmp_path / "good.toml"
+    good.write_text("[a]\nb = 1\n")
+    assert read_toml(good) == {"a": {"b": 1}}
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[a\n")
+    cases = [
+        (tmp_path / "missing.toml", "no such scenario file"),
+        (tmp_path, "cannot read the scenario file (IsADirectoryError)"),
+        (bad, "not valid TOML"),
+    ]
+    for path, message in cases:
+        with pytest.raises(ConfigError) as info:
+            read_toml(path, "scenario")
+        assert str(path) in str(info.value) and message in str(info.value)

@@ -16,11 +16,11 @@ import functools
 import logging
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from feesim.errors import ConfigError
+from feesim.io import read_toml
 from feesim.params import from_mapping, param, to_mapping
 
 __all__ = ["Behaviour", "default_behaviour", "fitted_params_files", "load_params_file"]
@@ -566,11 +566,9 @@ def load_params_file(path: str | os.PathLike[str]) -> Behaviour:
     """
     p = Path(path)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"behaviour.params: file {str(p)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"behaviour.params: {str(p)!r} is not valid TOML: {exc}") from None
+        data = read_toml(p, "parameter")
+    except ConfigError as exc:
+        raise ConfigError(f"behaviour.params: {exc}") from None
     table = data.get("behaviour")
     if not isinstance(table, dict):
         raise ConfigError(f"behaviour.params: {str(p)!r} has no [behaviour] table")

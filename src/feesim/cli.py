@@ -15,12 +15,13 @@ from pathlib import Path
 
 from feesim.errors import FeesimError
 
-__all__ = ["main"]
+__all__ = ["main", "positive_int", "seed_int"]
 
 log = logging.getLogger("feesim")
 
 
-def _positive(text: str) -> int:
+def positive_int(text: str) -> int:
+    """Argparse type: a whole number >= 1."""
     try:
         value = int(text)
     except ValueError:
@@ -30,7 +31,8 @@ def _positive(text: str) -> int:
     return value
 
 
-def _seed(text: str) -> int:
+def seed_int(text: str) -> int:
+    """Argparse type: a seed, a whole number >= 0."""
     try:
         value = int(text)
     except ValueError:
@@ -212,31 +214,31 @@ def build_parser() -> argparse.ArgumentParser:
         "run", help="simulate one scenario (or a portfolio of communities) and write its tables"
     )
     run.add_argument("scenario", type=Path, help="scenario TOML, or portfolio CSV/TOML file")
-    run.add_argument("--months", type=_positive, help="override simulation.months")
-    run.add_argument("--seed", type=_seed, help="override simulation.seed")
+    run.add_argument("--months", type=positive_int, help="override simulation.months")
+    run.add_argument("--seed", type=seed_int, help="override simulation.seed")
     run.add_argument("--out", type=Path, help="directory for series.csv, votes.csv, ...")
     run.add_argument("--format", choices=("csv", "parquet"), default="csv")
-    run.add_argument("--workers", type=_positive, help="local processes for a portfolio")
+    run.add_argument("--workers", type=positive_int, help="local processes for a portfolio")
     run.add_argument("--scheduler", help="dask.distributed scheduler address for a portfolio")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 
     ens = sub.add_parser("ensemble", help="many replicates of one or more scenarios")
     ens.add_argument("scenarios", nargs="+", type=Path, help="scenario TOML files")
-    ens.add_argument("--replicates", type=_positive, default=100)
-    ens.add_argument("--seed", type=_seed, default=0)
-    ens.add_argument("--months", type=_positive, help="override simulation.months")
-    ens.add_argument("--workers", type=_positive, help="local worker processes")
+    ens.add_argument("--replicates", type=positive_int, default=100)
+    ens.add_argument("--seed", type=seed_int, default=0)
+    ens.add_argument("--months", type=positive_int, help="override simulation.months")
+    ens.add_argument("--workers", type=positive_int, help="local worker processes")
     ens.add_argument("--scheduler", help="dask.distributed scheduler address")
     ens.add_argument(
         "--chunk-households",
-        type=_positive,
+        type=positive_int,
         default=200_000,
         help="households simulated together in one batch",
     )
     ens.add_argument(
         "--populations",
-        type=_positive,
+        type=positive_int,
         help="replicates share this many household populations (faster set-up)",
     )
     ens.add_argument("--out", type=Path, help="folder for partitioned Parquet tables")
@@ -260,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_forecast_parser(sub)
 
+    from feesim.calibration.cli import add_calibrate_parser
+
+    add_calibrate_parser(sub)
     return parser
 
 

@@ -1,4 +1,7 @@
-"""Atomic file output: a file is either fully written or untouched."""
+"""File input and output: TOML files read with clear errors, atomic writes.
+
+A file feesim writes is either fully written or untouched.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,43 @@ import contextlib
 import functools
 import os
 import tempfile
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "write_atomically"]
+from feesim.errors import ConfigError
+
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "read_toml",
+    "write_atomically",
+]
+
+
+def read_toml(path: str | os.PathLike[str], what: str = "") -> dict[str, Any]:
+    """Parse a TOML file; every failure is a :class:`ConfigError` naming the file.
+
+    Parameters
+    ----------
+    path : path-like
+    what : str
+        What the file is ("scenario", "portfolio", ...), for the message of a missing file.
+    """
+    p = Path(path)
+    kind = f"{what} file" if what else "file"
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such {kind}; it does not exist") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read the {kind} ({exc.__class__.__name__})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
 
 
 @functools.cache

@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from feesim.behaviour import Behaviour, default_behaviour, load_params_file
 from feesim.errors import ConfigError
+from feesim.io import read_toml
 from feesim.params import from_mapping, param, to_mapping
 
 __all__ = [
@@ -1002,16 +1002,7 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
         file and the field.
     """
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such scenario file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read scenario file ({exc.__class__.__name__})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    data = read_toml(p, "scenario")
     try:
         return scenario_from_mapping(data, base_dir=p.parent)
     except ConfigError as exc:

@@ -138,7 +138,11 @@ LEVERS: tuple[Lever, ...] = (
 
 _BY_NAME = {lever.name: lever for lever in LEVERS}
 
-#: Lever values of the three presets (the base community is unchanged).
+#: Lever values of the three presets (the base community is unchanged). Both price-step presets
+#: ask +45%, a little above the Quyang average of +41% (seed 001): at +41% without quality first
+#: the first half-yearly evaluation sits at the pass mark of 60 and the step is rolled back in
+#: about half of the seeds (6 of 12 under the calibrated defaults), at +45% in 11 of 12, so the
+#: preset shows what it is meant to show.
 PRESETS: dict[str, dict[str, Any]] = {
     "vicious cycle": {
         "price_step": 0.0,
@@ -153,7 +157,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "years": 10,
     },
     "virtuous cycle (quality first)": {
-        "price_step": 0.41,
+        "price_step": 0.45,
         "quality_first_months": 6,
         "service_package": 0.15,
         "wage_growth": 0.031,
@@ -165,7 +169,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "years": 10,
     },
     "price step without quality first": {
-        "price_step": 0.41,
+        "price_step": 0.45,
         "quality_first_months": 0,
         "service_package": 0.15,
         "wage_growth": 0.031,

@@ -19,27 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from feesim.cli import positive_int, seed_int
+
 __all__ = ["add_forecast_parser"]
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {value}")
-    return value
 
 
 def _percent(text: str) -> float:
@@ -130,25 +112,25 @@ def add_forecast_parser(sub: Any) -> argparse.ArgumentParser:
         metavar="P",
         help="relative step for every type, in percent (29 = +29%%)",
     )
-    p.add_argument("--runs", type=_positive, default=1000, help="runs per branch (1000)")
-    p.add_argument("--seed", type=_seed, help="root seed (default: the file's)")
+    p.add_argument("--runs", type=positive_int, default=1000, help="runs per branch (1000)")
+    p.add_argument("--seed", type=seed_int, help="root seed (default: the file's)")
     p.add_argument("--out", type=Path, help="output folder (default out/forecast/<file stem>)")
     p.add_argument(
-        "--months", type=_positive, help="months to follow after the vote (default: file, or 36)"
+        "--months", type=positive_int, help="months to follow after the vote (default: file, or 36)"
     )
     p.add_argument(
         "--populations",
-        type=_positive,
+        type=positive_int,
         default=20,
         help="household populations per 500 runs (20)",
     )
-    p.add_argument("--workers", type=_positive, help="worker processes (default: up to 2)")
+    p.add_argument("--workers", type=positive_int, help="worker processes (default: up to 2)")
     p.add_argument("--search", action="store_true", help="find the largest step that passes")
     p.add_argument(
         "--target", type=_probability, default=0.8, help="pass probability to reach (0.8)"
     )
     p.add_argument(
-        "--search-runs", type=_positive, default=400, help="runs per step in the search (400)"
+        "--search-runs", type=positive_int, default=400, help="runs per step in the search (400)"
     )
     ens = p.add_mutually_exclusive_group()
     ens.add_argument(

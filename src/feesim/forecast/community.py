@@ -32,7 +32,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tomllib
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +41,7 @@ import numpy as np
 
 from feesim.behaviour import Behaviour, default_behaviour
 from feesim.errors import ConfigError
+from feesim.io import read_toml
 from feesim.params import from_mapping, param, to_mapping
 from feesim.scenario import (
     TIER_QUALITY,
@@ -614,19 +614,6 @@ _COMMUNITY_MARKERS = {"buildings", "proposal", "forecast"}
 _SCENARIO_MARKERS = {"simulation", "proposals", "meta", "campaigns", "legal", "vote", "government"}
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read the file ({exc.__class__.__name__})") from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-
-
 def _fmt(value: Any) -> str:
     if isinstance(value, str):
         return repr(value)
@@ -701,7 +688,7 @@ def load_forecast_input(
         what is allowed.
     """
     p = Path(path)
-    data = _read_toml(p)
+    data = read_toml(p)
     keys = set(data)
     is_comm = bool(keys & _COMMUNITY_MARKERS)
     is_scen = bool(keys & _SCENARIO_MARKERS)

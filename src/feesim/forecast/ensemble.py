@@ -37,12 +37,12 @@ import csv
 import dataclasses
 import logging
 import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
 from feesim.behaviour import Behaviour, fitted_params_files
 from feesim.errors import ConfigError
+from feesim.io import read_toml
 from feesim.params import from_mapping, to_mapping
 
 __all__ = ["apply_overrides", "behaviour_ensemble", "read_ensemble"]
@@ -111,11 +111,9 @@ def read_ensemble(path: str | os.PathLike[str]) -> list[Behaviour]:
     if p.suffix.lower() == ".csv":
         return _read_csv(p, to_mapping(Behaviour()))
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"ensemble: file {str(p)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"ensemble: {str(p)!r} is not valid TOML: {exc}") from None
+        data = read_toml(p, "ensemble")
+    except ConfigError as exc:
+        raise ConfigError(f"ensemble: {exc}") from None
     base_table = data.get("behaviour", {})
     if not isinstance(base_table, dict):
         raise ConfigError(f"{p}: behaviour: got {base_table!r}; expected a table")
@@ -125,10 +123,15 @@ def read_ensemble(path: str | os.PathLike[str]) -> list[Behaviour]:
         return []
     if isinstance(ens, dict) and "csv" in ens:
         return _read_csv(p.parent / str(ens["csv"]), base)
+    if isinstance(ens, dict) and "names" in ens and "members" in ens:
+        # The format `feesim calibrate` writes: one row of fitted values per member.
+        from feesim.calibration.fitted import load_ensemble
+
+        return load_ensemble(p)
     if not isinstance(ens, list):
         raise ConfigError(
-            f"{p}: ensemble: got {type(ens).__name__}; expected [[ensemble]] tables or "
-            "[ensemble] csv = 'file.csv'"
+            f"{p}: ensemble: got {type(ens).__name__}; expected [[ensemble]] tables, "
+            "[ensemble] csv = 'file.csv' or [ensemble] names and members"
         )
     return _members_from_rows(ens, base, f"{p}: ensemble")
 

@@ -1,0 +1,285 @@
+"""The calibration pipeline: case scenarios, common random numbers, recovery, the command."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import logging
+import tomllib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from feesim.behaviour import Behaviour, default_behaviour, fitted_params_files, load_params_file
+from feesim.calibration import (
+    PARAMETERS,
+    Calibrator,
+    FitSettings,
+    load_cases,
+    load_ensemble,
+    run_calibration,
+)
+from feesim.calibration.cases import EFFECTIVE_MONTH, VOTE_MONTH, case_scenario
+from feesim.calibration.fitted import ensemble_scenarios
+from feesim.calibration.moments import SimSettings, Simulator
+from feesim.calibration.validate import (
+    baseline_predictions,
+    interval_error,
+    leave_one_out,
+    recovery,
+    synthetic_data,
+)
+from feesim.cli import main
+from feesim.model import FeeModel
+
+logging.getLogger("MESA").setLevel(logging.WARNING)
+
+
+def load_scenario_small():
+    """The Xianghe example, small and short."""
+    from feesim.calibration.moments import examples_dir
+    from feesim.scenario import load_scenario
+
+    sc = load_scenario(examples_dir() / "xianghe_2025.toml")
+    return sc.with_changes(**{"community.households": 60, "simulation.months": 12})
+
+
+@pytest.fixture(scope="module")
+def cases():
+    return load_cases()
+
+
+# -- case rows as scenarios --------------------------------------------------------------------
+def test_case_scenario_carries_the_reported_step_and_process(cases):
+    row = cases.frame.loc["B02a"]  # 0.8 -> 1.0, assessment report, accounts, meetings (2025)
+    d = case_scenario(row)
+    sc = d.scenario
+    prop = sc.proposals[0]
+    assert prop.month == VOTE_MONTH and prop.step_pct == pytest.approx(0.25)
+    assert prop.disclosure == "assessment" and prop.negotiation_meetings
+    assert sc.community.building_types[0].fee_per_m2 == pytest.approx(0.8)
+    assert sc.behaviour == Behaviour()  # judgement values, never a shipped fit
+
+
+def test_case_scenario_reads_collection_at_the_reported_month(cases):
+    row = cases.frame.loc["A08a"]  # collection a year after the step (no date given)
+    d = case_scenario(row)
+    assert d.collection_month == EFFECTIVE_MONTH + 11
+    # Quality first and a new firm become a package delivered early and a staff overhaul.
+    b14 = case_scenario(cases.frame.loc["B14a"]).scenario
+    assert b14.proposals[0].quality_first_months > 0 and b14.firm.overhaul_months
+
+
+def test_two_building_types_keep_their_own_fees(cases):
+    d = case_scenario(cases.frame.loc["B23a"])
+    fees = {b.name: b.fee_per_m2 for b in d.scenario.community.building_types}
+    assert fees == {"multi-storey": 0.7, "high-rise": 1.1}
+    assert d.scenario.proposals[0].new_fee_per_m2 == {"multi-storey": 0.85, "high-rise": 1.3}
+
+
+def test_simulations_use_common_random_numbers(cases):
+    sim = Simulator(cases, SimSettings(replicates=1, max_households=80, examples=False))
+    a = sim.simulate(Behaviour(), seed=3).cases
+    b = sim.simulate(Behaviour(), seed=3).cases
+    pd.testing.assert_frame_equal(a, b)
+    up = sim.simulate(dataclasses.replace(Behaviour(), approve_intercept=2.0), seed=3).cases
+    # More willing owners approve more, case by case, with the same random numbers.
+    assert (up["approval"] >= a["approval"] - 1e-9).mean() > 0.9
+    assert up["approval"].mean() > a["approval"].mean() + 0.05
+
+
+# -- validation helpers --------------------------------------------------------------------------
+def test_interval_error_is_zero_inside_and_distance_outside():
+    err = interval_error(np.array([0.97, 0.9, 0.5]), np.array([0.95, 0.95, 0.6]), np.ones(3))
+    np.testing.assert_allclose(err, [0.0, 0.05, 0.1])
+
+
+def test_baselines_follow_the_other_cases(cases):
+    rows = cases.rows("approval")
+    pred = baseline_predictions(rows.iloc[1:], rows.iloc[:1], "approval")
+    assert 0.5 < pred["mean"].iloc[0] < 1.0 and 0.0 < pred["step"].iloc[0] < 1.0
+
+
+# -- parameter recovery (small synthetic design) -------------------------------------------------
+def _synthetic_cases(path, n=16):
+    header = next(csv.reader(io.StringIO(load_cases().path.read_text(encoding="utf-8"))))
+    steps = np.linspace(0.1, 1.2, n)
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=header, lineterminator="\n")
+    w.writeheader()
+    for i, s in enumerate(steps):
+        row = dict.fromkeys(header, "")
+        row.update(
+            obs_id=f"S{i:02d}",
+            case_id=f"S{i:02d}",
+            community="synthetic",
+            city="Synthetic",
+            year="2020",
+            households="150",
+            fee_before="0.8",
+            fee_after=f"{0.8 * (1 + s):.4f}",
+            step_pct=f"{s:.4f}",
+            step_yuan=f"{0.8 * s:.4f}",
+            housing_kind="old_public",
+            matter="fee",
+            status="passed",
+            door_to_door="1" if i % 2 else "0",
+            quality_first="1" if i % 3 == 0 else "0",
+            approval_heads_lo="0.5",
+            approval_heads_hi="1",
+            approval_basis="participants",
+            reliability_weight="1.0",
+            disputed="0",
+            use_approval="fit",
+            source_url="synthetic",
+        )
+        w.writerow(row)
+    path.write_text(out.getvalue(), encoding="utf-8")
+    return load_cases(path)
+
+
+def test_parameter_recovery_on_synthetic_cases(tmp_path):
+    """Approval intercept and step slope come back within 0.5 and 1.0 of the truth.
+
+    Sixteen synthetic communities of 150 households, two replicates per parameter set; the truth
+    (1.0, 2.0) lies away from the judgement start (0.0, 3.0).
+    """
+    syn = _synthetic_cases(tmp_path / "cases.csv")
+    params = [p for p in PARAMETERS if p.name in ("approve_intercept", "approve_step")]
+    st = _synthetic_settings()
+    cal = Calibrator(syn, [], st, parameters=params)
+    truth = {"approve_intercept": 1.0, "approve_step": 2.0}
+    rec = recovery(cal, truth, seed=4242, tolerance={"approve_intercept": 0.5, "approve_step": 1.0})
+    assert rec.all_recovered, rec.frame
+    start_error = abs(rec.fit.theta - pd.Series({"approve_intercept": 0.0, "approve_step": 3.0}))
+    assert (rec.frame["error"].abs() < start_error).all()
+
+
+def _synthetic_settings():
+    return FitSettings(
+        replicates=2,
+        max_households=150,
+        screen=0,
+        starts=1,
+        max_nfev=12,
+        jac_step=0.03,
+        polish=0,
+        bootstrap=0,
+        chord_iterations=2,
+        recovery=False,
+        examples=False,
+        seed=17,
+    )
+
+
+def test_leave_one_out_beats_the_baselines_when_the_model_is_right(tmp_path):
+    """On cases the model generated (strong step effect), its out-of-sample error is lowest."""
+    syn = _synthetic_cases(tmp_path / "cases.csv")
+    params = [p for p in PARAMETERS if p.name in ("approve_intercept", "approve_step")]
+    cal = Calibrator(syn, [], _synthetic_settings(), parameters=params)
+    data, _ = synthetic_data(cal, {"approve_intercept": 1.5, "approve_step": 3.0}, seed=99)
+    cal2 = Calibrator(data, [], _synthetic_settings(), parameters=params)
+    loo = leave_one_out(cal2, cal2.fit())
+    s = loo.summary_frame().loc["approval"]
+    assert s["wmae_model"] < s["wmae_mean"] and s["wmae_model"] < s["wmae_step"]
+    assert loo.beats_baselines
+
+
+# -- the command ------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("calibrate")
+    status = main(["calibrate", "--quick", "--quiet", "--out", str(out), "--seed", "5"])
+    return status, out
+
+
+def test_quick_calibration_writes_a_loadable_params_file(quick_run, monkeypatch):
+    status, out = quick_run
+    assert status == 0
+    files = list((out / "fitted").glob("params-*.toml"))
+    assert len(files) == 1
+    beh = load_params_file(files[0])
+    data = tomllib.loads(files[0].read_text(encoding="utf-8"))
+    assert data["fit"]["quick"] is True
+    for p in PARAMETERS:
+        if p.kind == "behaviour":
+            assert getattr(beh, p.fields[0]) == pytest.approx(data["parameters"][p.name]["mean"])
+    members = load_ensemble(files[0])
+    assert len(members) == len(data["ensemble"]["members"]) >= 2
+    assert all(isinstance(m, Behaviour) for m in members)
+    # Forecasts with parameter uncertainty: one scenario per drawn member, runnable together.
+    base = load_scenario_small()
+    runs = ensemble_scenarios(base, files[0], n=4, rng=1)
+    assert len(runs) == 4 and all(r.behaviour in members for r in runs)
+    result = FeeModel(runs, rng=2).run()
+    assert result.n_runs == 4
+    # Pointed at the folder, the package takes it as its default behaviour.
+    monkeypatch.setenv("FEESIM_FITTED_DIR", str(out / "fitted"))
+    assert fitted_params_files() == files
+    assert default_behaviour() == beh
+
+
+def test_quick_calibration_writes_the_report_with_its_figures(quick_run):
+    _, out = quick_run
+    text = (out / "REPORT.md").read_text(encoding="utf-8")
+    for heading in ("## Auxiliary regressions", "## Fitted parameters", "## Leave one case out"):
+        assert heading in text
+    for fig in ("cases", "coefficients", "loo", "paths", "parameters"):
+        png = out / "figures" / f"{fig}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_a_stopped_calibration_resumes_from_its_checkpoint(tmp_path):
+    st = dataclasses.replace(FitSettings.quick(seed=9), bootstrap=2)
+    first = run_calibration(tmp_path, settings=st, quick=True, progress=False, report=False)
+    # Lose the finished phases but keep the cached simulations: nothing is simulated again.
+    for p in (tmp_path / "checkpoint").glob("state-*.json"):
+        p.unlink()
+    second = run_calibration(tmp_path, settings=st, quick=True, progress=False, report=False)
+    assert second.calibrator.n_sims == 0
+    pd.testing.assert_series_equal(first.fit.theta, second.fit.theta)
+
+
+# -- the shipped fit ----------------------------------------------------------------------------
+def _shipped(monkeypatch):
+    monkeypatch.delenv("FEESIM_FITTED_DIR", raising=False)
+    files = fitted_params_files()
+    assert files, "a fitted parameter file is shipped in calibration/fitted"
+    return files[-1], tomllib.loads(files[-1].read_text(encoding="utf-8"))
+
+
+def test_the_shipped_fit_is_the_default_behaviour(monkeypatch):
+    path, data = _shipped(monkeypatch)
+    assert data["fit"]["quick"] is False
+    assert default_behaviour() == load_params_file(path)
+    moved = [
+        p.name
+        for p in PARAMETERS
+        if p.kind == "behaviour"
+        and abs(data["parameters"][p.name]["mean"] - p.judgement) > 0.05 * (p.hi - p.lo)
+    ]
+    assert moved, "the data moved some parameters away from their judgement values"
+    assert len(load_ensemble(path)) >= 20
+
+
+def test_the_shipped_fit_predicts_left_out_collection_better_than_the_baselines(monkeypatch):
+    _, data = _shipped(monkeypatch)
+    fit = data["fit"]
+    assert fit["loo_wmae_model_collection"] < fit["loo_wmae_mean_collection"]
+    assert fit["loo_wmae_model_collection"] < fit["loo_wmae_step_collection"]
+    assert fit["recovery_all_within_tolerance"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known shortfall (calibration/REPORT.md, Limitations): out of sample the model's "
+    "weighted approval error is above the constant baselines', which sit inside most of the "
+    "reported bounds",
+)
+def test_the_shipped_fit_predicts_left_out_approval_better_than_the_baselines(monkeypatch):
+    _, data = _shipped(monkeypatch)
+    fit = data["fit"]
+    assert fit["loo_wmae_model_approval"] < fit["loo_wmae_mean_approval"]
+    assert fit["loo_wmae_model_approval"] < fit["loo_wmae_step_approval"]
