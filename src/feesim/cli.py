@@ -158,9 +158,9 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     )
     sc = result["scaling"]
     print(
-        f"scaling (warm pools): 1 worker {sc['one_worker_s']:.1f} s, 2 workers "
-        f"{sc['two_workers_s']:.1f} s -> {sc['speedup']:.2f}x (cold, pool start included: "
-        f"{sc['speedup_cold']:.2f}x)"
+        f"scaling (warm pools, best of {sc['repeat']}): 1 worker {sc['one_worker_s']:.1f} s, "
+        f"2 workers {sc['two_workers_s']:.1f} s -> {sc['speedup']:.2f}x (median "
+        f"{sc['speedup_median']:.2f}x; cold, pool start included: {sc['speedup_cold']:.2f}x)"
     )
     c = result["city"]
     if "error" in c:
@@ -169,10 +169,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         print(
             f"city ({c['fraction_of_city']:.0%}): {c['communities']:,} communities, "
             f"{c['households']:,} households x {c['months']} months in {c['wall_s']:.1f} s on "
-            f"{c['workers']} workers, peak memory <= {c['peak_memory_gib']:.2f} GiB"
+            f"{c['workers']} workers, peak memory {c['peak_memory_gib']:.2f} GiB (parent and "
+            "workers)"
         )
     for goal, met in result["goals"].items():
-        print(f"  {'met ' if met else 'MISS'} {goal}")
+        print(f"  {'n/a ' if met is None else 'met ' if met else 'MISS'} {goal}")
     if args.json:
         write_json(result, args.json)
         print(f"wrote {args.json}")
