@@ -250,3 +250,41 @@ def test_shared_populations_copy_households_but_not_decisions(small_scenario):
 def test_populations_must_be_positive(small_scenario):
     with pytest.raises(feesim.ConfigError, match="populations"):
         FeeModel([small_scenario] * 2, populations=0)
+
+
+def test_a_smaller_copy_of_an_estate_runs_like_the_estate(examples):
+    """Public income is the community's, so a resized copy keeps it per household: the
+    pre-vote service and the approval of Xianghe do not depend on how many households run."""
+    base = feesim.load_scenario(examples / "xianghe_2025.toml")
+    small = base.resized(400)
+    assert small.community.households == 400
+    assert small.firm.public_income_yuan_month == pytest.approx(15000.0 * 400 / 1986)
+    out = {}
+    for name, sc in (("full", base), ("small", small)):
+        res = feesim.FeeModel([sc] * 6, rng=7).run()
+        before = res.series[res.series["month"] == sc.proposals[0].month - 1]
+        vote = res.votes[res.votes["matter"] == "fee"].groupby("run").head(1)
+        out[name] = (before["service_quality"].mean(), vote["approval_heads"].mean())
+    assert out["small"][0] == pytest.approx(out["full"][0], abs=0.03)
+    assert out["small"][1] == pytest.approx(out["full"][1], abs=0.03)
+
+
+def test_campaign_step_five_sues_a_share_of_those_still_refusing(small_scenario):
+    """Step 5 files suits against ``legal.sue_share`` of the households still owing, not all of
+    them (domain-rules B.5: firms sue a minority of debtors)."""
+    from feesim.params import to_mapping
+
+    data = to_mapping(_with(small_scenario, proposals=()))
+    data["campaigns"] = [{"month": 3, "steps": 5}]
+    data["legal"]["sue_share"] = 0.25
+    sc = feesim.scenario_from_mapping(data).with_changes(
+        **{"community.households": 2000, "community.initial_collection_rate": 0.6}
+    )
+    model = FeeModel(sc, rng=5)
+    while model.month < 5:  # step 5 comes in the campaign's third month (month 5)
+        model.step()
+    owing = int(((model.hh.owed() > 0) & (model.hh.suit_month < 0)).sum())
+    model.step()
+    filed = int(feesim.SimulationResult.from_model(model).series.loc[5, "suits_filed"])
+    assert owing > 100
+    assert filed == pytest.approx(0.25 * owing, rel=0.25)

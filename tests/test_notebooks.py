@@ -14,6 +14,7 @@ NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 NAMES = (
     "01_two_cycles.ipynb",
     "02_price_step_before_vote.ipynb",
+    "03_calibration_walkthrough.ipynb",
     "04_district_sweep_sensitivity.ipynb",
 )
 

@@ -7,12 +7,14 @@ months from the day the bills go out:
 2. a second round by micro-grid, with phone and WeChat (days 12-20);
 3. building volunteers contact those who refuse (days 20-30);
 4. the residents' committee and the subdistrict housing office, one by one (second month);
-5. legal action against the few who still refuse (third month).
+5. legal action against those who still refuse (third month): a share ``legal.sue_share`` of
+   them is sued.
 
 Steps 1-4 are *rounds*: a household with an unpaid campaign bill pays in a round with
 probability ``logistic(z + step_boost)``, plus ``pay_persuasion`` where a volunteer lives in the
 stairwell (step 3) and for everyone still unpaid in step 4. Outside campaign rounds the ordinary
-monthly hazard applies (:func:`feesim.payment.cycle_hazard`). Step 5 files suits. Every round
+monthly hazard applies (:func:`feesim.payment.cycle_hazard`). Step 5 files suits against a share
+of those still refusing, as ordinary legal action does against long-term debtors. Every round
 is a formal demand, which restarts the three-year limitation period (Civil Code Art. 195).
 
 Legal action (``legal.enabled``, or step 5): the firm sues debtors owing at least
@@ -308,12 +310,13 @@ class CollectionMixin:
         monthly_bill = self.fee_h.astype(np.float64) * hh.area * 100
         eligible = eligible_debtors(hh, monthly_bill, self.legal.threshold_months)
         u = self.streams.uniform(Decision.LEGAL, t, hh.n)
-        sue = (
-            eligible
-            & self.legal_on.take(hh.run)
-            & (u < per_household(self.legal.sue_share, hh.run))
+        # Ordinary legal action targets long-term debtors; the campaign's step 5 targets everyone
+        # still refusing its bill. Either way the firm sues only a share of them (domain-rules
+        # B.5: suits are costly and slow, firms sue a minority of debtors).
+        refusing = legal_step.take(hh.run) & (hh.owed() > 0) & (hh.suit_month < 0)
+        sue = ((eligible & self.legal_on.take(hh.run)) | refusing) & (
+            u < per_household(self.legal.sue_share, hh.run)
         )
-        sue |= legal_step.take(hh.run) & (hh.owed() > 0) & (hh.suit_month < 0)
         if not sue.any():
             return
         hh.suit_month[sue] = t

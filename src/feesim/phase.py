@@ -226,7 +226,7 @@ def structural_scenario(
             }
         )
     if households is not None:
-        changes["community.households"] = int(households)
+        scenario = scenario.resized(int(households))
     return scenario.with_changes(**changes)
 
 

@@ -952,6 +952,21 @@ class Scenario:
         """Plain data, ready for TOML or JSON (the exact inputs of a run, for provenance)."""
         return to_mapping(self)
 
+    def resized(self, households: int) -> Scenario:
+        """The same community with another number of households.
+
+        Everything per household or per m2 stays; the community's absolute amounts scale with
+        its size (``firm.public_income_yuan_month``), so that a smaller copy of an estate runs
+        like the estate, not like one with several times its public income per household.
+        """
+        factor = households / self.community.households
+        return self.with_changes(
+            **{
+                "community.households": int(households),
+                "firm.public_income_yuan_month": self.firm.public_income_yuan_month * factor,
+            }
+        )
+
     def with_changes(self, **changes: Any) -> Scenario:
         """Copy with dotted-path changes, validated.
 

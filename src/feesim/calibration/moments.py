@@ -156,7 +156,7 @@ CASE_EXAMPLES = ("xianghe_2025", "quyang_path")
 
 def _example(name: str, households: int) -> Scenario:
     sc = load_scenario(examples_dir() / f"{name}.toml")
-    return sc.with_changes(**{"community.households": households})
+    return sc.resized(households)
 
 
 def _on_case_calendar(sc: Scenario) -> Scenario:

@@ -645,6 +645,20 @@ def _report_text(
             "spread are disputed (A04, A06) or single (Xianghe). In sample its weighted approval "
             f"error is {summ.loc['approval', 'wmae_fitted']:.3f}."
         )
+    col = loo.frame[loo.frame["outcome"] == "collection"]
+    early_ids = [i for i in col["obs_id"] if f.loc[i, "months_after"] < 12]
+    late = col[~col["obs_id"].isin(early_ids)]
+    if early_ids and len(late):
+        w = late["weight"].to_numpy()
+        werr = {p: float((w * late[f"err_{p}"]).sum() / w.sum()) for p in ("model", "mean", "step")}
+        add(
+            "- The collection baselines have no variable for the time since the step, so they "
+            "cannot follow a ramp; whatever advantage the model has on collection comes largely "
+            f"from {', '.join(early_ids)} (read fewer than 12 months after the step). Without it "
+            "the weighted "
+            f"errors are {werr['model']:.3f} for the model, {werr['mean']:.3f} for the mean of "
+            f"the other cases and {werr['step']:.3f} for the logit on the step."
+        )
     add(
         "- Approval depends on the relative step in the model; communities that passed +100% "
         "steps from fees far below cost (A08, B17, B04) are what its step response fits worst. A "

@@ -5,9 +5,9 @@ inference); the parameter ensemble; leave one case out against the baselines; pa
 recovery (full runs only); write the fitted file and the report.
 
 Every simulation is appended to ``<out>/checkpoint/sims-<tag>.jsonl`` and every finished phase
-to ``<out>/checkpoint/state-<tag>.json``, where the tag identifies the data, the budget and the
-package version. Running the same command again after an interruption skips finished phases
-and replays cached simulations, so the fit continues where it stopped.
+to ``<out>/checkpoint/state-<tag>.json``, where the tag identifies the data, the budget, the
+package version and its source code. Running the same command again after an interruption skips
+finished phases and replays cached simulations, so the fit continues where it stopped.
 """
 
 from __future__ import annotations
@@ -134,9 +134,20 @@ class _State:
             atomic_write_text(self.path, json.dumps(self.data))
 
 
+def _code_hash() -> str:
+    """Hash of the package's source: a cached simulation is only valid for the code that ran it."""
+    root = Path(__file__).resolve().parents[1]
+    h = hashlib.sha1()
+    for f in sorted(root.rglob("*.py")):
+        h.update(str(f.relative_to(root)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()[:12]
+
+
 def _tag(cases: CaseData, settings: FitSettings, quick: bool) -> str:
     text = json.dumps(
         {
+            "code": _code_hash(),
             "data": data_hash(cases),
             "settings": asdict(settings),
             "version": CALIBRATION_VERSION,
