@@ -283,3 +283,18 @@ def test_the_shipped_fit_predicts_left_out_approval_better_than_the_baselines(mo
     fit = data["fit"]
     assert fit["loo_wmae_model_approval"] < fit["loo_wmae_mean_approval"]
     assert fit["loo_wmae_model_approval"] < fit["loo_wmae_step_approval"]
+
+
+def test_without_a_fitted_file_the_judgement_defaults_are_used_and_said(
+    tmp_path, monkeypatch, caplog
+):
+    import feesim.behaviour as fb
+
+    monkeypatch.setenv("FEESIM_FITTED_DIR", str(tmp_path))  # an empty folder
+    fb._cached_default.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="feesim.behaviour"):
+            assert default_behaviour() == Behaviour()
+        assert "no fitted parameter file found" in caplog.text
+    finally:
+        fb._cached_default.cache_clear()

@@ -48,7 +48,7 @@ def test_levers_make_the_scenario():
     base = default_base()
     sc = scenario_from_levers(base, PRESETS["virtuous cycle (quality first)"])
     (fee,) = sc.proposals
-    assert fee.step_pct == pytest.approx(0.45)
+    assert fee.step_pct == pytest.approx(0.5)
     assert (fee.month, fee.quality_first_months, fee.campaign_steps) == (12, 6, 4)
     assert fee.renovation_bundled and sc.government.renovations[0].month == 10
     assert sc.committee.rollback and sc.committee.evaluation_months == 6
@@ -281,7 +281,7 @@ def test_dashboard_in_a_real_browser(dashboard_url, capsys):
             # The virtuous preset played past its vote: the vote panel and the ballots show.
             page.get_by_role("button", name="virtuous cycle (quality first)").click()
             page.wait_for_function(
-                "() => document.querySelector('.feesim-levers').innerText.includes('+45% step')"
+                "() => document.querySelector('.feesim-levers').innerText.includes('+50% step')"
             )
             page.get_by_role("button", name="▶").click()
             page.wait_for_function(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pandas as pd
@@ -288,3 +289,32 @@ def test_campaign_step_five_sues_a_share_of_those_still_refusing(small_scenario)
     filed = int(feesim.SimulationResult.from_model(model).series.loc[5, "suits_filed"])
     assert owing > 100
     assert filed == pytest.approx(0.25 * owing, rel=0.25)
+
+
+def test_a_short_campaign_leaves_the_rest_of_the_month_to_ordinary_payment():
+    from feesim.collection import CampaignPlan
+
+    plan = CampaignPlan()
+    for run, steps in enumerate((1, 2, 3)):
+        plan.add(run, start=4, steps=steps, bill="fee")
+    slots, legal, active, share = plan.schedule(4, "fee", 4)
+    assert slots[:, 0].tolist() == [1, 0, -1] and share[0] == pytest.approx(18 / 30)
+    assert slots[:, 1].tolist() == [1, 2, 0] and share[1] == pytest.approx(10 / 30)
+    assert slots[:, 2].tolist() == [1, 2, 3] and share[2] == 1.0  # the steps fill the month
+    assert slots[:, 3].tolist() == [0, -1, -1] and share[3] == 1.0  # no campaign
+    assert active == [0, 1, 2] and not legal.any()
+
+
+@pytest.mark.parametrize("billing", ["yearly", "quarterly", "monthly"])
+def test_more_campaign_steps_never_lower_first_year_collection(load_example, billing):
+    """With the same random numbers, each added step (1-4) gives households more chances to
+    pay, whatever the billing cycle: a step never holds back those who would pay anyway."""
+    sc = load_example("xianghe_2025").with_changes(**{"community.billing": billing})
+    (p,) = sc.proposals
+    dec = []
+    for steps in range(5):
+        s = dataclasses.replace(sc, proposals=(dataclasses.replace(p, campaign_steps=steps),))
+        series = FeeModel([s] * 6, rng=4).run().series
+        dec.append(series.loc[series["date"] == "2025-12", "collection_rate"].mean())
+    assert all(b >= a - 1e-9 for a, b in itertools.pairwise(dec)), dec
+    assert dec[4] > dec[0]

@@ -580,6 +580,11 @@ def _cached_default(marker: tuple[str, ...]) -> Behaviour:
     if marker:
         log.debug("behaviour defaults from %s", marker[-1])
         return load_params_file(marker[-1])
+    # Outside a source checkout (a wheel install) calibration/fitted is not there: say so once.
+    log.warning(
+        "no fitted parameter file found (set FEESIM_FITTED_DIR to a folder of "
+        "params-<version>.toml files); using the judgement defaults of feesim.behaviour"
+    )
     return Behaviour()
 
 

@@ -66,10 +66,14 @@ STEP_NAMES = (
 #: Day (since the bills went out) by which each step is over; seed 004 dates steps 1-3
 #: (bills out on 10 February, >70% by the 22nd, 90% by 12 March).
 CAMPAIGN_DAYS = (12, 20, 30, 60, 90)
+#: Days each step lasts.
+STEP_DAYS = (12, 8, 10, 30, 30)
 #: Month offset (from the campaign's first month) of each step.
 STEP_MONTH = (0, 0, 0, 1, 2)
-#: Most payment rounds in one month (steps 1-3).
+#: Most payment rounds in one month (steps 1-3, or fewer steps and the rest of the month).
 MAX_ROUNDS = 3
+#: Days of a month on the campaign's clock.
+MONTH_DAYS = 30
 #: Monthly persistence of the enforcement signal after suits are filed (judgement).
 DETERRENCE_DECAY = 0.7
 #: Slot values: no round, the ordinary monthly hazard, or campaign step 1-4.
@@ -101,8 +105,13 @@ class CampaignPlan:
 
     def schedule(
         self, month: int, bill: str, n_runs: int
-    ) -> tuple[np.ndarray, np.ndarray, list[int]]:
+    ) -> tuple[np.ndarray, np.ndarray, list[int], np.ndarray]:
         """What collection looks like in ``month`` for ``bill`` in every run.
+
+        A campaign's rounds replace the month's ordinary hazard for the days they cover; when
+        they end before the month does (a campaign of one or two steps), the ordinary hazard
+        applies for the rest of the month, so that a campaign never leaves a household fewer
+        chances to pay than no campaign.
 
         Returns
         -------
@@ -113,9 +122,12 @@ class CampaignPlan:
             Runs whose campaign takes step 5 (suits against remaining debtors) this month.
         active : list of int
             Ids of campaigns with a step this month.
+        ordinary_share : float array (R,)
+            Share of the month the run's ordinary round covers (1 without a campaign).
         """
         slots = np.full((MAX_ROUNDS, n_runs), NO_ROUND, dtype=np.int8)
         slots[0] = ORDINARY
+        share = np.ones(n_runs)
         legal = np.zeros(n_runs, dtype=bool)
         active = []
         for cid in range(len(self.run)):
@@ -131,8 +143,12 @@ class CampaignPlan:
             if rounds:
                 slots[:, run] = NO_ROUND
                 slots[: len(rounds), run] = rounds
+                end = CAMPAIGN_DAYS[rounds[-1] - 1] - 30 * STEP_MONTH[rounds[-1] - 1]
+                if end < MONTH_DAYS:
+                    slots[len(rounds), run] = ORDINARY
+                    share[run] = (MONTH_DAYS - end) / MONTH_DAYS
             legal[run] |= 5 in here
-        return slots, legal, active
+        return slots, legal, active, share
 
 
 def eligible_debtors(
@@ -184,7 +200,7 @@ class CollectionMixin:
             hh, self.coef, self.satisfaction, self.trust, self.neighbours, burden, F32(0), enf
         )
         # Property fees.
-        slots, legal, active = self.campaigns.schedule(t, "fee", R)
+        slots, legal, active, share = self.campaigns.schedule(t, "fee", R)
         u = self.streams.uniform(Decision.PAYMENT, t, hh.n)
         with_arrears: np.ndarray | bool = False
         if not active:
@@ -192,7 +208,7 @@ class CollectionMixin:
         else:
             owed = hh.owed()
             self._campaign_start(active, owed)
-            rounds = rounds_paid(u, self._round_probs(z, slots, self._cycle_h()))
+            rounds = rounds_paid(u, self._round_probs(z, slots, self._cycle_h(), share))
             pays = rounds >= 0
             with_arrears = np.any(slots > 0, axis=0).take(hh.run)
             self.recorder.campaign_rounds(t, active, slots, rounds, owed, self.campaigns)
@@ -206,7 +222,7 @@ class CollectionMixin:
             paid["written_off"] += write_off_expired(hh, self.legal.limitation_months, t)
         # Maintenance-fund bills.
         if hh.owed_fund.any():
-            fslots, flegal, factive = self.campaigns.schedule(t, "fund", R)
+            fslots, flegal, factive, fshare = self.campaigns.schedule(t, "fund", R)
             # For a fund top-up, step 5 is the assembly-authorised legal demand: one last round
             # under enforcement (the committee, not the firm, holds the claim).
             fslots[0, flegal] = 5
@@ -216,7 +232,7 @@ class CollectionMixin:
             owed_f = hh.owed_fund.copy()
             if factive:
                 self._campaign_start(factive, owed_f)
-                rounds = rounds_paid(uf, self._round_probs(zf, fslots, FUND_CYCLE_MONTHS))
+                rounds = rounds_paid(uf, self._round_probs(zf, fslots, FUND_CYCLE_MONTHS, fshare))
                 fpays = rounds >= 0
                 self.recorder.campaign_rounds(t, factive, fslots, rounds, owed_f, self.campaigns)
             else:
@@ -240,19 +256,31 @@ class CollectionMixin:
                 sl = self.hh.run_slice(plan.run[cid])
                 plan.outstanding[cid] = int(owed[sl].sum())
 
-    def _round_probs(self, z: np.ndarray, slots: np.ndarray, cycle: object) -> list[np.ndarray]:
+    def _round_probs(
+        self, z: np.ndarray, slots: np.ndarray, cycle: object, share: np.ndarray
+    ) -> list[np.ndarray]:
         """Payment probability of every household in each round of the month.
 
-        The ordinary hazard (slot value 0) or a campaign step (1-4; 5 = a legal demand, fund
-        bills only).
+        The ordinary hazard (slot value 0; over ``share`` of the month per run) or a campaign
+        step (1-4; 5 = a legal demand, fund bills only). A step is a chance to pay at least as
+        good as the ordinary hazard over the days it covers: a campaign adds pressure on those
+        who would not pay, it does not hold back those who would.
         """
         hh, b = self.hh, self.beh
         out = []
-        ordinary = cycle_hazard(z, cycle)
+        monthly = cycle_hazard(z, cycle)
+        ordinary = monthly
+        if np.any(share < 1):
+            ordinary = 1 - (1 - monthly) ** share.astype(F32).take(hh.run)
+
+        def at_least_ordinary(p: np.ndarray, s: int) -> np.ndarray:
+            days = STEP_DAYS[s - 1] / MONTH_DAYS
+            return np.maximum(p, 1 - (1 - monthly) ** F32(days))
+
         pers = per_household(b.pay_persuasion, hh.run)
         for k in range(slots.shape[0]):
             step = slots[k]
-            if k > 0 and np.all(step <= 0):
+            if k > 0 and np.all(step < 0):
                 break
             step_h = step.take(hh.run)
             p = np.zeros(hh.n, dtype=F32)
@@ -271,10 +299,10 @@ class CollectionMixin:
                     zz = zz + pers * self.has_volunteer
                 if s == 4:
                     zz = zz + pers
-                p = np.where(mask, logistic(zz), p)
+                p = np.where(mask, at_least_ordinary(logistic(zz), s), p)
             legal = step_h == 5
             if legal.any():
-                p = np.where(legal, logistic(z + self.coef.enforcement), p)
+                p = np.where(legal, at_least_ordinary(logistic(z + self.coef.enforcement), 5), p)
             out.append(p.astype(F32))
         return out
 

@@ -139,10 +139,11 @@ LEVERS: tuple[Lever, ...] = (
 _BY_NAME = {lever.name: lever for lever in LEVERS}
 
 #: Lever values of the three presets (the base community is unchanged). Both price-step presets
-#: ask +45%, a little above the Quyang average of +41% (seed 001): at +41% without quality first
-#: the first half-yearly evaluation sits at the pass mark of 60 and the step is rolled back in
-#: about half of the seeds (6 of 12 under the calibrated defaults), at +45% in 11 of 12, so the
-#: preset shows what it is meant to show.
+#: ask +50%, above the Quyang average of +41% (seed 001): without quality first the first
+#: half-yearly evaluation then falls below the pass mark of 60 and the step is rolled back in
+#: 12 of 12 seeds under the calibrated defaults (at +45% in 6 of 12, at +41% in 4 of 12), so the
+#: preset shows what it is meant to show; with quality first the same step passes with about 98%
+#: of heads and holds in all 12.
 PRESETS: dict[str, dict[str, Any]] = {
     "vicious cycle": {
         "price_step": 0.0,
@@ -157,7 +158,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "years": 10,
     },
     "virtuous cycle (quality first)": {
-        "price_step": 0.45,
+        "price_step": 0.5,
         "quality_first_months": 6,
         "service_package": 0.15,
         "wage_growth": 0.031,
@@ -169,7 +170,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "years": 10,
     },
     "price step without quality first": {
-        "price_step": 0.45,
+        "price_step": 0.5,
         "quality_first_months": 0,
         "service_package": 0.15,
         "wage_growth": 0.031,
