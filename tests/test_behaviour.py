@@ -89,8 +89,8 @@ def test_a_frozen_fee_without_cost_growth_does_not_decline(frozen):
 
 
 def test_wage_growth_is_what_drives_the_firm_out(frozen):
-    """Materials inflation alone (2%/year) erodes service more slowly than with wages rising
-    too, and no firm leaves within ten years."""
+    """Materials inflation alone (1%/year in this example) erodes service more slowly than
+    with wages rising too, and no firm leaves within ten years."""
     grow, flat, _ = frozen
     assert _first_exit(flat).notna().sum() == 0
     assert _first_exit(grow).notna().sum() >= REPLICATES // 2
