@@ -532,21 +532,24 @@ class Behaviour:
 _VERSION_RE = re.compile(r"params-(\d+(?:\.\d+)*)\.toml$")
 
 
-def _repo_fitted_dir() -> Path | None:
-    # Source checkout: <root>/src/feesim/behaviour.py -> <root>/calibration/fitted
-    root = Path(__file__).resolve().parents[2]
-    candidate = root / "calibration" / "fitted"
-    return candidate if candidate.is_dir() else None
+def _shipped_fitted_dirs() -> list[Path]:
+    here = Path(__file__).resolve().parent
+    # ``feesim/_fitted`` is a symbolic link to ``calibration/fitted`` in the source tree and a
+    # real folder in an installed wheel (package data); the source tree's folder is also looked
+    # up directly in case a checkout did not keep the link.
+    return [here / "_fitted", here.parents[1] / "calibration" / "fitted"]
 
 
 def fitted_params_files() -> list[Path]:
     """Fitted parameter files, oldest to newest by version number.
 
-    Looks in ``$FEESIM_FITTED_DIR`` if set, else in ``calibration/fitted`` of the source tree.
+    Looks in ``$FEESIM_FITTED_DIR`` if set, else in the fit shipped with the package
+    (``calibration/fitted`` of the source tree, ``feesim/_fitted`` of an installed wheel).
     """
     env = os.environ.get("FEESIM_FITTED_DIR")
-    folder = Path(env) if env else _repo_fitted_dir()
-    if folder is None or not folder.is_dir():
+    candidates = [Path(env)] if env else _shipped_fitted_dirs()
+    folder = next((c for c in candidates if c.is_dir()), None)
+    if folder is None:
         return []
     found = []
     for p in folder.glob("params-*.toml"):
@@ -580,7 +583,7 @@ def _cached_default(marker: tuple[str, ...]) -> Behaviour:
     if marker:
         log.debug("behaviour defaults from %s", marker[-1])
         return load_params_file(marker[-1])
-    # Outside a source checkout (a wheel install) calibration/fitted is not there: say so once.
+    # Only when FEESIM_FITTED_DIR names an empty folder or the package was built without its fit.
     log.warning(
         "no fitted parameter file found (set FEESIM_FITTED_DIR to a folder of "
         "params-<version>.toml files); using the judgement defaults of feesim.behaviour"
