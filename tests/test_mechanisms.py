@@ -318,3 +318,19 @@ def test_more_campaign_steps_never_lower_first_year_collection(load_example, bil
         dec.append(series.loc[series["date"] == "2025-12", "collection_rate"].mean())
     assert all(b >= a - 1e-9 for a, b in itertools.pairwise(dec)), dec
     assert dec[4] > dec[0]
+
+
+def test_the_firm_holds_service_through_a_thin_margin_and_cuts_under_a_loss(small_scenario):
+    """Margin policy: below its target margin the firm holds its staffing; only an expected loss
+    (``firm.cut_margin``, 0 by default) makes it cut back to what the target margin affords."""
+    model = FeeModel([small_scenario] * 4, rng=1)
+    fb, t = model.firms, 0
+    wage, price = model.wage[t], model.price[t]
+    x0 = fb.staffing.copy()
+    at_target = (x0 * fb.unit_cost(wage, price) + fb.equipment * price) * (1 + fb.target_margin)
+    # Expected revenue: as now, 3% short (margin about 3%), 10% short (a loss), 5% more.
+    fb.plan(at_target * np.array([1.0, 0.97, 0.90, 1.05]), wage, price, t)
+    x1 = fb.staffing
+    assert x1[0] == pytest.approx(x0[0]) and x1[1] == pytest.approx(x0[1])
+    assert x1[2] < x0[2] - 0.01
+    assert x1[3] >= x0[3] - 1e-12

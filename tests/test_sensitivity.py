@@ -294,8 +294,10 @@ def test_indices_on_the_model_are_in_sensible_ranges(tiny):
     res = sa.analyse(ev, rng=1)
     s = res.summary_frame()
     assert len(s) == 5 * 3
-    assert s[["S1", "ST"]].notna().all().all()
-    assert s["ST"].between(-0.5, 1.5).all()
+    assert np.isfinite(s[["S1", "ST"]].to_numpy()).all()
+    # Four base points give noisy estimates (a total index can exceed 1), but Jansen's total
+    # index is a mean of squared differences: never negative.
+    assert (s["ST"] >= 0).all()
     # common random numbers: the campaign starts with the new bill, after the vote, so it
     # cannot change the vote at all; its indices on approval are exactly zero
     appr = s[s["outcome"] == "approval"].set_index("factor")

@@ -251,6 +251,7 @@ class BaselineMixin:
             materials_full=materials_full,
             equipment=equipment,
             target_margin=f(lambda x: x.target_margin),
+            cut_margin=f(lambda x: x.cut_margin),
             remuneration=f(lambda x: x.remuneration_rate),
             staff_floor=f(lambda x: x.staff_floor),
             max_cut=f(lambda x: x.max_cut_rate),

@@ -12,10 +12,12 @@ functions by how much residents notice them.
 the service level; equipment (lifts, pumps) is fixed per m2. At full standard staffing labour is
 ``1 - materials_share`` (about 70%) of cost (AGG-14). Prices of materials follow inflation.
 
-*Margin policy* (fixed-fee contracts). Each month the firm aims at the staffing it can afford
-while keeping its target margin on the revenue it expects (trailing-twelve-month collection x
-this month's fees, plus public income and subsidy), never above its tier's standard. Cuts fall
-first on greening and repairs. A service package voted with a price step is a contractual floor
+*Margin policy* (fixed-fee contracts). On the revenue it expects (trailing-twelve-month
+collection x this month's fees, plus public income and subsidy) the firm hires up to the staffing
+it can afford at its target margin, never above its tier's standard; when its expected margin
+falls below target it holds its staffing, and only when it falls below ``cut_margin`` (a loss, by
+default) does it cut back to what the target margin affords. Cuts fall first on greening and
+repairs. A service package voted with a price step is a contractual floor
 it must keep even at a loss; a package delivered ahead of a vote (quality first) or during a
 trial is an investment it makes whatever its revenue; a rectification order after a bad
 evaluation makes it give up its margin (but not go into loss) to restore service. Staff move at
@@ -109,6 +111,7 @@ class FirmBook:
     materials_full: np.ndarray  # yuan/month of materials at full staffing, start prices
     equipment: np.ndarray  # yuan/month, start prices
     target_margin: np.ndarray
+    cut_margin: np.ndarray
     remuneration: np.ndarray
     staff_floor: np.ndarray
     max_cut: np.ndarray
@@ -192,7 +195,13 @@ class FirmBook:
         x_floor = self.floor_q / mgmt
         x_tier = np.maximum(self.tier_q / mgmt, x_floor)
         x_aff = self.affordable(expected_revenue, wage, price)
-        target = np.maximum(np.minimum(x_tier, x_aff), x_floor)
+        x_cut = self.affordable(expected_revenue, wage, price, margin=self.cut_margin)
+        current = self.staffing
+        # Grow to what the target margin affords; while the expected margin is merely below
+        # target, hold staffing (a firm absorbs a thin year); below the cut margin (a loss by
+        # default), cut back to the target margin.
+        target = np.where(x_aff >= current, x_aff, np.where(x_cut >= current, current, x_aff))
+        target = np.maximum(np.minimum(x_tier, target), x_floor)
         rectify = self.rectify_until > month
         x_no_margin = self.affordable(expected_revenue, wage, price, margin=0.0)
         target = np.where(rectify, np.maximum(target, np.minimum(x_tier, x_no_margin)), target)
@@ -202,7 +211,6 @@ class FirmBook:
         emergency_x = TIER_QUALITY["basic"] / mgmt
         target = np.where(self.state == NOTICE, self.staff_floor, target)
         target = np.where(self.state == EMERGENCY, emergency_x, target)
-        current = self.staffing
         ref = np.maximum(current, 0.3)
         new = np.clip(target, current - self.max_cut * ref, current + self.max_hire * ref)
         self.allocate(new, x_tier)

@@ -310,6 +310,18 @@ class Firm:
         doc="net margin the firm aims to keep",
         source="AGG-17: Top-100 net margin 5.41% (2023); listed firms 7.31% (H1 2025)",
     )
+    cut_margin: float = param(
+        0.0,
+        unit="share of revenue",
+        lo=-0.5,
+        hi=0.5,
+        kind="uncertainty",
+        doc=(
+            "expected margin below which a fixed-fee firm cuts service back to its target margin;"
+            " between it and the target the firm holds its staffing"
+        ),
+        source="model.md: keep a target margin, cut service under losses (judgement: at 0)",
+    )
     tier: Tier = param(
         "basic",
         kind="lever",

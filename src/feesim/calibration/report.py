@@ -659,6 +659,14 @@ def _report_text(
             f"errors are {werr['model']:.3f} for the model, {werr['mean']:.3f} for the mean of "
             f"the other cases and {werr['step']:.3f} for the logit on the step."
         )
+    if rec is not None:
+        for name, r in rec.frame[~rec.frame["recovered"]].iterrows():
+            add(
+                f"- Parameter recovery misses `{name}`: from data simulated at {r['truth']:.2f} "
+                f"it is re-estimated at {r['estimate']:.2f}, beyond the tolerance of "
+                f"{r['tolerance']:.2f}; its posterior spread understates how far one "
+                "realisation of the cases and targets can move it."
+            )
     add(
         "- Approval depends on the relative step in the model; communities that passed +100% "
         "steps from fees far below cost (A08, B17, B04) are what its step response fits worst. A "
