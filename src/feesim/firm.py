@@ -13,15 +13,15 @@ the service level; equipment (lifts, pumps) is fixed per m2. At full standard st
 ``1 - materials_share`` (about 70%) of cost (AGG-14). Prices of materials follow inflation.
 
 *Margin policy* (fixed-fee contracts). On the revenue it expects (trailing-twelve-month
-collection x this month's fees, plus public income and subsidy) the firm hires up to the staffing
-it can afford at its target margin, never above its tier's standard; when its expected margin
-falls below target it holds its staffing, and only when it falls below ``cut_margin`` (a loss, by
-default) does it cut back to what the target margin affords. Cuts fall first on greening and
-repairs. A service package voted with a price step is a contractual floor
-it must keep even at a loss; a package delivered ahead of a vote (quality first) or during a
-trial is an investment it makes whatever its revenue; a rectification order after a bad
-evaluation makes it give up its margin (but not go into loss) to restore service. Staff move at
-most ``max_cut_rate`` / ``max_hire_rate`` a month; a safety floor stays.
+collection x this month's fees, plus public income and subsidy) the firm hires up to the
+staffing it can afford at its target margin, never above its tier's standard; when its expected
+margin falls below target it holds its staffing, and only when it falls below ``cut_margin`` (a
+loss, by default) does it cut back to what the target margin affords. Cuts fall first on
+greening and repairs. A service package voted with a price step is a contractual floor it must
+keep even at a loss; a package delivered ahead of a vote (quality first) or during a trial is an
+investment it makes whatever its revenue; a rectification order after a bad evaluation makes it
+give up its margin (but not go into loss) to restore service. Staff move at most
+``max_cut_rate`` / ``max_hire_rate`` a month; a safety floor stays.
 Under cost-plus contracts the firm spends what the owners' funds allow and takes its
 remuneration; owners bear surplus and deficit.
 

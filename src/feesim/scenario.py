@@ -318,7 +318,8 @@ class Firm:
         kind="uncertainty",
         doc=(
             "expected margin below which a fixed-fee firm cuts service back to its target margin;"
-            " between it and the target the firm holds its staffing"
+            " between it and the target the firm holds its staffing (at or above the target: it"
+            " cuts whenever its margin is below target)"
         ),
         source="model.md: keep a target margin, cut service under losses (judgement: at 0)",
     )
