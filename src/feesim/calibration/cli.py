@@ -53,9 +53,7 @@ def add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
         help="fit the behavioural parameters to the reported cases (writes the fitted file and "
         "calibration/REPORT.md)",
     )
-    cal.add_argument(
-        "--quick", action="store_true", help="small budget (about a minute; writes to --out)"
-    )
+    cal.add_argument("--quick", action="store_true", help="small budget (10-20 s; writes to --out)")
     cal.add_argument(
         "--out",
         type=Path,

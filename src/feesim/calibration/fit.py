@@ -265,7 +265,7 @@ class FitSettings:
 
     @classmethod
     def quick(cls, seed: int = 2025) -> FitSettings:
-        """A small budget (about a minute): for tests and a first look."""
+        """A small budget (10-20 s): for tests and a first look."""
         return cls(
             replicates=1,
             max_households=120,

@@ -697,7 +697,7 @@ def _report_text(
     add("")
     add(
         "Reproduce: `feesim calibrate` (full, about ten minutes on two cores) or "
-        "`feesim calibrate --quick --out DIR` (about a minute)."
+        "`feesim calibrate --quick --out DIR` (10-20 s)."
     )
     add("")
     return "\n".join(L)

@@ -176,7 +176,7 @@ def run_calibration(
         Output folder; default: ``calibration/`` of the source tree (``calibration/quick`` with
         ``quick``, so a quick run never replaces the shipped fit).
     quick : bool
-        Small budget (:meth:`FitSettings.quick`), about a minute.
+        Small budget (:meth:`FitSettings.quick`), 10-20 s.
     seed : int
         Root of the fit's common random numbers.
     settings : FitSettings, optional
