@@ -76,6 +76,20 @@ def param(
     return dataclasses.field(default=default, metadata=meta)
 
 
+def default_of(cls: type, name: str) -> Any:
+    """Default of field ``name`` of the dataclass ``cls``.
+
+    For a field that mirrors another (a bureau's description of a scenario field), so that the
+    default is written once.
+    """
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            if f.default is dataclasses.MISSING:
+                raise ValueError(f"{cls.__name__}.{name} has no plain default")
+            return f.default
+    raise ValueError(f"{cls.__name__} has no field {name!r}")
+
+
 def _type_name(tp: Any) -> str:
     origin = get_origin(tp)
     if origin is Literal:

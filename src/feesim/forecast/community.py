@@ -42,7 +42,7 @@ import numpy as np
 from feesim.behaviour import Behaviour, default_behaviour
 from feesim.errors import ConfigError
 from feesim.io import read_toml
-from feesim.params import from_mapping, param, to_mapping
+from feesim.params import default_of, from_mapping, param, to_mapping
 from feesim.scenario import (
     TIER_QUALITY,
     BuildingType,
@@ -103,14 +103,14 @@ class CommunityInfo:
     name: str = param("unnamed community", doc="name shown in the report")
     district: str = param("", doc="district and subdistrict (descriptive)")
     housing_kind: Literal["old_public", "old_commodity", "commodity", "resettlement"] = param(
-        "old_commodity",
+        default_of(Community, "housing_kind"),
         doc="售后公房 old_public, old_commodity, newer commodity, resettlement housing",
     )
     billing: Literal["monthly", "quarterly", "yearly"] = param(
-        "quarterly", doc="how often bills are issued"
+        default_of(Community, "billing"), doc="how often bills are issued"
     )
     collection_rate: float = param(
-        0.8,
+        default_of(Community, "initial_collection_rate"),
         unit="share",
         lo=0.01,
         hi=0.995,
@@ -118,16 +118,28 @@ class CommunityInfo:
         source="domain-rules 2.2 and B7: old Shanghai communities 50-80%",
     )
     years_since_adjustment: float = param(
-        10.0, unit="years", lo=0, hi=60, doc="years since the fee last changed"
+        default_of(Community, "years_since_adjustment"),
+        unit="years",
+        lo=0,
+        hi=60,
+        doc="years since the fee last changed",
     )
     public_income_yuan_month: float = param(
-        0.0, unit="yuan/month", lo=0, hi=1e8, doc="parking, advertising and other public income"
+        default_of(Firm, "public_income_yuan_month"),
+        unit="yuan/month",
+        lo=0,
+        hi=1e8,
+        doc="parking, advertising and other public income",
     )
     public_income_to_firm: float = param(
-        1.0, unit="share", lo=0, hi=1, doc="share of public income contracted to the firm"
+        default_of(Firm, "public_income_firm_share"),
+        unit="share",
+        lo=0,
+        hi=1,
+        doc="share of public income contracted to the firm",
     )
     subsidy_yuan_per_m2: float = param(
-        0.0,
+        default_of(Government, "subsidy_per_m2"),
         unit="yuan/m2/month",
         lo=0,
         hi=10,
@@ -135,29 +147,49 @@ class CommunityInfo:
         source="浦建委物管〔2023〕2号: 0.25 (domain-rules 5)",
     )
     maintenance_fund_yuan_per_m2: float = param(
-        30.0, unit="yuan/m2", lo=-1e4, hi=1e4, doc="balance of the maintenance fund"
+        default_of(Community, "maintenance_fund_per_m2"),
+        unit="yuan/m2",
+        lo=-1e4,
+        hi=1e4,
+        doc="balance of the maintenance fund",
     )
     trust: float = param(
-        0.5,
+        default_of(Community, "initial_trust"),
         unit="0-1",
         lo=0,
         hi=1,
         doc="residents' trust in firm and committee: 0.3 low (disputes), 0.5 ordinary, 0.7 high",
     )
     retiree_share: float = param(
-        0.4, unit="share of households", lo=0, hi=1, doc="households living on pensions"
+        default_of(Community, "retiree_share"),
+        unit="share of households",
+        lo=0,
+        hi=1,
+        doc="households living on pensions",
     )
     absentee_share: float = param(
-        0.2, unit="share of units", lo=0, hi=1, doc="units whose owner lives elsewhere"
+        default_of(Community, "absentee_share"),
+        unit="share of units",
+        lo=0,
+        hi=1,
+        doc="units whose owner lives elsewhere",
     )
     income_yuan_month: float = param(
-        7000.0, unit="yuan/month", lo=100, hi=1e6, doc="mean income of working households"
+        default_of(Community, "income_yuan_month"),
+        unit="yuan/month",
+        lo=100,
+        hi=1e6,
+        doc="mean income of working households",
     )
     pension_yuan_month: float = param(
-        4500.0, unit="yuan/month", lo=100, hi=1e6, doc="mean income of retired households"
+        default_of(Community, "pension_yuan_month"),
+        unit="yuan/month",
+        lo=100,
+        hi=1e6,
+        doc="mean income of retired households",
     )
     volunteer_share: float = param(
-        0.05,
+        default_of(Community, "leader_share"),
         unit="share of households",
         lo=0,
         hi=0.5,
@@ -206,10 +238,10 @@ class FirmInfo:
 
     name: str = param("", doc="firm name (descriptive)")
     contract: Literal["fixed_fee", "cost_plus"] = param(
-        "fixed_fee", doc="fixed-fee 包干制 or cost-plus 酬金制"
+        default_of(Firm, "contract"), doc="fixed-fee 包干制 or cost-plus 酬金制"
     )
     service_tier: Literal["basic", "tidy", "liveable"] = param(
-        "basic", doc="contracted service standard (Huangpu three types)"
+        default_of(Firm, "tier"), doc="contracted service standard (Huangpu three types)"
     )
     service_quality: float | None = param(
         None,
@@ -231,7 +263,7 @@ class FirmInfo:
         doc="audited yearly cost of the service (staff, materials, equipment)",
     )
     margin: float = param(
-        0.06,
+        default_of(Firm, "target_margin"),
         unit="share of revenue",
         lo=-0.5,
         hi=0.5,
@@ -239,10 +271,18 @@ class FirmInfo:
         source="AGG-17: Top-100 net margin 5.41% (2023)",
     )
     cash_months: float = param(
-        2.0, unit="months of cost", lo=-24, hi=120, doc="cash reserve of the project"
+        default_of(Firm, "initial_cash_months"),
+        unit="months of cost",
+        lo=-24,
+        hi=120,
+        doc="cash reserve of the project",
     )
     management_quality: float = param(
-        0.9, unit="0-1", lo=0.3, hi=1, doc="how well staff are managed"
+        default_of(Firm, "management_quality"),
+        unit="0-1",
+        lo=0.3,
+        hi=1,
+        doc="how well staff are managed",
     )
 
 
@@ -251,20 +291,26 @@ class CommitteeInfo:
     """``[committee]``: who organises the owners, and resident evaluation."""
 
     status: Literal["owners", "executive", "none"] = param(
-        "owners",
+        default_of(Committee, "kind"),
         doc="an owners' committee, a public-housing executive committee (执委会), or none",
     )
     capacity: float = param(
-        0.5, unit="0-1", lo=0, hi=1, doc="organising capacity and credibility of the committee"
+        default_of(Committee, "capacity"),
+        unit="0-1",
+        lo=0,
+        hi=1,
+        doc="organising capacity and credibility of the committee",
     )
     evaluation_months: int = param(
-        0,
+        default_of(Committee, "evaluation_months"),
         unit="months",
         lo=0,
         hi=60,
         doc="resident evaluation every N months from the vote (0 = none)",
     )
-    rollback: bool = param(False, doc="a bad evaluation rolls the step back (可进可退)")
+    rollback: bool = param(
+        default_of(Committee, "rollback"), doc="a bad evaluation rolls the step back (可进可退)"
+    )
 
 
 @dataclass(frozen=True)
@@ -297,7 +343,7 @@ class ProposalInfo:
         doc="month of the vote: 'YYYY-MM', or months after forecast.start",
     )
     service_improvement: float = param(
-        0.0,
+        default_of(Proposal, "service_quality"),
         unit="quality points",
         lo=0,
         hi=1,
@@ -306,31 +352,65 @@ class ProposalInfo:
     )
     package: str = param("", doc="the service package in words (shown in the report)")
     quality_first_months: int = param(
-        0, unit="months", lo=0, hi=60, doc="months before the vote the better service starts"
+        default_of(Proposal, "quality_first_months"),
+        unit="months",
+        lo=0,
+        hi=60,
+        doc="months before the vote the better service starts",
     )
     trial_months: int = param(
-        0, unit="months", lo=0, hi=24, doc="months of the new service before the new fee is charged"
+        default_of(Proposal, "trial_months"),
+        unit="months",
+        lo=0,
+        hi=24,
+        doc="months of the new service before the new fee is charged",
     )
-    renovation: bool = param(False, doc="the step is bundled with a renovation owners value")
+    renovation: bool = param(
+        default_of(Proposal, "renovation_bundled"),
+        doc="the step is bundled with a renovation owners value",
+    )
     audit: Literal["audit", "assessment", "accounts", "none"] = param(
-        "audit",
+        default_of(Proposal, "disclosure"),
         doc="12-month audit, third-party price assessment, posted accounts, or nothing "
         "(an increase under a fixed-fee contract needs 'audit' or 'assessment')",
     )
-    negotiation_meetings: bool = param(False, doc="fee negotiation meetings (议价联席)")
-    door_to_door_rounds: int = param(1, unit="rounds", lo=0, hi=10, doc="door-to-door rounds")
-    door_to_door_reach: float = param(
-        0.3, unit="share of households per round", lo=0, hi=1, doc="households a round reaches"
+    negotiation_meetings: bool = param(
+        default_of(Proposal, "negotiation_meetings"), doc="fee negotiation meetings (议价联席)"
     )
-    retries: int = param(1, unit="votes", lo=0, hi=12, doc="further votes if the quorum is missed")
+    door_to_door_rounds: int = param(
+        default_of(Proposal, "door_to_door_rounds"),
+        unit="rounds",
+        lo=0,
+        hi=10,
+        doc="door-to-door rounds",
+    )
+    door_to_door_reach: float = param(
+        default_of(Committee, "door_to_door_intensity"),
+        unit="share of households per round",
+        lo=0,
+        hi=1,
+        doc="households a round reaches",
+    )
+    retries: int = param(
+        default_of(Proposal, "retries"),
+        unit="votes",
+        lo=0,
+        hi=12,
+        doc="further votes if the quorum is missed",
+    )
     effective: Literal["next_cycle", "next_month", "next_year"] = param(
-        "next_cycle", doc="when a passed fee takes effect"
+        default_of(Proposal, "effective"), doc="when a passed fee takes effect"
     )
     collection_campaign_steps: int = param(
-        0, unit="steps", lo=0, hi=5, doc="five-step collection campaign with the new bill"
+        default_of(Proposal, "campaign_steps"),
+        unit="steps",
+        lo=0,
+        hi=5,
+        doc="five-step collection campaign with the new bill",
     )
     release_public_income: bool = param(
-        False, doc="after the step, public income goes back to the owners"
+        default_of(Proposal, "release_public_income"),
+        doc="after the step, public income goes back to the owners",
     )
     packages: tuple[PackageInfo, ...] = param((), doc="value-added packages voted separately")
 
@@ -345,7 +425,11 @@ class ForecastSettings:
     )
     seed: int = param(0, lo=0, doc="root seed of the random streams")
     wage_growth: float = param(
-        0.03, unit="1/year", lo=-0.5, hi=1, doc="minimum-wage growth after 2025"
+        default_of(Government, "wage_growth"),
+        unit="1/year",
+        lo=-0.5,
+        hi=1,
+        doc="minimum-wage growth after 2025",
     )
 
     def _validate(self, path: str) -> None:
