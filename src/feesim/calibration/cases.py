@@ -23,10 +23,11 @@ firm replaced             a staff overhaul (new team) 6 months before the vote
 renovation bundled        a renovation finishing 2 months before the vote (60 yuan/m2, 40%
                           government, quality boost 0.06, as in examples/quyang_path.toml) and the
                           proposal's ``renovation_bundled``
-third-party audit         ``disclosure = "assessment"``; else, for a Shanghai step from 2021 on,
-                          ``"audit"`` (the legal minimum before a fixed-fee increase: Shanghai
-                          Provisions Art. 48, 沪房规范〔2021〕6号 §15, also a validation rule
-                          of scenarios and the choice of the curated examples); else disclosure
+third-party audit         ``disclosure = "assessment"``; else, for a Shanghai step from 2021 on
+                          (``flag_legal_audit`` of :mod:`feesim.calibration.data`), ``"audit"``
+                          (the legal minimum before a fixed-fee increase: Shanghai Provisions
+                          Art. 48, 沪房规范〔2021〕6号 §15, also a validation rule of scenarios
+                          and the choice of the curated examples); else disclosure
                           of accounts -> ``"accounts"``; else ``"none"``
 negotiation meetings      ``negotiation_meetings``
 trial period              3 months of the new service before the new fee (AGG-21: 2-3 months)
@@ -53,8 +54,9 @@ and the model's firm costs are Shanghai's. Rather than costing a 2019 Tai'an est
 service (AGG-04: Jiading old-estate fees 0.45-0.60 against a cost above 1.0 yuan; AGG-08 and
 AGG-07: old fees 0.4-0.8 against 1.15 for sold public housing; Xianghe 0.75 against 1.49 and
 1.21 against 2.18), unless the source states the ratio of fee income to cost (Jiading A08-A10,
-Anfeng B17). Residents then start equally (dis)satisfied everywhere, and cases differ by
-what the sources report: the step, the process, quality first, the size, billing.
+Anfeng B17); with two building types, the area-weighted mean fee of the types. Residents then
+start equally (dis)satisfied everywhere, and cases differ by what the sources report: the step,
+the process, quality first, the size, billing.
 """
 
 from __future__ import annotations
@@ -87,8 +89,6 @@ EFFECTIVE_MONTH = 12
 QUALITY_FIRST_MONTHS = 6
 TRIAL_MONTHS = 3
 MAX_HOUSEHOLDS = 400
-#: From this year a Shanghai fixed-fee increase follows an audit or price assessment.
-LEGAL_AUDIT_YEAR = 2021
 DEFAULT_COLLECTION = 0.80
 #: Fee before a step when the source gives none (AGG-08: old estates 0.4-0.8; AGG-07 means).
 DEFAULT_FEE = {
@@ -145,8 +145,12 @@ def fee_to_full(row: pd.Series) -> float:
     ratio = row.get("fee_cost_ratio", math.nan)
     if _nan(ratio):
         return FEE_TO_FULL
-    keep = (1 + Firm().target_margin) / FULL_FEE_COLLECTION
-    return float(ratio) / keep
+    return float(ratio) / _keep()
+
+
+def _keep() -> float:
+    """Full-service fee over the cost it pays: the target margin at 95% collection."""
+    return (1 + Firm().target_margin) / FULL_FEE_COLLECTION
 
 
 def _types(row: pd.Series, kind: str) -> tuple[list[dict[str, Any]], dict[str, float] | None]:
@@ -202,10 +206,11 @@ def _types(row: pd.Series, kind: str) -> tuple[list[dict[str, Any]], dict[str, f
 def _wage_for(types: list[dict[str, Any]]) -> float:
     """Minimum wage at which full service costs what the full-service fee pays.
 
-    The full-service fee of the cheapest building type covers the cost of full staffing at the
-    firm's target margin when :data:`FULL_FEE_COLLECTION` of it is collected (the same rule as
-    the model's cost disclosure, :meth:`feesim.model.FeeModel.disclose_costs`). Costs of the
-    other type differ only by the fee difference (lifts and pumps are not modelled separately).
+    The full-service fee, averaged over the building types by floor area, covers the cost of
+    full staffing at the firm's target margin when :data:`FULL_FEE_COLLECTION` of it is
+    collected (the same rule as the model's cost disclosure,
+    :meth:`feesim.model.FeeModel.disclose_costs`). With the mean rather than the cheapest type's
+    fee, a two-type case starts with the same share of full service as a one-type case.
     """
     f = Firm()
     per_wage = (
@@ -215,8 +220,9 @@ def _wage_for(types: list[dict[str, Any]]) -> float:
         * (1 + f.social_insurance_rate)
         / (1 - f.materials_share)
     )
-    full = min(t["full_service_fee_per_m2"] for t in types)
-    return full * FULL_FEE_COLLECTION / (1 + f.target_margin) / per_wage
+    area = [t["share"] * t["mean_area_m2"] for t in types]
+    full = sum(a * t["full_service_fee_per_m2"] for a, t in zip(area, types, strict=True))
+    return full / sum(area) / _keep() / per_wage
 
 
 def case_scenario(
@@ -295,12 +301,11 @@ def case_scenario(
             ]
         }
     sc = scenario_from_mapping(data)
-    shanghai_rule = row.get("city", "") == "Shanghai" and (row.get("year") or 0) >= LEGAL_AUDIT_YEAR
     disclosure = (
         "assessment"
         if flag("third_party_audit")
         else "audit"
-        if shanghai_rule and matter == "fee" and step > 0
+        if flag("legal_audit") and matter == "fee"
         else "accounts"
         if flag("disclosure")
         else "none"

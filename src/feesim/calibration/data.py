@@ -14,9 +14,11 @@ regressions and the simulation need:
   participants (participants are at most all owners), so the interval becomes ``[lo, 1]``;
 - regressors: ``step_pct`` (relative step), ``process`` (count of the process flags
   third-party audit, disclosure of accounts, negotiation meetings, trial period, renovation
-  bundled, door-to-door), ``quality_first_any`` (service visibly improved first, or a new firm or
-  team came in first), ``years_frozen``; ``months_after`` is the months between the new fee and
-  a collection figure (a figure without a date is read as a full-year figure, 12 months).
+  bundled, door-to-door, and the audit presumed by law for a Shanghai fee step from 2021 on,
+  ``flag_legal_audit``, which the case mapping also simulates), ``quality_first_any`` (service
+  visibly improved first, or a new firm or team came in first), ``years_frozen``;
+  ``months_after`` is the months between the new fee and a collection figure (a figure without
+  a date is read as a full-year figure, 12 months).
 
 Columns ``use_approval``, ``use_collection`` and ``use_turnout`` say which regression (or
 target) each outcome feeds, so that no figure is used twice.
@@ -79,7 +81,7 @@ FLAGS = (
     "negotiation_meetings",
     "package_menu",
 )
-#: Flags counted in the ``process`` regressor.
+#: Flags counted in the ``process`` regressor (with ``legal_audit``, derived below).
 PROCESS_FLAGS = (
     "third_party_audit",
     "disclosure",
@@ -88,6 +90,10 @@ PROCESS_FLAGS = (
     "renovation_bundled",
     "door_to_door",
 )
+#: From this year a Shanghai fixed-fee increase follows an audit or price assessment
+#: (Shanghai Provisions Art. 48, 沪房规范〔2021〕6号 §15): a step of a Shanghai case from this year
+#: on that reports no third-party audit is presumed to have had one (``flag_legal_audit``).
+LEGAL_AUDIT_YEAR = 2021
 SHARE_PAIRS = (
     ("approval_heads_lo", "approval_heads_hi"),
     ("approval_area_lo", "approval_area_hi"),
@@ -272,6 +278,13 @@ def _derive(obs: str, r: pd.Series) -> dict[str, object]:
         if not math.isnan(v) and not 0 <= v <= 1:
             raise _err(obs, col, r[col], "a share in [0, 1]")
     flags = {c: float(r[c] == "1") for c in FLAGS}
+    flags["legal_audit"] = float(
+        r["city"] == "Shanghai"
+        and nums["year"] >= LEGAL_AUDIT_YEAR
+        and r["matter"] == "fee"
+        and nums["step_pct"] > 0
+        and not flags["third_party_audit"]
+    )
     # -- approval as a share of participants ------------------------------------------------
     a_lo, a_hi = intervals["approval_heads"]
     if math.isnan(a_lo):
@@ -331,7 +344,7 @@ def _derive(obs: str, r: pd.Series) -> dict[str, object]:
         "years_frozen": nums["years_since_adjustment"],
         "step_pct": step,
         "step_yuan": nums["step_yuan"],
-        "process": float(sum(flags[f] for f in PROCESS_FLAGS)),
+        "process": float(sum(flags[f] for f in (*PROCESS_FLAGS, "legal_audit"))),
         "quality_first_any": max(flags["quality_first"], flags["firm_replaced"]),
         **{f"flag_{k}": v for k, v in flags.items()},
         **{k: nums[k] for k in NUMERIC if k.startswith(("fee_", "households", "share_"))},

@@ -133,6 +133,14 @@ PARAMETERS: tuple[FitParameter, ...] = (
         "approval per process step (disclosure, audit, negotiation, trial, renovation)",
     ),
     FitParameter(
+        "disclosure_learning",
+        0.0,
+        1.0,
+        ("disclosure_learning",),
+        "share of the gap to the true cost of service that an audit closes (how far disclosure "
+        "raises approval)",
+    ),
+    FitParameter(
         "approve_trust",
         0.0,
         10.0,
