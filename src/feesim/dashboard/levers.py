@@ -141,7 +141,7 @@ _BY_NAME = {lever.name: lever for lever in LEVERS}
 #: Lever values of the three presets (the base community is unchanged). Both price-step presets
 #: ask +50%, above the Quyang average of +41% (seed 001): without quality first the first
 #: half-yearly evaluation then falls below the pass mark of 60 and the step is rolled back in
-#: 11 of 12 seeds under the calibrated defaults (at +45% in 8 of 12, at +41% in 4 of 12), so the
+#: 12 of 12 seeds under the calibrated defaults (at +45% in 9 of 12, at +41% in 4 of 12), so the
 #: preset shows what it is meant to show; with quality first the same step passes with about 98%
 #: of heads and holds in all 12.
 PRESETS: dict[str, dict[str, Any]] = {
