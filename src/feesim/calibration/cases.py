@@ -305,7 +305,7 @@ def case_scenario(
         "assessment"
         if flag("third_party_audit")
         else "audit"
-        if flag("legal_audit") and matter == "fee"
+        if flag("legal_audit")  # only ever set on fee steps (calibration.data)
         else "accounts"
         if flag("disclosure")
         else "none"
