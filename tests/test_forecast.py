@@ -16,9 +16,9 @@ from feesim.forecast import (
     read_ensemble,
     run_forecast,
 )
-from feesim.forecast.community import community_to_input
 from feesim.forecast.engine import run_branches
 from feesim.forecast.ensemble import behaviour_ensemble
+from feesim.forecast.mapping import community_to_input
 from feesim.forecast.search import pass_probabilities, search_step
 
 #: A small stylised community (bureau format): 240 households, vote in month 3.

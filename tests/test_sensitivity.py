@@ -12,6 +12,7 @@ import pytest
 from feesim import sensitivity as sa
 from feesim.behaviour import Behaviour
 from feesim.errors import ConfigError, FeesimError
+from feesim.sensitivity.factors import _apply
 
 # Three factors with wide declared bounds, used as labels for analytic test functions (the
 # functions are evaluated on the design's unit cube, not on the fields' values).
@@ -242,7 +243,7 @@ def test_a_relative_step_replaces_fees_named_by_building_type(load_example):
     xianghe = load_example("xianghe_2025")
     assert xianghe.proposals[0].new_fee_per_m2 is not None
     f = sa.Factor("proposals[0].step_pct", 0.1, 0.5)
-    changed = sa._apply(xianghe, (f,), (0.3,))
+    changed = _apply(xianghe, (f,), (0.3,))
     p = changed.proposals[0]
     assert p.step_pct == 0.3 and p.new_fee_per_m2 is None and p.step_yuan is None
     assert p.service_quality == xianghe.proposals[0].service_quality

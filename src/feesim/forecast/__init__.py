@@ -11,6 +11,7 @@ step would pass?", answered from a community file in seconds:
 >>> result.save("out/xianghe")    # forecast.json, report.html, PNGs  # doctest: +SKIP
 
 Modules: :mod:`~feesim.forecast.community` (the community file and its defaults),
+:mod:`~feesim.forecast.mapping` (reading a file into the status quo and the proposal),
 :mod:`~feesim.forecast.engine` (status quo and proposal on common random numbers),
 :mod:`~feesim.forecast.result` (:class:`ForecastResult`, the ``forecast.json`` keys),
 :mod:`~feesim.forecast.search` (the largest step that passes), :mod:`~feesim.forecast.report`
@@ -21,9 +22,10 @@ and :mod:`~feesim.forecast.bench` (the speed benchmark).
 from __future__ import annotations
 
 from feesim.forecast.bench import bench_forecast, benchmark_forecast
-from feesim.forecast.community import ForecastInput, load_forecast_input, parse_new_fee
+from feesim.forecast.community import parse_new_fee
 from feesim.forecast.engine import CHUNK_RUNS, Runner, run_forecast
 from feesim.forecast.ensemble import behaviour_ensemble, read_ensemble
+from feesim.forecast.mapping import ForecastInput, load_forecast_input
 from feesim.forecast.result import JSON_KEYS, ForecastResult
 
 __all__ = [

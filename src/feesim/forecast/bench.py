@@ -16,8 +16,8 @@ import statistics
 import time
 from typing import Any
 
-from feesim.forecast.community import ForecastInput, community_to_input
 from feesim.forecast.engine import run_forecast
+from feesim.forecast.mapping import ForecastInput, community_to_input
 
 __all__ = ["bench_community", "bench_forecast", "benchmark_forecast"]
 

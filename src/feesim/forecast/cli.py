@@ -50,8 +50,9 @@ def _probability(text: str) -> float:
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
-    from feesim.forecast.community import load_forecast_input, parse_new_fee
+    from feesim.forecast.community import parse_new_fee
     from feesim.forecast.engine import Runner, run_forecast
+    from feesim.forecast.mapping import load_forecast_input
     from feesim.forecast.search import search_step
 
     inp = load_forecast_input(args.community, months_after_vote=args.months)

@@ -40,8 +40,8 @@ import numpy as np
 
 from feesim.behaviour import Behaviour
 from feesim.errors import ConfigError
-from feesim.forecast.community import ForecastInput
 from feesim.forecast.ensemble import apply_overrides, behaviour_ensemble
+from feesim.forecast.mapping import ForecastInput
 from feesim.scenario import Scenario
 
 __all__ = [

@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from feesim.forecast.community import ForecastInput
 from feesim.forecast.engine import EXIT_WINDOWS, TESTS, BranchOutcome
+from feesim.forecast.mapping import ForecastInput
 
 __all__ = ["JSON_KEYS", "SCHEMA_VERSION", "ForecastResult", "verdict"]
 

@@ -26,8 +26,8 @@ import numpy as np
 
 from feesim.behaviour import Behaviour
 from feesim.errors import ConfigError
-from feesim.forecast.community import ForecastInput
 from feesim.forecast.engine import Runner, _check, make_tasks, resolve_ensemble
+from feesim.forecast.mapping import ForecastInput
 from feesim.params import from_mapping
 from feesim.scenario import Scenario
 
