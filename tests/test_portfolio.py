@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from feesim.cli import main
 from feesim.errors import ConfigError
+from feesim.forecast.ensemble import behaviour_ensemble
 from feesim.portfolio import (
     AGG07_FEES,
     Generator,
@@ -15,6 +18,7 @@ from feesim.portfolio import (
     generate,
     is_portfolio,
     load_portfolio,
+    parameter_sets,
     run_portfolio,
 )
 from feesim.scenario import Scenario
@@ -144,3 +148,68 @@ def test_bad_portfolio_file(tmp_path):
     p.write_text('[portfolio]\nname = "x"\n')
     with pytest.raises(ConfigError, match=r"give a CSV file or a \[generator\] table"):
         load_portfolio(p)
+
+
+def _small_portfolio(**kw):
+    base = Scenario().with_changes(**{"simulation.months": 36})
+    return Portfolio(
+        name="two districts", base=base, table=small_table(), seed=3, chunk_households=600, **kw
+    )
+
+
+def test_parameter_sets_run_the_portfolio_once_per_fitted_member_on_the_same_draws(tmp_path):
+    members = behaviour_ensemble()[:3]
+    assert len(members) == 3, "the shipped fit carries a behaviour ensemble"
+    res = run_portfolio(
+        _small_portfolio(parameter_sets=3), executor="serial", out=tmp_path / "pf", progress=False
+    )
+    c = res.communities
+    assert len(c) == 3 * 12 and sorted(c["params"].unique()) == [0, 1, 2]
+    for p, member in enumerate(members):
+        # Common random numbers: set p is exactly the portfolio run with member p's behaviour.
+        alone = _small_portfolio()
+        alone.base = dataclasses.replace(alone.base, behaviour=member)
+        one = run_portfolio(alone, executor="serial", progress=False)
+        mine = c[c["params"] == p].set_index("community")
+        theirs = one.communities.set_index("community").loc[mine.index]
+        np.testing.assert_array_equal(
+            mine["collection_rate_last_december"], theirs["collection_rate_last_december"]
+        )
+        row = res.sets.set_index("params").loc[p]
+        assert row["collection_end"] == pytest.approx(one.total["collection_end"])
+        assert row["low_trap"] == one.total["low_trap"] and row["exits"] == one.total["exits"]
+    # The sets differ by their coefficients, and the totals are their median with the range.
+    assert res.sets["collection_end"].nunique() == 3
+    t = res.total
+    assert t["parameter_sets"] == 3
+    for key in ("collection_end", "low_trap", "exits"):
+        assert t[key] == pytest.approx(res.sets[key].median())
+        assert t[f"{key}_lo"] <= t[key] <= t[f"{key}_hi"]
+    assert set(res.districts["district"]) == {"Hongkou", "Putuo"}
+    assert (res.districts["collection_end_lo"] <= res.districts["collection_end_hi"]).all()
+    assert "5-95% over 3 parameter sets" in res.summary_text()
+    assert len(pd.read_csv(tmp_path / "pf" / "sets.csv")) == 3
+    assert (tmp_path / "pf" / "params-2" / "votes").exists()
+
+
+def test_parameter_sets_keep_the_coefficients_the_base_scenario_sets():
+    pf = _small_portfolio(parameter_sets=2)
+    pf.base = pf.base.with_changes(**{"behaviour.approve_intercept": 1.234})
+    sets = parameter_sets(pf)
+    members = behaviour_ensemble()[:2]
+    assert [b.approve_intercept for b in sets] == [1.234, 1.234]
+    assert [b.pay_trust for b in sets] == [m.pay_trust for m in members]
+    assert parameter_sets(_small_portfolio()) == []
+
+
+def test_bad_parameter_sets_are_named(tmp_path, capsys, examples):
+    too_many = len(behaviour_ensemble()) + 1
+    with pytest.raises(ConfigError, match=r"portfolio\.parameter_sets: got \d+; the fitted"):
+        parameter_sets(_small_portfolio(parameter_sets=too_many))
+    p = tmp_path / "p.toml"
+    p.write_text('[portfolio]\nname = "x"\nparameter_sets = -1\n[generator]\ncommunities = 3\n')
+    with pytest.raises(ConfigError, match=r"portfolio\.parameter_sets.*-1"):
+        load_portfolio(p)
+    status = main(["run", str(examples / "xianghe_2025.toml"), "--parameter-sets", "3"])
+    assert status != 0
+    assert "--parameter-sets: got 3" in capsys.readouterr().err

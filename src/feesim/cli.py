@@ -13,33 +13,36 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from feesim.errors import FeesimError
+from feesim.errors import ConfigError, FeesimError
 
 __all__ = ["main", "positive_int", "seed_int"]
 
 log = logging.getLogger("feesim")
 
 
-def positive_int(text: str) -> int:
-    """Argparse type: a whole number >= 1."""
+def _whole(text: str, minimum: int, what: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what} >= {minimum}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """Argparse type: a whole number >= 1."""
+    return _whole(text, 1, "a number")
+
+
+def nonnegative_int(text: str) -> int:
+    """Argparse type: a whole number >= 0."""
+    return _whole(text, 0, "a number")
 
 
 def seed_int(text: str) -> int:
     """Argparse type: a seed, a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {value}")
-    return value
+    return _whole(text, 0, "a seed")
 
 
 def _cmd_run_portfolio(args: argparse.Namespace) -> int:
@@ -50,6 +53,8 @@ def _cmd_run_portfolio(args: argparse.Namespace) -> int:
         portfolio.base = portfolio.base.with_changes(**{"simulation.months": args.months})
     if args.seed is not None:
         portfolio.seed = args.seed
+    if args.parameter_sets is not None:
+        portfolio.parameter_sets = args.parameter_sets
     started = time.perf_counter()
     result = run_portfolio(
         portfolio,
@@ -72,6 +77,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if is_portfolio(args.scenario):
         return _cmd_run_portfolio(args)
+    if args.parameter_sets is not None:
+        raise ConfigError(
+            f"--parameter-sets: got {args.parameter_sets} for {args.scenario}, a single scenario; "
+            "it applies to portfolio files (for one scenario, feesim forecast spreads its runs "
+            "over the fitted ensemble)"
+        )
     scenario = load_scenario(args.scenario)
     if args.months is not None:
         scenario = scenario.with_changes(**{"simulation.months": args.months})
@@ -221,6 +232,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--format", choices=("csv", "parquet"), default="csv")
     run.add_argument("--workers", type=positive_int, help="local processes for a portfolio")
     run.add_argument("--scheduler", help="dask.distributed scheduler address for a portfolio")
+    run.add_argument(
+        "--parameter-sets",
+        type=nonnegative_int,
+        help="portfolio only: run it under this many members of the fitted behaviour ensemble "
+        "(overrides portfolio.parameter_sets; 0: the point estimate)",
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from feesim.behaviour import Behaviour
 from feesim.errors import ConfigError
 from feesim.params import from_mapping, param
 from feesim.scenario import BuildingType, Scenario, load_scenario
@@ -63,6 +64,7 @@ __all__ = [
     "generate",
     "is_portfolio",
     "load_portfolio",
+    "parameter_sets",
     "run_portfolio",
 ]
 
@@ -218,6 +220,14 @@ class PortfolioSettings:
         hi=100_000_000,
         doc="households simulated together in one batch",
     )
+    parameter_sets: int = param(
+        0,
+        lo=0,
+        hi=1000,
+        doc="members of the fitted behaviour ensemble to run the whole portfolio under (one "
+        "run each, same random draws), so totals carry parameter uncertainty; 0: the point "
+        "estimate only",
+    )
 
 
 @dataclass
@@ -229,6 +239,7 @@ class Portfolio:
     table: pd.DataFrame
     seed: int = 0
     chunk_households: int = 1_000_000
+    parameter_sets: int = 0
 
     def __post_init__(self) -> None:
         self.table = _check_table(self.table)
@@ -484,6 +495,7 @@ def load_portfolio(path: str | os.PathLike[str]) -> Portfolio:
             table=table,
             seed=settings.seed,
             chunk_households=settings.chunk_households,
+            parameter_sets=settings.parameter_sets,
         )
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from None
@@ -491,40 +503,70 @@ def load_portfolio(path: str | os.PathLike[str]) -> Portfolio:
 
 @dataclass
 class PortfolioResult:
-    """Per-community outcomes and district aggregates of a portfolio run."""
+    """Per-community outcomes and district aggregates of a portfolio run.
+
+    Attributes
+    ----------
+    communities : DataFrame
+        One row per community (per community and parameter set when the portfolio runs several;
+        column ``params``, -1 for the scenario's own behaviour).
+    districts : DataFrame
+        Per district: communities, households, collection at the start and in the last December
+        (households-weighted), communities in the low trap, firms that exited. With parameter
+        sets: the median over the sets, and the 5-95% range in ``*_lo`` and ``*_hi``.
+    total : dict
+        The same for the whole portfolio (``parameter_sets`` says how many sets).
+    ensemble : EnsembleResult or tuple of them
+        The runner's tables (one result per parameter set when there are several).
+    sets : DataFrame or None
+        Totals per parameter set, when there are several.
+    """
 
     communities: pd.DataFrame
     districts: pd.DataFrame
     total: dict[str, Any]
     ensemble: Any = None
+    sets: pd.DataFrame | None = None
 
     def summary_text(self) -> str:
         """A short human-readable report."""
         t = self.total
+        k = int(t.get("parameter_sets", 0))
+
+        def spread(key: str, fmt: str) -> str:
+            if not k:
+                return ""
+            lo, hi = format(t[f"{key}_lo"], fmt), format(t[f"{key}_hi"], fmt)
+            return f" (5-95% over {k} parameter sets: {lo} to {hi})"
+
         lines = [
             f"{t['name']}: {t['communities']:,} communities, {t['households']:,} households, "
             f"{t['months']} months",
             f"  collection (households-weighted, last December): {t['collection_start']:.1%} "
-            f"-> {t['collection_end']:.1%}",
-            f"  communities in the low trap at the end: {t['low_trap']:,} "
-            f"({t['low_trap'] / max(t['communities'], 1):.1%})",
-            f"  firms that exited: {t['exits']:,}; failed members: {t['failed']}",
-            "  by district (collection end, low trap, exits):",
+            f"-> {t['collection_end']:.1%}" + spread("collection_end", ".1%"),
+            f"  communities in the low trap at the end: {t['low_trap']:,.0f} "
+            f"({t['low_trap'] / max(t['communities'], 1):.1%})" + spread("low_trap", ",.0f"),
+            f"  firms that exited: {t['exits']:,.0f}" + spread("exits", ",.0f"),
+            f"  failed members: {t['failed']}",
+            "  by district (collection end, low trap, exits"
+            + (", medians over the parameter sets):" if k else "):"),
         ]
         for _, d in self.districts.iterrows():
             lines.append(
                 f"    {d['district']:<12} {d['collection_end']:.1%}  "
-                f"{int(d['low_trap']):>6,}  {int(d['exits']):>6,}"
+                f"{d['low_trap']:>6,.0f}  {d['exits']:>6,.0f}"
             )
         return "\n".join(lines)
 
     def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write communities.csv and districts.csv (atomically)."""
+        """Write communities.csv and districts.csv (and sets.csv with parameter sets) atomically."""
         from feesim.io import atomic_write_text
 
         out = Path(directory)
         atomic_write_text(out / "communities.csv", self.communities.to_csv(index=False))
         atomic_write_text(out / "districts.csv", self.districts.to_csv(index=False))
+        if self.sets is not None:
+            atomic_write_text(out / "sets.csv", self.sets.to_csv(index=False))
         return out
 
 
@@ -534,6 +576,68 @@ class PortfolioResult:
 #: Judgement. Exits are counted separately (a replaced firm may have restored service).
 LOW_TRAP_COLLECTION = 0.75
 LOW_TRAP_QUALITY = 0.35
+
+
+def parameter_sets(portfolio: Portfolio) -> list[Behaviour]:
+    """The behaviours a portfolio runs under: the first ``parameter_sets`` fitted members.
+
+    The members of the fitted ensemble are independent draws (bootstrap over cases), so the
+    first ``k`` are a sample of them. Coefficients the base scenario sets itself are kept on top
+    of every member. Empty when ``parameter_sets`` is 0.
+
+    Raises
+    ------
+    ConfigError
+        When more sets are asked for than the fitted ensemble holds, or there is none.
+    """
+    k = portfolio.parameter_sets
+    if not k:
+        return []
+    from feesim.forecast.ensemble import apply_overrides, behaviour_ensemble, local_overrides
+
+    members = behaviour_ensemble()
+    if len(members) < k:
+        raise ConfigError(
+            f"portfolio.parameter_sets: got {k}; the fitted behaviour ensemble has "
+            f"{len(members)} members (allowed: 0 to {len(members)})"
+        )
+    overrides = local_overrides(portfolio.base.behaviour)
+    return [apply_overrides(m, overrides) for m in members[:k]]
+
+
+def _aggregate(comm: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Households-weighted collection and counts of low-trap communities and exits per group."""
+    w = comm["households"]
+    frame = comm.assign(
+        _start=comm["collection_start"] * w, _end=comm["collection_rate_last_december"] * w
+    )
+    g = frame.groupby(keys, sort=True).agg(
+        communities=("community", "size"),
+        households=("households", "sum"),
+        _start=("_start", "sum"),
+        _end=("_end", "sum"),
+        low_trap=("low_trap", "sum"),
+        exits=("exited", "sum"),
+    )
+    hh = g["households"].clip(lower=1)
+    g.insert(2, "collection_start", g.pop("_start") / hh)
+    g.insert(3, "collection_end", g.pop("_end") / hh)
+    return g.astype({"low_trap": int, "exits": int, "households": int}).reset_index()
+
+
+#: Outcomes summarised over parameter sets by their median and 5-95% range.
+_SPREAD = ("collection_end", "low_trap", "exits")
+
+
+def _over_sets(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Median and 5-95% range over parameter sets (column ``params``) of :data:`_SPREAD`."""
+    g = frame.groupby(keys, sort=True) if keys else frame.groupby(lambda _: 0)
+    out = g[["communities", "households", "collection_start"]].first()
+    for col in _SPREAD:
+        out[col] = g[col].median()
+        out[f"{col}_lo"] = g[col].quantile(0.05)
+        out[f"{col}_hi"] = g[col].quantile(0.95)
+    return out.reset_index(drop=not keys)
 
 
 def run_portfolio(
@@ -548,11 +652,17 @@ def run_portfolio(
 ) -> PortfolioResult:
     """Run every community of a portfolio and report per community and per district.
 
+    With ``portfolio.parameter_sets = k > 0`` the whole portfolio runs ``k`` times, once per
+    member of the fitted behaviour ensemble (:func:`parameter_sets`), each time with the same
+    seed and chunks, so the sets differ by their coefficients only (common random numbers); the
+    totals are then medians over the sets with their 5-95% range.
+
     Parameters
     ----------
     executor, workers, scheduler : see :meth:`feesim.ensemble.Ensemble.run`
     out : path, optional
-        Folder for the Parquet tables written by the workers, and the reports.
+        Folder for the Parquet tables written by the workers, and the reports (the tables of
+        parameter set ``p`` in ``params-<p>/``).
     keep_series : bool
         Keep monthly series of every community (large for a city); otherwise only votes and
         events are kept besides the per-community summary.
@@ -560,65 +670,90 @@ def run_portfolio(
     from feesim.ensemble import Ensemble
 
     scenarios = portfolio.scenarios()
+    behaviours: list[Behaviour | None] = list(parameter_sets(portfolio)) or [None]
     # Chunks of one billing cycle run the engine's uniform-cycle paths (faster); the order of
     # communities is otherwise kept (stable sort), and results are labelled by community.
     order = sorted(range(len(scenarios)), key=lambda i: scenarios[i].community.billing)
     names = portfolio.table["community"].tolist()
-    ens = Ensemble(
-        {names[i]: scenarios[i] for i in order},
-        seed=portfolio.seed,
-        chunk_households=portfolio.chunk_households,
-    )
     tables: Sequence[str] = ("series", "votes", "events") if keep_series else ("votes", "events")
-    res = ens.run(
-        executor, workers=workers, scheduler=scheduler, out=out, tables=tables, progress=progress
-    )
+    runs, frames = [], []
+    for p, behaviour in enumerate(behaviours):
+        if behaviour is None:
+            scs, where = scenarios, out
+        else:
+            log.info("parameter set %d of %d", p + 1, len(behaviours))
+            scs = [dataclasses.replace(sc, behaviour=behaviour) for sc in scenarios]
+            where = None if out is None else Path(out) / f"params-{p}"
+        ens = Ensemble(
+            {names[i]: scs[i] for i in order},
+            seed=portfolio.seed,
+            chunk_households=portfolio.chunk_households,
+        )
+        res = ens.run(
+            executor,
+            workers=workers,
+            scheduler=scheduler,
+            out=where,
+            tables=tables,
+            progress=progress,
+        )
+        comm = res.members.merge(res.summary, on="member", how="left")
+        comm["params"] = -1 if behaviour is None else p
+        runs.append(res)
+        frames.append(comm)
+    comm = pd.concat(frames, ignore_index=True)
     info = portfolio.table.set_index("community")
-    comm = res.members.merge(res.summary, on="member", how="left")
     comm = comm.merge(info[["district", "households"]], left_on="key", right_index=True)
     comm["collection_start"] = (
         info.loc[comm["key"], "collection"].to_numpy() if ("collection" in info) else np.nan
     )
-    exited = comm["first_exit_month"].notna()
-    comm["exited"] = exited
+    comm["exited"] = comm["first_exit_month"].notna()
     comm["low_trap"] = (comm["firm_active"] == 0) | (
         (comm["collection_rate_last_december"] < LOW_TRAP_COLLECTION)
         & (comm["service_quality"] < LOW_TRAP_QUALITY)
     )
     comm = comm.rename(columns={"key": "community"})
     ok = comm["status"] == "ok"
-
-    def weighted(frame: pd.DataFrame, col: str) -> float:
-        w = frame["households"]
-        return float((frame[col] * w).sum() / max(w.sum(), 1))
-
-    rows = []
-    for district, g in comm[ok].groupby("district"):
-        rows.append(
-            {
-                "district": district,
-                "communities": len(g),
-                "households": int(g["households"].sum()),
-                "collection_start": weighted(g, "collection_start"),
-                "collection_end": weighted(g, "collection_rate_last_december"),
-                "low_trap": int(g["low_trap"].sum()),
-                "exits": int(g["exited"].sum()),
-            }
-        )
-    districts = pd.DataFrame(rows)
     good = comm[ok]
-    total = {
-        "name": portfolio.name,
-        "communities": len(comm),
-        "households": int(comm["households"].sum()),
-        "months": portfolio.base.simulation.months,
-        "collection_start": weighted(good, "collection_start"),
-        "collection_end": weighted(good, "collection_rate_last_december"),
-        "low_trap": int(good["low_trap"].sum()),
-        "exits": int(good["exited"].sum()),
-        "failed": int((~ok).sum()),
-    }
-    result = PortfolioResult(communities=comm, districts=districts, total=total, ensemble=res)
+    per_set = _aggregate(good, ["params"]).set_index("params")
+    per_set["communities"] = comm.groupby("params").size()
+    per_set["households"] = comm.groupby("params")["households"].sum()
+    per_set["failed"] = (~ok).groupby(comm["params"]).sum()
+    per_set = per_set.fillna({"failed": 0}).reset_index()
+    base = {"name": portfolio.name, "months": portfolio.base.simulation.months}
+    if behaviours == [None]:
+        districts = _aggregate(good, ["district"])
+        row = per_set.iloc[0]
+        total = {
+            **base,
+            "communities": int(row["communities"]),
+            "households": int(row["households"]),
+            "collection_start": float(row["collection_start"]),
+            "collection_end": float(row["collection_end"]),
+            "low_trap": int(row["low_trap"]),
+            "exits": int(row["exits"]),
+            "failed": int(row["failed"]),
+        }
+        sets = None
+    else:
+        districts = _over_sets(_aggregate(good, ["params", "district"]), ["district"])
+        spread = _over_sets(per_set, []).iloc[0]
+        total = {
+            **base,
+            "communities": int(per_set["communities"].iloc[0]),
+            "households": int(per_set["households"].iloc[0]),
+            "failed": int(per_set["failed"].sum()),
+            "parameter_sets": len(behaviours),
+            **{k: float(v) for k, v in spread.items() if k not in ("communities", "households")},
+        }
+        sets = per_set
+    result = PortfolioResult(
+        communities=comm,
+        districts=districts,
+        total=total,
+        ensemble=runs[0] if len(runs) == 1 else tuple(runs),
+        sets=sets,
+    )
     if out is not None:
         result.save(out)
     return result

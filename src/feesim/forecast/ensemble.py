@@ -40,12 +40,12 @@ import os
 from pathlib import Path
 from typing import Any
 
-from feesim.behaviour import Behaviour, fitted_params_files
+from feesim.behaviour import Behaviour, default_behaviour, fitted_params_files
 from feesim.errors import ConfigError
 from feesim.io import read_toml
 from feesim.params import from_mapping, to_mapping
 
-__all__ = ["apply_overrides", "behaviour_ensemble", "read_ensemble"]
+__all__ = ["apply_overrides", "behaviour_ensemble", "local_overrides", "read_ensemble"]
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,16 @@ def behaviour_ensemble(path: str | os.PathLike[str] | None = None) -> list[Behav
     if members:
         log.info("behaviour ensemble of %d members from %s", len(members), files[-1])
     return members
+
+
+def local_overrides(behaviour: Behaviour) -> dict[str, float]:
+    """The coefficients of ``behaviour`` that differ from the package default.
+
+    A scenario or community file that sets a coefficient means it for every parameter set; these
+    are put back on top of each ensemble member (:func:`apply_overrides`).
+    """
+    base = to_mapping(default_behaviour())
+    return {k: v for k, v in to_mapping(behaviour).items() if base.get(k) != v}
 
 
 def apply_overrides(member: Behaviour, overrides: dict[str, float]) -> Behaviour:

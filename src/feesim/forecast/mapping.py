@@ -49,6 +49,7 @@ from feesim.forecast.community import (
     _fmt,
     missing_fields,
 )
+from feesim.forecast.ensemble import local_overrides
 from feesim.io import read_toml
 from feesim.params import from_mapping, to_mapping
 from feesim.scenario import (
@@ -290,11 +291,6 @@ def load_forecast_input(
         raise ConfigError(f"{p}: {exc}") from None
 
 
-def _local_behaviour(b: Behaviour) -> dict[str, float]:
-    base = to_mapping(default_behaviour())
-    return {k: v for k, v in to_mapping(b).items() if base.get(k) != v}
-
-
 def _scenario_to_input(
     data: dict[str, Any], path: Path, months_after_vote: int | None
 ) -> ForecastInput:
@@ -334,7 +330,7 @@ def _scenario_to_input(
         file_format="scenario",
         defaults=tuple(defaults),
         months_after_vote=after,
-        local_behaviour=_local_behaviour(scenario.behaviour),
+        local_behaviour=local_overrides(scenario.behaviour),
     )
     out.scenario()
     return out
