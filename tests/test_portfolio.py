@@ -192,13 +192,16 @@ def test_parameter_sets_run_the_portfolio_once_per_fitted_member_on_the_same_dra
     assert (tmp_path / "pf" / "params-2" / "votes").exists()
 
 
-def test_parameter_sets_keep_the_coefficients_the_base_scenario_sets():
+def test_parameter_sets_keep_the_coefficients_the_base_scenario_sets(caplog):
     pf = _small_portfolio(parameter_sets=2)
     pf.base = pf.base.with_changes(**{"behaviour.approve_intercept": 1.234})
-    sets = parameter_sets(pf)
+    with caplog.at_level("WARNING", logger="feesim.portfolio"):
+        sets = parameter_sets(pf)
     members = behaviour_ensemble()[:2]
     assert [b.approve_intercept for b in sets] == [1.234, 1.234]
     assert [b.pay_trust for b in sets] == [m.pay_trust for m in members]
+    # Said, because the ranges then leave out the uncertainty of the coefficient set by hand.
+    assert "sets approve_intercept itself" in caplog.text
     assert parameter_sets(_small_portfolio()) == []
 
 

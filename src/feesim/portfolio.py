@@ -28,7 +28,9 @@ Missing columns take the base scenario's values. Every value is checked (row and
 named in errors). :func:`run_portfolio` runs all communities through the
 :class:`~feesim.ensemble.Ensemble` runner (chunks of many communities per batch, any executor)
 and reports per community and per district: collection, service, how many communities end in
-the low trap, how many firms exit.
+the low trap, how many firms exit. With ``parameter_sets = k`` in ``[portfolio]`` the whole
+portfolio runs once per member of the fitted behaviour ensemble (the first ``k``), on the same
+random draws, and the totals are medians with their 5-95% range over the sets.
 
 The synthetic Shanghai generator (:func:`generate`) draws communities by district and housing
 type from the 2018-19 price monitoring averages (AGG-07: commodity and 售后房 (sold public
@@ -602,6 +604,14 @@ def parameter_sets(portfolio: Portfolio) -> list[Behaviour]:
             f"{len(members)} members (allowed: 0 to {len(members)})"
         )
     overrides = local_overrides(portfolio.base.behaviour)
+    varied = sorted(name for name in overrides if len({getattr(m, name) for m in members[:k]}) > 1)
+    if varied:
+        # The base scenario's own value wins, so the spread shown leaves these out.
+        log.warning(
+            "portfolio.parameter_sets: the base scenario sets %s itself; every parameter set "
+            "keeps its value, so their uncertainty is not in the ranges",
+            ", ".join(varied),
+        )
     return [apply_overrides(m, overrides) for m in members[:k]]
 
 
