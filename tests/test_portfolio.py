@@ -209,6 +209,12 @@ def test_bad_parameter_sets_are_named(tmp_path, capsys, examples):
     too_many = len(behaviour_ensemble()) + 1
     with pytest.raises(ConfigError, match=r"portfolio\.parameter_sets: got \d+; the fitted"):
         parameter_sets(_small_portfolio(parameter_sets=too_many))
+    with pytest.raises(ConfigError, match=r"portfolio\.parameter_sets: got -2; expected"):
+        _small_portfolio(parameter_sets=-2)
+    later = _small_portfolio()
+    later.parameter_sets = 1.5
+    with pytest.raises(ConfigError, match=r"portfolio\.parameter_sets: got 1\.5"):
+        run_portfolio(later, executor="serial", progress=False)
     p = tmp_path / "p.toml"
     p.write_text('[portfolio]\nname = "x"\nparameter_sets = -1\n[generator]\ncommunities = 3\n')
     with pytest.raises(ConfigError, match=r"portfolio\.parameter_sets.*-1"):

@@ -245,6 +245,7 @@ class Portfolio:
 
     def __post_init__(self) -> None:
         self.table = _check_table(self.table)
+        _check_sets(self.parameter_sets)
 
     @property
     def households(self) -> int:
@@ -580,6 +581,15 @@ LOW_TRAP_COLLECTION = 0.75
 LOW_TRAP_QUALITY = 0.35
 
 
+def _check_sets(k: Any) -> int:
+    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+        raise ConfigError(
+            f"portfolio.parameter_sets: got {k!r}; expected a whole number >= 0 (0: the point "
+            "estimate only)"
+        )
+    return k
+
+
 def parameter_sets(portfolio: Portfolio) -> list[Behaviour]:
     """The behaviours a portfolio runs under: the first ``parameter_sets`` fitted members.
 
@@ -592,7 +602,7 @@ def parameter_sets(portfolio: Portfolio) -> list[Behaviour]:
     ConfigError
         When more sets are asked for than the fitted ensemble holds, or there is none.
     """
-    k = portfolio.parameter_sets
+    k = _check_sets(portfolio.parameter_sets)  # also when set after construction
     if not k:
         return []
     from feesim.forecast.ensemble import apply_overrides, behaviour_ensemble, local_overrides
@@ -731,7 +741,7 @@ def run_portfolio(
     per_set["failed"] = (~ok).groupby(comm["params"]).sum()
     per_set = per_set.fillna({"failed": 0}).reset_index()
     base = {"name": portfolio.name, "months": portfolio.base.simulation.months}
-    if behaviours == [None]:
+    if behaviours[0] is None:
         districts = _aggregate(good, ["district"])
         row = per_set.iloc[0]
         total = {
