@@ -197,3 +197,32 @@ def test_ensemble_command(tmp_path, capsys, examples):
     assert status == 0 and "6 members (6 ok, 0 failed)" in text
     assert len(pd.read_csv(out / "summary.csv")) == 6
     assert pd.read_parquet(out / "campaigns")["member"].nunique() == 6
+
+
+def test_ensemble_command_crosses_fitted_parameter_sets(tmp_path, capsys, examples):
+    from feesim.cli import main
+
+    out = tmp_path / "e"
+    fund = str(examples / "fund_topup.toml")
+    args = ["--replicates", "2", "--quiet"]
+    status = main(["ensemble", fund, *args, "--parameter-sets", "3", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert status == 0 and "6 members (6 ok, 0 failed)" in text
+    assert "3 parameter sets x 2 replicates" in text
+    members = pd.read_csv(out / "members.csv")
+    assert sorted(members["params"].unique()) == [0, 1, 2]
+    summary = pd.read_csv(out / "summary.csv").merge(members, on="member")
+    # Same replicate, different coefficients: the sets differ.
+    first = summary[summary["replicate"] == 0]["collection_rate_last_december"]
+    assert first.nunique() == 3
+    # Scenarios that set different coefficients cannot share one list of sets.
+    own = tmp_path / "own.toml"
+    text = (examples / "fund_topup.toml").read_text(encoding="utf-8")
+    own.write_text(text + "\n[behaviour]\napprove_intercept = 1.0\n", encoding="utf-8")
+    status = main(["ensemble", fund, str(own), *args, "--parameter-sets", "2"])
+    err = capsys.readouterr().err
+    assert status != 0
+    assert "--parameter-sets: the scenarios set different behaviour coefficients" in err
+    assert "own: approve_intercept" in err
+    status = main(["ensemble", fund, *args, "--parameter-sets", "100000"])
+    assert status != 0 and "--parameter-sets: got 100000" in capsys.readouterr().err

@@ -195,7 +195,7 @@ def test_parameter_sets_run_the_portfolio_once_per_fitted_member_on_the_same_dra
 def test_parameter_sets_keep_the_coefficients_the_base_scenario_sets(caplog):
     pf = _small_portfolio(parameter_sets=2)
     pf.base = pf.base.with_changes(**{"behaviour.approve_intercept": 1.234})
-    with caplog.at_level("WARNING", logger="feesim.portfolio"):
+    with caplog.at_level("WARNING"):
         sets = parameter_sets(pf)
     members = behaviour_ensemble()[:2]
     assert [b.approve_intercept for b in sets] == [1.234, 1.234]

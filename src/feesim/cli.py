@@ -100,6 +100,23 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ensemble_members(scenarios: dict, k: int | None) -> list | None:
+    """The first ``k`` fitted members, with what the scenarios set themselves kept on top."""
+    if not k:
+        return None
+    from feesim.forecast.ensemble import fitted_sets, local_overrides
+
+    overrides = {name: local_overrides(sc.behaviour) for name, sc in scenarios.items()}
+    if len({tuple(sorted(o.items())) for o in overrides.values()}) > 1:
+        # One list of parameter sets serves every scenario of an Ensemble.
+        listed = ", ".join(f"{n}: {', '.join(sorted(o)) or 'none'}" for n, o in overrides.items())
+        raise ConfigError(
+            "--parameter-sets: the scenarios set different behaviour coefficients themselves "
+            f"({listed}); run them in separate ensembles"
+        )
+    return fitted_sets(k, next(iter(overrides.values())), "--parameter-sets")
+
+
 def _cmd_ensemble(args: argparse.Namespace) -> int:
     from feesim.ensemble import Ensemble
     from feesim.scenario import load_scenario
@@ -112,6 +129,7 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     ens = Ensemble(
         scenarios,
         replicates=args.replicates,
+        params=_ensemble_members(scenarios, args.parameter_sets),
         seed=args.seed,
         chunk_households=args.chunk_households,
         populations=args.populations,
@@ -122,9 +140,14 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     )
     elapsed = time.perf_counter() - started
     ok = res.members["status"] == "ok"
+    crossed = (
+        f"; {len(ens.params)} parameter sets x {args.replicates} replicates of each scenario"
+        if ens.params
+        else ""
+    )
     print(
         f"{len(res.members)} members ({int(ok.sum())} ok, {int((~ok).sum())} failed) in "
-        f"{elapsed:.1f} s"
+        f"{elapsed:.1f} s{crossed}"
     )
     summary = res.summary.merge(res.members[["member", "key"]], on="member")
     for key, g in summary.groupby("key"):
@@ -258,6 +281,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--populations",
         type=positive_int,
         help="replicates share this many household populations (faster set-up)",
+    )
+    ens.add_argument(
+        "--parameter-sets",
+        type=nonnegative_int,
+        help="cross every scenario and replicate with this many members of the fitted "
+        "behaviour ensemble, so the ranges carry parameter uncertainty as well as seed noise",
     )
     ens.add_argument("--out", type=Path, help="folder for partitioned Parquet tables")
     ens.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -603,26 +603,9 @@ def parameter_sets(portfolio: Portfolio) -> list[Behaviour]:
         When more sets are asked for than the fitted ensemble holds, or there is none.
     """
     k = _check_sets(portfolio.parameter_sets)  # also when set after construction
-    if not k:
-        return []
-    from feesim.forecast.ensemble import apply_overrides, behaviour_ensemble, local_overrides
+    from feesim.forecast.ensemble import fitted_sets, local_overrides
 
-    members = behaviour_ensemble()
-    if len(members) < k:
-        raise ConfigError(
-            f"portfolio.parameter_sets: got {k}; the fitted behaviour ensemble has "
-            f"{len(members)} members (allowed: 0 to {len(members)})"
-        )
-    overrides = local_overrides(portfolio.base.behaviour)
-    varied = sorted(name for name in overrides if len({getattr(m, name) for m in members[:k]}) > 1)
-    if varied:
-        # The base scenario's own value wins, so the spread shown leaves these out.
-        log.warning(
-            "portfolio.parameter_sets: the base scenario sets %s itself; every parameter set "
-            "keeps its value, so their uncertainty is not in the ranges",
-            ", ".join(varied),
-        )
-    return [apply_overrides(m, overrides) for m in members[:k]]
+    return fitted_sets(k, local_overrides(portfolio.base.behaviour), "portfolio.parameter_sets")
 
 
 def _aggregate(comm: pd.DataFrame, keys: list[str]) -> pd.DataFrame:

@@ -45,7 +45,13 @@ from feesim.errors import ConfigError
 from feesim.io import read_toml
 from feesim.params import from_mapping, to_mapping
 
-__all__ = ["apply_overrides", "behaviour_ensemble", "local_overrides", "read_ensemble"]
+__all__ = [
+    "apply_overrides",
+    "behaviour_ensemble",
+    "fitted_sets",
+    "local_overrides",
+    "read_ensemble",
+]
 
 log = logging.getLogger(__name__)
 
@@ -176,3 +182,44 @@ def apply_overrides(member: Behaviour, overrides: dict[str, float]) -> Behaviour
     if not overrides:
         return member
     return from_mapping(Behaviour, {**to_mapping(member), **overrides}, path="behaviour")
+
+
+def fitted_sets(k: int, overrides: dict[str, float], field: str) -> list[Behaviour]:
+    """The first ``k`` members of the fitted ensemble, each with ``overrides`` on top.
+
+    The members are independent draws (bootstrap over cases), so the first ``k`` are a sample
+    of them. Used where a whole run is repeated per parameter set (portfolios, ``feesim
+    ensemble``); empty when ``k`` is 0.
+
+    Parameters
+    ----------
+    k : int
+        Number of sets.
+    overrides : dict
+        Coefficients the scenario sets itself (:func:`local_overrides`), kept in every set.
+    field : str
+        Name of the setting that asked for ``k``, for messages.
+
+    Raises
+    ------
+    ConfigError
+        When the fitted ensemble holds fewer than ``k`` members (or there is none).
+    """
+    if not k:
+        return []
+    members = behaviour_ensemble()
+    if len(members) < k:
+        raise ConfigError(
+            f"{field}: got {k}; the fitted behaviour ensemble has {len(members)} members "
+            f"(allowed: 0 to {len(members)})"
+        )
+    varied = sorted(n for n in overrides if len({getattr(m, n) for m in members[:k]}) > 1)
+    if varied:
+        # The scenario's own value wins, so the spread shown leaves these out.
+        log.warning(
+            "%s: the scenario sets %s itself; every parameter set keeps its value, so their "
+            "uncertainty is not in the ranges",
+            field,
+            ", ".join(varied),
+        )
+    return [apply_overrides(m, overrides) for m in members[:k]]
