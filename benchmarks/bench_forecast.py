@@ -2,7 +2,7 @@
 
 Usage: ``python benchmarks/bench_forecast.py [--repeats 5] [--workers 2] [--runs 1000]``.
 Prints the seconds of each repeat, the best and the median (no pass/fail: timings depend on the
-machine and its load). ``feesim.forecast.bench.benchmark_forecast`` is the same as a function.
+machine and its load). ``feesim.studies.forecast.bench.benchmark_forecast`` is the same as a function.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from feesim.forecast.bench import benchmark_forecast
+from feesim.studies.forecast.bench import benchmark_forecast
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from feesim import bench
+from feesim.studies import bench
 
 
 def test_engine_and_reference_figures():

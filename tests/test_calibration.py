@@ -12,8 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feesim.behaviour import Behaviour, default_behaviour, fitted_params_files, load_params_file
-from feesim.calibration import (
+from feesim.config.behaviour import (
+    Behaviour,
+    default_behaviour,
+    fitted_params_files,
+    load_params_file,
+)
+from feesim.engine.model import FeeModel
+from feesim.studies.calibration import (
     PARAMETERS,
     Calibrator,
     FitSettings,
@@ -21,26 +27,25 @@ from feesim.calibration import (
     load_ensemble,
     run_calibration,
 )
-from feesim.calibration.cases import EFFECTIVE_MONTH, VOTE_MONTH, case_scenario
-from feesim.calibration.fitted import ensemble_scenarios
-from feesim.calibration.moments import SimSettings, Simulator
-from feesim.calibration.validate import (
+from feesim.studies.calibration.cases import EFFECTIVE_MONTH, VOTE_MONTH, case_scenario
+from feesim.studies.calibration.fitted import ensemble_scenarios
+from feesim.studies.calibration.moments import SimSettings, Simulator
+from feesim.studies.calibration.validate import (
     baseline_predictions,
     interval_error,
     leave_one_out,
     recovery,
     synthetic_data,
 )
-from feesim.cli import main
-from feesim.model import FeeModel
+from feesim.surfaces.cli.main import main
 
 logging.getLogger("MESA").setLevel(logging.WARNING)
 
 
 def load_scenario_small():
     """The Xianghe example, small and short."""
-    from feesim.calibration.moments import examples_dir
-    from feesim.scenario import load_scenario
+    from feesim.config.scenario import load_scenario
+    from feesim.studies.calibration.moments import examples_dir
 
     sc = load_scenario(examples_dir() / "xianghe_2025.toml")
     return sc.with_changes(**{"community.households": 60, "simulation.months": 12})
@@ -326,12 +331,12 @@ def test_the_shipped_fit_predicts_left_out_approval_better_than_the_baselines(mo
 def test_without_a_fitted_file_the_judgement_defaults_are_used_and_said(
     tmp_path, monkeypatch, caplog
 ):
-    import feesim.behaviour as fb
+    import feesim.config.behaviour as fb
 
     monkeypatch.setenv("FEESIM_FITTED_DIR", str(tmp_path))  # an empty folder
     fb._cached_default.cache_clear()
     try:
-        with caplog.at_level("WARNING", logger="feesim.behaviour"):
+        with caplog.at_level("WARNING", logger="feesim.config.behaviour"):
             assert default_behaviour() == Behaviour()
         assert "no fitted parameter file found" in caplog.text
     finally:

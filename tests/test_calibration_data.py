@@ -9,9 +9,9 @@ import math
 import numpy as np
 import pytest
 
-from feesim.calibration.data import load_cases, load_targets, rounding_interval
-from feesim.calibration.moments import MOMENT_NAMES
 from feesim.errors import ConfigError
+from feesim.studies.calibration.data import load_cases, load_targets, rounding_interval
+from feesim.studies.calibration.moments import MOMENT_NAMES
 
 
 @pytest.fixture(scope="module")

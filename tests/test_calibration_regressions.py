@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import integrate, special, stats
 
-from feesim.calibration.regressions import (
+from feesim.studies.calibration.regressions import (
     Prior,
     fit_interval_logit,
     interval_loglike,

@@ -8,7 +8,7 @@ import sys
 
 import pandas as pd
 
-from feesim.cli import main
+from feesim.surfaces.cli.main import main
 
 SERIES_REQUIRED = [
     "month",
@@ -121,7 +121,13 @@ def test_describe_lists_levers_with_units_and_sources(capsys):
 
 def test_console_script_entry_point(tmp_path, examples):
     proc = subprocess.run(
-        [sys.executable, "-m", "feesim.cli", "run", str(examples / "fund_topup.toml")],
+        [
+            sys.executable,
+            "-m",
+            "feesim.surfaces.cli.main",
+            "run",
+            str(examples / "fund_topup.toml"),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

@@ -23,8 +23,13 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 
-from feesim.dashboard.levers import PRESETS, default_base, resolve_levers, scenario_from_levers
-from feesim.dashboard.model import DashboardModel
+from feesim.surfaces.dashboard.levers import (
+    PRESETS,
+    default_base,
+    resolve_levers,
+    scenario_from_levers,
+)
+from feesim.surfaces.dashboard.model import DashboardModel
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "out" / "artifacts"
@@ -112,25 +117,26 @@ def test_presets_tell_the_two_cycles_apart():
 
 
 def test_cli_checks_the_scenario_before_serving(tmp_path, capsys):
-    from feesim.cli import main
+    from feesim.surfaces.cli.main import main
 
     assert main(["dashboard", str(tmp_path / "missing.toml"), "--no-browser"]) == 2
     assert "missing.toml: no such scenario file" in capsys.readouterr().err
 
 
 def test_server_command_is_offline_production():
-    from feesim.dashboard.server import check_dependencies, solara_command
+    from feesim.surfaces.dashboard.server import check_dependencies, solara_command
 
     check_dependencies()  # solara, solara-assets, Mesa's visualization, ipyvuetify<3
     cmd = solara_command("127.0.0.1", 8765)
-    assert cmd[1:5] == ["-m", "solara", "run", "feesim.dashboard.app"]
+    assert cmd[1:5] == ["-m", "solara", "run", "feesim.surfaces.dashboard.app"]
     assert "--production" in cmd and "--no-open" in cmd
 
 
 def test_importing_feesim_imports_no_solara():
     code = (
-        "import sys, feesim, feesim.cli, feesim.phase, feesim.plotting, feesim.dashboard.model, "
-        "feesim.dashboard.server; feesim.cli.build_parser(); "
+        "import sys, feesim, feesim.surfaces.cli.main, feesim.studies.phase, "
+        "feesim.surfaces.plotting, feesim.surfaces.dashboard.model, "
+        "feesim.surfaces.dashboard.server; feesim.surfaces.cli.main.build_parser(); "
         "names = ('solara', 'ipyvuetify', 'mesa.visualization'); "
         "print(sorted(m for m in names if m in sys.modules))"
     )
@@ -171,7 +177,15 @@ def dashboard_url(tmp_path):
     log = (tmp_path / "server.log").open("w")
     env = {k: v for k, v in os.environ.items() if k != "FEESIM_DASHBOARD_SCENARIO"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "feesim.cli", "dashboard", "--port", str(port), "--no-browser"],
+        [
+            sys.executable,
+            "-m",
+            "feesim.surfaces.cli.main",
+            "dashboard",
+            "--port",
+            str(port),
+            "--no-browser",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,

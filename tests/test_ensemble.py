@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feesim.ensemble import Ensemble
+from feesim.studies.ensemble import Ensemble
 
 distributed = pytest.importorskip("distributed")
 
@@ -177,7 +177,7 @@ def test_bad_arguments_are_clear_errors(small_scenario):
 
 
 def test_ensemble_command(tmp_path, capsys, examples):
-    from feesim.cli import main
+    from feesim.surfaces.cli.main import main
 
     out = tmp_path / "e"
     status = main(
@@ -200,7 +200,7 @@ def test_ensemble_command(tmp_path, capsys, examples):
 
 
 def test_ensemble_command_crosses_fitted_parameter_sets(tmp_path, capsys, examples):
-    from feesim.cli import main
+    from feesim.surfaces.cli.main import main
 
     out = tmp_path / "e"
     fund = str(examples / "fund_topup.toml")

@@ -9,17 +9,17 @@ import numpy as np
 import pytest
 
 from feesim.errors import ConfigError
-from feesim.forecast import (
+from feesim.studies.forecast import (
     JSON_KEYS,
     Runner,
     load_forecast_input,
     read_ensemble,
     run_forecast,
 )
-from feesim.forecast.engine import run_branches
-from feesim.forecast.ensemble import behaviour_ensemble
-from feesim.forecast.mapping import community_to_input
-from feesim.forecast.search import pass_probabilities, search_step
+from feesim.studies.forecast.engine import run_branches
+from feesim.studies.forecast.ensemble import behaviour_ensemble
+from feesim.studies.forecast.mapping import community_to_input
+from feesim.studies.forecast.search import pass_probabilities, search_step
 
 #: A small stylised community (bureau format): 240 households, vote in month 3.
 BASE = {
@@ -183,7 +183,7 @@ def test_results_do_not_depend_on_workers_and_repeat_with_the_seed():
 
 # -- firm disclosure ------------------------------------------------------------------------------
 def test_disclosed_staff_and_cost_are_what_the_model_firm_starts_with():
-    from feesim.model import FeeModel
+    from feesim.engine.model import FeeModel
 
     inp = community(
         firm={
@@ -319,7 +319,7 @@ def test_ensemble_csv_with_calibration_columns(tmp_path, caplog):
 
 
 def test_benchmark_function_reports_its_timings():
-    from feesim.forecast.bench import benchmark_forecast
+    from feesim.studies.forecast.bench import benchmark_forecast
 
     out = benchmark_forecast(runs=8, households=100, months=6, repeats=2, workers=1)
     assert len(out["seconds"]) == 2 and out["best"] == min(out["seconds"])

@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from feesim.cli import main
 from feesim.errors import ConfigError
-from feesim.forecast import JSON_KEYS, load_forecast_input, parse_new_fee
+from feesim.studies.forecast import JSON_KEYS, load_forecast_input, parse_new_fee
+from feesim.surfaces.cli.main import main
 
 DIST = {"mean", "p05", "p50", "p95"}
 DIST_KEYS = [
@@ -305,7 +305,7 @@ def test_readme_documents_every_key():
     import dataclasses
     from pathlib import Path
 
-    from feesim.forecast import community as c
+    from feesim.studies.forecast import community as c
 
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme[readme.index("## Pre-vote forecast") :]

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import feesim
-from feesim.model import FeeModel
-from feesim.results import SimulationResult
+from feesim.engine.model import FeeModel
+from feesim.engine.results import SimulationResult
 
 RATES = (
     "collection_rate",

@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import feesim
+from feesim.engine.model import FeeModel
 from feesim.errors import LedgerError
-from feesim.model import FeeModel
 
 
 def _with(sc, **sections):
@@ -127,7 +127,7 @@ def test_campaign_raises_collection_and_recovers_arrears(load_example):
     sc = load_example("frozen_fee").with_changes(**{"simulation.months": 24})
     plain = feesim.simulate(sc, seed=6)
     with_campaign = feesim.simulate(
-        _with(sc, campaigns=(feesim.scenario.Campaign(month=12, steps=4),)), seed=6
+        _with(sc, campaigns=(feesim.config.scenario.Campaign(month=12, steps=4),)), seed=6
     )
     p, c = plain.series.set_index("month"), with_campaign.series.set_index("month")
     assert c.loc[12:14, "paid_yuan"].sum() > p.loc[12:14, "paid_yuan"].sum()
@@ -164,7 +164,7 @@ def test_ledger_detects_created_money(small_scenario):
 
 def test_wage_history_and_projection():
     sc = feesim.Scenario().with_changes(**{"simulation.start": "2024-01", "simulation.months": 36})
-    from feesim.government import min_wage_path
+    from feesim.engine.rules.government import min_wage_path
 
     w = min_wage_path(sc)
     assert w[0] == 2690.0  # in force since July 2023
@@ -181,8 +181,8 @@ def test_wage_history_and_projection():
 
 
 def test_service_packages_are_voted_separately(small_scenario):
-    cheap = feesim.scenario.Package(name="greening", fee_per_m2=0.02, quality=0.08)
-    dear = feesim.scenario.Package(name="concierge", fee_per_m2=2.0, quality=0.02)
+    cheap = feesim.config.scenario.Package(name="greening", fee_per_m2=0.02, quality=0.08)
+    dear = feesim.config.scenario.Package(name="concierge", fee_per_m2=2.0, quality=0.02)
     prop = dataclasses.replace(small_scenario.proposals[0], packages=(cheap, dear))
     result = feesim.simulate(_with(small_scenario, proposals=(prop,)), seed=2)
     votes = result.votes
@@ -273,7 +273,7 @@ def test_a_smaller_copy_of_an_estate_runs_like_the_estate(examples):
 def test_campaign_step_five_sues_a_share_of_those_still_refusing(small_scenario):
     """Step 5 files suits against ``legal.sue_share`` of the households still owing, not all of
     them (domain-rules B.5: firms sue a minority of debtors)."""
-    from feesim.params import to_mapping
+    from feesim.config.params import to_mapping
 
     data = to_mapping(_with(small_scenario, proposals=()))
     data["campaigns"] = [{"month": 3, "steps": 5}]
@@ -292,7 +292,7 @@ def test_campaign_step_five_sues_a_share_of_those_still_refusing(small_scenario)
 
 
 def test_a_short_campaign_leaves_the_rest_of_the_month_to_ordinary_payment():
-    from feesim.collection import CampaignPlan
+    from feesim.engine.rules.collection import CampaignPlan
 
     plan = CampaignPlan()
     for run, steps in enumerate((1, 2, 3)):

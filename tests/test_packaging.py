@@ -46,7 +46,7 @@ def test_an_installed_wheel_defaults_to_the_shipped_fit(wheel, tmp_path):
         z.extractall(site)
     newest = sorted(FITTED.glob("params-*.toml"))[-1]
     probe = (
-        "import feesim, feesim.behaviour as b;"
+        "import feesim, feesim.config.behaviour as b;"
         "from pathlib import Path;"
         f"assert Path(feesim.__file__).is_relative_to({str(site)!r}), feesim.__file__;"
         "files = b.fitted_params_files();"

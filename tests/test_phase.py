@@ -15,7 +15,7 @@ import pytest
 
 import feesim
 from feesim.errors import ConfigError
-from feesim.phase import _cluster, _threshold, phase_diagram, structural_scenario
+from feesim.studies.phase import _cluster, _threshold, phase_diagram, structural_scenario
 
 STARTS = np.linspace(0.05, 0.95, 10)
 
@@ -130,7 +130,7 @@ def test_structural_scenario_holds_everything_but_the_start(load_example):
     assert s.proposals == () and s.campaigns == () and s.government.renovations == ()
     assert s.firm.overhaul_months == () and s.firm.replace_months == ()
     assert s.government.wage_growth == 0.0 and not s.government.use_wage_history
-    from feesim.government import min_wage_path
+    from feesim.engine.rules.government import min_wage_path
 
     # Wages stay at the Shanghai minimum wage in force in the start month (January 2021).
     assert s.government.min_wage_yuan == pytest.approx(min_wage_path(sc)[0]) == 2480.0

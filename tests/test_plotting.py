@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 import feesim
-from feesim import plotting
 from feesim.errors import ConfigError
+from feesim.surfaces import plotting
 
 
 @pytest.fixture(scope="module")

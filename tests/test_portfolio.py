@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feesim.cli import main
+from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
-from feesim.forecast.ensemble import behaviour_ensemble
-from feesim.portfolio import (
+from feesim.studies.forecast.ensemble import behaviour_ensemble
+from feesim.studies.portfolio import (
     AGG07_FEES,
     Generator,
     Portfolio,
@@ -21,7 +21,7 @@ from feesim.portfolio import (
     parameter_sets,
     run_portfolio,
 )
-from feesim.scenario import Scenario
+from feesim.surfaces.cli.main import main
 
 
 def small_table(n=12, seed=1):

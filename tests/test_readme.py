@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from feesim.cli import build_parser
+from feesim.surfaces.cli.main import build_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -10,7 +10,7 @@ from scipy import stats
 
 import feesim
 from feesim.errors import ConfigError
-from feesim.reference import HouseholdAgent, ReferenceModel
+from feesim.studies.reference import HouseholdAgent, ReferenceModel
 
 RUNS = 40
 COLUMNS = (

@@ -7,7 +7,7 @@ import tomllib
 import pytest
 
 import feesim
-from feesim.cli import main
+from feesim.surfaces.cli.main import main
 from tests.conftest import SMALL_TOML
 
 

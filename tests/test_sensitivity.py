@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feesim import sensitivity as sa
-from feesim.behaviour import Behaviour
+from feesim.config.behaviour import Behaviour
 from feesim.errors import ConfigError, FeesimError
-from feesim.sensitivity.factors import _apply
+from feesim.studies import sensitivity as sa
+from feesim.studies.sensitivity.factors import _apply
 
 # Three factors with wide declared bounds, used as labels for analytic test functions (the
 # functions are evaluated on the design's unit cube, not on the fields' values).
@@ -327,8 +327,8 @@ def test_process_pool_gives_the_same_evaluation(tiny):
 
 
 def test_portfolio_sweep_weights_collection_by_households(examples):
-    from feesim.portfolio import load_portfolio
-    from feesim.scenario import Proposal
+    from feesim.config.scenario import Proposal
+    from feesim.studies.portfolio import load_portfolio
 
     district = load_portfolio(examples / "district_hongkou.toml")
     base = dataclasses.replace(

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import feesim
-from feesim.population import build_households
-from feesim.rng import Streams
-from feesim.vote import count, tally
+from feesim.engine.population import build_households
+from feesim.engine.rng import Streams
+from feesim.engine.rules.vote import count, tally
 
 
 def one(total_h, total_a, part_h, part_a, yes_h, yes_a, sup=False, silent=False):

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from importlib.metadata import PackageNotFoundError, version
 
+from feesim.config.scenario import Scenario, load_scenario, scenario_from_mapping
+from feesim.engine.model import FeeModel
+from feesim.engine.results import SimulationResult
+from feesim.engine.simulate import simulate
 from feesim.errors import ConfigError, FeesimError, LedgerError, SimulationError
-from feesim.model import FeeModel
-from feesim.results import SimulationResult
-from feesim.scenario import Scenario, load_scenario, scenario_from_mapping
-from feesim.simulate import simulate
 
 try:
     __version__ = version("feesim")

@@ -1,0 +1,1037 @@
+"""Scenarios: one community, its firm, committee, government levers and proposals, from TOML.
+
+A scenario file has the tables ``[meta]``, ``[simulation]``, ``[community]`` (with
+``[[community.building_types]]``), ``[firm]``, ``[committee]``, ``[government]`` (with
+``[[government.renovations]]`` and ``[[government.tier_upgrades]]``), ``[legal]``, ``[vote]``,
+``[behaviour]`` and the arrays ``[[proposals]]`` and ``[[campaigns]]``. Every field is documented
+below with its unit, whether it is a lever or an uncertainty, and the source of its default;
+``feesim describe`` prints the whole list.
+
+Months are counted from 0 at ``simulation.start``. Fees are yuan per m2 of floor area per month.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from feesim.config.behaviour import Behaviour, default_behaviour, load_params_file
+from feesim.config.params import from_mapping, param, to_mapping
+from feesim.errors import ConfigError
+from feesim.io import read_toml
+
+__all__ = [
+    "TIER_QUALITY",
+    "BuildingType",
+    "Campaign",
+    "Committee",
+    "Community",
+    "Firm",
+    "Government",
+    "Legal",
+    "Meta",
+    "Package",
+    "Proposal",
+    "Renovation",
+    "Scenario",
+    "Simulation",
+    "TierUpgrade",
+    "VoteRules",
+    "load_scenario",
+    "scenario_from_mapping",
+]
+
+Billing = Literal["monthly", "quarterly", "yearly"]
+Tier = Literal["basic", "tidy", "liveable"]
+
+#: Service quality (0-1, 1 = the liveable standard fully staffed) that each Huangpu service
+#: type stands for: basic (保障型), tidy (整洁型), liveable (宜居型). Judgement on the three-type
+#: standard of 黄府办发〔2019〕009号 (domain-rules section 5).
+TIER_QUALITY: dict[str, float] = {"basic": 0.55, "tidy": 0.75, "liveable": 1.0}
+
+_START_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _err(path: str, name: str, value: Any, expected: str) -> ConfigError:
+    prefix = f"{path}." if path else ""
+    return ConfigError(f"{prefix}{name}: got {value!r}; expected {expected}")
+
+
+@dataclass(frozen=True)
+class Meta:
+    """Free-text description of a scenario."""
+
+    name: str = param("unnamed scenario", doc="short name shown in reports")
+    description: str = param("", doc="what the scenario represents")
+    sources: tuple[str, ...] = param((), doc="case ids, seeds or URLs the figures come from")
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """Horizon, calendar and seed."""
+
+    months: int = param(36, unit="months", lo=1, hi=600, doc="number of monthly steps")
+    start: str = param("2025-01", unit="YYYY-MM", doc="calendar month of month 0")
+    seed: int = param(0, lo=0, doc="root seed of all random streams")
+    params: str | None = param(
+        None, doc="fitted behaviour file to use instead of the newest shipped one (path)"
+    )
+
+    def _validate(self, path: str) -> None:
+        if not _START_RE.match(self.start):
+            raise _err(path, "start", self.start, "a month as 'YYYY-MM', e.g. '2024-01'")
+
+    @property
+    def start_year(self) -> int:
+        """Calendar year of month 0."""
+        return int(self.start[:4])
+
+    @property
+    def start_month(self) -> int:
+        """Calendar month (1-12) of month 0."""
+        return int(self.start[5:7])
+
+
+@dataclass(frozen=True)
+class BuildingType:
+    """One building type of the community (the fee per m2 differs by type)."""
+
+    name: str = param(doc="e.g. 'multi-storey' or 'high-rise'")
+    share: float = param(unit="share of households", lo=0, hi=1, lo_open=True)
+    fee_per_m2: float = param(unit="yuan/m2/month", lo=0, hi=50, doc="current fee", kind="lever")
+    mean_area_m2: float = param(
+        55.0,
+        unit="m2",
+        lo=10,
+        hi=500,
+        doc="mean floor area of a unit",
+        source="model.md: old estates 29-66 m2, mean about 50; newer 80-140",
+    )
+    area_sd_m2: float = param(10.0, unit="m2", lo=0, hi=200, doc="spread of unit areas")
+    full_service_fee_per_m2: float = param(
+        1.6,
+        unit="yuan/m2/month",
+        lo=0.05,
+        hi=50,
+        kind="uncertainty",
+        doc="fee at which residents expect the full liveable standard (quality-price match)",
+        source="AGG-07: 2018-19 city averages, commodity multi-storey 1.49, high-rise 2.18",
+    )
+    equipment_cost_per_m2: float = param(
+        0.0,
+        unit="yuan/m2/month",
+        lo=0,
+        hi=20,
+        kind="uncertainty",
+        doc="running cost of lifts, pumps and similar, at prices of the start month",
+        source="judgement: high-rise fees exceed multi-storey ones by 0.4-0.5 (seed 002, AGG-07)",
+    )
+
+
+def _default_building_types() -> tuple[BuildingType, ...]:
+    return (BuildingType(name="multi-storey", share=1.0, fee_per_m2=0.6),)
+
+
+@dataclass(frozen=True)
+class Community:
+    """The households of one residential community (小区)."""
+
+    households: int = param(1000, unit="households", lo=6, hi=20000, doc="number of units")
+    building_types: tuple[BuildingType, ...] = param(factory=_default_building_types)
+    billing: Billing = param(
+        "quarterly",
+        doc="how often bills are issued (collection rates accumulate over a year)",
+        kind="lever",
+    )
+    housing_kind: Literal["old_public", "old_commodity", "commodity", "resettlement"] = param(
+        "old_commodity", doc="售后公房 / old commodity / newer commodity / resettlement housing"
+    )
+    stairwell_min: int = param(
+        6,
+        unit="households",
+        lo=1,
+        hi=200,
+        doc="smallest stairwell group (楼组)",
+        source="model.md: stairwell groups of 6-30 households",
+    )
+    stairwell_max: int = param(30, unit="households", lo=1, hi=200, doc="largest stairwell group")
+    multi_unit_owner_share: float = param(
+        0.03,
+        unit="share of owners",
+        lo=0,
+        hi=0.5,
+        kind="uncertainty",
+        doc="owners holding two units (one head, areas summed in votes)",
+        source="SPC interpretation Art. 9 (domain-rules 1.1)",
+    )
+    absentee_share: float = param(
+        0.2,
+        unit="share of units",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="units whose owner lives elsewhere (let to renters or empty)",
+    )
+    retiree_share: float = param(
+        0.4,
+        unit="share of households",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="households living on pensions (lower income, more at home)",
+        source="model.md: retirees on pensions are a large share in old estates",
+    )
+    income_yuan_month: float = param(
+        7000.0,
+        unit="yuan/month",
+        lo=100,
+        hi=1e6,
+        kind="uncertainty",
+        doc="mean monthly income of working households",
+    )
+    pension_yuan_month: float = param(
+        4500.0,
+        unit="yuan/month",
+        lo=100,
+        hi=1e6,
+        kind="uncertainty",
+        doc="mean monthly income of retired households",
+    )
+    conditional_cooperator_share: float = param(
+        0.5,
+        unit="share of households",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="pay if they see service and neighbours paying",
+        source="Fischbacher, Gaechter & Fehr 2001: about 50%",
+    )
+    free_rider_share: float = param(
+        0.3,
+        unit="share of households",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="pay mainly under enforcement; the rest pay unconditionally",
+        source="Fischbacher, Gaechter & Fehr 2001: about one third",
+    )
+    leader_share: float = param(
+        0.05,
+        unit="share of households",
+        lo=0,
+        hi=0.5,
+        kind="lever",
+        doc="floor leaders, party members and volunteers who persuade neighbours",
+    )
+    initial_collection_rate: float | None = param(
+        0.8,
+        unit="share",
+        lo=0.01,
+        hi=0.995,
+        kind="uncertainty",
+        doc="collection rate before month 0; household baselines are set to reproduce it",
+        source="domain-rules 2.2 and B7: old Shanghai communities 50-80%, national ~76-84%",
+    )
+    initial_trust: float = param(
+        0.5, unit="0-1", lo=0, hi=1, kind="uncertainty", doc="mean trust at month 0"
+    )
+    maintenance_fund_per_m2: float = param(
+        30.0,
+        unit="yuan/m2",
+        lo=-1e4,
+        hi=1e4,
+        kind="uncertainty",
+        doc="balance of the maintenance fund at month 0 (pays the owners' share of works)",
+    )
+    years_since_adjustment: float = param(
+        10.0, unit="years", lo=0, hi=60, doc="years since the fee last changed (descriptive)"
+    )
+
+    def _validate(self, path: str) -> None:
+        p = f"{path}." if path else ""
+        if not self.building_types:
+            raise ConfigError(f"{p}building_types: at least one building type is required")
+        names = [b.name for b in self.building_types]
+        if len(set(names)) != len(names):
+            raise _err(path, "building_types", names, "distinct building type names")
+        total = sum(b.share for b in self.building_types)
+        if abs(total - 1.0) > 1e-6:
+            raise _err(path, "building_types[].share", round(total, 9), "shares summing to 1")
+        if self.stairwell_min > self.stairwell_max:
+            raise _err(
+                path,
+                "stairwell_min",
+                self.stairwell_min,
+                f"<= stairwell_max ({self.stairwell_max})",
+            )
+        if self.conditional_cooperator_share + self.free_rider_share > 1 + 1e-9:
+            raise _err(
+                path,
+                "free_rider_share",
+                self.free_rider_share,
+                f"<= {1 - self.conditional_cooperator_share:g} (conditional_cooperator_share + "
+                "free_rider_share must not exceed 1)",
+            )
+
+    @property
+    def building_names(self) -> tuple[str, ...]:
+        """Names of the building types in file order."""
+        return tuple(b.name for b in self.building_types)
+
+
+@dataclass(frozen=True)
+class Firm:
+    """The property firm (物业公司) serving the community."""
+
+    contract: Literal["fixed_fee", "cost_plus"] = param(
+        "fixed_fee",
+        kind="lever",
+        doc="fixed-fee 包干制 (firm keeps surplus, bears loss) or cost-plus 酬金制 (owners do)",
+        source="物业服务收费管理办法 2003 (domain-rules 3.1)",
+    )
+    remuneration_rate: float = param(
+        0.09,
+        unit="share of service cost",
+        lo=0,
+        hi=0.5,
+        kind="lever",
+        doc="firm's fee under cost-plus",
+        source="domain-rules 3.1: 8-10%",
+    )
+    target_margin: float = param(
+        0.06,
+        unit="share of revenue",
+        lo=-0.5,
+        hi=0.5,
+        kind="uncertainty",
+        doc="net margin the firm aims to keep",
+        source="AGG-17: Top-100 net margin 5.41% (2023); listed firms 7.31% (H1 2025)",
+    )
+    cut_margin: float = param(
+        0.0,
+        unit="share of revenue",
+        lo=-0.5,
+        hi=0.5,
+        kind="uncertainty",
+        doc=(
+            "expected margin below which a fixed-fee firm cuts service back to its target margin;"
+            " between it and the target the firm holds its staffing (at or above the target: it"
+            " cuts whenever its margin is below target)"
+        ),
+        source="model.md: keep a target margin, cut service under losses (judgement: at 0)",
+    )
+    tier: Tier = param(
+        "basic",
+        kind="lever",
+        doc="contracted service standard (Huangpu three types)",
+        source="黄府办发〔2019〕009号 (domain-rules 5)",
+    )
+    staff_per_10k_m2: float = param(
+        2.9,
+        unit="staff per 10,000 m2",
+        lo=0.1,
+        hi=50,
+        kind="uncertainty",
+        doc="staff needed for the full liveable standard",
+        source="AGG-32: 2,640 m2 per employee on average (3.8 per 10,000 m2), fewer in old estates",
+    )
+    wage_premium: float = param(
+        1.1,
+        unit="x minimum wage",
+        lo=0.5,
+        hi=5,
+        kind="uncertainty",
+        doc="average staff pay relative to the minimum wage",
+        source="Shanghai Daily 2012: guards paid at minimum wage (domain-rules 3.2)",
+    )
+    social_insurance_rate: float = param(
+        0.3,
+        unit="share of wage",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="employer contributions on top of wages",
+        source="domain-rules 3.4: minimum wage excludes employer social insurance",
+    )
+    materials_share: float = param(
+        0.3,
+        unit="share of standard cost",
+        lo=0,
+        hi=0.9,
+        kind="uncertainty",
+        doc="materials and utilities in the cost of standard service",
+        source="AGG-14: labour ~70%, utilities and materials ~30%",
+    )
+    initial_quality: float | None = param(
+        None,
+        unit="0-1",
+        lo=0.05,
+        hi=1.2,
+        kind="uncertainty",
+        doc="service quality at month 0; default: what the firm affords at the initial collection",
+    )
+    management_quality: float = param(
+        0.9,
+        unit="0-1",
+        lo=0.3,
+        hi=1,
+        kind="uncertainty",
+        doc="how well staff are managed (a staff overhaul resets it to 1)",
+    )
+    initial_cash_months: float = param(
+        2.0, unit="months of cost", lo=-24, hi=120, kind="uncertainty", doc="cash at month 0"
+    )
+    credit_limit_months: float = param(
+        3.0,
+        unit="months of cost",
+        lo=0,
+        hi=120,
+        kind="uncertainty",
+        doc="how far cash may fall below zero before the firm must leave",
+    )
+    exit_loss_months: int = param(
+        12,
+        unit="months",
+        lo=1,
+        hi=240,
+        kind="uncertainty",
+        doc="loss-making months within the last 12+ that make the firm give notice",
+        source="domain-rules 3.5: exit after sustained losses",
+    )
+    notice_months: int = param(
+        3,
+        unit="months",
+        lo=0,
+        hi=24,
+        doc="notice before leaving",
+        source="Civil Code Art. 947, Shanghai Provisions Art. 46: 90 days",
+    )
+    term_months: int = param(36, unit="months", lo=1, hi=240, kind="lever", doc="contract term")
+    max_cut_rate: float = param(
+        0.05,
+        unit="share of staff per month",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="fastest monthly staff cut",
+    )
+    max_hire_rate: float = param(
+        0.15,
+        unit="share of staff per month",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="fastest monthly hiring",
+    )
+    staff_floor: float = param(
+        0.3,
+        unit="share of liveable staffing",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="staff kept whatever the losses (security, refuse, lifts)",
+    )
+    quality_lag: float = param(
+        0.35,
+        unit="1/month",
+        lo=0.01,
+        hi=1,
+        kind="uncertainty",
+        doc="share of the gap between staffing and delivered quality closed each month",
+    )
+    public_income_yuan_month: float = param(
+        0.0,
+        unit="yuan/month",
+        lo=0,
+        hi=1e8,
+        kind="uncertainty",
+        doc="public income of the community (parking, advertising) 公共收益",
+        source="Shanghai Provisions Art. 51: public income belongs to owners",
+    )
+    public_income_firm_share: float = param(
+        1.0,
+        unit="share",
+        lo=0,
+        hi=1,
+        kind="lever",
+        doc="share of public income contracted to the firm to cover deficits",
+    )
+    overhaul_months: tuple[int, ...] = param(
+        (),
+        unit="months",
+        kind="lever",
+        doc="months of a staff overhaul (大换血)",
+        source="seed 001: 大柏树物业 replaced its management team before any increase",
+    )
+    replace_months: tuple[int, ...] = param(
+        (),
+        unit="months",
+        kind="lever",
+        doc="months at which the committee tenders the contract to a firm from the pool",
+    )
+
+    def _validate(self, path: str) -> None:
+        if any(m < 0 for m in self.overhaul_months + self.replace_months):
+            raise _err(path, "overhaul_months", self.overhaul_months, "months >= 0")
+
+
+@dataclass(frozen=True)
+class Committee:
+    """Owners' committee (业委会) with the residents' committee and party branch."""
+
+    kind: Literal["owners", "executive", "none"] = param(
+        "owners",
+        kind="lever",
+        doc="owners' committee, public-housing executive committee (执委会) or none",
+        source="seed 004: public housing without an owners' committee",
+    )
+    capacity: float = param(
+        0.5,
+        unit="0-1",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="organising capacity (turnout work, persuasion, credibility)",
+    )
+    evaluation_months: int = param(
+        0,
+        unit="months",
+        lo=0,
+        hi=60,
+        kind="lever",
+        doc="interval of resident evaluations 居民评议 (0 = none)",
+        source="seed 002: half-yearly evaluation with a scoring sheet",
+    )
+    evaluation_start_month: int = param(
+        0,
+        unit="month",
+        lo=0,
+        hi=600,
+        kind="lever",
+        doc="month the evaluations begin (the first is evaluation_months later)",
+    )
+    evaluation_threshold: float = param(
+        60.0,
+        unit="score 0-100",
+        lo=0,
+        hi=100,
+        kind="lever",
+        doc="score below which rectification (and rollback, if enabled) follows",
+    )
+    rollback: bool = param(
+        False,
+        kind="lever",
+        doc="a bad score rolls the latest price step back (可进可退)",
+        source="seed 000: 可进可退",
+    )
+    rollback_window_months: int = param(
+        24,
+        unit="months",
+        lo=0,
+        hi=240,
+        kind="lever",
+        doc="how long after a step a bad score can still roll it back",
+    )
+    rectification_months: int = param(
+        6,
+        unit="months",
+        lo=0,
+        hi=60,
+        kind="lever",
+        doc="months the firm must restore contracted staffing after a bad score",
+    )
+    tender_after_bad_scores: int = param(
+        0,
+        unit="evaluations",
+        lo=0,
+        hi=20,
+        kind="lever",
+        doc="bad evaluations in a row after which the contract is tendered (0 = never)",
+        source="宝张街〔2024〕3号: a C grade three years running -> replace the firm",
+    )
+    auto_propose: bool = param(
+        False,
+        kind="lever",
+        doc="propose a cost-covering step when the firm discloses sustained losses",
+    )
+    door_to_door_intensity: float = param(
+        0.3,
+        unit="share of households per round",
+        lo=0,
+        hi=1,
+        kind="lever",
+        doc="share of households a door-to-door round reaches (逐户上门)",
+        source="seed 001: residents' committee and volunteers visited opponents door to door",
+    )
+
+    def _validate(self, path: str) -> None:
+        """No cross-field rules."""
+
+
+@dataclass(frozen=True)
+class Renovation:
+    """A government renovation programme (美丽家园), possibly bundled with a service upgrade."""
+
+    month: int = param(unit="month", lo=0, doc="month the works finish")
+    cost_per_m2: float = param(
+        100.0,
+        unit="yuan/m2",
+        lo=0,
+        hi=1e4,
+        doc="total cost of the works",
+    )
+    government_share: float = param(
+        0.4,
+        unit="share",
+        lo=0,
+        hi=1,
+        kind="lever",
+        doc="share paid by the government",
+        source="seed 001: shed renovation 40% government / 60% owners",
+    )
+    quality_boost: float = param(
+        0.12,
+        unit="quality points",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="visible improvement of the estate (decays over years)",
+    )
+    upgrade_tier: Tier | None = param(
+        None,
+        kind="lever",
+        doc="service tier the firm moves to with the renovation",
+    )
+
+
+@dataclass(frozen=True)
+class TierUpgrade:
+    """A service-tier upgrade of the contract (raises the standard and the price band)."""
+
+    month: int = param(unit="month", lo=0)
+    tier: Tier = param(kind="lever")
+
+
+@dataclass(frozen=True)
+class Government:
+    """Exogenous conditions and the subdistrict/district's levers."""
+
+    min_wage_yuan: float | None = param(
+        None,
+        unit="yuan/month",
+        lo=100,
+        hi=1e5,
+        kind="uncertainty",
+        doc="minimum wage at month 0 (default: Shanghai series for the start month)",
+        source="domain-rules 3.4 (AGG-15)",
+    )
+    wage_growth: float = param(
+        0.03,
+        unit="1/year",
+        lo=-0.5,
+        hi=1,
+        kind="uncertainty",
+        doc="yearly minimum-wage growth after the last published value",
+        source="domain-rules 3.4: 2015-2025 about 3.1%/year",
+    )
+    wage_adjust_month: int = param(
+        7, unit="calendar month", lo=1, hi=12, doc="month of the yearly wage adjustment"
+    )
+    use_wage_history: bool = param(
+        True, doc="follow the published Shanghai series up to 2025 before projecting growth"
+    )
+    materials_inflation: float = param(
+        0.02, unit="1/year", lo=-0.5, hi=1, kind="uncertainty", doc="materials and utilities"
+    )
+    subsidy_per_m2: float = param(
+        0.0,
+        unit="yuan/m2/month",
+        lo=0,
+        hi=10,
+        kind="lever",
+        doc="district subsidy paid to the firm if the assessment score is at least the minimum",
+        source="浦建委物管〔2023〕2号: 0.25; Zhoupu 0.35 (domain-rules 5)",
+    )
+    subsidy_min_score: float = param(
+        60.0,
+        unit="score 0-100",
+        lo=0,
+        hi=100,
+        kind="lever",
+        doc="assessment score below which no subsidy is paid",
+        source="Dongming Road street 2023: <60 nil, 60-70 80%, 71+ 100%",
+    )
+    renovations: tuple[Renovation, ...] = param(())
+    tier_upgrades: tuple[TierUpgrade, ...] = param(())
+    emergency_months: int = param(
+        6,
+        unit="months",
+        lo=1,
+        hi=60,
+        doc="longest temporary service before a new firm",
+        source="Shanghai Provisions Art. 52: temporary service at most six months",
+    )
+
+
+@dataclass(frozen=True)
+class Legal:
+    """Legal action against long-term debtors (the fifth step of the collection ladder)."""
+
+    enabled: bool = param(False, kind="lever", doc="the firm sues long-term debtors")
+    threshold_months: int = param(
+        12,
+        unit="months of fees",
+        lo=1,
+        hi=120,
+        kind="lever",
+        doc="arrears (in months of the current bill) that make a household eligible",
+    )
+    sue_share: float = param(
+        0.2,
+        unit="share per month",
+        lo=0,
+        hi=1,
+        kind="lever",
+        doc="share of eligible debtors sued each month (firms sue a minority)",
+        source="domain-rules B5",
+    )
+    cost_per_case_yuan: float = param(
+        1500.0, unit="yuan", lo=0, hi=1e6, kind="uncertainty", doc="firm's cost per suit"
+    )
+    delay_months: int = param(6, unit="months", lo=0, hi=60, kind="uncertainty")
+    win_rate: float = param(
+        0.9,
+        unit="share",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="suits the firm wins",
+        source="Beijing 2005: firms won >90% of ~7,000 suits (domain-rules 2.1)",
+    )
+    limitation_months: int = param(
+        36,
+        unit="months",
+        lo=1,
+        hi=600,
+        doc="arrears with no demand for this long are lost",
+        source="Civil Code Arts. 188, 195",
+    )
+
+
+@dataclass(frozen=True)
+class VoteRules:
+    """Options of the owners' vote (the Civil Code Art. 278 rule itself is fixed)."""
+
+    silent_majority: bool = param(
+        False,
+        kind="lever",
+        doc="count owners who did not vote with the majority (从众); legally contested since 2021",
+        source="建房〔2009〕274号 Art. 26; contested after the Civil Code (domain-rules 1.4)",
+    )
+
+
+@dataclass(frozen=True)
+class Package:
+    """A value-added service package voted separately (service menu)."""
+
+    name: str = param()
+    fee_per_m2: float = param(unit="yuan/m2/month", lo=0, hi=20, kind="lever")
+    quality: float = param(unit="quality points", lo=0, hi=1, kind="lever")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A matter put to the owners' vote."""
+
+    month: int = param(unit="month", lo=0, doc="month of the vote")
+    matter: Literal["fee", "maintenance_fund", "hire_firm"] = param(
+        "fee",
+        kind="lever",
+        doc="fee change (>1/2), maintenance-fund top-up (3/4), or hiring a firm (>1/2)",
+        source="Civil Code Art. 278",
+    )
+    new_fee_per_m2: dict[str, float] | None = param(
+        None,
+        unit="yuan/m2/month",
+        lo=0,
+        hi=50,
+        kind="lever",
+        doc="new fee for each building type (or give step_pct or step_yuan)",
+    )
+    step_pct: float | None = param(
+        None, unit="share", lo=-0.9, hi=10, kind="lever", doc="relative step for every type"
+    )
+    step_yuan: float | None = param(
+        None, unit="yuan/m2/month", lo=-5, hi=20, kind="lever", doc="absolute step for every type"
+    )
+    service_quality: float = param(
+        0.0,
+        unit="quality points",
+        lo=0,
+        hi=1,
+        kind="lever",
+        doc="service improvement promised with the step (the service package)",
+    )
+    quality_first_months: int = param(
+        0,
+        unit="months",
+        lo=0,
+        hi=60,
+        kind="lever",
+        doc="months before the vote that the firm starts delivering the package (先质后价)",
+        source="seeds 000, 001",
+    )
+    trial_months: int = param(
+        0,
+        unit="months",
+        lo=0,
+        hi=24,
+        kind="lever",
+        doc="months the new service runs before the new fee is charged (先体验后付费)",
+        source="seed 003; AGG-21 Balizhuang 2-3 months",
+    )
+    disclosure: Literal["audit", "assessment", "accounts", "none"] = param(
+        "audit",
+        kind="lever",
+        doc="12-month audit, third-party price assessment, posted accounts, or nothing",
+        source="Shanghai Provisions Art. 48; 沪房规范〔2021〕6号 §15",
+    )
+    negotiation_meetings: bool = param(
+        False, kind="lever", doc="fee disclosure and negotiation meetings (议价联席)"
+    )
+    door_to_door_rounds: int = param(
+        1, unit="rounds", lo=0, hi=10, kind="lever", doc="persuasion and ballot rounds"
+    )
+    renovation_bundled: bool = param(
+        False, kind="lever", doc="the step is bundled with a renovation the owners value"
+    )
+    fund_bill_per_m2: float = param(
+        0.0,
+        unit="yuan/m2",
+        lo=0,
+        hi=1e4,
+        kind="lever",
+        doc="one-off maintenance-fund top-up per m2 (maintenance_fund matter)",
+    )
+    campaign_steps: int = param(
+        0,
+        unit="steps",
+        lo=0,
+        hi=5,
+        kind="lever",
+        doc="steps of the five-step collection campaign run when the new bill goes out",
+        source="seed 004",
+    )
+    packages: tuple[Package, ...] = param((), doc="value-added packages voted separately")
+    effective: Literal["next_cycle", "next_month", "next_year"] = param(
+        "next_cycle", kind="lever", doc="when a passed fee takes effect"
+    )
+    retries: int = param(
+        1,
+        unit="votes",
+        lo=0,
+        hi=12,
+        kind="lever",
+        doc="further monthly attempts if the quorum is missed",
+    )
+    release_public_income: bool = param(
+        False,
+        kind="lever",
+        doc="after a passed step, public income goes back to the owners instead of the firm",
+        source="seed 001: a higher fee frees public income for the owners",
+    )
+
+    def _validate(self, path: str) -> None:
+        given = [
+            n for n in ("new_fee_per_m2", "step_pct", "step_yuan") if getattr(self, n) is not None
+        ]
+        if self.matter == "fee" and len(given) != 1:
+            raise _err(
+                path,
+                "new_fee_per_m2",
+                given or None,
+                "exactly one of new_fee_per_m2, step_pct or step_yuan for a fee proposal",
+            )
+        if self.matter == "maintenance_fund" and self.fund_bill_per_m2 <= 0:
+            raise _err(
+                path,
+                "fund_bill_per_m2",
+                self.fund_bill_per_m2,
+                "> 0 for a maintenance_fund proposal",
+            )
+        if self.quality_first_months > self.month:
+            raise _err(
+                path,
+                "quality_first_months",
+                self.quality_first_months,
+                f"<= month ({self.month}): quality first cannot start before month 0",
+            )
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """A five-step collection campaign on the property fee (or a fund bill)."""
+
+    month: int = param(unit="month", lo=0, doc="month the campaign starts")
+    steps: int = param(
+        5,
+        unit="steps",
+        lo=1,
+        hi=5,
+        kind="lever",
+        doc="how many of the five steps are used (door-to-door bill, micro-grid round, "
+        "volunteers, residents' committee and subdistrict, legal action)",
+        source="seed 004",
+    )
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A complete, validated scenario of one community."""
+
+    meta: Meta = field(default_factory=Meta)
+    simulation: Simulation = field(default_factory=Simulation)
+    community: Community = field(default_factory=Community)
+    firm: Firm = field(default_factory=Firm)
+    committee: Committee = field(default_factory=Committee)
+    government: Government = field(default_factory=Government)
+    legal: Legal = field(default_factory=Legal)
+    vote: VoteRules = field(default_factory=VoteRules)
+    behaviour: Behaviour = field(default_factory=default_behaviour)
+    proposals: tuple[Proposal, ...] = field(default=())
+    campaigns: tuple[Campaign, ...] = field(default=())
+
+    def _validate(self, path: str) -> None:
+        months = self.simulation.months
+        names = set(self.community.building_names)
+        for i, prop in enumerate(self.proposals):
+            p = f"proposals[{i}]"
+            if prop.month >= months:
+                raise _err(p, "month", prop.month, f"< simulation.months ({months})")
+            if prop.new_fee_per_m2 is not None:
+                keys = set(prop.new_fee_per_m2)
+                if keys != names:
+                    raise _err(
+                        p,
+                        "new_fee_per_m2",
+                        sorted(keys),
+                        f"one fee for each building type: {sorted(names)}",
+                    )
+            raises_fee = prop.matter == "fee" and (
+                (prop.step_pct or 0) > 0
+                or (prop.step_yuan or 0) > 0
+                or (
+                    prop.new_fee_per_m2 is not None
+                    and any(
+                        prop.new_fee_per_m2[b.name] > b.fee_per_m2
+                        for b in self.community.building_types
+                    )
+                )
+            )
+            if (
+                raises_fee
+                and self.firm.contract == "fixed_fee"
+                and prop.disclosure not in ("audit", "assessment")
+            ):
+                raise _err(
+                    p,
+                    "disclosure",
+                    prop.disclosure,
+                    "'audit' or 'assessment': under a fixed-fee contract an increase must "
+                    "follow a 12-month audit or a third-party price assessment (Shanghai "
+                    "Provisions Art. 48; 沪房规范〔2021〕6号 §15)",
+                )
+        for i, c in enumerate(self.campaigns):
+            if c.month >= months:
+                raise _err(f"campaigns[{i}]", "month", c.month, f"< simulation.months ({months})")
+        for i, r in enumerate(self.government.renovations):
+            if r.month >= months:
+                raise _err(
+                    f"government.renovations[{i}]",
+                    "month",
+                    r.month,
+                    f"< simulation.months ({months})",
+                )
+
+    @property
+    def name(self) -> str:
+        """The scenario's short name."""
+        return self.meta.name
+
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain data, ready for TOML or JSON (the exact inputs of a run, for provenance)."""
+        return to_mapping(self)
+
+    def resized(self, households: int) -> Scenario:
+        """The same community with another number of households.
+
+        Everything per household or per m2 stays; the community's absolute amounts scale with
+        its size (``firm.public_income_yuan_month``), so that a smaller copy of an estate runs
+        like the estate, not like one with several times its public income per household.
+        """
+        factor = households / self.community.households
+        return self.with_changes(
+            **{
+                "community.households": int(households),
+                "firm.public_income_yuan_month": self.firm.public_income_yuan_month * factor,
+            }
+        )
+
+    def with_changes(self, **changes: Any) -> Scenario:
+        """Copy with dotted-path changes, validated.
+
+        Example: ``sc.with_changes(**{"simulation.months": 12})``.
+        """
+        from feesim.config.params import replace
+
+        out = self
+        for key, value in changes.items():
+            out = replace(out, key, value)
+        return out
+
+
+def scenario_from_mapping(
+    data: dict[str, Any], *, base_dir: str | os.PathLike[str] = "."
+) -> Scenario:
+    """Validate parsed TOML data into a :class:`Scenario`.
+
+    The ``[behaviour]`` table overrides single coefficients of the default (fitted) behaviour,
+    or of the file named by ``simulation.params`` (relative to ``base_dir``).
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"scenario: got {type(data).__name__}; expected a table")
+    data = dict(data)
+    sim = data.get("simulation", {})
+    params_file = sim.get("params") if isinstance(sim, dict) else None
+    if isinstance(params_file, str):
+        path = Path(params_file)
+        if not path.is_absolute():
+            path = Path(base_dir) / path
+        base = load_params_file(path)
+    else:
+        base = default_behaviour()
+    overrides = data.get("behaviour", {})
+    if not isinstance(overrides, dict):
+        raise ConfigError(f"behaviour: got {overrides!r}; expected a table")
+    data["behaviour"] = {**to_mapping(base), **overrides}
+    return from_mapping(Scenario, data)
+
+
+def load_scenario(path: str | os.PathLike[str]) -> Scenario:
+    """Read and validate a scenario TOML file.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not valid TOML, or fails validation; the message names the
+        file and the field.
+    """
+    p = Path(path)
+    data = read_toml(p, "scenario")
+    try:
+        return scenario_from_mapping(data, base_dir=p.parent)
+    except ConfigError as exc:
+        raise ConfigError(f"{p}: {exc}") from None

@@ -1,0 +1,264 @@
+"""Simulation results: tidy tables with provenance, summaries, and atomic save/load.
+
+A :class:`SimulationResult` holds
+
+- ``series``: one row per run and month (see :data:`feesim.engine.recorder.SERIES_COLUMNS`, plus the
+  fee of each building type as ``fee_<name>``);
+- ``votes``: one row per vote (turnout and approval by heads and by area, quorum, result, the
+  deciding test);
+- ``events``: one row per event (announcements, fee changes, notices, exits, evaluations...);
+- ``campaigns``: the share of a campaign's bill paid after each step, with the day of the step;
+- ``meta``: scenario names, seeds, version, calendar.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from feesim.engine.recorder import SERIES_COLUMNS
+from feesim.engine.rules.firm import STATE_NAMES
+from feesim.errors import FeesimError
+from feesim.io import atomic_write_text, write_atomically
+
+if TYPE_CHECKING:  # pragma: no cover
+    from feesim.engine.model import FeeModel
+
+__all__ = ["SimulationResult"]
+
+TABLES = ("series", "votes", "events", "campaigns")
+VOTE_COLUMNS = (
+    "run",
+    "month",
+    "matter",
+    "motion",
+    "fee_before",
+    "fee_after",
+    "step_pct",
+    "total_heads",
+    "turnout_heads",
+    "turnout_area",
+    "approval_heads",
+    "approval_area",
+    "quorum_met",
+    "passed",
+    "binding",
+    "supermajority",
+    "part_heads",
+    "yes_heads",
+    "total_area_m2",
+    "part_area_m2",
+    "yes_area_m2",
+)
+EVENT_COLUMNS = ("run", "month", "event", "detail")
+CAMPAIGN_COLUMNS = ("run", "campaign", "bill", "month", "step", "step_name", "day", "share_paid")
+
+
+def _fee_columns(model: FeeModel) -> list[str]:
+    names = [sc.community.building_names for sc in model.scenarios]
+    if all(n == names[0] for n in names):
+        return [f"fee_{n}" for n in names[0]] + [
+            f"fee_type{k}" for k in range(len(names[0]), model.fee.shape[1])
+        ]
+    return [f"fee_type{k}" for k in range(model.fee.shape[1])]
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """Outcomes of a simulation (one community or a batch), as tidy pandas tables."""
+
+    series: pd.DataFrame
+    votes: pd.DataFrame
+    events: pd.DataFrame
+    campaigns: pd.DataFrame
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_model(cls, model: FeeModel) -> SimulationResult:
+        """Collect the tables of a model that has run (some or all of) its months."""
+        from feesim import __version__
+
+        rec = model.recorder
+        T = model.month
+        R = len(model.scenarios)
+        month = np.repeat(np.arange(T), R)
+        run = np.tile(np.arange(R), T)
+        cols: dict[str, Any] = {
+            "run": run,
+            "month": month,
+            "year": np.repeat(model.years[:T], R),
+            "calendar_month": np.repeat(model.cal_months[:T], R),
+        }
+        cols["date"] = [
+            f"{y:04d}-{m:02d}" for y, m in zip(cols["year"], cols["calendar_month"], strict=True)
+        ]
+        for k, name in enumerate(_fee_columns(model)):
+            cols[name] = rec.type_fees[:T, :, k].ravel()
+        for c in SERIES_COLUMNS:
+            cols[c] = rec.series[c][:T].ravel()
+        series = pd.DataFrame(cols)
+        series["firm_state"] = pd.Categorical.from_codes(
+            series["firm_state"].astype(int), categories=list(STATE_NAMES)
+        )
+        for c in ("complaints", "suits_filed", "firm_serial", "firm_active"):
+            series[c] = series[c].astype(int)
+        series = series.sort_values(["run", "month"], kind="stable").reset_index(drop=True)
+        meta = {
+            "feesim_version": __version__,
+            "scenarios": [sc.meta.name for sc in model.scenarios],
+            "runs": R,
+            "months": T,
+            "start": model.scenarios[0].simulation.start,
+            "seed": model.streams.provenance(),
+            "building_types": [list(sc.community.building_names) for sc in model.scenarios][:1],
+        }
+        return cls(
+            series=series,
+            votes=pd.DataFrame(rec.votes, columns=list(VOTE_COLUMNS)),
+            events=pd.DataFrame(rec.events, columns=list(EVENT_COLUMNS)),
+            campaigns=pd.DataFrame(rec.campaigns, columns=list(CAMPAIGN_COLUMNS)),
+            meta=meta,
+        )
+
+    # -- views --------------------------------------------------------------------------------
+    @property
+    def n_runs(self) -> int:
+        """Number of runs in the result."""
+        return int(self.meta.get("runs", self.series["run"].nunique()))
+
+    def select(self, run: int) -> SimulationResult:
+        """The tables of one run."""
+        pick = {t: getattr(self, t) for t in TABLES}
+        out = {t: df[df["run"] == run].reset_index(drop=True) for t, df in pick.items()}
+        return SimulationResult(**out, meta={**self.meta, "runs": 1, "selected_run": run})
+
+    def at(self, month: int, column: str) -> np.ndarray:
+        """Values of ``column`` in ``month`` across runs."""
+        s = self.series
+        return s.loc[s["month"] == month, column].to_numpy()
+
+    def quantiles(self, column: str, q: tuple[float, ...] = (0.05, 0.5, 0.95)) -> pd.DataFrame:
+        """Per-month mean and quantiles of ``column`` across runs."""
+        g = self.series.groupby("month")[column]
+        out = pd.DataFrame({"mean": g.mean()})
+        for p in q:
+            out[f"p{round(p * 100):02d}"] = g.quantile(p)
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """Key figures (means across runs where there are several)."""
+        s = self.series
+        first, last = s[s["month"] == s["month"].min()], s[s["month"] == s["month"].max()]
+        year_end = s[s["calendar_month"] == 12].groupby("year")["collection_rate"].mean()
+        out: dict[str, Any] = {
+            "scenario": ", ".join(dict.fromkeys(self.meta.get("scenarios", []))),
+            "runs": self.n_runs,
+            "months": int(s["month"].max() + 1) if len(s) else 0,
+        }
+        for col in ("fee_per_m2", "service_quality", "satisfaction", "trust", "firm_cash_yuan"):
+            out[f"{col}_start"] = float(first[col].mean())
+            out[f"{col}_end"] = float(last[col].mean())
+        out["collection_rate_by_year_end"] = {
+            int(y): round(float(v), 4) for y, v in year_end.items()
+        }
+        out["firm_exits"] = int((self.events["event"] == "firm_exit").sum())
+        out["complaints_per_month"] = float(s["complaints"].mean())
+        votes = []
+        for _, v in self.votes.iterrows():
+            votes.append(
+                {
+                    k: (v[k].item() if hasattr(v[k], "item") else v[k])
+                    for k in (
+                        "run",
+                        "month",
+                        "matter",
+                        "turnout_heads",
+                        "turnout_area",
+                        "approval_heads",
+                        "approval_area",
+                        "quorum_met",
+                        "passed",
+                        "binding",
+                    )
+                }
+            )
+        out["votes"] = votes
+        return out
+
+    def summary_text(self) -> str:
+        """A short human-readable summary."""
+        d = self.summary()
+        cash0, cash1 = d["firm_cash_yuan_start"], d["firm_cash_yuan_end"]
+        lines = [
+            f"{d['scenario']}: {d['months']} months, {d['runs']} run(s)",
+            f"  fee per m2        {d['fee_per_m2_start']:.3f} -> {d['fee_per_m2_end']:.3f}"
+            " yuan/month",
+            f"  service quality   {d['service_quality_start']:.2f} -> "
+            f"{d['service_quality_end']:.2f}",
+            f"  satisfaction      {d['satisfaction_start']:.2f} -> {d['satisfaction_end']:.2f}",
+            f"  trust             {d['trust_start']:.2f} -> {d['trust_end']:.2f}",
+            f"  firm cash         {cash0:,.0f} -> {cash1:,.0f} yuan",
+            "  collection (year to date at December): "
+            + (
+                ", ".join(f"{y}: {v:.0%}" for y, v in d["collection_rate_by_year_end"].items())
+                or "no December in the horizon"
+            ),
+            f"  firm exits        {d['firm_exits']}",
+            f"  complaints/month  {d['complaints_per_month']:.1f}",
+        ]
+        for v in d["votes"][:12]:
+            result = "passed" if v["passed"] else ("rejected" if v["quorum_met"] else "no quorum")
+            lines.append(
+                f"  vote m{v['month']} {v['matter']}: turnout {v['turnout_heads']:.0%} heads / "
+                f"{v['turnout_area']:.0%} area, approval {v['approval_heads']:.0%} heads / "
+                f"{v['approval_area']:.0%} area -> {result} ({v['binding']} decides)"
+            )
+        if len(d["votes"]) > 12:
+            lines.append(f"  ... {len(d['votes']) - 12} more votes")
+        return "\n".join(lines)
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike[str], fmt: str = "csv") -> Path:
+        """Write the tables (``series``, ``votes``, ``events``, ``campaigns``) and ``meta.json``.
+
+        Each file is written atomically; ``fmt`` is ``"csv"`` or ``"parquet"`` (needs pyarrow).
+        """
+        if fmt not in ("csv", "parquet"):
+            raise FeesimError(f"fmt: got {fmt!r}; expected 'csv' or 'parquet'")
+        out = Path(directory)
+        out.mkdir(parents=True, exist_ok=True)
+        for name in TABLES:
+            df = getattr(self, name)
+            if fmt == "csv":
+                write_atomically(
+                    out / f"{name}.csv", lambda fh, df=df: fh.write(df.to_csv(index=False).encode())
+                )
+            else:
+                write_atomically(
+                    out / f"{name}.parquet", lambda fh, df=df: df.to_parquet(fh, index=False)
+                )
+        atomic_write_text(out / "meta.json", json.dumps(self.meta, indent=2, default=str))
+        return out
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> SimulationResult:
+        """Read tables written by :meth:`save`."""
+        d = Path(directory)
+        tables = {}
+        for name in TABLES:
+            pq, csv = d / f"{name}.parquet", d / f"{name}.csv"
+            if pq.exists():
+                tables[name] = pd.read_parquet(pq)
+            elif csv.exists():
+                tables[name] = pd.read_csv(csv)
+            else:
+                raise FeesimError(f"{d}: missing {name}.csv or {name}.parquet")
+        meta = json.loads((d / "meta.json").read_text()) if (d / "meta.json").exists() else {}
+        return cls(**tables, meta=meta)

@@ -1,0 +1,1 @@
+"""The monthly rules, one module each, as functions and small classes over explicit state."""

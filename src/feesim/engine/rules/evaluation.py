@@ -1,0 +1,60 @@
+"""Scores: the residents' periodic evaluation and the district's assessment of the firm.
+
+*Resident evaluation* (居民评议; seed 002: every six months, owner representatives and floor
+leaders fill in a scoring sheet on the firm). The score (0-100) is half the service delivered as
+a share of what the contract and the voted packages promise (the sheet's items), half the mean
+satisfaction of the evaluators (floor leaders, party members and volunteers; all households
+where a community has none), times 100. A firm keeping its promises in a community of neutral
+mood scores about 75. The committee acts on a score below ``committee.evaluation_threshold``
+(:mod:`feesim.engine.committee`): rectification, a price rollback (可进可退, seed 000), or, after
+repeated bad scores (``committee.tender_after_bad_scores``), tendering the contract.
+
+*District assessment* (subsidy and rankings; domain-rules section 5: third party 40-50%,
+housing office 20-30%, residential area 15-40%). Here: 60% inspected service (delivered quality
+as a share of the contracted tier's standard: inspectors check the standard the contract names,
+e.g. the Pudong basic standard) and 40% residents' verdict, where neutral satisfaction (0.5)
+scores 75 as on the evaluation sheet (residents' component = 100 * min(1, 0.25 + satisfaction)).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from feesim.engine.population import Households
+
+__all__ = ["ASSESSMENT_QUALITY_WEIGHT", "assessment_score", "evaluation_score"]
+
+#: Weight of inspected quality in the district assessment (third party + housing office).
+ASSESSMENT_QUALITY_WEIGHT = 0.6
+
+
+def evaluation_score(
+    hh: Households, satisfaction: np.ndarray, delivered: np.ndarray, promised: np.ndarray
+) -> np.ndarray:
+    """Residents' evaluation score (0-100) of every run.
+
+    Parameters
+    ----------
+    satisfaction : float32 (n,) household satisfaction.
+    delivered, promised : (R,) quality delivered and quality promised (contract and packages).
+    """
+    lead = hh.leader
+    n_lead = hh.per_run(lead)
+    sat_lead = hh.per_run(np.where(lead, satisfaction, 0.0))
+    n_all = np.diff(hh.run_start)
+    sat_all = hh.per_run(satisfaction.astype(np.float64))
+    mean = np.where(n_lead > 0, sat_lead / np.maximum(n_lead, 1), sat_all / np.maximum(n_all, 1))
+    kept = np.clip(delivered / np.maximum(promised, 1e-9), 0.0, 1.0)
+    return 100.0 * (0.5 * kept + 0.5 * mean)
+
+
+def assessment_score(
+    quality: np.ndarray, standard: np.ndarray, mean_satisfaction: np.ndarray
+) -> np.ndarray:
+    """District assessment score (0-100).
+
+    From delivered quality against the contracted ``standard`` and residents' mean satisfaction.
+    """
+    q = np.clip(quality / np.maximum(standard, 1e-9), 0.0, 1.0)
+    residents = np.clip(0.25 + mean_satisfaction, 0.0, 1.0)
+    return 100.0 * (ASSESSMENT_QUALITY_WEIGHT * q + (1 - ASSESSMENT_QUALITY_WEIGHT) * residents)

@@ -1,0 +1,340 @@
+"""The property firm: staffing and service, costs, margin policy, exit, emergency and new firms.
+
+Rules (state in :class:`FirmBook`, arrays over runs so that one community or thousands step
+together; :class:`PropertyFirm` is the Mesa agent through which one firm is seen and replaced):
+
+*Service.* Staff are counted as a ratio ``x`` of the staffing the full liveable standard needs
+(``firm.staff_per_10k_m2``), per function (cleaning, security, greening, repairs). Delivered
+quality per function follows ``x * management_quality`` with a lag; overall quality weights the
+functions by how much residents notice them.
+
+*Costs.* Labour = staff x minimum wage x premium x (1 + social insurance); materials scale with
+the service level; equipment (lifts, pumps) is fixed per m2. At full standard staffing labour is
+``1 - materials_share`` (about 70%) of cost (AGG-14). Prices of materials follow inflation.
+
+*Margin policy* (fixed-fee contracts). On the revenue it expects (trailing-twelve-month
+collection x this month's fees, plus public income and subsidy) the firm hires up to the
+staffing it can afford at its target margin, never above its tier's standard; when its expected
+margin falls below target it holds its staffing, and only when it falls below ``cut_margin`` (a
+loss, by default) does it cut back to what the target margin affords. Cuts fall first on
+greening and repairs. A service package voted with a price step is a contractual floor it must
+keep even at a loss; a package delivered ahead of a vote (quality first) or during a trial is an
+investment it makes whatever its revenue; a rectification order after a bad evaluation makes it
+give up its margin (but not go into loss) to restore service. Staff move at most
+``max_cut_rate`` / ``max_hire_rate`` a month; a safety floor stays.
+Under cost-plus contracts the firm spends what the owners' funds allow and takes its
+remuneration; owners bear surplus and deficit.
+
+*Cash.* The project keeps a reserve of ``initial_cash_months`` of cost; cash above it is
+remitted to the parent company each December.
+
+*Contract term.* At the end of each ``term_months`` term the contract renews tacitly (Shanghai
+Provisions Art. 46) unless the firm has given notice or the owners tender it.
+
+*Exit.* A fixed-fee firm whose trailing-twelve-month result stays negative for
+``exit_loss_months`` months (and no price step is pending), or whose cash falls below its credit
+limit, gives ``notice_months`` notice, serves at its floor and leaves when the notice ends, or at
+the end of its term if that comes within a year (Civil Code Art. 947: 90 days before term end). The
+subdistrict appoints a temporary provider from the district pool (Shanghai Provisions Art. 52):
+basic service only, its cost billed to all owners, any shortfall advanced by the subdistrict,
+until the owners vote a new firm in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mesa
+import numpy as np
+
+from feesim.config.scenario import TIER_QUALITY
+
+__all__ = [
+    "CUT_WEIGHT",
+    "EMERGENCY",
+    "FUNCTIONS",
+    "NOTICE",
+    "REGULAR",
+    "SALIENCE",
+    "STAFF_SHARE",
+    "FirmBook",
+    "PropertyFirm",
+]
+
+#: Service functions of a firm.
+FUNCTIONS = ("cleaning", "security", "greening", "repairs")
+#: Share of standard staffing per function (judgement; old estates employ mostly guards and
+#: cleaners: e.g. 40+ guards at Anfeng, B17; 96 guards at a Minhang estate, domain-rules 3.2).
+STAFF_SHARE = np.array([0.35, 0.40, 0.10, 0.15])
+#: Weight of each function in residents' overall judgement (seed 000: cleaning and greening are
+#: what residents watch first; judgement).
+SALIENCE = np.array([0.35, 0.25, 0.20, 0.20])
+#: Relative depth of cuts by function: discretionary greening and repairs go first.
+CUT_WEIGHT = np.array([0.8, 0.6, 1.8, 1.4])
+
+REGULAR, NOTICE, EMERGENCY = 0, 1, 2
+STATE_NAMES = ("regular", "notice", "emergency")
+
+#: Management quality of a temporary provider and of a newly selected firm (judgement).
+EMERGENCY_MANAGEMENT = 0.85
+NEW_FIRM_MANAGEMENT = 0.95
+#: Monthly loss of management quality while the firm is losing money (demoralised staff).
+MANAGEMENT_DECAY = 0.004
+
+
+@dataclass(eq=False)
+class FirmBook:
+    """State of the firm serving each run (arrays over runs; ``x``/``q`` are runs x functions)."""
+
+    state: np.ndarray  # int8 REGULAR / NOTICE / EMERGENCY
+    exit_month: np.ndarray  # int32, -1 if no notice given
+    since: np.ndarray  # int32 month the current provider started
+    serial: np.ndarray  # int32 number of providers so far (0 = the original firm)
+    x: np.ndarray  # staffing ratio per function
+    q: np.ndarray  # delivered quality per function
+    management: np.ndarray
+    cash: np.ndarray  # int64 fen, the current provider's own cash
+    tier_q: np.ndarray  # service standard of the contract's tier: the most the firm provides
+    floor_q: np.ndarray  # service packages voted with past steps: the least it must provide
+    commit_q: np.ndarray  # investment ahead of revenue (quality first, trial); 0 = none
+    rectify_until: np.ndarray  # int32
+    term_end: np.ndarray  # int32 month the current contract term ends
+    loss_months: np.ndarray  # int32 consecutive months with a trailing-year loss
+    ring_revenue: np.ndarray  # (R, 12) yuan, last twelve months
+    ring_cost: np.ndarray  # (R, 12)
+    ring_fee_cash: np.ndarray  # (R, 12) fee cash received
+    ring_fee_due: np.ndarray  # (R, 12) fees accrued
+    cost_plus: np.ndarray  # bool
+    # static per run
+    std_staff: np.ndarray  # staff (FTE) for the full liveable standard
+    labour_per_wage: np.ndarray  # yuan of labour per yuan of minimum wage at full staffing
+    materials_full: np.ndarray  # yuan/month of materials at full staffing, start prices
+    equipment: np.ndarray  # yuan/month, start prices
+    target_margin: np.ndarray
+    cut_margin: np.ndarray
+    remuneration: np.ndarray
+    staff_floor: np.ndarray
+    max_cut: np.ndarray
+    max_hire: np.ndarray
+    quality_lag: np.ndarray
+    exit_loss_months: np.ndarray
+    notice_months: np.ndarray
+    term_months: np.ndarray
+    credit_months: np.ndarray
+    cash_months: np.ndarray
+
+    # -- derived --------------------------------------------------------------------------
+    @property
+    def staffing(self) -> np.ndarray:
+        """Overall staffing ratio (share-weighted over functions)."""
+        return self.x @ STAFF_SHARE
+
+    @property
+    def quality(self) -> np.ndarray:
+        """Overall delivered quality (salience-weighted over functions)."""
+        return self.q @ SALIENCE
+
+    @property
+    def staff(self) -> np.ndarray:
+        """Staff employed (FTE)."""
+        return self.staffing * self.std_staff
+
+    def unit_cost(self, wage: np.ndarray, price: np.ndarray) -> np.ndarray:
+        """Monthly cost (yuan) of one unit of overall staffing ratio, without equipment."""
+        return self.labour_per_wage * wage + self.materials_full * price
+
+    def service_cost(self, wage: np.ndarray, price: np.ndarray) -> np.ndarray:
+        """Monthly cost (yuan) of the service delivered this month."""
+        return self.staffing * self.unit_cost(wage, price) + self.equipment * price
+
+    def trailing(self) -> tuple[np.ndarray, np.ndarray]:
+        """Trailing-twelve-month (collection ratio, profit in yuan)."""
+        due = self.ring_fee_due.sum(axis=1)
+        coll = np.divide(self.ring_fee_cash.sum(axis=1), due, out=np.ones_like(due), where=due > 0)
+        return np.clip(coll, 0.0, 1.5), self.ring_revenue.sum(axis=1) - self.ring_cost.sum(axis=1)
+
+    def affordable(
+        self,
+        revenue: np.ndarray,
+        wage: np.ndarray,
+        price: np.ndarray,
+        margin: float | np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Staffing ratio the firm can afford out of ``revenue``.
+
+        Its cost leaves the target margin (or ``margin``) for a fixed-fee firm, or the
+        remuneration for a cost-plus firm.
+        """
+        m = self.target_margin if margin is None else margin
+        keep = np.where(self.cost_plus, 1.0 + self.remuneration, 1.0 + m)
+        return (revenue / keep - self.equipment * price) / self.unit_cost(wage, price)
+
+    def cost_covering_factor(
+        self,
+        revenue_at_fee: np.ndarray,
+        other_income: np.ndarray,
+        target_q: np.ndarray,
+        wage: np.ndarray,
+        price: np.ndarray,
+        collection: float = 0.9,
+    ) -> np.ndarray:
+        """Factor by which a pool firm multiplies the fees it asks.
+
+        At ``collection``, revenue then covers the cost of ``target_q`` with the target margin.
+        """
+        x = target_q / NEW_FIRM_MANAGEMENT
+        need = (x * self.unit_cost(wage, price) + self.equipment * price) * (1 + self.target_margin)
+        return np.maximum(need - other_income, 0.0) / np.maximum(collection * revenue_at_fee, 1e-9)
+
+    # -- monthly rules ----------------------------------------------------------------------
+    def plan(
+        self, expected_revenue: np.ndarray, wage: np.ndarray, price: np.ndarray, month: int
+    ) -> None:
+        """Set this month's staffing and let delivered quality follow it (in place)."""
+        mgmt = self.management
+        x_floor = self.floor_q / mgmt
+        x_tier = np.maximum(self.tier_q / mgmt, x_floor)
+        x_aff = self.affordable(expected_revenue, wage, price)
+        x_cut = self.affordable(expected_revenue, wage, price, margin=self.cut_margin)
+        current = self.staffing
+        # Grow to what the target margin affords; while the expected margin is merely below
+        # target, hold staffing (a firm absorbs a thin year); below the cut margin (a loss by
+        # default), cut back to the target margin.
+        target = np.where(x_aff >= current, x_aff, np.where(x_cut >= current, current, x_aff))
+        target = np.maximum(np.minimum(x_tier, target), x_floor)
+        rectify = self.rectify_until > month
+        x_no_margin = self.affordable(expected_revenue, wage, price, margin=0.0)
+        target = np.where(rectify, np.maximum(target, np.minimum(x_tier, x_no_margin)), target)
+        committed = self.commit_q > 0
+        target = np.where(committed, np.maximum(target, self.commit_q / mgmt), target)
+        target = np.maximum(target, self.staff_floor)
+        emergency_x = TIER_QUALITY["basic"] / mgmt
+        target = np.where(self.state == NOTICE, self.staff_floor, target)
+        target = np.where(self.state == EMERGENCY, emergency_x, target)
+        ref = np.maximum(current, 0.3)
+        new = np.clip(target, current - self.max_cut * ref, current + self.max_hire * ref)
+        self.allocate(new, x_tier)
+        goal = np.minimum(self.x * mgmt[:, None], 1.2)
+        self.q += self.quality_lag[:, None] * (goal - self.q)
+
+    def allocate(self, overall: np.ndarray, x_tier: np.ndarray) -> None:
+        """Spread an overall staffing ratio over functions, cutting greening and repairs first."""
+        below = overall < x_tier
+        w = np.where(below[:, None], CUT_WEIGHT[None, :], 1.0)
+        norm = w @ STAFF_SHARE
+        self.x = np.maximum(x_tier[:, None] + (overall - x_tier)[:, None] * w / norm[:, None], 0.02)
+        # Rescale so the share-weighted mean equals the requested overall ratio exactly.
+        self.x *= (overall / (self.x @ STAFF_SHARE))[:, None]
+
+    def record(
+        self,
+        month: int,
+        revenue: np.ndarray,
+        cost: np.ndarray,
+        fee_cash: np.ndarray,
+        fee_due: np.ndarray,
+    ) -> None:
+        """Store this month's flows (yuan) in the trailing-year rings."""
+        k = month % 12
+        self.ring_revenue[:, k] = revenue
+        self.ring_cost[:, k] = cost
+        self.ring_fee_cash[:, k] = fee_cash
+        self.ring_fee_due[:, k] = fee_due
+
+    def review(self, month: int, monthly_cost: np.ndarray, step_pending: np.ndarray) -> np.ndarray:
+        """Loss record, morale and notice decisions; returns runs whose firm gives notice now."""
+        _, profit = self.trailing()
+        regular = self.state == REGULAR
+        investing = self.commit_q > 0
+        losing = regular & ~self.cost_plus & (profit < 0) & ~investing
+        self.loss_months = np.where(losing, self.loss_months + 1, 0)
+        self.management = np.where(
+            losing, np.maximum(self.management - MANAGEMENT_DECAY, 0.5), self.management
+        )
+        broke = self.cash < -(self.credit_months * monthly_cost * 100.0)
+        gives_notice = (
+            regular
+            & ~self.cost_plus
+            & ~step_pending
+            & ((self.loss_months >= self.exit_loss_months) | broke)
+        )
+        self.state[gives_notice] = NOTICE
+        # Leave at the end of the term when it is within a year, else when the notice ends.
+        earliest = month + self.notice_months
+        near_end = self.term_end - month <= 12
+        leave = np.where(near_end, np.maximum(earliest, self.term_end), earliest)
+        self.exit_month[gives_notice] = leave[gives_notice]
+        return np.flatnonzero(gives_notice)
+
+    def start_provider(
+        self,
+        runs: np.ndarray,
+        month: int,
+        state: int,
+        management: float,
+        cash_fen: np.ndarray,
+        expected_revenue: np.ndarray,
+        expected_cost: np.ndarray,
+    ) -> None:
+        """A new provider (temporary or selected) takes over in ``runs``."""
+        if runs.size == 0:
+            return
+        self.state[runs] = state
+        self.exit_month[runs] = -1
+        self.since[runs] = month
+        self.serial[runs] += 1
+        self.management[runs] = management
+        self.cash[runs] = cash_fen
+        self.commit_q[runs] = 0.0
+        self.floor_q[runs] = 0.0
+        self.rectify_until[runs] = -1
+        self.term_end[runs] = month + self.term_months[runs]
+        self.loss_months[runs] = 0
+        # A newcomer judges its prospects on the community's history of collection (the fee
+        # rings stay), but starts its own profit record at the planned monthly result.
+        self.ring_revenue[runs] = expected_revenue[:, None]
+        self.ring_cost[runs] = expected_cost[:, None]
+
+
+class PropertyFirm(mesa.Agent):
+    """The firm (or temporary provider) serving one community.
+
+    A Mesa agent whose state lives in the model's :class:`FirmBook` row ``slot``, where the
+    vectorised rules update it.
+    """
+
+    def __init__(self, model: mesa.Model, slot: int) -> None:
+        super().__init__(model)
+        self.slot = int(slot)
+
+    @property
+    def _book(self) -> FirmBook:
+        return self.model.firms
+
+    @property
+    def status(self) -> str:
+        """'regular', 'notice' (leaving) or 'emergency' (temporary provider)."""
+        return STATE_NAMES[int(self._book.state[self.slot])]
+
+    @property
+    def cash_yuan(self) -> float:
+        """The provider's cash (yuan)."""
+        return float(self._book.cash[self.slot]) / 100.0
+
+    @property
+    def quality(self) -> float:
+        """Overall delivered quality."""
+        return float(self._book.quality[self.slot])
+
+    @property
+    def quality_by_function(self) -> dict[str, float]:
+        """Delivered quality of each service function."""
+        return dict(zip(FUNCTIONS, self._book.q[self.slot].tolist(), strict=True))
+
+    @property
+    def staff(self) -> float:
+        """Staff employed (FTE)."""
+        return float(self._book.staff[self.slot])
+
+    def __repr__(self) -> str:
+        return f"PropertyFirm(slot={self.slot}, status={self.status!r}, cash={self.cash_yuan:.0f})"

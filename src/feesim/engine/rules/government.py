@@ -1,0 +1,97 @@
+"""Exogenous conditions and government levers: wages, prices, subsidies, renovation, tiers.
+
+Wages follow the published Shanghai minimum wage (domain-rules section 3.4) until its last
+value, then grow by ``government.wage_growth`` once a year in ``wage_adjust_month``. The district
+subsidy for old public housing is paid by assessment-score band (Dongming Road street 2023:
+below 60 nothing, 60-70 80%, 71 and above 100%; domain-rules section 5).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from feesim.config.scenario import Scenario
+
+__all__ = [
+    "SHANGHAI_MIN_WAGE",
+    "calendar",
+    "min_wage_path",
+    "price_index_path",
+    "subsidy_factor",
+]
+
+#: Shanghai monthly minimum wage (yuan) by effective month (YYYY, M). domain-rules 3.4 / AGG-15.
+SHANGHAI_MIN_WAGE: tuple[tuple[int, int, float], ...] = (
+    (2011, 4, 1280.0),
+    (2012, 4, 1450.0),
+    (2013, 4, 1620.0),
+    (2014, 4, 1820.0),
+    (2015, 4, 2020.0),
+    (2016, 4, 2190.0),
+    (2017, 4, 2300.0),
+    (2018, 4, 2420.0),
+    (2019, 4, 2480.0),
+    (2021, 7, 2590.0),
+    (2023, 7, 2690.0),
+    (2025, 7, 2740.0),
+)
+
+
+def calendar(scenario: Scenario, months: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Calendar year and month (1-12) of each simulated month."""
+    months = scenario.simulation.months if months is None else months
+    t = np.arange(months) + scenario.simulation.start_month - 1
+    return scenario.simulation.start_year + t // 12, t % 12 + 1
+
+
+def _published_wage(year: int, month: int) -> float | None:
+    """Latest published minimum wage in force at (year, month), or None before the series."""
+    value = None
+    for y, m, w in SHANGHAI_MIN_WAGE:
+        if (y, m) <= (year, month):
+            value = w
+    return value
+
+
+def min_wage_path(scenario: Scenario, months: int | None = None) -> np.ndarray:
+    """Minimum wage (yuan/month) in force in each simulated month."""
+    g = scenario.government
+    years, cal_months = calendar(scenario, months)
+    out = np.empty(years.shape[0], dtype=np.float64)
+    last_y, last_m, _last_w = SHANGHAI_MIN_WAGE[-1]
+    if g.min_wage_yuan is not None:
+        wage = g.min_wage_yuan
+        for i, m in enumerate(cal_months):
+            if i > 0 and m == g.wage_adjust_month:
+                wage *= 1.0 + g.wage_growth
+            out[i] = wage
+        return out
+    wage = None
+    for i, (y, m) in enumerate(zip(years, cal_months, strict=True)):
+        y, m = int(y), int(m)
+        in_history = g.use_wage_history and (y, m) < (last_y + 1, last_m)
+        if in_history:
+            wage = _published_wage(y, m) or SHANGHAI_MIN_WAGE[0][2]
+        elif wage is None:
+            # Start after the series (or history switched off): begin from the value in force.
+            wage = _published_wage(y, m) or SHANGHAI_MIN_WAGE[0][2]
+        elif m == g.wage_adjust_month:
+            wage *= 1.0 + g.wage_growth
+        out[i] = wage
+    return out
+
+
+def price_index_path(scenario: Scenario, months: int | None = None) -> np.ndarray:
+    """Materials and utilities price index (1 at month 0), compounding monthly."""
+    months = scenario.simulation.months if months is None else months
+    return (1.0 + scenario.government.materials_inflation) ** (np.arange(months) / 12.0)
+
+
+def subsidy_factor(score: np.ndarray, min_score: np.ndarray) -> np.ndarray:
+    """Share of the district subsidy paid at an assessment score (0-100).
+
+    Bands of Dongming Road street (浦东明规〔2023〕1号): below the minimum score nothing; from the
+    minimum up to 70, 80%; above 70, 100%.
+    """
+    score = np.asarray(score, dtype=np.float64)
+    return np.where(score < min_score, 0.0, np.where(score <= 70.0, 0.8, 1.0))

@@ -1,0 +1,152 @@
+"""Perceived quality, satisfaction and trust.
+
+*Perceived quality* of a community follows delivered quality with a lag, plus a slowly fading
+boost from renovation works; each household sees it through a fixed personal offset.
+
+*Satisfaction* (0-1) is quality against what the fee should buy (质价相符, Shanghai Provisions
+Art. 48), plus the visible change of service against what residents are used to (cuts provoke
+refusal; improvements win goodwill), minus the rise of the fee above the fee they are used to:
+
+    s_i = 0.5 + sat_level * (q_i - min(1, fee / full_service_fee))
+              + sat_trend * (q - q_anchor) - sat_price * max(0, fee / fee_anchor - 1)
+
+Anchors (quality and fee residents are used to) follow the current values over
+``behaviour.anchor_months``. A fee change voted by the owners moves the fee anchor at once by the
+share of owners who approved it: a negotiated, legitimate step is partly accepted as the new
+normal price, a unilateral rise is felt in full (cases B20, B21: refusal to pay after unilateral
+rises).
+
+*Trust* (0-1) of household i is its disposition, plus its personal experience (court suits,
+door-to-door visits), plus a community trust stock ``T`` that every resident shares. ``T`` moves
+towards ``trust_satisfaction * (mean satisfaction - its month-0 value) + G``, where ``G`` is the
+governance stock raised by disclosure, audits, negotiation, evaluations and rollbacks and worn
+away over five years; such events also move ``T`` at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from feesim.engine.population import Households, per_household
+
+__all__ = [
+    "GOVERNANCE_DECAY",
+    "RENOVATION_DECAY",
+    "Perception",
+    "community_satisfaction",
+    "household_satisfaction",
+    "household_trust",
+    "trust_shock",
+    "update_perception",
+    "update_trust",
+]
+
+F32 = np.float32
+
+#: Monthly decay of the governance trust stock (about five years to fade).
+GOVERNANCE_DECAY = 1.0 / 60.0
+#: Monthly decay of the visible renovation boost (half-life about six years): judgement.
+RENOVATION_DECAY = 0.01
+
+
+@dataclass(eq=False)
+class Perception:
+    """Community-level perception state; arrays over runs (``fee_anchor`` is runs x types)."""
+
+    quality: np.ndarray  # perceived delivered quality
+    anchor: np.ndarray  # quality residents are used to
+    facility: np.ndarray  # visible renovation boost
+    fee_anchor: np.ndarray  # (R, B) fee residents are used to
+    trust: np.ndarray  # community trust stock T
+    governance: np.ndarray  # governance stock G
+    sat_ref: np.ndarray  # mean satisfaction at month 0
+
+    @classmethod
+    def start(cls, quality: np.ndarray, fee: np.ndarray) -> Perception:
+        """Steady state at month 0: residents are used to today's service and fee."""
+        r = quality.shape[0]
+        return cls(
+            quality=quality.astype(np.float64).copy(),
+            anchor=quality.astype(np.float64).copy(),
+            facility=np.zeros(r),
+            fee_anchor=fee.astype(np.float64).copy(),
+            trust=np.zeros(r),
+            governance=np.zeros(r),
+            sat_ref=np.full(r, 0.5),
+        )
+
+    @property
+    def seen_quality(self) -> np.ndarray:
+        """Quality residents see: perceived service plus the renovation boost."""
+        return self.quality + self.facility
+
+
+def update_perception(
+    p: Perception,
+    delivered: np.ndarray,
+    fee: np.ndarray,
+    lag: np.ndarray | float,
+    anchor_months: np.ndarray | float,
+) -> None:
+    """Advance perceived quality and the anchors by one month (in place)."""
+    p.quality += lag * (delivered - p.quality)
+    p.facility *= 1.0 - RENOVATION_DECAY
+    p.anchor += (p.seen_quality - p.anchor) / anchor_months
+    rate = np.asarray(1.0 / np.asarray(anchor_months, dtype=np.float64))
+    p.fee_anchor += (fee - p.fee_anchor) * (rate[:, None] if rate.ndim else rate)
+
+
+def community_satisfaction(
+    p: Perception, fee: np.ndarray, full_fee: np.ndarray, beh: object
+) -> np.ndarray:
+    """Satisfaction (before personal offsets) of each run and building type, shape (R, B)."""
+    seen = p.seen_quality[:, None]
+    expected = np.minimum(1.0, fee / full_fee)
+    rel_rise = np.maximum(0.0, fee / np.maximum(p.fee_anchor, 1e-9) - 1.0)
+
+    def col(x: object) -> object:
+        a = np.asarray(x, dtype=np.float64)
+        return a[:, None] if a.ndim else a
+
+    return (
+        0.5
+        + col(beh.sat_level) * (seen - expected)
+        + col(beh.sat_trend) * (seen - p.anchor[:, None])
+        - col(beh.sat_price) * rel_rise
+    )
+
+
+def household_satisfaction(
+    hh: Households, sat_rb: np.ndarray, sat_level: np.ndarray | float
+) -> np.ndarray:
+    """Satisfaction of every household in [0, 1] (float32)."""
+    s = sat_rb.astype(F32).ravel().take(hh.rb)
+    s += per_household(sat_level, hh.run) * hh.qbias
+    np.clip(s, 0.0, 1.0, out=s)
+    return s
+
+
+def household_trust(hh: Households, p: Perception) -> np.ndarray:
+    """Trust of every household in [0, 1] (float32)."""
+    t = p.trust.astype(F32).take(hh.run)
+    t += hh.trust0
+    t += hh.trust_personal
+    np.clip(t, 0.0, 1.0, out=t)
+    return t
+
+
+def update_trust(
+    p: Perception, mean_sat: np.ndarray, adjust: np.ndarray | float, weight: np.ndarray | float
+) -> None:
+    """Move community trust one month towards its target (in place)."""
+    target = weight * (mean_sat - p.sat_ref) + p.governance
+    p.trust += adjust * (target - p.trust)
+    p.governance *= 1.0 - GOVERNANCE_DECAY
+
+
+def trust_shock(p: Perception, runs: np.ndarray, amount: np.ndarray | float) -> None:
+    """An event every resident sees (disclosure, audit, rollback, exit...): moves T and G."""
+    p.trust[runs] += amount
+    p.governance[runs] += amount

@@ -1,0 +1,5 @@
+"""Studies built on the engine: ensembles, forecasts, calibration, sensitivity, portfolios, phase.
+
+Each study runs the engine through :class:`feesim.studies.ensemble.Ensemble` or
+:func:`feesim.simulate` and returns a result object; none imports a surface.
+"""

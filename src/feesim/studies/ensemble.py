@@ -1,0 +1,518 @@
+"""Ensembles: many members (scenario x replicate x parameter set) on any ``Executor``.
+
+A *member* is one simulated community history: a scenario, a replicate number and optionally
+a behaviour parameter set. Members are grouped into *chunks*, each simulated as one batch
+(:class:`~feesim.engine.model.FeeModel` with many runs side by side), so small communities do not
+pay Python overhead per run. A chunk is also the unit of seeding: chunk ``k`` draws from
+``SeedSequence(seed).spawn(n_chunks)[k]``. Chunks depend only on the ensemble's definition
+(members, ``chunk_households``), never on the executor or the number of workers, so the same
+seed gives bitwise identical results serially, on a local process pool and on a Dask cluster.
+
+Running: :meth:`Ensemble.run` takes any :class:`concurrent.futures.Executor` (a local process
+pool by default; ``Client.get_executor()`` of ``dask.distributed`` for a cluster, or the
+``scheduler=`` address). A chunk that fails is re-run member by member so that only the
+failing members are lost; failures are recorded with their error, never fatal. A local pool
+broken by a killed worker is rebuilt and the unfinished chunks resubmitted (Dask retries tasks
+of lost workers itself). Results can stream to partitioned Parquet (``out=``): each chunk
+writes its tables from the worker, so memory stays flat however large the sweep.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import dataclasses
+import logging
+import multiprocessing
+import os
+import traceback
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from feesim.config.behaviour import Behaviour
+from feesim.config.scenario import Scenario
+from feesim.errors import ConfigError, FeesimError
+from feesim.io import write_atomically
+
+__all__ = ["Chunk", "ChunkOutcome", "Ensemble", "EnsembleResult", "Member", "run_chunk"]
+
+log = logging.getLogger(__name__)
+
+TABLES = ("series", "votes", "events", "campaigns")
+#: Households simulated together in one chunk by default (about 20-40 MB of state).
+DEFAULT_CHUNK_HOUSEHOLDS = 200_000
+MEMBER_COLUMNS = ("member", "key", "replicate", "params")
+
+
+@dataclass(frozen=True)
+class Member:
+    """One simulated history."""
+
+    member: int
+    key: str
+    replicate: int
+    params: int  # index into the ensemble's parameter sets; -1 = the scenario's own behaviour
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Members simulated together as one batch, with their seed (picklable work unit)."""
+
+    chunk: int
+    members: tuple[Member, ...]
+    scenarios: tuple[Scenario, ...]
+    seed: np.random.SeedSequence
+    populations: int | None = None
+    tables: tuple[str, ...] = TABLES
+    out: str | None = None
+    fail_on: tuple[int, ...] = ()  # members to fail on purpose (tests of failure handling)
+
+
+@dataclass
+class ChunkOutcome:
+    """What a worker sends back: small summaries, and the tables when not streamed to disk."""
+
+    chunk: int
+    ok: bool
+    members: tuple[Member, ...]
+    summary: pd.DataFrame | None = None
+    tables: dict[str, pd.DataFrame] | None = None
+    error: str = ""
+    worker_pid: int = 0
+    infrastructure: bool = False  # the chunk never ran to the end (lost worker, broken pool)
+
+
+def _label(frame: pd.DataFrame, members: Sequence[Member]) -> pd.DataFrame:
+    """Replace the batch's run index by the members' identity."""
+    lookup = pd.DataFrame([dataclasses.asdict(m) for m in members])
+    lookup["run"] = np.arange(len(members))
+    out = lookup.merge(frame, on="run", how="right").drop(columns="run")
+    return out.reset_index(drop=True)
+
+
+def _summarise(series: pd.DataFrame, events: pd.DataFrame, votes: pd.DataFrame) -> pd.DataFrame:
+    """One row per member: end-of-horizon outcomes (kept in the parent process)."""
+    last = series.groupby("member").tail(1).set_index("member")
+    out = pd.DataFrame(index=last.index)
+    for col in (
+        "collection_rate",
+        "service_quality",
+        "satisfaction",
+        "trust",
+        "fee_per_m2",
+        "firm_cash_yuan",
+        "firm_active",
+    ):
+        out[col] = last[col]
+    dec = series[series["calendar_month"] == 12]
+    out["collection_rate_last_december"] = dec.groupby("member")["collection_rate"].last()
+    exits = events[events["event"] == "firm_exit"].groupby("member")["month"].min()
+    out["first_exit_month"] = exits.reindex(out.index)
+    out["votes"] = votes.groupby("member").size().reindex(out.index).fillna(0).astype(int)
+    out["votes_passed"] = (
+        votes.loc[votes["passed"].astype(bool).to_numpy(), "member"]
+        .value_counts()
+        .reindex(out.index)
+        .fillna(0)
+        .astype(int)
+    )
+    return out.reset_index()
+
+
+def run_chunk(chunk: Chunk) -> ChunkOutcome:
+    """Simulate one chunk; never raises (errors come back in the outcome)."""
+    from feesim.engine.model import FeeModel
+
+    try:
+        bad = set(chunk.fail_on) & {m.member for m in chunk.members}
+        if bad:
+            raise FeesimError(f"member(s) {sorted(bad)} failed on purpose (fail_on)")
+        model = FeeModel(list(chunk.scenarios), rng=chunk.seed, populations=chunk.populations)
+        result = model.run()
+        frames = {t: _label(getattr(result, t), chunk.members) for t in chunk.tables}
+        full = {t: _label(getattr(result, t), chunk.members) for t in ("series", "events", "votes")}
+        summary = _summarise(full["series"], full["events"], full["votes"])
+        if chunk.out is not None:
+            for table, frame in frames.items():
+                path = Path(chunk.out) / table / f"chunk-{chunk.chunk:06d}.parquet"
+                write_atomically(path, lambda fh, f=frame: f.to_parquet(fh, index=False))
+            frames = None
+        return ChunkOutcome(
+            chunk.chunk, True, chunk.members, summary=summary, tables=frames, worker_pid=os.getpid()
+        )
+    except Exception as exc:
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        return ChunkOutcome(chunk.chunk, False, chunk.members, error=detail, worker_pid=os.getpid())
+
+
+@dataclass
+class EnsembleResult:
+    """Outcomes of an ensemble: members with their status, summaries and tables.
+
+    Tables come from memory, or from the Parquet folders written during the run (``out``).
+    """
+
+    members: pd.DataFrame
+    summary: pd.DataFrame
+    out: Path | None = None
+    _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
+
+    @property
+    def failures(self) -> pd.DataFrame:
+        """Members that failed, with their error."""
+        return self.members[self.members["status"] == "failed"].reset_index(drop=True)
+
+    def table(self, name: str) -> pd.DataFrame:
+        """One of ``series``, ``votes``, ``events``, ``campaigns`` (all members)."""
+        if name not in TABLES:
+            raise ConfigError(f"table: got {name!r}; expected one of {', '.join(TABLES)}")
+        if name not in self._tables:
+            if self.out is None or not (self.out / name).exists():
+                self._tables[name] = pd.DataFrame(columns=list(MEMBER_COLUMNS))
+            else:
+                parts = sorted((self.out / name).glob("chunk-*.parquet"))
+                frame = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True)
+                self._tables[name] = frame.sort_values(
+                    ["member", *(["month"] if "month" in frame else [])], kind="stable"
+                ).reset_index(drop=True)
+        return self._tables[name]
+
+    @property
+    def series(self) -> pd.DataFrame:
+        """Monthly outcomes of every member."""
+        return self.table("series")
+
+    @property
+    def votes(self) -> pd.DataFrame:
+        """Votes of every member."""
+        return self.table("votes")
+
+    @property
+    def events(self) -> pd.DataFrame:
+        """Events of every member."""
+        return self.table("events")
+
+    def quantiles(self, column: str, q: Sequence[float] = (0.05, 0.5, 0.95)) -> pd.DataFrame:
+        """Per scenario key and month: mean and quantiles of ``column`` across members."""
+        g = self.series.groupby(["key", "month"])[column]
+        out = pd.DataFrame({"mean": g.mean()})
+        for p in q:
+            out[f"p{round(p * 100):02d}"] = g.quantile(p)
+        return out.reset_index()
+
+
+class Ensemble:
+    """Members (scenario x replicate x parameter set), grouped into seeded chunks.
+
+    Parameters
+    ----------
+    scenarios : Scenario, sequence of Scenario, or mapping of key to Scenario
+        Sequences are keyed by position ("0", "1", ...) unless their names are distinct.
+    replicates : int
+        Histories per scenario and parameter set.
+    params : sequence of Behaviour, optional
+        Behaviour parameter sets to cross with the scenarios (e.g. a calibrated ensemble).
+    seed : int
+        Root of all chunk seeds.
+    chunk_households : int
+        Households simulated together in one chunk (members are never split).
+    populations : int, optional
+        Passed to :class:`~feesim.engine.model.FeeModel`: replicates of one scenario and parameter
+        set within a chunk share at most this many household populations.
+
+    Examples
+    --------
+    >>> ens = Ensemble(load_scenario("examples/xianghe_2025.toml"), replicates=100, seed=1)
+    >>> res = ens.run(workers=2, out="out/xianghe_ensemble")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        scenarios: Scenario | Sequence[Scenario] | Mapping[str, Scenario],
+        *,
+        replicates: int = 1,
+        params: Sequence[Behaviour] | None = None,
+        seed: int = 0,
+        chunk_households: int = DEFAULT_CHUNK_HOUSEHOLDS,
+        populations: int | None = None,
+    ) -> None:
+        if isinstance(scenarios, Scenario):
+            scenarios = {scenarios.meta.name: scenarios}
+        elif not isinstance(scenarios, Mapping):
+            seq = list(scenarios)
+            names = [s.meta.name for s in seq]
+            keys = names if len(set(names)) == len(names) else [str(i) for i in range(len(seq))]
+            scenarios = dict(zip(keys, seq, strict=True))
+        if not scenarios:
+            raise ConfigError("scenarios: at least one scenario is required")
+        for name, value in (("replicates", replicates), ("chunk_households", chunk_households)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(f"{name}: got {value!r}; expected an integer >= 1")
+        if not isinstance(seed, int) or seed < 0:
+            raise ConfigError(f"seed: got {seed!r}; expected an integer >= 0")
+        self.scenarios = dict(scenarios)
+        self.replicates = replicates
+        self.params = list(params) if params is not None else []
+        self.seed = seed
+        self.chunk_households = chunk_households
+        self.populations = populations
+        self.members = self._members()
+
+    def _members(self) -> list[Member]:
+        sets = range(len(self.params)) if self.params else [-1]
+        out = []
+        for key in self.scenarios:
+            for p in sets:
+                for rep in range(self.replicates):
+                    out.append(Member(len(out), key, rep, p))
+        return out
+
+    def _scenario_for(self, member: Member, cache: dict[tuple[str, int], Scenario]) -> Scenario:
+        k = (member.key, member.params)
+        if k not in cache:
+            sc = self.scenarios[member.key]
+            if member.params >= 0:
+                sc = dataclasses.replace(sc, behaviour=self.params[member.params])
+            cache[k] = sc  # replicates share one object (needed for shared populations)
+        return cache[k]
+
+    def chunks(
+        self,
+        *,
+        out: str | os.PathLike[str] | None = None,
+        tables: Sequence[str] = TABLES,
+        fail_on: Sequence[int] = (),
+    ) -> list[Chunk]:
+        """The work units, in order; their composition depends only on the definition."""
+        cache: dict[tuple[str, int], Scenario] = {}
+        groups: list[list[Member]] = []
+        current: list[Member] = []
+        size = 0
+        calendar = None
+        for m in self.members:
+            sc = self._scenario_for(m, cache)
+            cal = (sc.simulation.months, sc.simulation.start)
+            n = sc.community.households
+            if current and (size + n > self.chunk_households or cal != calendar):
+                groups.append(current)
+                current, size = [], 0
+            current.append(m)
+            size += n
+            calendar = cal
+        if current:
+            groups.append(current)
+        seeds = np.random.SeedSequence(self.seed).spawn(len(groups))
+        return [
+            Chunk(
+                chunk=k,
+                members=tuple(g),
+                scenarios=tuple(self._scenario_for(m, cache) for m in g),
+                seed=seeds[k],
+                populations=self.populations,
+                tables=tuple(tables),
+                out=None if out is None else str(out),
+                fail_on=tuple(fail_on),
+            )
+            for k, g in enumerate(groups)
+        ]
+
+    def run(
+        self,
+        executor: cf.Executor | str | None = None,
+        *,
+        workers: int | None = None,
+        scheduler: str | None = None,
+        out: str | os.PathLike[str] | None = None,
+        tables: Sequence[str] = TABLES,
+        progress: bool = True,
+        fail_on: Sequence[int] = (),
+    ) -> EnsembleResult:
+        """Run every member.
+
+        Parameters
+        ----------
+        executor : Executor, "serial", "processes" or None
+            Where chunks run. ``None`` means a local process pool (``"serial"`` if there is a
+            single chunk or ``workers == 1``).
+        workers : int, optional
+            Size of the local process pool (default: CPU count).
+        scheduler : str, optional
+            Address of a ``dask.distributed`` scheduler; uses ``Client(scheduler).get_executor()``
+            (install ``feesim[distributed]``).
+        out : path, optional
+            Folder for partitioned Parquet tables (``out/series/chunk-000001.parquet``, ...).
+            Without it, tables are returned in memory.
+        tables : sequence of str
+            Tables to keep (``series``, ``votes``, ``events``, ``campaigns``).
+        progress : bool
+            Show a progress bar.
+        fail_on : sequence of int
+            Members made to fail on purpose (to test failure handling).
+        """
+        unknown = [t for t in tables if t not in TABLES]
+        if unknown:
+            raise ConfigError(f"tables: got {unknown[0]!r}; expected some of {', '.join(TABLES)}")
+        if out is not None:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        chunks = self.chunks(out=out, tables=tables, fail_on=fail_on)
+        client = None
+        if scheduler is not None:
+            try:
+                from distributed import Client
+            except ImportError:  # pragma: no cover - depends on the extra
+                raise FeesimError(
+                    "scheduler: dask.distributed is not installed; "
+                    "pip install 'feesim[distributed]'"
+                ) from None
+            client = Client(scheduler)
+            executor = client.get_executor()
+        if executor is None:
+            executor = "serial" if len(chunks) == 1 or workers == 1 else "processes"
+        try:
+            outcomes = _drive(chunks, executor, workers, progress, total=len(self.members))
+        finally:
+            if client is not None:
+                client.close()
+        # A chunk lost to infrastructure is rerun whole, here (same seed, same results); a chunk
+        # whose simulation failed is rerun member by member so that only failing members are
+        # lost (those reruns draw from the member's own sub-seed).
+        final: list[ChunkOutcome] = []
+        for outcome in sorted(outcomes, key=lambda o: o.chunk):
+            if outcome.infrastructure:
+                log.warning(
+                    "chunk %d was lost (%s); rerunning it here", outcome.chunk, outcome.error
+                )
+                outcome = run_chunk(chunks[outcome.chunk])
+            if outcome.ok or len(outcome.members) == 1:
+                final.append(outcome)
+                continue
+            log.warning(
+                "chunk %d failed (%s); rerunning its members one by one",
+                outcome.chunk,
+                outcome.error,
+            )
+            chunk = chunks[outcome.chunk]
+            subs = chunk.seed.spawn(len(chunk.members))
+            for i, (m, sc) in enumerate(zip(chunk.members, chunk.scenarios, strict=True)):
+                final.append(
+                    run_chunk(
+                        dataclasses.replace(
+                            chunk,
+                            members=(m,),
+                            scenarios=(sc,),
+                            seed=subs[i],
+                            chunk=chunk.chunk * 1_000_000 + i + 1,
+                        )
+                    )
+                )
+        return self._collect(final, out, tables)
+
+    def _collect(
+        self,
+        outcomes: list[ChunkOutcome],
+        out: str | os.PathLike[str] | None,
+        tables: Sequence[str],
+    ) -> EnsembleResult:
+        rows, summaries, frames = [], [], {t: [] for t in tables}
+        for o in outcomes:
+            for m in o.members:
+                rows.append(
+                    {
+                        **dataclasses.asdict(m),
+                        "chunk": o.chunk,
+                        "status": "ok" if o.ok else "failed",
+                        "error": o.error,
+                    }
+                )
+            if o.ok:
+                summaries.append(o.summary)
+                for t, f in (o.tables or {}).items():
+                    frames[t].append(f)
+        members = pd.DataFrame(rows).sort_values("member").reset_index(drop=True)
+        summary = (
+            pd.concat(summaries, ignore_index=True)
+            if summaries
+            else pd.DataFrame(columns=["member"])
+        )
+        summary = summary.sort_values("member").reset_index(drop=True)
+        result = EnsembleResult(
+            members=members, summary=summary, out=None if out is None else Path(out)
+        )
+        if out is None:
+            for t, fs in frames.items():
+                result._tables[t] = pd.concat(fs, ignore_index=True) if fs else pd.DataFrame()
+        return result
+
+
+def _local_pool(workers: int | None) -> cf.ProcessPoolExecutor:
+    # forkserver: workers start from a clean interpreter, safe with threads in the parent;
+    # set for our own pool only (nothing changes multiprocessing globally).
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    return cf.ProcessPoolExecutor(
+        max_workers=workers or os.cpu_count() or 1, mp_context=multiprocessing.get_context(method)
+    )
+
+
+def _drive(
+    chunks: list[Chunk],
+    executor: cf.Executor | str,
+    workers: int | None,
+    progress: bool,
+    total: int,
+) -> list[ChunkOutcome]:
+    """Submit every chunk and wait.
+
+    With ``executor="processes"`` the local pool is created here; if a worker dies and breaks
+    it, the pool is rebuilt (at most three times) and the unfinished chunks are resubmitted.
+    """
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, unit="member", disable=not progress, desc="ensemble")
+    done: dict[int, ChunkOutcome] = {}
+    own = executor == "processes"
+    pool: cf.Executor | None = _local_pool(workers) if own else None
+    try:
+        if executor == "serial":
+            for c in chunks:
+                done[c.chunk] = run_chunk(c)
+                bar.update(len(c.members))
+            return list(done.values())
+        target = pool if own else executor
+        pending = list(chunks)
+        restarts = 0
+        while pending:
+            futures = {target.submit(run_chunk, c): c for c in pending}  # type: ignore[union-attr]
+            broken = False
+            for fut in cf.as_completed(futures):
+                c = futures[fut]
+                try:
+                    done[c.chunk] = fut.result()
+                    bar.update(len(c.members))
+                except cf.process.BrokenProcessPool:
+                    broken = True
+                except Exception as exc:  # e.g. a Dask task whose workers kept dying
+                    done[c.chunk] = ChunkOutcome(
+                        c.chunk, False, c.members, error=repr(exc), infrastructure=True
+                    )
+                    bar.update(len(c.members))
+            pending = [c for c in chunks if c.chunk not in done]
+            if pending and broken and own and restarts < 3:
+                restarts += 1
+                log.warning("a worker died; restarting the pool for %d chunk(s)", len(pending))
+                pool.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
+                pool = target = _local_pool(workers)
+            elif pending:
+                for c in pending:
+                    done[c.chunk] = ChunkOutcome(
+                        c.chunk, False, c.members, error="worker pool broke", infrastructure=True
+                    )
+                    bar.update(len(c.members))
+                pending = []
+        return list(done.values())
+    finally:
+        bar.close()
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)

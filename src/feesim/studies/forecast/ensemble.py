@@ -1,0 +1,225 @@
+"""Behaviour parameter ensembles: the calibration's uncertainty, carried into the forecast.
+
+A forecast spreads its runs over the members of a behaviour ensemble (run ``r`` uses member
+``r % M``), so its bands and probabilities carry the uncertainty of the calibrated parameters
+as well as that of the random streams. Without an ensemble every run uses the scenario's own
+behaviour and only seed uncertainty is shown.
+
+Where ensembles come from (:func:`behaviour_ensemble`):
+
+- an explicit file: a TOML file with ``[[ensemble]]`` tables (as below), or a CSV file with one
+  column per behavioural coefficient and one row per member;
+- by default, the newest fitted parameter file (``calibration/fitted/params-<version>.toml``,
+  see :func:`feesim.config.behaviour.fitted_params_files`) when it holds an ensemble.
+
+Expected layout of a fitted parameter file with an ensemble::
+
+    [behaviour]             # point estimate (the package default)
+    approve_step = 2.7
+    ...
+
+    [[ensemble]]            # one table per member: equally weighted draws from the posterior
+    approve_step = 2.4      # coefficients not given take the [behaviour] value
+    turnout_intercept = -0.5
+
+    [[ensemble]]
+    ...
+
+The ensemble may instead live in a CSV file beside it: ``[ensemble] csv = "ensemble.csv"``,
+one row per member, one column per coefficient (a ``member`` or ``weight`` column is ignored).
+Keys that are not behavioural coefficients (nuisance parameters of a calibration) are ignored
+with a warning; a member with no coefficient at all is an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from feesim.config.behaviour import Behaviour, default_behaviour, fitted_params_files
+from feesim.config.params import from_mapping, to_mapping
+from feesim.errors import ConfigError
+from feesim.io import read_toml
+
+__all__ = [
+    "apply_overrides",
+    "behaviour_ensemble",
+    "fitted_sets",
+    "local_overrides",
+    "read_ensemble",
+]
+
+log = logging.getLogger(__name__)
+
+
+def _members_from_rows(
+    rows: list[dict[str, Any]], base: dict[str, Any], where: str
+) -> list[Behaviour]:
+    fields = {f.name for f in dataclasses.fields(Behaviour)}
+    out = []
+    ignored: set[str] = set()
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise ConfigError(f"{where}[{i}]: got {row!r}; expected a table of coefficients")
+        known = {k: v for k, v in row.items() if k in fields}
+        ignored |= set(row) - fields
+        if row and not known:
+            raise ConfigError(
+                f"{where}[{i}]: got keys {sorted(row)}; expected behaviour coefficients (the "
+                "fields of feesim.config.behaviour.Behaviour, see feesim describe)"
+            )
+        out.append(from_mapping(Behaviour, {**base, **known}, path=f"{where}[{i}]"))
+    if ignored:
+        # Calibration output may carry nuisance parameters of its case mapping.
+        log.warning(
+            "%s: ignoring %s (not behaviour coefficients)", where, ", ".join(sorted(ignored))
+        )
+    return out
+
+
+def _read_csv(path: Path, base: dict[str, Any]) -> list[Behaviour]:
+    try:
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except FileNotFoundError:
+        raise ConfigError(f"ensemble: file {str(path)!r} does not exist") from None
+    parsed = []
+    for i, row in enumerate(rows):
+        item = {}
+        for k, v in row.items():
+            if k is None or v is None or v == "" or k in ("member", "weight"):
+                continue
+            try:
+                item[k] = float(v)
+            except ValueError:
+                raise ConfigError(
+                    f"{path}: ensemble[{i}].{k}: got {v!r}; expected a number"
+                ) from None
+        parsed.append(item)
+    return _members_from_rows(parsed, base, f"{path}: ensemble")
+
+
+def read_ensemble(path: str | os.PathLike[str]) -> list[Behaviour]:
+    """Read the behaviour ensemble of a file (TOML with ``[[ensemble]]`` tables, or CSV).
+
+    Returns an empty list when a TOML file holds no ensemble.
+
+    Raises
+    ------
+    ConfigError
+        For a missing or malformed file, or an unknown or out-of-range coefficient.
+    """
+    p = Path(path)
+    if p.suffix.lower() == ".csv":
+        return _read_csv(p, to_mapping(Behaviour()))
+    try:
+        data = read_toml(p, "ensemble")
+    except ConfigError as exc:
+        raise ConfigError(f"ensemble: {exc}") from None
+    base_table = data.get("behaviour", {})
+    if not isinstance(base_table, dict):
+        raise ConfigError(f"{p}: behaviour: got {base_table!r}; expected a table")
+    base = to_mapping(from_mapping(Behaviour, base_table, path="behaviour"))
+    ens = data.get("ensemble")
+    if ens is None:
+        return []
+    if isinstance(ens, dict) and "csv" in ens:
+        return _read_csv(p.parent / str(ens["csv"]), base)
+    if isinstance(ens, dict) and "names" in ens and "members" in ens:
+        # The format `feesim calibrate` writes: one row of fitted values per member.
+        from feesim.studies.calibration.fitted import load_ensemble
+
+        return load_ensemble(p)
+    if not isinstance(ens, list):
+        raise ConfigError(
+            f"{p}: ensemble: got {type(ens).__name__}; expected [[ensemble]] tables, "
+            "[ensemble] csv = 'file.csv' or [ensemble] names and members"
+        )
+    return _members_from_rows(ens, base, f"{p}: ensemble")
+
+
+def behaviour_ensemble(path: str | os.PathLike[str] | None = None) -> list[Behaviour]:
+    """Behaviour parameter sets to spread a forecast's runs over.
+
+    Parameters
+    ----------
+    path : path-like, optional
+        An ensemble file; by default the newest fitted parameter file of the package.
+
+    Returns
+    -------
+    list of Behaviour
+        The members, or an empty list when there is no ensemble (then every run uses the
+        scenario's own behaviour).
+    """
+    if path is not None:
+        return read_ensemble(path)
+    files = fitted_params_files()
+    if not files:
+        return []
+    members = read_ensemble(files[-1])
+    if members:
+        log.info("behaviour ensemble of %d members from %s", len(members), files[-1])
+    return members
+
+
+def local_overrides(behaviour: Behaviour) -> dict[str, float]:
+    """The coefficients of ``behaviour`` that differ from the package default.
+
+    A scenario or community file that sets a coefficient means it for every parameter set; these
+    are put back on top of each ensemble member (:func:`apply_overrides`).
+    """
+    base = to_mapping(default_behaviour())
+    return {k: v for k, v in to_mapping(behaviour).items() if base.get(k) != v}
+
+
+def apply_overrides(member: Behaviour, overrides: dict[str, float]) -> Behaviour:
+    """A member with the coefficients a community file set explicitly put back on top."""
+    if not overrides:
+        return member
+    return from_mapping(Behaviour, {**to_mapping(member), **overrides}, path="behaviour")
+
+
+def fitted_sets(k: int, overrides: dict[str, float], field: str) -> list[Behaviour]:
+    """The first ``k`` members of the fitted ensemble, each with ``overrides`` on top.
+
+    The members are independent draws (bootstrap over cases), so the first ``k`` are a sample
+    of them. Used where a whole run is repeated per parameter set (portfolios, ``feesim
+    ensemble``); empty when ``k`` is 0.
+
+    Parameters
+    ----------
+    k : int
+        Number of sets.
+    overrides : dict
+        Coefficients the scenario sets itself (:func:`local_overrides`), kept in every set.
+    field : str
+        Name of the setting that asked for ``k``, for messages.
+
+    Raises
+    ------
+    ConfigError
+        When the fitted ensemble holds fewer than ``k`` members (or there is none).
+    """
+    if not k:
+        return []
+    members = behaviour_ensemble()
+    if len(members) < k:
+        raise ConfigError(
+            f"{field}: got {k}; the fitted behaviour ensemble has {len(members)} members "
+            f"(allowed: 0 to {len(members)})"
+        )
+    varied = sorted(n for n in overrides if len({getattr(m, n) for m in members[:k]}) > 1)
+    if varied:
+        # The scenario's own value wins, so the spread shown leaves these out.
+        log.warning(
+            "%s: the scenario sets %s itself; every parameter set keeps its value, so their "
+            "uncertainty is not in the ranges",
+            field,
+            ", ".join(varied),
+        )
+    return [apply_overrides(m, overrides) for m in members[:k]]

@@ -1,0 +1,502 @@
+"""The forecast's answer: :class:`ForecastResult` and the keys of ``forecast.json``.
+
+Every key of ``forecast.json`` is listed in :data:`JSON_KEYS` with its meaning; the set of keys
+and their types are stable (a schema test guards them; ``schema_version`` changes if they do).
+A *distribution* is ``{"mean", "p05", "p50", "p95"}`` over runs (all ``null`` when no run has a
+value, e.g. the vote of a null proposal). Probabilities are shares of runs.
+
+Windows: months are counted from 0 at ``start``; the vote is in ``vote_month``; "12m" figures
+are read 12 months after the vote month (``vote_month + 12``), "end" figures in the last month;
+firm exit "within N months" counts runs whose firm gave notice (irrevocable in the model) or left
+in months ``vote_month`` to ``vote_month + N - 1``. Margin and cash are those of whoever serves
+the community in that month (the firm, a temporary provider after an exit, or a new firm).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from feesim.studies.forecast.engine import EXIT_WINDOWS, TESTS, BranchOutcome
+from feesim.studies.forecast.mapping import ForecastInput
+
+__all__ = ["JSON_KEYS", "SCHEMA_VERSION", "ForecastResult", "verdict"]
+
+SCHEMA_VERSION = 1
+
+_DIST = "distribution {mean, p05, p50, p95} over runs"
+
+#: Every top-level key of ``forecast.json`` with its meaning (the schema test checks these).
+JSON_KEYS: dict[str, str] = {
+    "schema_version": "integer; changes when keys or their meaning change",
+    "feesim_version": "version of feesim that produced the file",
+    "community": "community name",
+    "source": "input file",
+    "input_format": "'community' (bureau community file) or 'scenario' (full scenario file)",
+    "runs": "replicates of each branch",
+    "seed": "root seed (same seed, runs and populations: same numbers)",
+    "populations": "household populations drawn per chunk of 500 runs",
+    "ensemble_members": "behaviour parameter sets the runs are spread over (0: none)",
+    "start": "calendar month of month 0 (YYYY-MM)",
+    "months": "months simulated",
+    "vote_month": "month of the (first) vote, counted from 0 at start",
+    "vote_date": "calendar month of the vote (YYYY-MM)",
+    "proposal": "the proposal: fees before and after by building type, headline step, package",
+    "null_proposal": "true when the proposal changes nothing (not voted; equals the status quo)",
+    "verdict": "pass probability in words: very likely passes (>= 0.9), likely passes "
+    "(>= 0.66), as likely to pass as not, likely fails (<= 0.33), very likely fails (<= 0.1); "
+    "for a null proposal 'no change, not put to a vote'",
+    "pass_probability": "share of runs whose final vote passes (Art. 278: quorum and majorities)",
+    "pass_probability_se": "Monte Carlo (seed) standard error of pass_probability",
+    "no_quorum_probability": "share of runs whose final vote misses the 2/3 quorum",
+    "rejected_probability": "share of runs with a quorum whose majorities fail",
+    "effective_probability": "share of runs in which the new fee took effect in the horizon",
+    "turnout_heads": f"participating owners / all owners, final vote: {_DIST}",
+    "turnout_area": f"participating area / all area, final vote: {_DIST}",
+    "approval_heads": f"approving owners / participating owners: {_DIST}",
+    "approval_area": f"approving area / participating area: {_DIST}",
+    "binding": "share of runs whose final vote was decided by each test (the one failed, or "
+    "the closest to failing when passed): quorum_heads, quorum_area, approval_heads, "
+    "approval_area",
+    "binding_failed": "the same shares among failed votes only (null if none failed)",
+    "binding_test": "the test that binds most often (among failed votes if any failed)",
+    "collection_rate_12m": f"year-to-date collection rate 12 months after the vote: {_DIST}",
+    "collection_rate_end": f"year-to-date collection rate in the last month: {_DIST}",
+    "firm_margin_12m": f"firm's net margin over the 12 months after the vote: {_DIST}",
+    "firm_cash_12m_yuan": f"firm's cash 12 months after the vote (yuan): {_DIST}",
+    "firm_cash_end_yuan": f"firm's cash in the last month (yuan): {_DIST}",
+    "firm_exit_probability_12m": "share of runs whose firm gives notice or leaves within 12 "
+    "months of the vote",
+    "firm_exit_probability_36m": "the same within 36 months (or the horizon, if shorter)",
+    "status_quo_collection_rate_12m": "status quo counterpart (same streams, no proposal)",
+    "status_quo_collection_rate_end": "status quo counterpart",
+    "status_quo_firm_margin_12m": "status quo counterpart",
+    "status_quo_firm_cash_12m_yuan": "status quo counterpart",
+    "status_quo_firm_cash_end_yuan": "status quo counterpart",
+    "status_quo_firm_exit_probability_12m": "status quo counterpart",
+    "status_quo_firm_exit_probability_36m": "status quo counterpart",
+    "difference_collection_rate_12m": f"proposal minus status quo, run by run: {_DIST}",
+    "difference_collection_rate_end": f"proposal minus status quo, run by run: {_DIST}",
+    "difference_firm_margin_12m": f"proposal minus status quo, run by run: {_DIST}",
+    "difference_firm_cash_end_yuan": f"proposal minus status quo, run by run: {_DIST}",
+    "collection_path": "monthly year-to-date collection rate: month, date, and for 'proposal' "
+    "and 'status_quo' lists of mean, p05, p50, p95",
+    "exit_path": "monthly share of runs whose firm has given notice or left since the vote: "
+    "month, proposal, status_quo",
+    "uncertainty": "seed_se (Monte Carlo), ensemble_members, pass_probability_by_member "
+    "(distribution over members or null), between_member_sd (or null)",
+    "windows": "collection_12m_month, exit_window_start, exit_windows, months_after_vote",
+    "defaults": "every item the input file left out, with the default used",
+    "search": "step search results (null unless --search)",
+    "elapsed_s": "wall time of the simulations (seconds)",
+}
+
+DIST_KEYS = (
+    "turnout_heads",
+    "turnout_area",
+    "approval_heads",
+    "approval_area",
+    "collection_rate_12m",
+    "collection_rate_end",
+    "firm_margin_12m",
+    "firm_cash_12m_yuan",
+    "firm_cash_end_yuan",
+)
+
+
+def _clean(x: float) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)
+
+
+def dist(values: np.ndarray) -> dict[str, float | None]:
+    """``{mean, p05, p50, p95}`` of the finite values (``None`` each when there are none)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"mean": None, "p05": None, "p50": None, "p95": None}
+    q = np.quantile(v, [0.05, 0.5, 0.95])
+    return {
+        "mean": float(v.mean()),
+        "p05": float(q[0]),
+        "p50": float(q[1]),
+        "p95": float(q[2]),
+    }
+
+
+def verdict(p: float) -> str:
+    """The pass probability in words."""
+    if p >= 0.9:
+        return "very likely passes"
+    if p >= 0.66:
+        return "likely passes"
+    if p > 0.33:
+        return "as likely to pass as not"
+    if p > 0.1:
+        return "likely fails"
+    return "very likely fails"
+
+
+def _at(series: np.ndarray, month: int) -> np.ndarray:
+    return series[:, min(max(month, 0), series.shape[1] - 1)]
+
+
+def _margin(b: BranchOutcome, a: int, z: int) -> np.ndarray:
+    rev = b.series["firm_revenue_yuan"][:, a:z].sum(axis=1)
+    cost = b.series["firm_cost_yuan"][:, a:z].sum(axis=1)
+    out = np.full(rev.shape, np.nan)
+    np.divide(rev - cost, rev, out=out, where=rev > 0)
+    return out
+
+
+def _exit_within(b: BranchOutcome, start: int, window: int) -> np.ndarray:
+    return (b.exit_month >= start) & (b.exit_month < start + window)
+
+
+@dataclass(frozen=True)
+class ForecastResult:
+    """A forecast: the JSON-ready figures plus the per-run outcomes behind them.
+
+    Attributes
+    ----------
+    data : dict
+        The content of ``forecast.json`` (keys in :data:`JSON_KEYS`).
+    status_quo, proposal : BranchOutcome
+        Per-run arrays of both branches (for plots and further analysis).
+    input : ForecastInput
+    """
+
+    data: dict[str, Any]
+    status_quo: BranchOutcome
+    proposal: BranchOutcome
+    input: ForecastInput
+    dates: tuple[str, ...] = field(default=())
+
+    # -- construction --------------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        inp: ForecastInput,
+        *,
+        status_quo: BranchOutcome,
+        proposal: BranchOutcome,
+        runs: int,
+        seed: int,
+        populations: int,
+        ensemble_members: int,
+        elapsed_s: float,
+    ) -> ForecastResult:
+        """Summarise the two branches."""
+        from feesim import __version__
+        from feesim.engine.rules.government import calendar
+
+        sc = inp.status_quo
+        years, cal = calendar(sc)
+        dates = tuple(f"{y:04d}-{m:02d}" for y, m in zip(years, cal, strict=True))
+        T = len(dates)
+        vm = inp.vote_month
+        m12 = min(vm + 12, T - 1)
+        null = inp.is_null()
+        v = proposal.vote
+        d: dict[str, Any] = {
+            "schema_version": SCHEMA_VERSION,
+            "feesim_version": __version__,
+            "community": inp.name,
+            "source": inp.source,
+            "input_format": inp.file_format,
+            "runs": runs,
+            "seed": seed,
+            "populations": populations,
+            "ensemble_members": ensemble_members,
+            "start": sc.simulation.start,
+            "months": T,
+            "vote_month": vm,
+            "vote_date": dates[vm] if vm < T else None,
+            "proposal": _proposal_info(inp),
+            "null_proposal": null,
+        }
+        if null:
+            passed = np.ones(runs, dtype=bool)
+            d["pass_probability"] = 1.0
+            d["no_quorum_probability"] = 0.0
+            d["rejected_probability"] = 0.0
+            d["effective_probability"] = 1.0
+        else:
+            passed = v.passed
+            d["pass_probability"] = float(passed.mean())
+            d["no_quorum_probability"] = float((v.voted & ~v.quorum_met).mean())
+            d["rejected_probability"] = float((v.quorum_met & ~v.passed).mean())
+            d["effective_probability"] = float(v.effective.mean())
+        p = d["pass_probability"]
+        d["pass_probability_se"] = float(math.sqrt(p * (1 - p) / runs))
+        d["verdict"] = "no change, not put to a vote" if null else verdict(p)
+        for k in ("turnout_heads", "turnout_area", "approval_heads", "approval_area"):
+            d[k] = dist(getattr(v, k))
+        d.update(_binding(v, null))
+        # Collection and the firm, both branches, and paired differences.
+        ends = {"12m": m12, "end": T - 1}
+        for prefix, b in (("", proposal), ("status_quo_", status_quo)):
+            col = b.series["collection_rate"]
+            cash = b.series["firm_cash_yuan"]
+            d[f"{prefix}collection_rate_12m"] = dist(_at(col, ends["12m"]))
+            d[f"{prefix}collection_rate_end"] = dist(_at(col, ends["end"]))
+            d[f"{prefix}firm_margin_12m"] = dist(_margin(b, vm + 1, m12 + 1))
+            d[f"{prefix}firm_cash_12m_yuan"] = dist(_at(cash, ends["12m"]))
+            d[f"{prefix}firm_cash_end_yuan"] = dist(_at(cash, ends["end"]))
+            for w in EXIT_WINDOWS:
+                d[f"{prefix}firm_exit_probability_{w}m"] = float(_exit_within(b, vm, w).mean())
+        pc, sc_ = proposal.series["collection_rate"], status_quo.series["collection_rate"]
+        d["difference_collection_rate_12m"] = dist(_at(pc, m12) - _at(sc_, m12))
+        d["difference_collection_rate_end"] = dist(_at(pc, T - 1) - _at(sc_, T - 1))
+        d["difference_firm_margin_12m"] = dist(
+            _margin(proposal, vm + 1, m12 + 1) - _margin(status_quo, vm + 1, m12 + 1)
+        )
+        d["difference_firm_cash_end_yuan"] = dist(
+            _at(proposal.series["firm_cash_yuan"], T - 1)
+            - _at(status_quo.series["firm_cash_yuan"], T - 1)
+        )
+        d["collection_path"] = {
+            "month": list(range(T)),
+            "date": list(dates),
+            "proposal": _bands(pc),
+            "status_quo": _bands(sc_),
+        }
+        d["exit_path"] = {
+            "month": list(range(T)),
+            "proposal": _exit_path(proposal, vm, T),
+            "status_quo": _exit_path(status_quo, vm, T),
+        }
+        d["uncertainty"] = _uncertainty(passed, proposal.member, ensemble_members, d)
+        d["windows"] = {
+            "collection_12m_month": m12,
+            "exit_window_start": vm,
+            "exit_windows": list(EXIT_WINDOWS),
+            "months_after_vote": T - vm,
+        }
+        d["defaults"] = list(inp.defaults)
+        d["search"] = None
+        d["elapsed_s"] = float(elapsed_s)
+        return cls(data=d, status_quo=status_quo, proposal=proposal, input=inp, dates=dates)
+
+    # -- views ---------------------------------------------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    @property
+    def pass_probability(self) -> float:
+        """Share of runs in which the proposal passes."""
+        return float(self.data["pass_probability"])
+
+    def with_search(self, search: dict[str, Any]) -> ForecastResult:
+        """Copy with step-search results attached (key ``search``)."""
+        return ForecastResult(
+            data={**self.data, "search": search},
+            status_quo=self.status_quo,
+            proposal=self.proposal,
+            input=self.input,
+            dates=self.dates,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready content of ``forecast.json``."""
+        return _jsonable(self.data)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        """``forecast.json`` as text (keys in :data:`JSON_KEYS`, NaN written as null)."""
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+    def summary_text(self) -> str:
+        """A short answer to the bureau's questions, for the terminal."""
+        d = self.data
+        pr = d["proposal"]
+        fees = ", ".join(
+            f"{n} {pr['fee_before'][n]:.2f} -> {pr['fee_after'][n]:.2f}"
+            for n in pr["building_types"]
+        )
+        pct = lambda x: "n/a" if x is None else f"{x:.0%}"
+        lines = [
+            f"{d['community']}: vote in {d['vote_date']} (month {d['vote_month']}), "
+            f"{d['runs']} runs, seed {d['seed']}"
+            + (f", {d['ensemble_members']} parameter sets" if d["ensemble_members"] else ""),
+            f"  proposal          {fees} yuan/m2/month ({pr['headline_step_pct']:+.1%})"
+            + (f", service +{pr['service_improvement']:.2f}" if pr["service_improvement"] else ""),
+            f"  pass probability  {d['pass_probability']:.1%} (+/- {d['pass_probability_se']:.1%}"
+            f"): {d['verdict']}",
+        ]
+        if not d["null_proposal"]:
+            th, ta = d["turnout_heads"], d["turnout_area"]
+            ah, aa = d["approval_heads"], d["approval_area"]
+            lines += [
+                f"  turnout           heads {pct(th['p50'])} ({pct(th['p05'])}-{pct(th['p95'])}),"
+                f" area {pct(ta['p50'])} ({pct(ta['p05'])}-{pct(ta['p95'])}); quorum 2/3 of both",
+                f"  approval          heads {pct(ah['p50'])} ({pct(ah['p05'])}-{pct(ah['p95'])}),"
+                f" area {pct(aa['p50'])} ({pct(aa['p05'])}-{pct(aa['p95'])}); needs > 1/2 of both",
+                f"  deciding test     {d['binding_test']}; no quorum "
+                f"{d['no_quorum_probability']:.1%}, rejected {d['rejected_probability']:.1%}",
+            ]
+        c, s = d["collection_rate_12m"], d["status_quo_collection_rate_12m"]
+        when = d["collection_path"]["date"][d["windows"]["collection_12m_month"]]
+        lines += [
+            f"  collection {when} {pct(c['p50'])} ({pct(c['p05'])}-{pct(c['p95'])}) vs status "
+            f"quo {pct(s['p50'])} ({pct(s['p05'])}-{pct(s['p95'])}) (year to date, 5-95%)",
+            f"  firm margin +12m  {pct(d['firm_margin_12m']['p50'])} vs status quo "
+            f"{pct(d['status_quo_firm_margin_12m']['p50'])}",
+            f"  firm exit         12 months {d['firm_exit_probability_12m']:.1%} "
+            f"(status quo {d['status_quo_firm_exit_probability_12m']:.1%}), 36 months "
+            f"{d['firm_exit_probability_36m']:.1%} "
+            f"(status quo {d['status_quo_firm_exit_probability_36m']:.1%})",
+        ]
+        u = d["uncertainty"]
+        if u["pass_probability_by_member"] is not None:
+            m = u["pass_probability_by_member"]
+            lines.append(
+                f"  parameter spread  pass probability {pct(m['p05'])}-{pct(m['p95'])} across "
+                f"{d['ensemble_members']} parameter sets"
+            )
+        s = d.get("search")
+        if s:
+            lines += _search_lines(s)
+        lines.append(f"  {len(d['defaults'])} items took defaults (listed in the report)")
+        lines.append(f"  simulated in {d['elapsed_s']:.1f} s")
+        return "\n".join(lines)
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``forecast.json``, ``report.html`` and the plots (PNG) to ``directory``."""
+        from feesim.surfaces.report import write_report
+
+        return write_report(self, directory)
+
+
+def _search_lines(s: dict[str, Any]) -> list[str]:
+    out = []
+    target = s["target"]
+    step = s.get("largest_step_pct")
+    if step is None:
+        out.append(f"  step search       no step reaches {target:.0%} (see the curve)")
+    else:
+        out.append(
+            f"  step search       largest step passing with >= {target:.0%}: {step:+.1%} "
+            f"(pass probability {s['largest_step_pass_probability']:.1%})"
+        )
+    sv = s.get("service")
+    if sv is not None:
+        smallest = sv.get("smallest_service_improvement")
+        out.append(
+            "  service needed    "
+            + (
+                f"{smallest:.2f} quality points for the proposed step"
+                if smallest is not None
+                else f"none up to {sv['grid'][-1]:.2f} reaches the target"
+            )
+        )
+    lt = s.get("quality_first")
+    if lt is not None:
+        smallest = lt.get("smallest_quality_first_months")
+        out.append(
+            "  quality first     "
+            + (
+                f"{smallest} months ahead of the vote reach the target"
+                if smallest is not None
+                else f"no lead time up to {lt['grid'][-1]} months reaches the target"
+            )
+        )
+    return out
+
+
+def _proposal_info(inp: ForecastInput) -> dict[str, Any]:
+    p = inp.proposal
+    names = list(inp.building_names)
+    before, after = inp.current_fees, inp.new_fees()
+    return {
+        "building_types": names,
+        "fee_before": {n: float(x) for n, x in zip(names, before, strict=True)},
+        "fee_after": {n: float(x) for n, x in zip(names, after, strict=True)},
+        "step_pct": {
+            n: float(a / b - 1) if b > 0 else None
+            for n, a, b in zip(names, after, before, strict=True)
+        },
+        "headline_step_pct": inp.headline_step(),
+        "service_improvement": float(p.service_quality),
+        "quality_first_months": int(p.quality_first_months),
+        "trial_months": int(p.trial_months),
+        "disclosure": p.disclosure,
+        "negotiation_meetings": bool(p.negotiation_meetings),
+        "door_to_door_rounds": int(p.door_to_door_rounds),
+        "renovation_bundled": bool(p.renovation_bundled),
+        "campaign_steps": int(p.campaign_steps),
+        "packages": [
+            {"name": k.name, "fee_per_m2": k.fee_per_m2, "service_improvement": k.quality}
+            for k in p.packages
+        ],
+    }
+
+
+def _binding(v: Any, null: bool) -> dict[str, Any]:
+    none = dict.fromkeys(TESTS, 0.0)
+    if null or not v.voted.any():
+        return {"binding": none, "binding_failed": None, "binding_test": None}
+    counts = np.bincount(v.binding[v.voted], minlength=len(TESTS))
+    n = max(int(v.voted.sum()), 1)
+    binding = {t: float(c / n) for t, c in zip(TESTS, counts, strict=True)}
+    failed = v.voted & ~v.passed
+    if failed.any():
+        fc = np.bincount(v.binding[failed], minlength=len(TESTS))
+        bf = {t: float(c / failed.sum()) for t, c in zip(TESTS, fc, strict=True)}
+        top = TESTS[int(np.argmax(fc))]
+    else:
+        bf = None
+        top = TESTS[int(np.argmax(counts))]
+    return {"binding": binding, "binding_failed": bf, "binding_test": top}
+
+
+def _bands(x: np.ndarray) -> dict[str, list[float | None]]:
+    with np.errstate(all="ignore"):
+        q = np.nanquantile(x, [0.05, 0.5, 0.95], axis=0) if x.size else np.zeros((3, 0))
+        mean = np.nanmean(x, axis=0)
+    return {
+        "mean": [_clean(float(a)) for a in mean],
+        "p05": [_clean(float(a)) for a in q[0]],
+        "p50": [_clean(float(a)) for a in q[1]],
+        "p95": [_clean(float(a)) for a in q[2]],
+    }
+
+
+def _exit_path(b: BranchOutcome, vm: int, T: int) -> list[float]:
+    m = np.arange(T)
+    gone = (b.exit_month[:, None] >= 0) & (b.exit_month[:, None] <= m[None, :])
+    return [float(x) for x in gone.mean(axis=0)]
+
+
+def _uncertainty(
+    passed: np.ndarray, member: np.ndarray, members: int, d: dict[str, Any]
+) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "seed_se": d["pass_probability_se"],
+        "ensemble_members": members,
+        "pass_probability_by_member": None,
+        "between_member_sd": None,
+    }
+    if members > 1:
+        per = np.array([passed[member == k].mean() for k in range(members) if (member == k).any()])
+        out["pass_probability_by_member"] = dist(per)
+        out["between_member_sd"] = float(per.std(ddof=1)) if per.size > 1 else None
+    return out
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, np.bool_ | bool):
+        return bool(x)
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, float | np.floating):
+        return _clean(float(x))
+    return x

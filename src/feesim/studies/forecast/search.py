@@ -1,0 +1,280 @@
+"""Step search: the largest step that passes, and what a given step needs to pass.
+
+The pass probability is computed on common random numbers: every variant (step size, service
+promise, quality-first lead time) is run with the same seed, chunks and populations. Because
+the history before the vote does not depend on the step and every owner's turnout and approval
+use the same uniforms, each run's approval can only fall as the step grows: the pass
+probability is non-increasing in the step, so a grid followed by bisection finds the largest
+step whose pass probability reaches the target.
+
+Only the months up to the last possible vote are simulated (the vote month plus the retries
+after a missed quorum), which makes each evaluation cheap.
+
+For the proposed step the search also reports the smallest service improvement (grid of
+quality points) and the smallest quality-first lead time (months before the vote) whose pass
+probability reaches the target.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from feesim.config.behaviour import Behaviour
+from feesim.config.params import from_mapping
+from feesim.config.scenario import Scenario
+from feesim.errors import ConfigError
+from feesim.studies.forecast.engine import Runner, _check, make_tasks, resolve_ensemble
+from feesim.studies.forecast.mapping import ForecastInput
+
+__all__ = ["pass_probabilities", "search_step"]
+
+log = logging.getLogger(__name__)
+
+#: Service improvements (quality points) tried for the proposed step.
+SERVICE_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
+#: Quality-first lead times (months before the vote) tried for the proposed step.
+LEAD_GRID = (0, 1, 2, 3, 4, 6, 8, 10, 12)
+#: Bisection steps after the grid (each halves the bracket).
+BISECT = 4
+
+
+def _truncated(scenario: Scenario, months: int) -> Scenario:
+    """The scenario cut to ``months`` (matters scheduled later are dropped)."""
+    data = scenario.to_mapping()
+    data["simulation"]["months"] = months
+    for key in ("proposals", "campaigns"):
+        data[key] = [x for x in data.get(key, []) if x["month"] < months]
+    gov = data["government"]
+    for key in ("renovations", "tier_upgrades"):
+        gov[key] = [x for x in gov.get(key, []) if x["month"] < months]
+    data["behaviour"] = dataclasses.asdict(scenario.behaviour)
+    return from_mapping(Scenario, data)
+
+
+def pass_probabilities(
+    variants: Sequence[ForecastInput],
+    *,
+    runs: int,
+    seed: int,
+    populations: int,
+    runner: Runner,
+    ensemble: Sequence[Behaviour] = (),
+    desc: str = "search",
+) -> list[dict[str, float]]:
+    """Pass probability (and median turnout and approval) of each variant, same streams.
+
+    Returns one dict per variant: ``pass_probability``, ``turnout_heads_p50``,
+    ``approval_heads_p50``, ``approval_area_p50``.
+    """
+    tasks = []
+    spans = []
+    for v in variants:
+        if v.is_null():
+            spans.append(None)
+            continue
+        horizon = v.vote_month + v.proposal.retries + 1
+        scen = _truncated(v.scenario(), horizon)
+        ts = make_tasks(
+            scen,
+            runs=runs,
+            seed=seed,
+            populations=populations,
+            motion=f"scenario:{v.motion_key}",
+            vote_month=v.vote_month,
+            ensemble=ensemble,
+            overrides=v.local_behaviour,
+        )
+        spans.append((len(tasks), len(tasks) + len(ts)))
+        tasks.extend(ts)
+    done = runner.map(tasks, desc=desc) if tasks else []
+    out = []
+    for span in spans:
+        if span is None:
+            out.append(
+                {
+                    "pass_probability": 1.0,
+                    "turnout_heads_p50": float("nan"),
+                    "approval_heads_p50": float("nan"),
+                    "approval_area_p50": float("nan"),
+                }
+            )
+            continue
+        parts = done[span[0] : span[1]]
+        passed = np.concatenate([p.vote.passed for p in parts])
+        med = {}
+        for k in ("turnout_heads", "approval_heads", "approval_area"):
+            x = np.concatenate([getattr(p.vote, k) for p in parts])
+            x = x[np.isfinite(x)]
+            med[f"{k}_p50"] = float(np.median(x)) if x.size else float("nan")
+        out.append({"pass_probability": float(passed.mean()), **med})
+    return out
+
+
+def _step_grid(inp: ForecastInput, points: int = 12) -> list[float]:
+    proposed = inp.headline_step()
+    hi = max(0.6, 2.0 * proposed)
+    grid = set(np.round(np.linspace(0, hi, points + 1)[1:], 4).tolist())
+    if proposed > 0:
+        grid.add(round(proposed, 4))
+    return sorted(grid)
+
+
+def search_step(
+    inp: ForecastInput,
+    *,
+    target: float = 0.8,
+    runs: int = 400,
+    seed: int | None = None,
+    populations: int = 20,
+    workers: int | None = None,
+    ensemble: Sequence[Behaviour] | str | None = "auto",
+    progress: bool | None = None,
+    runner: Runner | None = None,
+    step_grid: Sequence[float] | None = None,
+    service_grid: Sequence[float] = SERVICE_GRID,
+    lead_grid: Sequence[int] = LEAD_GRID,
+) -> dict[str, Any]:
+    """Find the largest step whose pass probability reaches ``target``; curves for the report.
+
+    Parameters
+    ----------
+    inp : ForecastInput
+    target : float
+        Pass probability to reach (0-1, default 0.8).
+    runs, seed, populations, workers, ensemble, progress, runner
+        As in :func:`~feesim.studies.forecast.engine.run_forecast`.
+    step_grid : sequence of float, optional
+        Headline (area-weighted) steps to try (0.2 = +20%); default: 12 steps up to twice the
+        proposed step (at least +60%), plus the proposed step.
+    service_grid, lead_grid
+        Service improvements and quality-first lead times tried for the proposed step.
+
+    Returns
+    -------
+    dict
+        The ``search`` entry of ``forecast.json``: ``target``, ``runs``, ``curve``
+        (``step_pct``, ``pass_probability``, ``approval_heads_p50``, ``turnout_heads_p50``),
+        ``largest_step_pct`` (``None`` if no step reaches the target), ``largest_step_bound``
+        (``"bisection"``, ``"at_least"`` when even the largest step tried passes, or
+        ``"none"``), ``largest_step_pass_probability``, ``largest_step_fees``,
+        ``proposed_step_pct``, ``proposed_pass_probability``, ``service`` and
+        ``quality_first`` (grids, pass probabilities and the smallest value reaching the
+        target, or ``None``).
+    """
+    if not (isinstance(target, int | float) and 0 < target <= 1):
+        raise ConfigError(f"target: got {target!r}; expected a probability in (0, 1]")
+    seed = inp.seed if seed is None else seed
+    _check(runs, populations, seed)
+    members = resolve_ensemble(ensemble)
+    grid = sorted(float(s) for s in (step_grid if step_grid is not None else _step_grid(inp)))
+    if not grid or any(s <= -0.9 for s in grid):
+        raise ConfigError(f"step_grid: got {grid!r}; expected steps > -0.9")
+    own = runner is None
+    runner = Runner(workers, progress) if runner is None else runner
+    kw = {"runs": runs, "seed": seed, "populations": populations, "runner": runner}
+    try:
+        curve = pass_probabilities(
+            [inp.scaled(s) for s in grid], ensemble=members, desc="step curve", **kw
+        )
+        probs = [c["pass_probability"] for c in curve]
+        ok = [i for i, p in enumerate(probs) if p >= target]
+        bound, best, best_p = "none", None, None
+        if ok:
+            i = max(ok)
+            best, best_p = grid[i], probs[i]
+            if i == len(grid) - 1:
+                bound = "at_least"
+            else:
+                bound = "bisection"
+                lo, hi = grid[i], grid[i + 1]
+                for _ in range(BISECT):
+                    mid = 0.5 * (lo + hi)
+                    (r,) = pass_probabilities(
+                        [inp.scaled(mid)], ensemble=members, desc="bisection", **kw
+                    )
+                    grid.append(mid)
+                    curve.append(r)
+                    if r["pass_probability"] >= target:
+                        lo, best, best_p = mid, mid, r["pass_probability"]
+                    else:
+                        hi = mid
+        order = np.argsort(grid)
+        service = _lever_curve(
+            inp,
+            [{"service_quality": float(q)} for q in service_grid],
+            list(map(float, service_grid)),
+            target,
+            members,
+            kw,
+            "service",
+        )
+        leads = [int(m) for m in lead_grid if int(m) <= inp.vote_month]
+        quality_first = _lever_curve(
+            inp,
+            [{"quality_first_months": m} for m in leads],
+            leads,
+            target,
+            members,
+            kw,
+            "quality first",
+        )
+    finally:
+        if own:
+            runner.close()
+    proposed = inp.headline_step()
+    (prop_r,) = [c for s, c in zip(grid, curve, strict=True) if abs(s - round(proposed, 4)) < 1e-9][
+        :1
+    ] or [None]
+    return {
+        "target": float(target),
+        "runs": runs,
+        "seed": seed,
+        "curve": {
+            "step_pct": [float(grid[i]) for i in order],
+            "pass_probability": [curve[i]["pass_probability"] for i in order],
+            "approval_heads_p50": [curve[i]["approval_heads_p50"] for i in order],
+            "turnout_heads_p50": [curve[i]["turnout_heads_p50"] for i in order],
+        },
+        "largest_step_pct": best,
+        "largest_step_bound": bound,
+        "largest_step_pass_probability": best_p,
+        "largest_step_fees": (
+            dict(zip(inp.building_names, map(float, inp.scaled(best).new_fees()), strict=True))
+            if best is not None
+            else None
+        ),
+        "proposed_step_pct": proposed,
+        "proposed_pass_probability": None if prop_r is None else prop_r["pass_probability"],
+        "service": _rename(service, "smallest_service_improvement"),
+        "quality_first": _rename(quality_first, "smallest_quality_first_months"),
+    }
+
+
+def _rename(d: dict[str, Any], key: str) -> dict[str, Any]:
+    out = {k: v for k, v in d.items() if k != "smallest"}
+    out[key] = d["smallest"]
+    return out
+
+
+def _lever_curve(
+    inp: ForecastInput,
+    changes: list[dict[str, Any]],
+    grid: list[Any],
+    target: float,
+    members: list[Behaviour],
+    kw: dict[str, Any],
+    desc: str,
+) -> dict[str, Any]:
+    if not grid:
+        return {"grid": [], "pass_probability": [], "smallest": None}
+    res = pass_probabilities(
+        [inp.with_proposal(**c) for c in changes], ensemble=members, desc=desc, **kw
+    )
+    probs = [r["pass_probability"] for r in res]
+    smallest = next((g for g, p in zip(grid, probs, strict=True) if p >= target), None)
+    return {"grid": grid, "pass_probability": probs, "smallest": smallest}

@@ -1,0 +1,1 @@
+"""The ``feesim`` command line (:func:`feesim.surfaces.cli.main.main`)."""

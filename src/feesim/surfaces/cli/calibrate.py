@@ -1,0 +1,67 @@
+"""The ``feesim calibrate`` sub-command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from feesim.surfaces.cli.main import seed_int
+
+__all__ = ["add_calibrate_parser"]
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from feesim.studies.calibration.run import run_calibration
+
+    # Mesa logs every model step at INFO; keep it quiet whatever the verbosity.
+    logging.getLogger("MESA").setLevel(logging.WARNING)
+    run = run_calibration(
+        args.out,
+        quick=args.quick,
+        seed=args.seed,
+        fresh=args.fresh,
+        progress=not args.quiet,
+    )
+    summ = run.loo.summary_frame()
+    print(f"fitted parameters: {run.params_file}")
+    if run.report_file is not None:
+        print(f"report: {run.report_file}")
+    print(
+        run.fit.summary_frame(run.calibrator.parameters)[
+            ["mean", "mean_ci_lower", "mean_ci_upper", "identification"]
+        ]
+        .round(3)
+        .to_string()
+    )
+    for outcome, s in summ.iterrows():
+        print(
+            f"leave one out, {outcome}: weighted MAE model {s['wmae_model']:.3f}, mean of others "
+            f"{s['wmae_mean']:.3f}, logit on step {s['wmae_step']:.3f}"
+        )
+    if run.recovery is not None:
+        ok = int(run.recovery.frame["recovered"].sum())
+        print(f"parameter recovery: {ok} of {len(run.recovery.frame)} within tolerance")
+    print(f"  {sum(run.timings.values()):.0f} s")
+    return 0
+
+
+def add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
+    """Register ``feesim calibrate`` on the sub-command parsers."""
+    cal = sub.add_parser(
+        "calibrate",
+        help="fit the behavioural parameters to the reported cases (writes the fitted file and "
+        "calibration/REPORT.md)",
+    )
+    cal.add_argument("--quick", action="store_true", help="small budget (10-20 s; writes to --out)")
+    cal.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default: calibration/, or calibration/quick with --quick)",
+    )
+    cal.add_argument(
+        "--seed", type=seed_int, default=2025, help="root of the common random numbers"
+    )
+    cal.add_argument("--fresh", action="store_true", help="ignore the checkpoint and start again")
+    cal.add_argument("--quiet", action="store_true", help="no progress bar")
+    cal.set_defaults(func=_cmd_calibrate)

@@ -1,0 +1,147 @@
+"""The ``feesim forecast`` sub-command.
+
+Registered by :func:`feesim.surfaces.cli.main.build_parser`.
+
+::
+
+    feesim forecast COMMUNITY.toml [--new-fee X | --step-pct P] [--runs N] [--seed S]
+                    [--out DIR] [--months M] [--populations K] [--workers W]
+                    [--search [--target 0.8] [--search-runs N]]
+                    [--ensemble FILE | --no-ensemble] [--quiet]
+
+``--new-fee`` is one number (yuan/m2/month, the new fee of every building type) or one fee per
+type, ``multi-storey=0.97,high-rise=1.44``; ``--step-pct 29`` is a +29% step for every type.
+Either replaces the fee of the file's proposal (the service package and the process stay).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from feesim.surfaces.cli.main import positive_int, seed_int
+
+__all__ = ["add_forecast_parser"]
+
+
+def _percent(text: str) -> float:
+    raw = text.strip().rstrip("%")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a percentage such as 29 or 29% (= +29%), got {text!r}"
+        ) from None
+    if not -90 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"expected a step in (-90, 1000] percent, got {text!r}")
+    return value
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a probability in (0, 1], e.g. 0.8, got {text!r}"
+        ) from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in (0, 1], got {text!r}")
+    return value
+
+
+def _cmd_forecast(args: argparse.Namespace) -> int:
+    from feesim.studies.forecast.community import parse_new_fee
+    from feesim.studies.forecast.engine import Runner, run_forecast
+    from feesim.studies.forecast.mapping import load_forecast_input
+    from feesim.studies.forecast.search import search_step
+
+    inp = load_forecast_input(args.community, months_after_vote=args.months)
+    if args.new_fee is not None:
+        inp = inp.with_new_fee(parse_new_fee(args.new_fee, inp.building_names))
+    elif args.step_pct is not None:
+        inp = inp.with_step(args.step_pct / 100.0)
+    ensemble: Any = None if args.no_ensemble else (args.ensemble or "auto")
+    out = args.out or Path("out") / "forecast" / Path(args.community).stem
+    started = time.perf_counter()
+    with Runner(args.workers, progress=False if args.quiet else None) as runner:
+        result = run_forecast(
+            inp,
+            runs=args.runs,
+            seed=args.seed,
+            populations=args.populations,
+            ensemble=ensemble,
+            runner=runner,
+        )
+        if args.search:
+            search = search_step(
+                inp,
+                target=args.target,
+                runs=args.search_runs,
+                seed=args.seed,
+                populations=args.populations,
+                ensemble=ensemble,
+                runner=runner,
+            )
+            result = result.with_search(search)
+    elapsed = time.perf_counter() - started
+    print(result.summary_text())
+    folder = result.save(out)
+    print(f"  total {elapsed:.1f} s; wrote {folder}/forecast.json, report.html and PNG plots")
+    return 0
+
+
+def add_forecast_parser(sub: Any) -> argparse.ArgumentParser:
+    """Add the ``forecast`` sub-command to the ``feesim`` sub-parsers ``sub``."""
+    p = sub.add_parser(
+        "forecast",
+        help="test a proposed fee step before the owners vote (pass probability, collection, firm)",
+        description="Forecast a proposed fee step: the probability it passes under Civil Code "
+        "Art. 278, turnout and approval by heads and by area, collection and the firm's "
+        "viability against the status quo on the same random streams.",
+    )
+    p.add_argument("community", type=Path, help="community file or scenario file (TOML)")
+    fee = p.add_mutually_exclusive_group()
+    fee.add_argument(
+        "--new-fee",
+        metavar="FEE",
+        help="new fee (yuan/m2/month): one number for every building type, or "
+        "TYPE=FEE,TYPE=FEE (e.g. multi-storey=0.97,high-rise=1.44)",
+    )
+    fee.add_argument(
+        "--step-pct",
+        type=_percent,
+        metavar="P",
+        help="relative step for every type, in percent (29 = +29%%)",
+    )
+    p.add_argument("--runs", type=positive_int, default=1000, help="runs per branch (1000)")
+    p.add_argument("--seed", type=seed_int, help="root seed (default: the file's)")
+    p.add_argument("--out", type=Path, help="output folder (default out/forecast/<file stem>)")
+    p.add_argument(
+        "--months", type=positive_int, help="months to follow after the vote (default: file, or 36)"
+    )
+    p.add_argument(
+        "--populations",
+        type=positive_int,
+        default=20,
+        help="household populations per 500 runs (20)",
+    )
+    p.add_argument("--workers", type=positive_int, help="worker processes (default: up to 2)")
+    p.add_argument("--search", action="store_true", help="find the largest step that passes")
+    p.add_argument(
+        "--target", type=_probability, default=0.8, help="pass probability to reach (0.8)"
+    )
+    p.add_argument(
+        "--search-runs", type=positive_int, default=400, help="runs per step in the search (400)"
+    )
+    ens = p.add_mutually_exclusive_group()
+    ens.add_argument(
+        "--ensemble", type=Path, help="behaviour ensemble file (TOML [[ensemble]] or CSV)"
+    )
+    ens.add_argument(
+        "--no-ensemble", action="store_true", help="ignore the calibrated parameter ensemble"
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_forecast)
+    return p

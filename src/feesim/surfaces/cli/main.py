@@ -1,0 +1,337 @@
+"""Command line: ``feesim run``, ``feesim describe`` and the other sub-commands.
+
+Errors in inputs print one line naming the field, the value and what is allowed, and exit with
+status 2 (no traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from feesim.errors import ConfigError, FeesimError
+
+__all__ = ["main", "positive_int", "seed_int"]
+
+log = logging.getLogger("feesim")
+
+
+def _whole(text: str, minimum: int, what: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected {what} >= {minimum}, got {value}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """Argparse type: a whole number >= 1."""
+    return _whole(text, 1, "a number")
+
+
+def nonnegative_int(text: str) -> int:
+    """Argparse type: a whole number >= 0."""
+    return _whole(text, 0, "a number")
+
+
+def seed_int(text: str) -> int:
+    """Argparse type: a seed, a whole number >= 0."""
+    return _whole(text, 0, "a seed")
+
+
+def _cmd_run_portfolio(args: argparse.Namespace) -> int:
+    from feesim.studies.portfolio import load_portfolio, run_portfolio
+
+    portfolio = load_portfolio(args.scenario)
+    if args.months is not None:
+        portfolio.base = portfolio.base.with_changes(**{"simulation.months": args.months})
+    if args.seed is not None:
+        portfolio.seed = args.seed
+    if args.parameter_sets is not None:
+        portfolio.parameter_sets = args.parameter_sets
+    started = time.perf_counter()
+    result = run_portfolio(
+        portfolio,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        out=args.out,
+        progress=not args.quiet,
+    )
+    print(result.summary_text())
+    print(f"  simulated in {time.perf_counter() - started:.1f} s")
+    if args.out:
+        print(f"  wrote {args.out}/communities.csv, districts.csv and Parquet tables")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from feesim.config.scenario import load_scenario
+    from feesim.engine.model import FeeModel
+    from feesim.studies.portfolio import is_portfolio
+
+    if is_portfolio(args.scenario):
+        return _cmd_run_portfolio(args)
+    if args.parameter_sets is not None:
+        raise ConfigError(
+            f"--parameter-sets: got {args.parameter_sets} for {args.scenario}, a single scenario; "
+            "it applies to portfolio files (for one scenario, feesim forecast spreads its runs "
+            "over the fitted ensemble)"
+        )
+    scenario = load_scenario(args.scenario)
+    if args.months is not None:
+        scenario = scenario.with_changes(**{"simulation.months": args.months})
+    started = time.perf_counter()
+    result = FeeModel(scenario, rng=args.seed).run()
+    elapsed = time.perf_counter() - started
+    print(result.summary_text())
+    print(f"  simulated in {elapsed:.2f} s")
+    if args.out:
+        out = result.save(args.out, fmt=args.format)
+        print(
+            f"  wrote {out}/series.{args.format}, votes.{args.format}, events.{args.format}, "
+            f"campaigns.{args.format}, meta.json"
+        )
+    return 0
+
+
+def _ensemble_members(scenarios: dict, k: int | None) -> list | None:
+    """The first ``k`` fitted members, with what the scenarios set themselves kept on top."""
+    if not k:
+        return None
+    from feesim.studies.forecast.ensemble import fitted_sets, local_overrides
+
+    overrides = {name: local_overrides(sc.behaviour) for name, sc in scenarios.items()}
+    if len({tuple(sorted(o.items())) for o in overrides.values()}) > 1:
+        # One list of parameter sets serves every scenario of an Ensemble.
+        listed = ", ".join(f"{n}: {', '.join(sorted(o)) or 'none'}" for n, o in overrides.items())
+        raise ConfigError(
+            "--parameter-sets: the scenarios set different behaviour coefficients themselves "
+            f"({listed}); run them in separate ensembles"
+        )
+    return fitted_sets(k, next(iter(overrides.values())), "--parameter-sets")
+
+
+def _cmd_ensemble(args: argparse.Namespace) -> int:
+    from feesim.config.scenario import load_scenario
+    from feesim.studies.ensemble import Ensemble
+
+    scenarios = {Path(p).stem: load_scenario(p) for p in args.scenarios}
+    if args.months is not None:
+        scenarios = {
+            k: v.with_changes(**{"simulation.months": args.months}) for k, v in scenarios.items()
+        }
+    ens = Ensemble(
+        scenarios,
+        replicates=args.replicates,
+        params=_ensemble_members(scenarios, args.parameter_sets),
+        seed=args.seed,
+        chunk_households=args.chunk_households,
+        populations=args.populations,
+    )
+    started = time.perf_counter()
+    res = ens.run(
+        workers=args.workers, scheduler=args.scheduler, out=args.out, progress=not args.quiet
+    )
+    elapsed = time.perf_counter() - started
+    ok = res.members["status"] == "ok"
+    crossed = (
+        f"; {len(ens.params)} parameter sets x {args.replicates} replicates of each scenario"
+        if ens.params
+        else ""
+    )
+    print(
+        f"{len(res.members)} members ({int(ok.sum())} ok, {int((~ok).sum())} failed) in "
+        f"{elapsed:.1f} s{crossed}"
+    )
+    summary = res.summary.merge(res.members[["member", "key"]], on="member")
+    for key, g in summary.groupby("key"):
+        c = g["collection_rate_last_december"]
+        print(
+            f"  {key}: last-December collection mean {c.mean():.1%} "
+            f"(5-95%: {c.quantile(0.05):.1%}-{c.quantile(0.95):.1%}), firm exits "
+            f"{g['first_exit_month'].notna().mean():.0%}, votes passed "
+            f"{g['votes_passed'].sum()}/{g['votes'].sum()}"
+        )
+    for _, f in res.failures.iterrows():
+        print(f"  failed member {f['member']} ({f['key']}): {f['error']}")
+    if args.out:
+        res.summary.to_csv(Path(args.out) / "summary.csv", index=False)
+        res.members.to_csv(Path(args.out) / "members.csv", index=False)
+        print(
+            f"  wrote {args.out}/series/, votes/, events/, campaigns/ (Parquet), summary.csv, "
+            "members.csv"
+        )
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from feesim.studies.bench import run_benchmarks, write_json
+
+    result = run_benchmarks(quick=args.quick)
+    m = result["machine"]
+    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}")
+    eng = result["engine"]
+    print(
+        f"engine (1 core): {result['household_steps_per_s'] / 1e6:.1f} M household-steps/s "
+        f"({eng['households']:,} households x {eng['months']} months)"
+    )
+    print(
+        f"per-agent Mesa reference: {result['reference_household_steps_per_s'] / 1e3:.1f} k "
+        f"household-steps/s; ratio {result['ratio']:.0f}x"
+    )
+    f = result["forecast"]
+    print(
+        f"forecast: {f['runs']:,} runs x {f['households']:,} households x {f['months']} months "
+        f"in {f['seconds']:.2f} s"
+    )
+    sc = result["scaling"]
+    print(
+        f"scaling (warm pools, best of {sc['repeat']}): 1 worker {sc['one_worker_s']:.1f} s, "
+        f"2 workers {sc['two_workers_s']:.1f} s -> {sc['speedup']:.2f}x (median "
+        f"{sc['speedup_median']:.2f}x; cold, pool start included: {sc['speedup_cold']:.2f}x)"
+    )
+    c = result["city"]
+    if "error" in c:
+        print(f"city: failed ({c['error']})")
+    else:
+        print(
+            f"city ({c['fraction_of_city']:.0%}): {c['communities']:,} communities, "
+            f"{c['households']:,} households x {c['months']} months in {c['wall_s']:.1f} s on "
+            f"{c['workers']} workers, peak memory {c['peak_memory_gib']:.2f} GiB (parent and "
+            "workers)"
+        )
+    for goal, met in result["goals"].items():
+        print(f"  {'n/a ' if met is None else 'met ' if met else 'MISS'} {goal}")
+    if args.json:
+        write_json(result, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _cmd_describe(args: argparse.Namespace) -> int:
+    from feesim.config.params import describe
+    from feesim.config.scenario import Scenario
+
+    rows = describe(Scenario)
+    if args.kind:
+        rows = [r for r in rows if r["kind"] == args.kind]
+    for r in rows:
+        bounds = ""
+        if r["lo"] is not None or r["hi"] is not None:
+            lo = "" if r["lo"] is None else r["lo"]
+            hi = "" if r["hi"] is None else r["hi"]
+            bounds = f" [{lo}, {hi}]"
+        unit = f" ({r['unit']})" if r["unit"] else ""
+        print(f"{r['field']}{unit}{bounds} = {r['default']!r}  [{r['kind']}]")
+        if r["doc"]:
+            print(f"    {r['doc']}")
+        if r["source"]:
+            print(f"    source: {r['source']}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``feesim`` command."""
+    parser = argparse.ArgumentParser(
+        prog="feesim",
+        description="Simulate and forecast residential property-service fee changes.",
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser(
+        "run", help="simulate one scenario (or a portfolio of communities) and write its tables"
+    )
+    run.add_argument("scenario", type=Path, help="scenario TOML, or portfolio CSV/TOML file")
+    run.add_argument("--months", type=positive_int, help="override simulation.months")
+    run.add_argument("--seed", type=seed_int, help="override simulation.seed")
+    run.add_argument("--out", type=Path, help="directory for series.csv, votes.csv, ...")
+    run.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    run.add_argument("--workers", type=positive_int, help="local processes for a portfolio")
+    run.add_argument("--scheduler", help="dask.distributed scheduler address for a portfolio")
+    run.add_argument(
+        "--parameter-sets",
+        type=nonnegative_int,
+        help="portfolio only: run it under this many members of the fitted behaviour ensemble "
+        "(overrides portfolio.parameter_sets; 0: the point estimate)",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    ens = sub.add_parser("ensemble", help="many replicates of one or more scenarios")
+    ens.add_argument("scenarios", nargs="+", type=Path, help="scenario TOML files")
+    ens.add_argument("--replicates", type=positive_int, default=100)
+    ens.add_argument("--seed", type=seed_int, default=0)
+    ens.add_argument("--months", type=positive_int, help="override simulation.months")
+    ens.add_argument("--workers", type=positive_int, help="local worker processes")
+    ens.add_argument("--scheduler", help="dask.distributed scheduler address")
+    ens.add_argument(
+        "--chunk-households",
+        type=positive_int,
+        default=200_000,
+        help="households simulated together in one batch",
+    )
+    ens.add_argument(
+        "--populations",
+        type=positive_int,
+        help="replicates share this many household populations (faster set-up)",
+    )
+    ens.add_argument(
+        "--parameter-sets",
+        type=nonnegative_int,
+        help="cross every scenario and replicate with this many members of the fitted "
+        "behaviour ensemble, so the ranges carry parameter uncertainty as well as seed noise",
+    )
+    ens.add_argument("--out", type=Path, help="folder for partitioned Parquet tables")
+    ens.add_argument("--quiet", action="store_true", help="no progress bar")
+    ens.set_defaults(func=_cmd_ensemble)
+
+    bench = sub.add_parser("bench", help="measure speed, scaling and memory (issue 5 goals)")
+    bench.add_argument("--quick", action="store_true", help="smaller sizes (about 3 minutes)")
+    bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    bench.set_defaults(func=_cmd_bench)
+
+    desc = sub.add_parser("describe", help="list every scenario field with unit and source")
+    desc.add_argument("--kind", choices=("lever", "uncertainty", "setting"))
+    desc.set_defaults(func=_cmd_describe)
+
+    from feesim.surfaces.dashboard.server import add_dashboard_parser
+
+    add_dashboard_parser(sub)
+
+    from feesim.surfaces.cli.forecast import add_forecast_parser
+
+    add_forecast_parser(sub)
+
+    from feesim.surfaces.cli.calibrate import add_calibrate_parser
+
+    add_calibrate_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``feesim`` command; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except FeesimError as exc:
+        print(f"feesim: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:  # pragma: no cover
+        print("feesim: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

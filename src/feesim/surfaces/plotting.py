@@ -1,0 +1,886 @@
+"""Plots of feesim outcomes (matplotlib), shared by reports, notebooks and the dashboard.
+
+Every function draws on the axes it is given (``ax=None`` makes a new figure) and returns them,
+so plots compose into any layout. Ensembles are drawn as a centre line (the median across runs,
+or the mean) with a band between two quantiles (5% and 95% by default); a single run is a line.
+The numbers drawn are exactly those of :meth:`feesim.SimulationResult.quantiles`.
+
+Outcomes over time
+    :func:`plot_outcome` (any column of ``result.series``) and the named shortcuts
+    :func:`plot_fee`, :func:`plot_quality`, :func:`plot_collection`, :func:`plot_satisfaction`,
+    :func:`plot_trust`, :func:`plot_firm_cash`, :func:`plot_firm_margin`, :func:`plot_staff`,
+    :func:`plot_complaints`, :func:`plot_arrears`; :func:`plot_compare` for several results on
+    one axes; :func:`plot_overview` for the six main outcomes in one figure;
+    :func:`mark_events` adds fee changes, votes and firm exits.
+Votes and campaigns
+    :func:`plot_vote` (turnout and approval by heads and by area against the Art. 278
+    thresholds), :func:`plot_campaign` (share of a campaign's bill paid after each step).
+The community and the two cycles
+    :func:`plot_community` (stairwell groups: who pays, who voted yes), :func:`plot_cycle`
+    (a run's path in the quality-collection plane), :func:`plot_phase_diagram` and
+    :func:`plot_phase_plane` (see :mod:`feesim.studies.phase`).
+
+The numbers behind the drawings are available without drawing: :func:`outcome_bands`,
+:func:`vote_bars` and :func:`community_grid`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from feesim.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from feesim.engine.results import SimulationResult
+    from feesim.studies.phase import PhaseDiagram
+
+__all__ = [
+    "OUTCOMES",
+    "OVERVIEW",
+    "community_grid",
+    "mark_events",
+    "outcome_bands",
+    "plot_arrears",
+    "plot_campaign",
+    "plot_collection",
+    "plot_community",
+    "plot_compare",
+    "plot_complaints",
+    "plot_cycle",
+    "plot_fee",
+    "plot_firm_cash",
+    "plot_firm_margin",
+    "plot_outcome",
+    "plot_overview",
+    "plot_phase_diagram",
+    "plot_phase_plane",
+    "plot_quality",
+    "plot_satisfaction",
+    "plot_staff",
+    "plot_trust",
+    "plot_vote",
+    "vote_bars",
+]
+
+#: Title and kind ("share" for 0-1 rates drawn as percentages, else a unit) of each outcome.
+OUTCOMES: dict[str, tuple[str, str]] = {
+    "fee_per_m2": ("Fee", "yuan/m² per month"),
+    "service_quality": ("Service quality", "0-1, 1 = liveable standard"),
+    "quality_cleaning": ("Cleaning quality", "0-1"),
+    "quality_security": ("Security quality", "0-1"),
+    "quality_greening": ("Greening quality", "0-1"),
+    "quality_repairs": ("Repairs quality", "0-1"),
+    "perceived_quality": ("Quality residents see", "0-1"),
+    "satisfaction": ("Satisfaction", "0-1"),
+    "trust": ("Trust", "0-1"),
+    "payment_record": ("Payment record", "share"),
+    "collection_rate": ("Collection, year to date", "share"),
+    "collection_rate_month": ("Collection of what was due this month", "share"),
+    "arrears_yuan": ("Arrears", "yuan"),
+    "receivable_yuan": ("Unpaid fees", "yuan"),
+    "billed_yuan": ("Fees billed", "yuan per month"),
+    "paid_yuan": ("Fees paid", "yuan per month"),
+    "written_off_yuan": ("Fees written off", "yuan per month"),
+    "firm_revenue_yuan": ("Firm revenue", "yuan per month"),
+    "firm_cost_yuan": ("Firm cost", "yuan per month"),
+    "firm_margin": ("Firm margin", "share"),
+    "firm_cash_yuan": ("Firm cash", "yuan"),
+    "firm_payout_yuan": ("Remitted to the parent company", "yuan"),
+    "firm_staff": ("Firm staff", "full-time staff"),
+    "firm_active": ("Regular firm in place", "share"),
+    "firm_serial": ("Providers so far", "count"),
+    "service_cost_yuan": ("Service cost", "yuan per month"),
+    "subsidy_yuan": ("Subsidy", "yuan per month"),
+    "public_income_to_firm_yuan": ("Public income to the firm", "yuan per month"),
+    "owners_account_yuan": ("Owners' account", "yuan"),
+    "fund_balance_yuan": ("Maintenance fund", "yuan"),
+    "fund_collection_rate": ("Fund top-up collected", "share"),
+    "complaints": ("Hotline complaints", "per month"),
+    "suits_filed": ("Suits filed", "per month"),
+    "min_wage_yuan": ("Minimum wage", "yuan per month"),
+    "assessment_score": ("District assessment score", "0-100"),
+}
+
+#: The six outcomes of :func:`plot_overview` (and of the dashboard).
+OVERVIEW: tuple[str, ...] = (
+    "fee_per_m2",
+    "service_quality",
+    "collection_rate",
+    "firm_cash_yuan",
+    "trust",
+    "complaints",
+)
+
+#: Colours shared by all plots (colour-blind safe pairs).
+COLOURS = {
+    "line": "#1f4e79",
+    "band": "#6fa8dc",
+    "paid": "#2e7d32",
+    "open": "#a5d6a7",
+    "unpaid": "#c62828",
+    "yes": "#1565c0",
+    "no": "#ef6c00",
+    "absent": "#cfd8dc",
+    "low": "#c62828",
+    "high": "#2e7d32",
+    "mid": "#f9a825",
+    "exit": "#6a1b9a",
+}
+
+
+# ==============================================================================================
+# helpers
+# ==============================================================================================
+def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.4, 3.6)) -> Axes:
+    if ax is not None:
+        return ax
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    return ax
+
+
+def _label(column: str) -> tuple[str, str]:
+    if column in OUTCOMES:
+        return OUTCOMES[column]
+    if column.startswith("fee_"):
+        return (f"Fee, {column[4:]}", "yuan/m² per month")
+    return (column.replace("_", " ").capitalize(), "")
+
+
+def _percent_axis(ax: Axes, which: str = "y") -> None:
+    from matplotlib.ticker import PercentFormatter
+
+    axis = ax.yaxis if which == "y" else ax.xaxis
+    axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+
+
+def _style(ax: Axes, column: str, title: str | None) -> None:
+    name, unit = _label(column)
+    ax.set_title(name if title is None else title, fontsize="medium", loc="left")
+    if unit == "share":
+        _percent_axis(ax)
+    elif unit:
+        ax.set_ylabel(unit, fontsize="small")
+    ax.grid(True, alpha=0.3)
+    ax.tick_params(labelsize="small")
+
+
+def _date_axis(ax: Axes) -> None:
+    from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
+
+    locator = AutoDateLocator(minticks=3, maxticks=7)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(ConciseDateFormatter(locator))
+
+
+def _x_values(result: SimulationResult, months: np.ndarray, x: str) -> np.ndarray:
+    if x == "month":
+        return months
+    if x == "date":
+        dates = result.series.drop_duplicates("month").set_index("month")["date"]
+        return pd.to_datetime(dates.reindex(months).to_numpy()).to_numpy()
+    raise ConfigError(f"x: got {x!r}; expected 'date' or 'month'")
+
+
+def _check_column(result: SimulationResult, column: str) -> None:
+    if column not in result.series.columns:
+        allowed = ", ".join(c for c in result.series.columns if c not in ("run", "date"))
+        raise ConfigError(f"column: got {column!r}; expected one of {allowed}")
+
+
+def outcome_bands(
+    result: SimulationResult,
+    column: str,
+    band: tuple[float, float] = (0.05, 0.95),
+    center: str = "median",
+) -> pd.DataFrame:
+    """The numbers :func:`plot_outcome` draws: per month ``center``, ``lower`` and ``upper``.
+
+    Parameters
+    ----------
+    result : SimulationResult
+    column : str
+        A column of ``result.series``.
+    band : (float, float)
+        Quantiles of the band across runs.
+    center : {"median", "mean"}
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by month.
+    """
+    _check_column(result, column)
+    if center not in ("median", "mean"):
+        raise ConfigError(f"center: got {center!r}; expected 'median' or 'mean'")
+    lo, hi = band
+    if not 0 <= lo < hi <= 1:
+        raise ConfigError(f"band: got {band!r}; expected two quantiles 0 <= lower < upper <= 1")
+    q = result.quantiles(column, q=(lo, 0.5, hi))
+    name = lambda p: f"p{round(p * 100):02d}"
+    return pd.DataFrame(
+        {
+            "center": q["p50"] if center == "median" else q["mean"],
+            "lower": q[name(lo)],
+            "upper": q[name(hi)],
+        }
+    )
+
+
+# ==============================================================================================
+# outcomes over time
+# ==============================================================================================
+def plot_outcome(
+    result: SimulationResult,
+    column: str,
+    *,
+    ax: Axes | None = None,
+    band: tuple[float, float] | None = (0.05, 0.95),
+    center: str = "median",
+    x: str = "date",
+    label: str | None = None,
+    color: str | None = None,
+    title: str | None = None,
+) -> Axes:
+    """One outcome over time: the centre line across runs and a band between two quantiles.
+
+    Parameters
+    ----------
+    result : SimulationResult
+    column : str
+        A column of ``result.series`` (see :data:`OUTCOMES` for titles and units).
+    ax : matplotlib.axes.Axes, optional
+    band : (float, float) or None
+        Quantiles across runs shaded around the line (no band for one run or None).
+    center : {"median", "mean"}
+    x : {"date", "month"}
+        Calendar dates or simulated months on the x axis.
+    label, color, title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import feesim
+    >>> from feesim.surfaces.plotting import plot_outcome
+    >>> result = feesim.simulate(feesim.load_scenario("examples/frozen_fee.toml"))  # doctest: +SKIP
+    >>> ax = plot_outcome(result, "collection_rate")                               # doctest: +SKIP
+    """
+    ax = _axes(ax)
+    data = outcome_bands(result, column, band or (0.05, 0.95), center)
+    xs = _x_values(result, data.index.to_numpy(), x)
+    colour = color or COLOURS["line"]
+    (line,) = ax.plot(xs, data["center"].to_numpy(), color=colour, lw=1.6, label=label)
+    if band is not None and result.n_runs > 1:
+        ax.fill_between(
+            xs,
+            data["lower"].to_numpy(),
+            data["upper"].to_numpy(),
+            color=line.get_color(),
+            alpha=0.2,
+            lw=0,
+        )
+    _style(ax, column, title)
+    if x == "month":
+        ax.set_xlabel("month", fontsize="small")
+    else:
+        _date_axis(ax)
+    if label is not None:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def plot_fee(result: SimulationResult, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Area-weighted fee per m2 (yuan per month)."""
+    return plot_outcome(result, "fee_per_m2", ax=ax, **kwargs)
+
+
+def plot_quality(result: SimulationResult, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Delivered service quality (1 = the liveable standard fully staffed)."""
+    return plot_outcome(result, "service_quality", ax=ax, **kwargs)
+
+
+def plot_collection(
+    result: SimulationResult, ax: Axes | None = None, kind: str = "ytd", **kwargs: Any
+) -> Axes:
+    """Collection rate: ``kind`` "ytd" (year to date, as communities report it) or "month"."""
+    columns = {"ytd": "collection_rate", "month": "collection_rate_month"}
+    if kind not in columns:
+        raise ConfigError(f"kind: got {kind!r}; expected 'ytd' or 'month'")
+    ax = plot_outcome(result, columns[kind], ax=ax, **kwargs)
+    ax.set_ylim(0, 1.02)
+    return ax
+
+
+def plot_satisfaction(result: SimulationResult, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Mean satisfaction of households (0-1)."""
+    return plot_outcome(result, "satisfaction", ax=ax, **kwargs)
+
+
+def plot_trust(result: SimulationResult, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Mean trust of households in firm and committee (0-1)."""
+    return plot_outcome(result, "trust", ax=ax, **kwargs)
+
+
+def plot_firm_cash(result: SimulationResult, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Cash of the provider serving the community (yuan); a new provider starts afresh."""
+    ax = plot_outcome(result, "firm_cash_yuan", ax=ax, **kwargs)
+    ax.axhline(0.0, color="0.3", lw=0.8)
+    return ax
+
+
+def plot_firm_margin(result: SimulationResult, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Monthly net margin of the firm."""
+    return plot_outcome(result, "firm_margin", ax=ax, **kwargs)
+
+
+def plot_staff(result: SimulationResult, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Staff employed by the firm (full-time equivalents)."""
+    return plot_outcome(result, "firm_staff", ax=ax, **kwargs)
+
+
+def plot_complaints(result: SimulationResult, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Complaints to the 12345 hotline per month."""
+    return plot_outcome(result, "complaints", ax=ax, **kwargs)
+
+
+def plot_arrears(result: SimulationResult, ax: Axes | None = None, **kwargs: Any) -> Axes:
+    """Past-due fees (yuan)."""
+    return plot_outcome(result, "arrears_yuan", ax=ax, **kwargs)
+
+
+def plot_compare(
+    results: Mapping[str, SimulationResult],
+    column: str,
+    *,
+    ax: Axes | None = None,
+    colors: Sequence[str] | None = None,
+    **kwargs: Any,
+) -> Axes:
+    """Several results (e.g. policies) on one axes, each with its band, labelled by its key."""
+    ax = _axes(ax)
+    palette = list(colors) if colors else ["#1f4e79", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a"]
+    for k, (name, res) in enumerate(results.items()):
+        plot_outcome(res, column, ax=ax, label=name, color=palette[k % len(palette)], **kwargs)
+    return ax
+
+
+_EVENT_STYLE = {
+    "fee_changed": ("fee change", "#2e7d32", "-"),
+    "rolled_back": ("rollback", "#ef6c00", "-"),
+    "firm_exit": ("firm leaves", "#6a1b9a", "--"),
+    "firm_hired": ("new firm", "#1565c0", "--"),
+    "notice": ("notice given", "#6a1b9a", ":"),
+}
+
+
+def mark_events(
+    result: SimulationResult,
+    ax: Axes,
+    *,
+    run: int = 0,
+    x: str = "date",
+    events: Sequence[str] = tuple(_EVENT_STYLE),
+    votes: bool = True,
+) -> Axes:
+    """Vertical lines at fee changes, rollbacks, notices, exits and new firms, and at votes."""
+    ev = result.events[(result.events["run"] == run) & result.events["event"].isin(events)]
+    seen: set[str] = set()
+    for _, e in ev.iterrows():
+        name, colour, style = _EVENT_STYLE[str(e["event"])]
+        xv = _x_values(result, np.array([int(e["month"])]), x)[0]
+        ax.axvline(
+            xv, color=colour, ls=style, lw=1, alpha=0.8, label=None if name in seen else name
+        )
+        seen.add(name)
+    if votes and len(result.votes):
+        vs = result.votes[result.votes["run"] == run]
+        for _, v in vs.iterrows():
+            xv = _x_values(result, np.array([int(v["month"])]), x)[0]
+            ax.axvline(xv, color="0.4", ls=":", lw=1, label=None if "vote" in seen else "vote")
+            seen.add("vote")
+    return ax
+
+
+def plot_overview(
+    result: SimulationResult,
+    *,
+    fig: Figure | None = None,
+    columns: Sequence[str] = OVERVIEW,
+    ncols: int = 3,
+    events: bool = True,
+    **kwargs: Any,
+) -> np.ndarray:
+    """The main outcomes in one figure (fee, quality, collection, firm cash, trust, complaints).
+
+    Parameters
+    ----------
+    result : SimulationResult
+    fig : matplotlib.figure.Figure, optional
+        Figure to draw in (cleared first); a new one if None.
+    columns : sequence of str
+    ncols : int
+    events : bool
+        Mark fee changes, votes and firm exits of run 0 (single runs only).
+    **kwargs
+        Passed to :func:`plot_outcome`.
+
+    Returns
+    -------
+    numpy.ndarray of matplotlib.axes.Axes
+    """
+    nrows = -(-len(columns) // ncols)
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(4.0 * ncols, 2.8 * nrows), layout="constrained")
+    else:
+        fig.clear()
+    axes = np.atleast_1d(fig.subplots(nrows, ncols, squeeze=False).ravel())
+    for ax, column in zip(axes, columns, strict=False):
+        if column == "collection_rate":
+            plot_collection(result, ax=ax, **kwargs)
+        elif column == "firm_cash_yuan":
+            plot_firm_cash(result, ax=ax, **kwargs)
+        else:
+            plot_outcome(result, column, ax=ax, **kwargs)
+        if events and result.n_runs == 1:
+            mark_events(result, ax, x=kwargs.get("x", "date"))
+    for ax in axes[len(columns) :]:
+        ax.set_visible(False)
+    if events and result.n_runs == 1:
+        handles, labels = [], []
+        for ax in axes[: len(columns)]:
+            for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
+                if lab not in labels:
+                    handles.append(h)
+                    labels.append(lab)
+        if handles:
+            axes[0].legend(handles, labels, fontsize="x-small", loc="best")
+    return axes
+
+
+# ==============================================================================================
+# votes and campaigns
+# ==============================================================================================
+def vote_bars(votes: pd.DataFrame, matter: str | None = None, month: int | None = None) -> dict:
+    """The numbers :func:`plot_vote` draws for one vote (means across runs).
+
+    Returns a dict with ``turnout_heads``, ``turnout_area``, ``approval_heads``,
+    ``approval_area`` (means; with ``*_lo`` / ``*_hi`` 5% and 95% quantiles), ``passed`` (share
+    of runs), ``quorum_met`` (share), ``month``, ``matter``, ``supermajority``, ``runs``.
+    """
+    v = votes
+    if matter is not None:
+        v = v[v["matter"] == matter]
+    if v.empty:
+        return {}
+    if month is None:
+        # The first vote of each run (the proposal put to the owners).
+        v = v.sort_values(["run", "month"]).groupby("run", as_index=False).head(1)
+    else:
+        v = v[v["month"] == month]
+    out: dict[str, Any] = {}
+    for c in ("turnout_heads", "turnout_area", "approval_heads", "approval_area"):
+        vals = v[c].to_numpy(dtype=float)
+        out[c] = float(np.nanmean(vals)) if np.isfinite(vals).any() else float("nan")
+        out[c + "_lo"] = float(np.nanquantile(vals, 0.05)) if np.isfinite(vals).any() else np.nan
+        out[c + "_hi"] = float(np.nanquantile(vals, 0.95)) if np.isfinite(vals).any() else np.nan
+    out["passed"] = float(v["passed"].astype(bool).mean())
+    out["quorum_met"] = float(v["quorum_met"].astype(bool).mean())
+    out["month"] = int(v["month"].iloc[0])
+    out["matter"] = str(v["matter"].iloc[0])
+    out["supermajority"] = bool(v["supermajority"].astype(bool).any())
+    out["runs"] = len(v)
+    return out
+
+
+def plot_vote(
+    result: SimulationResult | pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    matter: str | None = None,
+    month: int | None = None,
+) -> Axes:
+    """Turnout and approval, by heads and by area, against the thresholds of Art. 278.
+
+    Draws the first vote of each run (or the vote of ``month``), as the mean across runs with
+    a 5-95% range. Dashed lines: the 2/3 quorum for turnout; 1/2 (or 3/4 for a maintenance-fund
+    top-up) for approval.
+
+    Parameters
+    ----------
+    result : SimulationResult or pandas.DataFrame
+        A result, or its ``votes`` table.
+    ax : matplotlib.axes.Axes, optional
+    matter : str, optional
+        Only votes on this matter ("fee", "maintenance_fund", "hire_firm", "package").
+    month : int, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    ax = _axes(ax, figsize=(5.0, 3.4))
+    votes = result if isinstance(result, pd.DataFrame) else result.votes
+    bars = vote_bars(votes, matter, month)
+    ax.set_ylim(0, 1.05)
+    _percent_axis(ax)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.tick_params(labelsize="small")
+    if not bars:
+        ax.set_title("Owners' vote", fontsize="medium", loc="left")
+        ax.text(0.5, 0.5, "no vote yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set_xticks([])
+        return ax
+    names = ["turnout_heads", "turnout_area", "approval_heads", "approval_area"]
+    labels = ["turnout\nheads", "turnout\narea", "approval\nheads", "approval\narea"]
+    colours = ["#90a4ae", "#607d8b", COLOURS["yes"], "#0d47a1"]
+    xs = np.arange(4)
+    heights = np.array([bars[n] for n in names])
+    ax.bar(xs, heights, color=colours, width=0.65)
+    if bars["runs"] > 1:
+        lo = heights - np.array([bars[n + "_lo"] for n in names])
+        hi = np.array([bars[n + "_hi"] for n in names]) - heights
+        ax.errorbar(xs, heights, yerr=[lo, hi], fmt="none", ecolor="0.2", capsize=3, lw=1)
+    approve = 0.75 if bars["supermajority"] else 0.5
+    ax.hlines(2 / 3, -0.4, 1.4, colors="0.2", linestyles="--", lw=1)
+    ax.hlines(approve, 1.6, 3.4, colors="0.2", linestyles="--", lw=1)
+    ax.text(0.5, 2 / 3 + 0.02, "quorum 2/3", ha="center", fontsize="x-small")
+    ax.text(
+        2.5,
+        approve + 0.02,
+        f"pass > {approve:.0%}" if approve == 0.5 else "pass 3/4",
+        ha="center",
+        fontsize="x-small",
+    )
+    for x, h in zip(xs, heights, strict=True):
+        if np.isfinite(h):
+            ax.text(
+                x,
+                h / 2,
+                f"{h:.0%}",
+                ha="center",
+                va="center",
+                color="white",
+                fontsize="small",
+                fontweight="bold",
+            )
+    ax.set_xticks(xs, labels, fontsize="x-small")
+    if bars["runs"] > 1:
+        verdict = f"passed in {bars['passed']:.0%} of {bars['runs']} runs"
+    elif bars["passed"]:
+        verdict = "passed"
+    else:
+        verdict = "rejected" if bars["quorum_met"] else "no quorum"
+    ax.set_title(
+        f"Vote in month {bars['month']} ({bars['matter']}): {verdict}",
+        fontsize="medium",
+        loc="left",
+    )
+    return ax
+
+
+def plot_campaign(result: SimulationResult, ax: Axes | None = None, campaign: int = 0) -> Axes:
+    """Share of a campaign's bill paid after each step, by day since the bills went out."""
+    ax = _axes(ax, figsize=(5.0, 3.4))
+    c = result.campaigns
+    if c.empty:
+        ax.text(0.5, 0.5, "no campaign", ha="center", va="center", transform=ax.transAxes)
+        return ax
+    ids = sorted(c["campaign"].unique())
+    if campaign >= len(ids):
+        raise ConfigError(f"campaign: got {campaign}; expected 0 to {len(ids) - 1}")
+    first = c[c["campaign"] == ids[campaign]]
+    g = first.groupby("day")["share_paid"]
+    days = np.concatenate([[0], g.mean().index.to_numpy()])
+    mean = np.concatenate([[0.0], g.mean().to_numpy()])
+    ax.plot(days, mean, marker="o", color=COLOURS["line"])
+    if result.n_runs > 1:
+        lo = np.concatenate([[0.0], g.quantile(0.05).to_numpy()])
+        hi = np.concatenate([[0.0], g.quantile(0.95).to_numpy()])
+        ax.fill_between(days, lo, hi, color=COLOURS["band"], alpha=0.3, lw=0)
+    ax.set_ylim(0, 1.02)
+    _percent_axis(ax)
+    ax.set_xlabel("days since the bills went out", fontsize="small")
+    ax.set_title("Campaign: share of the bill paid", fontsize="medium", loc="left")
+    ax.grid(True, alpha=0.3)
+    return ax
+
+
+# ==============================================================================================
+# the community and the two cycles
+# ==============================================================================================
+def community_grid(
+    frame: pd.DataFrame, color_by: str = "payment", max_columns: int = 40
+) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """The picture :func:`plot_community` draws: a category code per cell and the legend.
+
+    Each stairwell group is a column of cells, one per household; columns wrap into bands of
+    at most ``max_columns`` groups. Codes: for ``"payment"`` 0 paid up, 1 bill open but pays
+    regularly (payment record at least 1/2), 2 not paying; for ``"vote"`` 0 yes, 1 no, 2 did
+    not vote. NaN marks empty cells.
+    """
+    if color_by == "payment":
+        code = np.where(
+            frame["paying"].to_numpy(dtype=bool),
+            0,
+            np.where(frame["payment_record"].to_numpy() >= 0.5, 1, 2),
+        )
+        legend = [
+            ("paid up", COLOURS["paid"]),
+            ("bill open, pays regularly", COLOURS["open"]),
+            ("not paying", COLOURS["unpaid"]),
+        ]
+    elif color_by == "vote":
+        voted = frame["voted"].to_numpy(dtype=bool)
+        code = np.where(voted, np.where(frame["approved"].to_numpy(dtype=bool), 0, 1), 2)
+        legend = [
+            ("yes", COLOURS["yes"]),
+            ("no", COLOURS["no"]),
+            ("did not vote", COLOURS["absent"]),
+        ]
+    else:
+        raise ConfigError(f"color_by: got {color_by!r}; expected 'payment' or 'vote'")
+    groups = frame["group"].to_numpy()
+    order = np.argsort(groups, kind="stable")
+    ids, starts, sizes = np.unique(groups[order], return_index=True, return_counts=True)
+    n_groups, height = len(ids), int(sizes.max())
+    ncol = min(max_columns, n_groups)
+    bands = -(-n_groups // ncol)
+    grid = np.full((bands * (height + 1) - 1, ncol), np.nan)
+    for g in range(n_groups):
+        band, col = divmod(g, ncol)
+        cells = code[order[starts[g] : starts[g] + sizes[g]]]
+        top = band * (height + 1)
+        grid[top : top + len(cells), col] = cells
+    return grid, legend
+
+
+def plot_community(
+    frame: pd.DataFrame,
+    ax: Axes | None = None,
+    *,
+    color_by: str = "payment",
+    max_columns: int = 40,
+    title: str | None = None,
+) -> Axes:
+    """A picture of the community: stairwell groups as columns of households.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        :meth:`feesim.FeeModel.household_frame` of one run.
+    ax : matplotlib.axes.Axes, optional
+    color_by : {"payment", "vote"}
+        Colour households by payment (paid up / bill open but pays regularly / not paying) or
+        by their owner's ballot in the latest vote (yes / no / did not vote).
+    max_columns : int
+        Stairwell groups per band before wrapping.
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    ax = _axes(ax, figsize=(6.4, 3.6))
+    grid, legend = community_grid(frame, color_by, max_columns)
+    cmap = ListedColormap([c for _, c in legend])
+    ax.imshow(
+        np.ma.masked_invalid(grid),
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=2.5,
+        interpolation="nearest",
+        aspect="auto",
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    n = len(frame)
+    if title is None:
+        if color_by == "payment":
+            share = float(frame["paying"].mean()) if n else float("nan")
+            regular = float((frame["payment_record"] >= 0.5).mean()) if n else float("nan")
+            title = f"Households by stairwell: {share:.0%} paid up, {regular:.0%} pay regularly"
+        else:
+            voted = frame["voted"].astype(bool)
+            yes = float(frame.loc[voted, "approved"].mean()) if voted.any() else float("nan")
+            title = (
+                f"Latest vote by stairwell: {voted.mean():.0%} of units voted, {yes:.0%} yes"
+                if voted.any()
+                else "Latest vote by stairwell: no ballots"
+            )
+    ax.set_title(title, fontsize="medium", loc="left")
+    ax.legend(
+        handles=[Patch(color=c, label=lab) for lab, c in legend],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.02),
+        ncols=3,
+        fontsize="x-small",
+        frameon=False,
+    )
+    return ax
+
+
+def plot_cycle(
+    result: SimulationResult,
+    ax: Axes | None = None,
+    *,
+    run: int | None = None,
+    color: str | None = None,
+    label: str | None = None,
+) -> Axes:
+    """A run's path in the quality-collection plane, one point per year (December).
+
+    Collection is the year-to-date rate at December; quality is the December value. The first
+    point is month 0. For several runs the median path is drawn unless ``run`` is given.
+    """
+    ax = _axes(ax, figsize=(4.8, 4.0))
+    s = result.series if run is None else result.series[result.series["run"] == run]
+    first = s[s["month"] == s["month"].min()]
+    dec = s[s["calendar_month"] == 12]
+    pts = pd.concat([first, dec]).groupby("month")[["service_quality", "collection_rate"]].median()
+    colour = color or COLOURS["line"]
+    ax.plot(pts["service_quality"], pts["collection_rate"], "-o", color=colour, ms=3, label=label)
+    ax.plot(pts["service_quality"].iloc[:1], pts["collection_rate"].iloc[:1], "s", color=colour)
+    _plane_style(ax)
+    if label:
+        ax.legend(fontsize="small")
+    return ax
+
+
+def _plane_style(ax: Axes) -> None:
+    ax.set_xlabel("service quality (1 = liveable standard)", fontsize="small")
+    ax.set_ylabel("collection", fontsize="small")
+    _percent_axis(ax)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlim(0, 1.1)
+    ax.grid(True, alpha=0.3)
+    ax.tick_params(labelsize="small")
+
+
+def _state_colour(k: int, n: int) -> str:
+    if n == 1:
+        return COLOURS["high"]
+    if k == 0:
+        return COLOURS["low"]
+    if k == n - 1:
+        return COLOURS["high"]
+    return COLOURS["mid"]
+
+
+def _state_name(k: int, n: int) -> str:
+    if n == 1:
+        return "single stable state"
+    if k == 0:
+        return "low trap"
+    if k == n - 1:
+        return "high equilibrium"
+    return f"state {k}"
+
+
+def plot_phase_diagram(diagram: PhaseDiagram, ax: Axes | None = None) -> Axes:
+    """Start value against long-run collection: stable states (lines) and thresholds.
+
+    Each dot is one simulated start (filled in the colour of the state it ended in, hollow if
+    it had not settled).
+    """
+    ax = _axes(ax, figsize=(5.6, 4.0))
+    t = diagram.table
+    n = diagram.n_states
+    for _, s in diagram.states.iterrows():
+        k = int(s["state"])
+        colour = _state_colour(k, n)
+        ax.axhline(s["collection"], color=colour, lw=1, ls="--", alpha=0.7)
+        ax.text(
+            1.0,
+            s["collection"] + 0.015,
+            f"{_state_name(k, n)}: {s['collection']:.0%}",
+            color=colour,
+            ha="right",
+            va="bottom",
+            fontsize="small",
+            transform=ax.get_yaxis_transform(),
+        )
+        sel = t[t["state"] == k]
+        ax.scatter(sel["start"], sel["collection"], color=colour, s=28, zorder=3)
+    loose = t[t["state"] < 0]
+    if len(loose):
+        ax.scatter(
+            loose["start"],
+            loose["collection"],
+            facecolors="none",
+            edgecolors="0.4",
+            s=28,
+            zorder=3,
+            label="not settled",
+        )
+    for th in diagram.thresholds:
+        if np.isfinite(th):
+            ax.axvline(th, color="0.2", ls=":", lw=1.2)
+            ax.text(th, 0.02, f" threshold {th:.2f}", fontsize="small", rotation=90, va="bottom")
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(0, 1.05)
+    _percent_axis(ax)
+    if diagram.variable == "collection":
+        _percent_axis(ax, "x")
+    ax.set_xlabel(f"starting {diagram.variable}", fontsize="small")
+    ax.set_ylabel(f"collection after {diagram.meta.get('years')} years", fontsize="small")
+    ax.set_title(diagram.meta.get("scenario", ""), fontsize="medium", loc="left")
+    ax.grid(True, alpha=0.3)
+    ax.tick_params(labelsize="small")
+    if len(loose):
+        ax.legend(fontsize="x-small", loc="center right")
+    return ax
+
+
+def plot_phase_plane(
+    diagram: PhaseDiagram, ax: Axes | None = None, live: pd.DataFrame | None = None
+) -> Axes:
+    """Paths of a phase diagram in the quality-collection plane, ending in its stable states.
+
+    Each thin line is one start (coloured by the state it ends in); stars are the stable
+    states. ``live`` (columns ``quality`` and ``collection``) is drawn on top in black.
+    """
+    ax = _axes(ax, figsize=(4.8, 4.0))
+    n = diagram.n_states
+    end = diagram.table.set_index(["start", "replicate"])["state"]
+    for (start, rep), path in diagram.paths.groupby(["start", "replicate"], sort=False):
+        state = int(end.loc[(start, rep)])
+        colour = _state_colour(state, n) if state >= 0 else "0.6"
+        ax.plot(path["quality"], path["collection"], color=colour, lw=0.8, alpha=0.55)
+        ax.plot(path["quality"].iloc[0], path["collection"].iloc[0], "o", color=colour, ms=2.5)
+    for _, s in diagram.states.iterrows():
+        k = int(s["state"])
+        ax.plot(
+            s["quality"],
+            s["collection"],
+            "*",
+            ms=16,
+            color=_state_colour(k, n),
+            mec="black",
+            label=f"{_state_name(k, n)} ({s['collection']:.0%})",
+        )
+    if live is not None and len(live):
+        ax.plot(live["quality"], live["collection"], color="black", lw=2, label="this run")
+        ax.plot(live["quality"].iloc[-1], live["collection"].iloc[-1], "o", color="black", ms=6)
+    _plane_style(ax)
+    ax.set_ylabel("collection (trailing 12 months)", fontsize="small")
+    ax.legend(fontsize="x-small", loc="lower right")
+    ax.set_title("The cycle in the quality-collection plane", fontsize="medium", loc="left")
+    return ax
