@@ -198,7 +198,7 @@ def test_disclosed_staff_and_cost_are_what_the_model_firm_starts_with():
     model = FeeModel(sc, rng=1)
     fb = model.firms
     assert fb.staff[0] == pytest.approx(6.0, rel=0.05)
-    monthly = fb.service_cost(model.wage[0], model.price[0])[0]
+    monthly = fb.service_cost(model.setting.wage[0], model.setting.price[0])[0]
     assert monthly == pytest.approx(480000.0 / 12, rel=0.05)
 
 

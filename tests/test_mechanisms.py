@@ -29,14 +29,14 @@ def test_unilateral_rise_hurts_more_than_a_voted_one(small_scenario):
     imposed = FeeModel(_with(sc, proposals=()), rng=1)
     for _ in range(9):
         imposed.step()
-    imposed.set_fee(0, imposed.fee[0, :2] * 1.2, accepted=0.0)
-    anchor_gap = imposed.perception.fee_anchor[0] / imposed.fee[0, :2]
+    imposed.desk.set_fee(0, imposed.state.fee[0, :2] * 1.2, accepted=0.0)
+    anchor_gap = imposed.perception.fee_anchor[0] / imposed.state.fee[0, :2]
     assert np.all(anchor_gap < 0.85)
     voted = FeeModel(sc, rng=1)
     voted.run(12)
     approval = voted.committees[0].motions[0].approval
     assert approval > 0.5
-    gap_voted = voted.perception.fee_anchor[0] / voted.fee[0, :2]
+    gap_voted = voted.perception.fee_anchor[0] / voted.state.fee[0, :2]
     assert np.all(gap_voted > anchor_gap)
 
 
@@ -236,7 +236,7 @@ def test_shared_populations_copy_households_but_not_decisions(small_scenario):
     np.testing.assert_array_equal(hh.area[a], hh.area[c])  # runs 0 and 2 share template 0
     np.testing.assert_array_equal(hh.habit[a], hh.habit[c])
     assert not np.array_equal(hh.area[a], hh.area[b])  # run 1 has the other population
-    assert model.offset[0] == model.offset[2]
+    assert model.residents.offset[0] == model.residents.offset[2]
     result = model.run()
     s = result.series
     paid0 = s[s["run"] == 0]["paid_yuan"].to_numpy()
@@ -286,7 +286,7 @@ def test_campaign_step_five_sues_a_share_of_those_still_refusing(small_scenario)
         model.step()
     owing = int(((model.hh.owed() > 0) & (model.hh.suit_month < 0)).sum())
     model.step()
-    filed = int(feesim.SimulationResult.from_model(model).series.loc[5, "suits_filed"])
+    filed = int(model.result().series.loc[5, "suits_filed"])
     assert owing > 100
     assert filed == pytest.approx(0.25 * owing, rel=0.25)
 
@@ -325,7 +325,7 @@ def test_the_firm_holds_service_through_a_thin_margin_and_cuts_under_a_loss(smal
     (``firm.cut_margin``, 0 by default) makes it cut back to what the target margin affords."""
     model = FeeModel([small_scenario] * 4, rng=1)
     fb, t = model.firms, 0
-    wage, price = model.wage[t], model.price[t]
+    wage, price = model.setting.wage[t], model.setting.price[t]
     x0 = fb.staffing.copy()
     at_target = (x0 * fb.unit_cost(wage, price) + fb.equipment * price) * (1 + fb.target_margin)
     # Expected revenue: as now, 3% short (margin about 3%), 10% short (a loss), 5% more.

@@ -21,17 +21,15 @@ proposal) nothing drifts:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from types import SimpleNamespace
 
 import numpy as np
 
-from feesim.config.behaviour import Behaviour
-from feesim.config.scenario import TIER_QUALITY
+from feesim.config.scenario import TIER_QUALITY, Scenario
 from feesim.engine.population import Households, per_household, template_index
-from feesim.engine.rng import Decision
-from feesim.engine.rules.evaluation import assessment_score
+from feesim.engine.rng import Decision, Streams
+from feesim.engine.rules.collection import record_weight, stairwell_share, update_records
+from feesim.engine.rules.evaluation import assess
 from feesim.engine.rules.firm import FUNCTIONS, FirmBook
 from feesim.engine.rules.government import subsidy_factor
 from feesim.engine.rules.payment import (
@@ -41,15 +39,18 @@ from feesim.engine.rules.payment import (
     payment_coefficients,
     propensity,
 )
-from feesim.engine.rules.perception import Perception
+from feesim.engine.rules.perception import Perception, attitudes
+from feesim.engine.state import BehaviourRuns, CommunityState, Residents, Setting, run_values
 
 __all__ = [
     "SETTLE_YEARS",
     "SPIN_UP_YEARS",
-    "BaselineMixin",
     "SpinUp",
-    "run_values",
+    "Templates",
+    "build_firms",
+    "initial_collection",
     "spin_up",
+    "start_residents",
     "year_end_rate",
 ]
 
@@ -124,10 +125,9 @@ def spin_up(
     solve = ~np.isnan(target)
     t = np.clip(np.nan_to_num(target, nan=0.5), 1e-6, 1 - 1e-6)
     goal = np.log(t / (1 - t))
-    size = np.maximum(np.diff(hh.group_start), 1).astype(F32)
     cyc = cycle_months.astype(np.int64)
     cyc_f = cyc.astype(F32)
-    omega = (1.0 - (1.0 - np.asarray(habit_memory, dtype=np.float64)) ** cyc).astype(F32)
+    omega = record_weight(habit_memory, cyc).astype(F32)
     # Only the record and neighbour terms move during the spin-up: split them off once.
     hh.habit[:] = F32(0.5)
     static = propensity(hh, coef, satisfaction, trust, coef.undermatch, burden, F32(0))
@@ -148,7 +148,7 @@ def spin_up(
     for _ in range(40):
         p = logistic(log_odds(offset.astype(F32).take(hh.run)))
         hh.habit[:] = p
-        neighbours = (hh.per_group(hh.habit).astype(F32) / size).take(hh.group)
+        neighbours = stairwell_share(hh)
         coll = np.clip(hh.per_run(year_end_rate(p, bills_per_year) * bill) / weight, 1e-6, 1 - 1e-6)
         step = np.where(solve, goal - np.log(coll / (1 - coll)), 0.0)
         offset += 0.8 * step
@@ -174,10 +174,10 @@ def spin_up(
             closes = month % cyc == cyc - 1
             if closes.any():
                 paid_up = owed_cycle == 0
-                hh.habit += np.where(closes, omega, F32(0)) * (paid_up - hh.habit)
+                update_records(hh.habit, paid_up, np.where(closes, omega, F32(0)))
                 overdue += owed_cycle * closes
                 owed_cycle *= ~closes
-                neighbours = (hh.per_group(hh.habit).astype(F32) / size).take(hh.group)
+                neighbours = stairwell_share(hh)
         unpaid_months = overdue.copy()
         realised = 1.0 - hh.per_run(overdue * bill) / np.maximum(yearly, 1e-12)
         overdue[:] = 0.0  # last year's unpaid bills become arrears (not settled by payers)
@@ -197,202 +197,223 @@ def spin_up(
     )
 
 
-def run_values(objs: Sequence[object], names: Sequence[str]) -> SimpleNamespace:
-    """Run-level values: a float where all runs agree, else a float64 array over runs."""
-    uniq = {id(o): o for o in objs}
-    out = {}
-    for name in names:
-        if len(uniq) == 1:
-            out[name] = float(getattr(objs[0], name))
-            continue
-        vals = np.array([float(getattr(o, name)) for o in objs])
-        out[name] = float(vals[0]) if np.all(vals == vals[0]) else vals
-    return SimpleNamespace(**out)
+@dataclass(frozen=True, eq=False)
+class Templates:
+    """Household populations shared by replicates.
 
-
-class BaselineMixin:
-    """Month-0 construction of a :class:`~feesim.engine.model.FeeModel`.
-
-    Firms' staffing, cash and trailing year; households' attitudes and payment history (the
-    rules of this module).
+    ``template`` holds one copy of each, the batch's run ``r`` copies template ``mapping[r]``,
+    and ``first[i]`` is the first run copying template ``i``.
     """
 
-    def _setup_firms(self, equip_rb: np.ndarray) -> None:
-        runs, R = self.scenarios, len(self.scenarios)
-        f = lambda g: np.array([g(sc.firm) for sc in runs], dtype=np.float64)
-        std_staff = f(lambda x: x.staff_per_10k_m2) * self.area_total / 1e4
-        labour_per_wage = std_staff * f(lambda x: x.wage_premium * (1 + x.social_insurance_rate))
-        ms = f(lambda x: x.materials_share)
-        materials_full = labour_per_wage * self.wage[0] * ms / (1 - ms)
-        equipment = (equip_rb * self.area_rb).sum(axis=1)
-        tier_q = np.array([TIER_QUALITY[sc.firm.tier] for sc in runs])
-        self.firms = FirmBook(
-            state=np.zeros(R, dtype=np.int8),
-            exit_month=np.full(R, -1, dtype=np.int32),
-            since=np.zeros(R, dtype=np.int32),
-            serial=np.zeros(R, dtype=np.int32),
-            x=np.zeros((R, len(FUNCTIONS))),
-            q=np.zeros((R, len(FUNCTIONS))),
-            management=f(lambda x: x.management_quality),
-            cash=np.zeros(R, dtype=np.int64),
-            tier_q=tier_q,
-            floor_q=np.zeros(R),
-            commit_q=np.zeros(R),
-            rectify_until=np.full(R, -1, dtype=np.int32),
-            term_end=f(lambda x: x.term_months).astype(np.int32),
-            loss_months=np.zeros(R, dtype=np.int32),
-            ring_revenue=np.zeros((R, 12)),
-            ring_cost=np.zeros((R, 12)),
-            ring_fee_cash=np.zeros((R, 12)),
-            ring_fee_due=np.zeros((R, 12)),
-            cost_plus=np.array([sc.firm.contract == "cost_plus" for sc in runs]),
-            std_staff=std_staff,
-            labour_per_wage=labour_per_wage,
-            materials_full=materials_full,
-            equipment=equipment,
-            target_margin=f(lambda x: x.target_margin),
-            cut_margin=f(lambda x: x.cut_margin),
-            remuneration=f(lambda x: x.remuneration_rate),
-            staff_floor=f(lambda x: x.staff_floor),
-            max_cut=f(lambda x: x.max_cut_rate),
-            max_hire=f(lambda x: x.max_hire_rate),
-            quality_lag=f(lambda x: x.quality_lag),
-            exit_loss_months=f(lambda x: x.exit_loss_months).astype(np.int32),
-            notice_months=f(lambda x: x.notice_months).astype(np.int32),
-            term_months=f(lambda x: x.term_months).astype(np.int32),
-            credit_months=f(lambda x: x.credit_limit_months),
-            cash_months=f(lambda x: x.initial_cash_months),
-        )
-        self._staff_baseline(np.ones(R))
+    template: Households
+    mapping: np.ndarray
+    first: list[int]
 
-    def _staff_baseline(self, subsidy_factor: np.ndarray) -> None:
-        """Month-0 staffing, cash and trailing year of every firm.
 
-        ``subsidy_factor`` is the share of the district subsidy each firm's assessment earns.
-        """
-        runs, R, fb = self.scenarios, len(self.scenarios), self.firms
-        c0 = self._initial_collection()
-        accrual = (self.fee * self.area_rb).sum(axis=1)
-        self.subsidy_paid = self.subsidy_rate * self.area_total * subsidy_factor
-        revenue0 = (
-            accrual * np.nan_to_num(c0, nan=0.85)
-            + self.public_income * self.public_share
-            + self.subsidy_paid
-        )
-        wage0, price0 = self.wage[0], self.price[0]
-        x_tier = fb.tier_q / fb.management
-        given = np.array(
-            [np.nan if sc.firm.initial_quality is None else sc.firm.initial_quality for sc in runs]
-        )
-        x0 = np.where(
-            np.isnan(given),
-            np.clip(fb.affordable(revenue0, wage0, price0), fb.staff_floor, x_tier),
-            np.nan_to_num(given) / fb.management,
-        )
-        fb.allocate(x0, x_tier)
-        fb.q = np.minimum(fb.x * fb.management[:, None], 1.2)
-        cost0 = fb.service_cost(wage0, price0)
-        fb.cash[:] = np.rint(fb.cash_months * cost0 * 100).astype(np.int64)
-        # Trailing-year rings as the last twelve months looked: cash comes in after each bill
-        # at the constant monthly hazard that yields the collection rate by the cycle's end.
-        coll = np.nan_to_num(c0, nan=0.85)
-        hazard = 1.0 - (1.0 - coll) ** (1.0 / self.cycle)
-        profile = np.empty((R, 12))
-        for k in range(12):  # ring slot k holds the calendar month of simulated month k - 12
-            j = (self.cal_months[0] - 1 + k) % 12 % self.cycle
-            profile[:, k] = hazard * (1.0 - hazard) ** j
-        profile /= profile.sum(axis=1, keepdims=True)
-        fb.ring_fee_cash[:] = (12.0 * accrual * coll)[:, None] * profile
-        fb.ring_revenue[:] = (revenue0 - accrual * coll)[:, None] + fb.ring_fee_cash
-        fb.ring_cost[:] = cost0[:, None]
-        fb.ring_fee_due[:] = accrual[:, None]
+def initial_collection(scenarios: list[Scenario]) -> np.ndarray:
+    """The reported collection rate of each run (NaN where none is given)."""
+    return np.array(
+        [
+            np.nan
+            if sc.community.initial_collection_rate is None
+            else sc.community.initial_collection_rate
+            for sc in scenarios
+        ]
+    )
 
-    def _history(self, s: np.ndarray, tau: np.ndarray, fee_h: np.ndarray) -> SpinUp:
-        """Month-0 payment history: spun up for every run, or once per shared population."""
-        hh, rng = self.hh, self.streams.generator(Decision.POPULATION, sub=1)
-        target = self._initial_collection()
-        if self._templates is None:
-            return spin_up(
-                hh,
-                self.coef,
-                s,
-                tau,
-                fee_h,
-                target,
-                self.cycle.take(hh.run),
-                per_household(self.beh.habit_memory, hh.run),
-                rng,
-            )
-        template, mapping, first = self._templates
-        src = template_index(template, mapping)
-        # The first run copying each template holds exactly the template's households.
-        idx = np.concatenate([np.arange(hh.run_start[r], hh.run_start[r + 1]) for r in first])
-        beh = run_values(
-            [self.scenarios[r].behaviour for r in first], list(Behaviour.__dataclass_fields__)
-        )
-        hist = spin_up(
-            template,
-            payment_coefficients(template, beh),
-            s[idx],
-            tau[idx],
-            fee_h[idx],
-            target[first],
-            self.cycle[first].take(template.run),
-            per_household(beh.habit_memory, template.run),
+
+def build_firms(setting: Setting, state: CommunityState, equip_rb: np.ndarray) -> FirmBook:
+    """Each run's firm at month 0: its contract, cost structure, staffing and trailing year."""
+    runs, R = setting.scenarios, setting.runs
+    f = lambda g: np.array([g(sc.firm) for sc in runs], dtype=np.float64)
+    std_staff = f(lambda x: x.staff_per_10k_m2) * setting.area_total / 1e4
+    labour_per_wage = std_staff * f(lambda x: x.wage_premium * (1 + x.social_insurance_rate))
+    ms = f(lambda x: x.materials_share)
+    materials_full = labour_per_wage * setting.wage[0] * ms / (1 - ms)
+    equipment = (equip_rb * setting.area_rb).sum(axis=1)
+    tier_q = np.array([TIER_QUALITY[sc.firm.tier] for sc in runs])
+    firms = FirmBook(
+        state=np.zeros(R, dtype=np.int8),
+        exit_month=np.full(R, -1, dtype=np.int32),
+        since=np.zeros(R, dtype=np.int32),
+        serial=np.zeros(R, dtype=np.int32),
+        x=np.zeros((R, len(FUNCTIONS))),
+        q=np.zeros((R, len(FUNCTIONS))),
+        management=f(lambda x: x.management_quality),
+        cash=np.zeros(R, dtype=np.int64),
+        tier_q=tier_q,
+        floor_q=np.zeros(R),
+        commit_q=np.zeros(R),
+        rectify_until=np.full(R, -1, dtype=np.int32),
+        term_end=f(lambda x: x.term_months).astype(np.int32),
+        loss_months=np.zeros(R, dtype=np.int32),
+        ring_revenue=np.zeros((R, 12)),
+        ring_cost=np.zeros((R, 12)),
+        ring_fee_cash=np.zeros((R, 12)),
+        ring_fee_due=np.zeros((R, 12)),
+        cost_plus=np.array([sc.firm.contract == "cost_plus" for sc in runs]),
+        std_staff=std_staff,
+        labour_per_wage=labour_per_wage,
+        materials_full=materials_full,
+        equipment=equipment,
+        target_margin=f(lambda x: x.target_margin),
+        cut_margin=f(lambda x: x.cut_margin),
+        remuneration=f(lambda x: x.remuneration_rate),
+        staff_floor=f(lambda x: x.staff_floor),
+        max_cut=f(lambda x: x.max_cut_rate),
+        max_hire=f(lambda x: x.max_hire_rate),
+        quality_lag=f(lambda x: x.quality_lag),
+        exit_loss_months=f(lambda x: x.exit_loss_months).astype(np.int32),
+        notice_months=f(lambda x: x.notice_months).astype(np.int32),
+        term_months=f(lambda x: x.term_months).astype(np.int32),
+        credit_months=f(lambda x: x.credit_limit_months),
+        cash_months=f(lambda x: x.initial_cash_months),
+    )
+    _staff_baseline(firms, setting, state, np.ones(R))
+    return firms
+
+
+def _staff_baseline(
+    firms: FirmBook, setting: Setting, state: CommunityState, subsidy_factor: np.ndarray
+) -> None:
+    """Month-0 staffing, cash and trailing year of every firm (sets ``state.subsidy_paid``).
+
+    ``subsidy_factor`` is the share of the district subsidy each firm's assessment earns.
+    """
+    runs, R, fb = setting.scenarios, setting.runs, firms
+    c0 = initial_collection(runs)
+    accrual = (state.fee * setting.area_rb).sum(axis=1)
+    state.subsidy_paid = setting.subsidy_rate * setting.area_total * subsidy_factor
+    revenue0 = (
+        accrual * np.nan_to_num(c0, nan=0.85)
+        + setting.public_income * setting.public_share
+        + state.subsidy_paid
+    )
+    wage0, price0 = setting.wage[0], setting.price[0]
+    x_tier = fb.tier_q / fb.management
+    given = np.array(
+        [np.nan if sc.firm.initial_quality is None else sc.firm.initial_quality for sc in runs]
+    )
+    x0 = np.where(
+        np.isnan(given),
+        np.clip(fb.affordable(revenue0, wage0, price0), fb.staff_floor, x_tier),
+        np.nan_to_num(given) / fb.management,
+    )
+    fb.allocate(x0, x_tier)
+    fb.q = np.minimum(fb.x * fb.management[:, None], 1.2)
+    cost0 = fb.service_cost(wage0, price0)
+    fb.cash[:] = np.rint(fb.cash_months * cost0 * 100).astype(np.int64)
+    # Trailing-year rings as the last twelve months looked: cash comes in after each bill
+    # at the constant monthly hazard that yields the collection rate by the cycle's end.
+    coll = np.nan_to_num(c0, nan=0.85)
+    hazard = 1.0 - (1.0 - coll) ** (1.0 / setting.cycle)
+    profile = np.empty((R, 12))
+    for k in range(12):  # ring slot k holds the calendar month of simulated month k - 12
+        j = (setting.cal_months[0] - 1 + k) % 12 % setting.cycle
+        profile[:, k] = hazard * (1.0 - hazard) ** j
+    profile /= profile.sum(axis=1, keepdims=True)
+    fb.ring_fee_cash[:] = (12.0 * accrual * coll)[:, None] * profile
+    fb.ring_revenue[:] = (revenue0 - accrual * coll)[:, None] + fb.ring_fee_cash
+    fb.ring_cost[:] = cost0[:, None]
+    fb.ring_fee_due[:] = accrual[:, None]
+
+
+def _history(
+    hh: Households,
+    setting: Setting,
+    coef: PaymentCoefficients,
+    s: np.ndarray,
+    tau: np.ndarray,
+    fee_h: np.ndarray,
+    streams: Streams,
+    templates: Templates | None,
+) -> SpinUp:
+    """Month-0 payment history: spun up for every run, or once per shared population."""
+    rng = streams.generator(Decision.POPULATION, sub=1)
+    target = initial_collection(setting.scenarios)
+    if templates is None:
+        return spin_up(
+            hh,
+            coef,
+            s,
+            tau,
+            fee_h,
+            target,
+            setting.cycle.take(hh.run),
+            per_household(setting.beh.habit_memory, hh.run),
             rng,
         )
-        hh.habit[:] = template.habit[src]
-        return SpinUp(
-            neighbours=hist.neighbours[src],
-            offset=hist.offset[mapping],
-            unpaid_months=hist.unpaid_months[src],
-            cash_profile=hist.cash_profile[mapping],
-            realised=hist.realised[mapping],
-        )
+    template, mapping, first = templates.template, templates.mapping, templates.first
+    src = template_index(template, mapping)
+    # The first run copying each template holds exactly the template's households.
+    idx = np.concatenate([np.arange(hh.run_start[r], hh.run_start[r + 1]) for r in first])
+    beh = run_values(BehaviourRuns, [setting.scenarios[r].behaviour for r in first])
+    hist = spin_up(
+        template,
+        payment_coefficients(template, beh),
+        s[idx],
+        tau[idx],
+        fee_h[idx],
+        target[first],
+        setting.cycle[first].take(template.run),
+        per_household(beh.habit_memory, template.run),
+        rng,
+    )
+    hh.habit[:] = template.habit[src]
+    return SpinUp(
+        neighbours=hist.neighbours[src],
+        offset=hist.offset[mapping],
+        unpaid_months=hist.unpaid_months[src],
+        cash_profile=hist.cash_profile[mapping],
+        realised=hist.realised[mapping],
+    )
 
-    def _initial_collection(self) -> np.ndarray:
-        return np.array(
-            [
-                np.nan
-                if sc.community.initial_collection_rate is None
-                else sc.community.initial_collection_rate
-                for sc in self.scenarios
-            ]
-        )
 
-    def _setup_households(self) -> None:
-        hh = self.hh
-        self.perception = Perception.start(self.firms.quality, self.fee)
-        self.coef = payment_coefficients(hh, self.beh)
-        s, tau = self._attitudes()
-        # A subsidy is only paid on a good enough assessment: staff for what the score earns.
-        fb = self.firms
-        score = assessment_score(fb.quality, np.maximum(fb.tier_q, fb.floor_q), self._mean(s))
-        factor = subsidy_factor(score, self.subsidy_min)
-        if np.any((self.subsidy_rate > 0) & (factor < 1)):
-            self._staff_baseline(factor)
-            self.perception = Perception.start(self.firms.quality, self.fee)
-            s, tau = self._attitudes()
-        self.perception.sat_ref = self._mean(s)
-        fee_h = self._fee_h()
-        history = self._history(s, tau, fee_h)
-        self.offset = history.offset
-        self.coef.intercept = (
-            self.coef.intercept + history.offset.astype(F32).take(hh.run)
-        ).astype(F32)
-        self.neighbours = history.neighbours
-        has_leader = hh.per_group(hh.leader) > 0
-        self.has_volunteer = has_leader.take(hh.group)
-        # Bills left unpaid at the end of the spin-up's last year are the month-0 arrears.
-        monthly_fen = fee_h.astype(np.float64) * hh.area * 100.0
-        hh.arrears[:] = np.rint(monthly_fen * history.unpaid_months).astype(np.int64)
-        # The firm's trailing year is the spin-up's last year, month by month.
-        fb = self.firms
-        accrual = (self.fee * self.area_rb).sum(axis=1)
-        other = fb.ring_revenue - fb.ring_fee_cash
-        for k in range(12):  # ring slot k holds the calendar month of simulated month k - 12
-            cal = (self.cal_months[0] - 1 + k) % 12
-            fb.ring_fee_cash[:, k] = 12.0 * accrual * history.cash_profile[:, cal]
-        fb.ring_revenue[:] = other + fb.ring_fee_cash
-        self.satisfaction, self.trust = s, tau
-        self.fee_h = fee_h
+def start_residents(
+    hh: Households,
+    setting: Setting,
+    state: CommunityState,
+    firms: FirmBook,
+    streams: Streams,
+    templates: Templates | None,
+) -> tuple[Residents, Perception]:
+    """Households' attitudes and payment history at month 0; the firm's trailing year.
+
+    Residents are used to today's service and fee. A subsidy is only paid on a good enough
+    assessment, so firms staff for what the score earns. Payment records, arrears and the
+    community offsets come from the spin-up (module doc), and the firm's trailing year of cash
+    is the spin-up's last year, month by month.
+    """
+    perception = Perception.start(firms.quality, state.fee)
+    coef = payment_coefficients(hh, setting.beh)
+    s, tau = attitudes(hh, perception, state.fee, state.full_fee, setting.beh)
+    factor = subsidy_factor(assess(firms, hh.mean(s)), setting.subsidy_min)
+    if np.any((setting.subsidy_rate > 0) & (factor < 1)):
+        _staff_baseline(firms, setting, state, factor)
+        perception = Perception.start(firms.quality, state.fee)
+        s, tau = attitudes(hh, perception, state.fee, state.full_fee, setting.beh)
+    perception.sat_ref = hh.mean(s)
+    fee_h = hh.by_type(state.fee)
+    history = _history(hh, setting, coef, s, tau, fee_h, streams, templates)
+    coef.intercept = (coef.intercept + history.offset.astype(F32).take(hh.run)).astype(F32)
+    has_leader = hh.per_group(hh.leader) > 0
+    # Bills left unpaid at the end of the spin-up's last year are the month-0 arrears.
+    monthly_fen = fee_h.astype(np.float64) * hh.area * 100.0
+    hh.arrears[:] = np.rint(monthly_fen * history.unpaid_months).astype(np.int64)
+    # The firm's trailing year is the spin-up's last year, month by month.
+    accrual = (state.fee * setting.area_rb).sum(axis=1)
+    other = firms.ring_revenue - firms.ring_fee_cash
+    for k in range(12):  # ring slot k holds the calendar month of simulated month k - 12
+        cal = (setting.cal_months[0] - 1 + k) % 12
+        firms.ring_fee_cash[:, k] = 12.0 * accrual * history.cash_profile[:, cal]
+    firms.ring_revenue[:] = other + firms.ring_fee_cash
+    residents = Residents(
+        coef=coef,
+        offset=history.offset,
+        has_volunteer=has_leader.take(hh.group),
+        satisfaction=s,
+        trust=tau,
+        fee_h=fee_h,
+        neighbours=history.neighbours,
+    )
+    return residents, perception

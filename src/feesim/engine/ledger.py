@@ -1,6 +1,8 @@
 """The money ledger: every yuan is accounted for, in fen (0.01 yuan) as exact integers.
 
-Accounts per community: the households' unpaid bills (*receivable*, and the unpaid
+The books; the flows themselves are assembled by the firm's monthly settlement
+(:func:`feesim.engine.rules.firm.settle_month`). Accounts per community: the households' unpaid
+bills (*receivable*, and the unpaid
 maintenance-fund bills), the provider's *cash*, the owners' account (cost-plus funds and public
 income returned to owners) and the *maintenance fund*. Each month the model posts a set of flows
 (:data:`FLOWS`); :meth:`Ledger.post` moves the balances and checks that
@@ -22,14 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from feesim.engine.population import Households
-from feesim.engine.rules.firm import EMERGENCY
-from feesim.engine.rules.government import subsidy_factor
 from feesim.errors import LedgerError
 
-#: Losing months after which a firm's losses are disclosed to the committee (auto proposals).
-DISCLOSE_LOSS_MONTHS = 6
-
-__all__ = ["DISCLOSE_LOSS_MONTHS", "FLOWS", "FinanceMixin", "Ledger"]
+__all__ = ["FLOWS", "Ledger"]
 
 #: Monthly flows (fen per run) posted to the ledger.
 FLOWS = (
@@ -146,87 +143,3 @@ class Ledger:
         if self.keep_history:
             self.history.append(f)
         return revenue, cost
-
-
-class FinanceMixin:
-    """The finances phase of a :class:`~feesim.engine.model.FeeModel` month (step 10).
-
-    Assembles the month's flows (fees, public income, subsidy, service cost, remuneration, suits,
-    works, the year-end payout), posts them to the ledger, records the providers' trailing year,
-    and lets the firms review their losses (notices; automatic proposals on disclosed losses).
-    """
-
-    def _finances(self, t: int, billed: np.ndarray, paid: dict[str, np.ndarray]) -> dict:
-        fb, R = self.firms, len(self.scenarios)
-        wage, price = self.wage[t], self.price[t]
-        fee_paid = paid["cycle"] + paid["overdue"] + paid["arrears"] + paid["court"]
-        active = fb.state != EMERGENCY
-        factor = subsidy_factor(self.score, self.subsidy_min)
-        subsidy = np.rint(self.subsidy_rate * self.area_total * factor * 100).astype(np.int64)
-        self.subsidy_paid = subsidy / 100.0
-        public = np.rint(self.public_income * 100).astype(np.int64)
-        to_provider = np.rint(public * self.public_share * ~self.released).astype(np.int64)
-        service = np.rint(fb.service_cost(wage, price) * 100).astype(np.int64)
-        remuneration = np.where(
-            fb.cost_plus & active, np.rint(service * fb.remuneration), 0
-        ).astype(np.int64)
-        income = fee_paid + to_provider + subsidy
-        support = np.where(~active, np.maximum(service + self._legal_cost - income, 0), 0)
-        payout = np.zeros(R, dtype=np.int64)
-        if self.cal_months[t] == 12:
-            # Projects remit cash above a reserve to the parent company once a year.
-            reserve = np.rint(fb.cash_months * service).astype(np.int64)
-            expected = fb.cash + np.where(
-                fb.cost_plus & active,
-                remuneration,
-                income + support - service - self._legal_cost - self._overhaul_cost,
-            )
-            payout = np.where(active, np.maximum(expected - reserve, 0), 0).astype(np.int64)
-        flows = {
-            "fee_billed": billed,
-            "fee_paid": fee_paid,
-            "fee_written_off": paid["written_off"],
-            "fund_billed": self._fund_billed,
-            "fund_paid": paid["fund"],
-            "public_income": public,
-            "public_to_provider": to_provider,
-            "public_to_owners": public - to_provider,
-            "subsidy": subsidy,
-            "government_support": support.astype(np.int64),
-            "service_cost": service,
-            "remuneration": remuneration,
-            "legal_cost": self._legal_cost,
-            "overhaul_cost": self._overhaul_cost,
-            "works_owners": self._works_owners,
-            "payout": payout,
-        }
-        revenue, cost = self.ledger.post(
-            flows,
-            fb.cash,
-            fb.cost_plus & active,
-            fee_paid,
-            paid["fund"],
-            hh=self.hh if self.ledger.strict else None,
-        )
-        accrual = (self.fee * self.area_rb).sum(axis=1)
-        fb.record(t, revenue / 100.0, cost / 100.0, fee_paid / 100.0, accrual)
-        # Only firms near a notice, or whose losses are about to be disclosed, need to know
-        # whether a step is under way (asking every committee each month is costly).
-        near = (fb.state == 0) & (
-            (fb.loss_months + 1 >= np.minimum(fb.exit_loss_months, DISCLOSE_LOSS_MONTHS))
-            | (fb.cash < 0)
-        )
-        pending = np.zeros(len(self.committees), dtype=bool)
-        for slot in np.flatnonzero(near):
-            pending[slot] = self.committees[slot].open_motion()
-        for slot in fb.review(t, service / 100.0, pending):
-            self.log(int(slot), t, "notice", f"firm will leave in month {fb.exit_month[slot]}")
-        auto = np.flatnonzero((fb.loss_months == DISCLOSE_LOSS_MONTHS) & ~pending)
-        for slot in auto:
-            if self.scenarios[slot].committee.auto_propose:
-                nb = len(self.scenarios[slot].community.building_types)
-                fee = self._pool_fee(int(slot), self.fee[slot, :nb].copy())
-                if np.any(fee > self.fee[slot, :nb] + 1e-9):
-                    self.committees[slot].propose(t + 2, "fee", fee, "auto", rounds=2, retries=1)
-        flows["firm_revenue"], flows["firm_cost"] = revenue, cost
-        return flows

@@ -1,87 +1,95 @@
 """The feesim model: households, property firms and owners' committees, month by month.
 
 :class:`FeeModel` is a :class:`mesa.Model` that simulates one community, or a batch of
-communities (replicates or a portfolio) side by side in the same arrays. Households are a struct
-of numpy arrays (:mod:`feesim.engine.population`); each community's firm and committee are Mesa
-agents (:class:`~feesim.engine.rules.firm.PropertyFirm`,
-:class:`~feesim.engine.committee.OwnersCommittee`). Each rule lives in its own module; this module
-only fixes the order in which they act.
+communities (replicates or a portfolio) side by side in the same arrays. It owns the batch's
+state (:mod:`feesim.engine.state`), builds the month-0 state (:mod:`feesim.engine.baseline`)
+and fixes the order in which the rules act; each rule lives in its own module of
+:mod:`feesim.engine.rules` as functions or a small class over explicit state.
+
+What Mesa does here: ``mesa.Model`` is the clock (``time`` counts months: one step is one
+month, and :attr:`FeeModel.month` reads it) and the owner of the random streams (``rng=``, a
+root :class:`numpy.random.SeedSequence` from which every decision's stream is derived,
+:mod:`feesim.engine.rng`). The owners' committees are Mesa agents
+(:class:`~feesim.engine.committee.OwnersCommittee`) that make the community's decisions:
+motions, announcements, reactions to votes, evaluations and losses, tenders. Households are not
+agents but a struct of arrays (:mod:`feesim.engine.population`), and each community's firm is a
+row of the vectorised :class:`~feesim.engine.rules.firm.FirmBook`: a city is 10 million
+households and 27,500 firms (:mod:`feesim.studies.reference` writes households as agents, for
+comparison). Dated business (announcements, fee changes, levers falling due) sits on an
+:class:`~feesim.engine.community.Agenda` handled at a fixed point inside the month rather than on
+Mesa's event list, whose events fire between steps.
 
 Monthly order of events (one step = one month)
 ----------------------------------------------
-1. **Calendar**: wages and prices of the month; renovation works finishing (visible
-   improvement, costs shared with the government, possibly a tier upgrade); service-tier
-   upgrades; staff overhauls; tenders; firms whose notice ends leave and a temporary provider
-   takes over.
+1. **Calendar**: firms whose notice ends leave and a temporary provider takes over; contracts
+   whose term ends renew (:mod:`~feesim.engine.rules.succession`); renovation works finish and
+   service tiers are upgraded (:mod:`~feesim.engine.rules.government`); staff overhauls
+   (:mod:`~feesim.engine.rules.firm`); tenders.
 2. **Committees**: motions are announced (disclosure, audit, negotiation; quality first starts);
    passed motions take effect (fees change before bills go out; new firms arrive; fund bills).
-3. **Firms** set staffing and deliver service (:mod:`feesim.engine.rules.firm`).
-4. **Households perceive** service; satisfaction and trust (:mod:`feesim.engine.rules.perception`).
-5. **Billing** at the start of each billing cycle.
-6. **Collection** (:mod:`feesim.engine.rules.collection`, :mod:`feesim.engine.rules.payment`): court
-judgments, campaign
-   rounds or the ordinary monthly hazard, payments settling bills; suits filed; fund bills.
-7. **Complaints** to the 12345 hotline (:mod:`feesim.engine.rules.complaints`).
-8. **Owners' votes** (:mod:`feesim.engine.rules.vote`).
-9. **Evaluations**: residents' evaluation every few months; the district assessment that sets
-   the subsidy (:mod:`feesim.engine.rules.evaluation`).
-10. **Finances** through the ledger (:mod:`feesim.engine.ledger`); trailing-year results; morale;
-    notices; automatic proposals on disclosed losses.
-11. **Closing**: billing cycles close (payment records, overdue bills), year end (arrears),
-    limitation; community trust moves; the month is recorded.
+3. **Firms** set staffing and deliver service (:mod:`~feesim.engine.rules.firm`).
+4. **Households perceive** service; satisfaction and trust
+   (:mod:`~feesim.engine.rules.perception`).
+5. **Billing** at the start of each billing cycle (:mod:`~feesim.engine.rules.collection`).
+6. **Collection** (:mod:`~feesim.engine.rules.collection`, :mod:`~feesim.engine.rules.payment`):
+   court judgments, campaign rounds or the ordinary monthly hazard, payments settling bills;
+   suits filed; fund bills.
+7. **Complaints** to the 12345 hotline (:mod:`~feesim.engine.rules.complaints`).
+8. **Owners' votes** (:mod:`~feesim.engine.rules.vote`).
+9. **Evaluations**: the district assessment that sets the subsidy; residents' evaluation every
+   few months (:mod:`~feesim.engine.rules.evaluation`).
+10. **Finances** (:func:`~feesim.engine.rules.firm.settle_month` through the
+    :mod:`~feesim.engine.ledger`); trailing-year results; morale; notices; committees told of
+    disclosed losses.
+11. **Closing**: the month is recorded; billing cycles close (payment records, overdue bills),
+    year end (arrears); community trust moves.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 
-from feesim.config.behaviour import Behaviour
-from feesim.config.scenario import TIER_QUALITY, Scenario
-from feesim.engine.baseline import BaselineMixin, run_values
-from feesim.engine.committee import KIND_REACH, Ballot, OwnersCommittee, hold_votes
-from feesim.engine.ledger import FinanceMixin, Ledger
-from feesim.engine.population import (
-    build_households,
-    tile_households,
-)
+from feesim.config.scenario import Scenario
+from feesim.engine import baseline
+from feesim.engine.committee import OwnersCommittee
+from feesim.engine.community import Agenda, CommunityDesk
+from feesim.engine.ledger import Ledger
+from feesim.engine.population import Households, build_households, tile_households
 from feesim.engine.recorder import Recorder
+from feesim.engine.results import SimulationResult
 from feesim.engine.rng import Streams, as_seed_sequence
-from feesim.engine.rules import complaints
-from feesim.engine.rules.collection import CampaignPlan, CollectionMixin
-from feesim.engine.rules.evaluation import assessment_score, evaluation_score
-from feesim.engine.rules.firm import (
-    NOTICE,
-    REGULAR,
-    PropertyFirm,
-)
-from feesim.engine.rules.government import calendar, min_wage_path, price_index_path
+from feesim.engine.rules import collection, complaints, evaluation, firm, government, vote
+from feesim.engine.rules.firm import DISCLOSE_LOSS_MONTHS, REGULAR, FirmBook
 from feesim.engine.rules.perception import (
-    community_satisfaction,
-    household_satisfaction,
-    household_trust,
-    trust_shock,
+    Perception,
+    attitudes,
     update_perception,
     update_trust,
 )
-from feesim.engine.rules.succession import SuccessionMixin
+from feesim.engine.rules.succession import Succession
+from feesim.engine.state import (
+    CYCLE_MONTHS,
+    BehaviourRuns,
+    CommunityState,
+    LastVote,
+    LegalRuns,
+    MonthFlows,
+    Residents,
+    Setting,
+    run_values,
+)
 from feesim.errors import ConfigError, SimulationError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from feesim.engine.results import SimulationResult
-
 __all__ = ["FeeModel"]
 
-log = logging.getLogger(__name__)
-
 F32 = np.float32
-CYCLE_MONTHS = {"monthly": 1, "quarterly": 3, "yearly": 12}
 
 
 def _share_populations(runs: Sequence[Scenario], k: int) -> tuple[np.ndarray, list[int]]:
@@ -102,7 +110,54 @@ def _share_populations(runs: Sequence[Scenario], k: int) -> tuple[np.ndarray, li
     return mapping, first
 
 
-class FeeModel(BaselineMixin, CollectionMixin, SuccessionMixin, FinanceMixin, mesa.Model):
+def _setting(runs: list[Scenario], hh: Households, area_rb: np.ndarray) -> Setting:
+    """What stays fixed during the batch's run."""
+    years, cal_months = government.calendar(runs[0])
+    months = runs[0].simulation.months
+    R = len(runs)
+    cycle = np.array([CYCLE_MONTHS[sc.community.billing] for sc in runs])
+    uniform = bool(np.all(cycle == cycle[0]))
+    # Exogenous paths (T, R), computed once per distinct government setting.
+    cache: dict[object, tuple[np.ndarray, np.ndarray]] = {}
+    wage, price = np.empty((months, R)), np.empty((months, R))
+    for r, sc in enumerate(runs):
+        key = sc.government  # frozen: equal settings share one computed path
+        if key not in cache:
+            cache[key] = (government.min_wage_path(sc), government.price_index_path(sc))
+        wage[:, r], price[:, r] = cache[key]
+    col = lambda f: np.array([f(sc) for sc in runs], dtype=np.float64)
+    return Setting(
+        scenarios=runs,
+        months=months,
+        years=years,
+        cal_months=cal_months,
+        n_households=np.diff(hh.run_start),
+        area_rb=area_rb,
+        area_total=area_rb.sum(axis=1),
+        cycle=cycle,
+        cycle_h=float(cycle[0]) if uniform else cycle.astype(F32).take(hh.run),
+        wage=wage,
+        price=price,
+        intensity=col(
+            lambda s: (
+                s.committee.door_to_door_intensity
+                * (0.5 + s.committee.capacity)
+                * vote.KIND_REACH[s.committee.kind]
+            )
+        ),
+        public_income=col(lambda s: s.firm.public_income_yuan_month),
+        public_share=col(lambda s: s.firm.public_income_firm_share),
+        subsidy_rate=col(lambda s: s.government.subsidy_per_m2),
+        subsidy_min=col(lambda s: s.government.subsidy_min_score),
+        eval_every=np.array([sc.committee.evaluation_months for sc in runs]),
+        eval_start=np.array([sc.committee.evaluation_start_month for sc in runs]),
+        legal_on=np.array([sc.legal.enabled for sc in runs]),
+        legal=run_values(LegalRuns, [sc.legal for sc in runs]),
+        beh=run_values(BehaviourRuns, [sc.behaviour for sc in runs]),
+    )
+
+
+class FeeModel(mesa.Model):
     """One community, or a batch of communities, simulated month by month.
 
     Parameters
@@ -120,6 +175,24 @@ class FeeModel(BaselineMixin, CollectionMixin, SuccessionMixin, FinanceMixin, me
         household populations and month-0 histories, computed once each and copied; replicates
         still draw every later decision independently. Makes large ensembles of one community
         much faster to set up; ``None`` (default) gives every run its own population.
+
+    Attributes
+    ----------
+    hh : Households
+        The household arrays (:mod:`feesim.engine.population`).
+    setting, state, residents : Setting, CommunityState, Residents
+        What stays fixed, what moves month by month, and households' attitudes this month
+        (:mod:`feesim.engine.state`).
+    firms : FirmBook
+        The firm (or temporary provider) of every run.
+    perception : Perception
+        What residents perceive and their community trust stock.
+    ledger : Ledger
+        The books, in fen.
+    committees : list of OwnersCommittee
+        The committee of every run (Mesa agents).
+    last_vote : LastVote or None
+        Who took part and approved in the latest vote.
 
     Examples
     --------
@@ -147,243 +220,150 @@ class FeeModel(BaselineMixin, CollectionMixin, SuccessionMixin, FinanceMixin, me
                     f"{sc.simulation.start} differ from {first.months}/{first.start}; a batch "
                     "shares one calendar"
                 )
-        root = as_seed_sequence(first.seed if rng is None else rng)
-        super().__init__(rng=root)
-        self.scenarios = runs
-        self.streams = Streams(root)
-        self.months = first.months
-        self.month = 0
-        self.years, self.cal_months = calendar(runs[0])
         if populations is not None and populations < 1:
             raise ConfigError(f"populations: got {populations!r}; expected an integer >= 1")
-        self._setup(strict_ledger, populations)
+        root = as_seed_sequence(first.seed if rng is None else rng)
+        super().__init__(rng=root)
+        self.streams = Streams(root)
+        self._setup(runs, strict_ledger, populations)
 
     # ==========================================================================================
     # set-up
     # ==========================================================================================
-    def _setup(self, strict_ledger: bool, populations: int | None) -> None:
-        runs = self.scenarios
+    def _setup(self, runs: list[Scenario], strict_ledger: bool, populations: int | None) -> None:
         R = len(runs)
-        self._templates = None
+        templates = None
         if populations is None:
             self.hh = hh = build_households(runs, self.streams)
         else:
             mapping, first = _share_populations(runs, populations)
             template = build_households([runs[r] for r in first], self.streams)
             self.hh = hh = tile_households(template, mapping)
-            self._templates = (template, mapping, first)
+            templates = baseline.Templates(template, mapping, first)
         B = hh.n_types
-        self.beh = run_values(
-            [sc.behaviour for sc in runs],
-            [f for f in Behaviour.__dataclass_fields__],
+        area_rb = np.bincount(hh.rb, weights=hh.area.astype(np.float64), minlength=R * B).reshape(
+            R, B
         )
-        self.n_households = np.diff(hh.run_start)
-        self.area_rb = np.bincount(
-            hh.rb, weights=hh.area.astype(np.float64), minlength=R * B
-        ).reshape(R, B)
-        self.area_total = self.area_rb.sum(axis=1)
-        self.fee = np.zeros((R, B))
-        self.full_fee = np.ones((R, B))
-        equip_rb = np.zeros((R, B))
+        self.setting = setting = _setting(runs, hh, area_rb)
+        fee, full_fee, equip_rb = np.zeros((R, B)), np.ones((R, B)), np.zeros((R, B))
         for r, sc in enumerate(runs):
             for k, bt in enumerate(sc.community.building_types):
-                self.fee[r, k] = bt.fee_per_m2
-                self.full_fee[r, k] = bt.full_service_fee_per_m2
+                fee[r, k] = bt.fee_per_m2
+                full_fee[r, k] = bt.full_service_fee_per_m2
                 equip_rb[r, k] = bt.equipment_cost_per_m2
-        self.cycle = np.array([CYCLE_MONTHS[sc.community.billing] for sc in runs])
-        self.uniform_cycle = bool(np.all(self.cycle == self.cycle[0]))
-        # Exogenous paths (T, R), computed once per distinct government setting.
-        cache: dict[object, tuple[np.ndarray, np.ndarray]] = {}
-        self.wage = np.empty((self.months, R))
-        self.price = np.empty((self.months, R))
-        for r, sc in enumerate(runs):
-            key = sc.government  # frozen: equal settings share one computed path
-            if key not in cache:
-                cache[key] = (min_wage_path(sc), price_index_path(sc))
-            self.wage[:, r], self.price[:, r] = cache[key]
-        col = lambda f: np.array([f(sc) for sc in runs], dtype=np.float64)
-        self.capacity = col(lambda s: s.committee.capacity)
-        self.intensity = col(
-            lambda s: (
-                s.committee.door_to_door_intensity
-                * (0.5 + s.committee.capacity)
-                * KIND_REACH[s.committee.kind]
-            )
+        self.state = state = CommunityState(
+            fee=fee,
+            full_fee=full_fee,
+            released=np.zeros(R, dtype=bool),
+            enforcement=np.zeros(R),
+            score=np.full(R, np.nan),
+            subsidy_paid=np.zeros(R),
+            fee_before_exit=fee.copy(),
+            emergency_votes=np.zeros(R, dtype=np.int64),
+            mean_satisfaction=np.zeros(R),
+            billed_year=np.zeros(R, dtype=np.int64),
         )
-        self.public_income = col(lambda s: s.firm.public_income_yuan_month)
-        self.public_share = col(lambda s: s.firm.public_income_firm_share)
-        self.subsidy_rate = col(lambda s: s.government.subsidy_per_m2)
-        self.subsidy_min = col(lambda s: s.government.subsidy_min_score)
-        self.eval_every = np.array([sc.committee.evaluation_months for sc in runs])
-        self.eval_start = np.array([sc.committee.evaluation_start_month for sc in runs])
-        self.legal_on = np.array([sc.legal.enabled for sc in runs])
-        self.legal = run_values(
-            [sc.legal for sc in runs],
-            [
-                "threshold_months",
-                "sue_share",
-                "cost_per_case_yuan",
-                "delay_months",
-                "win_rate",
-                "limitation_months",
-            ],
+        self.campaigns = collection.CampaignPlan()
+        self.recorder = Recorder(hh, setting.months, B)
+        self.agenda = Agenda(setting.months)
+        self.firms: FirmBook = baseline.build_firms(setting, state, equip_rb)
+        self.residents: Residents
+        self.perception: Perception
+        self.residents, self.perception = baseline.start_residents(
+            hh, setting, state, self.firms, self.streams, templates
         )
-        self.released = np.zeros(R, dtype=bool)
-        self.enforcement = np.zeros(R)
-        self.score = np.full(R, np.nan)
-        self.fee_before_exit = self.fee.copy()
-        self.emergency_votes = np.zeros(R, dtype=np.int64)
-        self.agenda: dict[int, set[int]] = {}
-        self.campaigns = CampaignPlan()
-        self.recorder = Recorder(self)
-        self._setup_firms(equip_rb)
-        self._setup_households()
+        fund = np.array([sc.community.maintenance_fund_per_m2 for sc in runs], dtype=np.float64)
         self.ledger = Ledger.open(
             hh,
-            fund_balance=np.rint(
-                100 * self.area_total * col(lambda s: s.community.maintenance_fund_per_m2)
-            ).astype(np.int64),
+            fund_balance=np.rint(100 * setting.area_total * fund).astype(np.int64),
             strict=strict_ledger,
         )
-        self.firm_agents = [PropertyFirm(self, r) for r in range(R)]
-        self.committees = [OwnersCommittee(self, r, sc) for r, sc in enumerate(runs)]
+        self.flows = MonthFlows.empty(R)
+        self.desk = CommunityDesk(
+            setting,
+            state,
+            self.residents,
+            hh,
+            self.firms,
+            self.perception,
+            self.campaigns,
+            self.agenda,
+            self.recorder.event,
+        )
+        self.committees = [OwnersCommittee(self, r, sc, self.desk) for r, sc in enumerate(runs)]
+        self.succession = Succession(
+            setting, state, self.firms, self.perception, self.committees, self.recorder.event
+        )
+        self.desk.succession = self.succession
+        self.last_vote: LastVote | None = None
         for r, sc in enumerate(runs):
             for c in sc.campaigns:
                 self.campaigns.add(r, c.month, c.steps, "fee")
             for m in sc.firm.overhaul_months + sc.firm.replace_months:
-                self.schedule(r, m)
+                self.agenda.add(r, m)
             for w in sc.government.renovations:
-                self.schedule(r, w.month)
+                self.agenda.add(r, w.month)
             for u in sc.government.tier_upgrades:
-                self.schedule(r, u.month)
+                self.agenda.add(r, u.month)
 
-    def schedule(self, slot: int, month: int) -> None:
-        """Ask for ``slot``'s committee and levers to be handled at the start of ``month``."""
-        if 0 <= month < self.months:
-            self.agenda.setdefault(int(month), set()).add(int(slot))
+    # ==========================================================================================
+    # the clock and the user's view
+    # ==========================================================================================
+    @property
+    def scenarios(self) -> list[Scenario]:
+        """The scenario of every run."""
+        return self.setting.scenarios
 
-    def log(self, slot: int, month: int, event: str, detail: str = "") -> None:
+    @property
+    def months(self) -> int:
+        """The horizon (months)."""
+        return self.setting.months
+
+    @property
+    def month(self) -> int:
+        """Months simulated so far (Mesa's ``time``: one unit a month)."""
+        return min(int(self.time), self.setting.months)
+
+    def log(self, run: int, month: int, event: str, detail: str = "") -> None:
         """Add a line to the event log."""
-        self.recorder.event(slot, month, event, detail)
+        self.recorder.event(run, month, event, detail)
 
-    def beh_value(self, name: str, slot: int) -> float:
-        """A behavioural coefficient of one run."""
-        v = getattr(self.beh, name)
-        return float(v if np.ndim(v) == 0 else v[slot])
+    def result(self) -> SimulationResult:
+        """The tables of the months simulated so far."""
+        return SimulationResult.from_recorder(
+            self.recorder, self.setting, self.month, self.streams.provenance()
+        )
 
-    def trust_event(self, slot: int, amount: float) -> None:
-        """An event every resident of the community sees."""
-        trust_shock(self.perception, np.array([slot]), amount)
+    def run(self, months: int | None = None) -> SimulationResult:
+        """Step to the end of the horizon (or ``months`` more) and return the result."""
+        end = self.months if months is None else min(self.months, self.month + months)
+        if end > self.month:
+            self.run_until(end)
+        return self.result()
 
-    def set_fee(self, slot: int, fees: np.ndarray, accepted: float = 0.0) -> None:
-        """Change the fees of a community (from its next bill).
+    def simulating(self) -> int:
+        """Inside :meth:`step`: the month being simulated.
 
-        ``accepted`` is the share of owners who voted for the change: residents take that share
-        of the change as the new normal price at once (a legitimate, negotiated step); the rest
-        is felt as a price rise until they get used to it (:mod:`feesim.engine.rules.perception`).
+        Mesa advances its clock before it calls ``step``, so the month is ``time - 1``.
         """
-        n = len(fees)
-        change = fees - self.fee[slot, :n]
-        self.perception.fee_anchor[slot, :n] += accepted * change
-        self.fee[slot, :n] = fees
-
-    def disclose_costs(self, slot: int, share: float) -> None:
-        """Residents learn what full service really costs.
-
-        Their fair fee for the full liveable standard moves ``share`` of the way to it (per
-        building type).
-        """
-        t = min(self.month, self.months - 1)
-        sub = self.firms_slice(slice(slot, slot + 1))
-        wage, price = self.wage[t, slot : slot + 1], self.price[t, slot : slot + 1]
-        per_m2 = sub.unit_cost(wage, price)[0] / self.area_total[slot]
-        keep = (1 + sub.target_margin[0]) / 0.95  # margin, at a good collection rate
-        nb = len(self.scenarios[slot].community.building_types)
-        equip = (
-            np.array(
-                [bt.equipment_cost_per_m2 for bt in self.scenarios[slot].community.building_types]
-            )
-            * price[0]
-        )
-        true_fee = (per_m2 + equip) * keep
-        self.full_fee[slot, :nb] += share * (true_fee - self.full_fee[slot, :nb])
-
-    def effective_month(self, slot: int, earliest: int, rule: str) -> int:
-        """First month on or after ``earliest`` at which a passed fee takes effect."""
-        if rule == "next_month":
-            return earliest
-        for t in range(earliest, self.months + 240):
-            m = (self.cal_months[0] - 1 + t) % 12 + 1
-            if rule == "next_year" and m == 1:
-                return t
-            if rule == "next_cycle" and (m - 1) % self.cycle[slot] == 0:
-                return t
-        return earliest
-
-    def _fee_h(self) -> np.ndarray:
-        return self.fee.astype(F32).ravel().take(self.hh.rb)
-
-    def _mean(self, values: np.ndarray) -> np.ndarray:
-        return self.hh.per_run(values.astype(np.float64)) / self.n_households
-
-    def _attitudes(self) -> tuple[np.ndarray, np.ndarray]:
-        sat_rb = community_satisfaction(self.perception, self.fee, self.full_fee, self.beh)
-        return (
-            household_satisfaction(self.hh, sat_rb, self.beh.sat_level),
-            household_trust(self.hh, self.perception),
-        )
-
-    def _expected_revenue(self, month: int) -> np.ndarray:
-        coll, _ = self.firms.trailing()
-        accrual = (self.fee * self.area_rb).sum(axis=1)
-        public = self.public_income * self.public_share * ~self.released
-        return accrual * np.minimum(coll, 1.0) + public + self.subsidy_paid
-
-    # ==========================================================================================
-    # levers and agents' requests
-    # ==========================================================================================
-    def bill_fund(self, slot: int, month: int, per_m2: float, steps: int) -> None:
-        """Bill a maintenance-fund top-up to every unit of a community."""
-        hh = self.hh
-        sl = hh.run_slice(slot)
-        amount = np.rint(per_m2 * hh.area[sl].astype(np.float64) * 100).astype(np.int64)
-        hh.owed_fund[sl] += amount
-        self._fund_billed[slot] += int(amount.sum())
-        hh.demand_month[sl] = month
-        if steps > 0:
-            self.campaigns.add(slot, month, steps, "fund")
-
-    def _evaluation_scores(self) -> np.ndarray:
-        fb = self.firms
-        promised = np.maximum(
-            np.minimum(fb.tier_q, fb.quality), np.maximum(fb.floor_q, fb.commit_q)
-        )
-        return evaluation_score(self.hh, self.satisfaction, fb.quality, promised)
-
-    def trial_failed(self, slot: int) -> bool:
-        """Whether the residents' verdict at the end of a trial period is negative."""
-        score = self._evaluation_scores()[slot]
-        return bool(score < self.scenarios[slot].committee.evaluation_threshold)
+        return int(self.time) - 1
 
     def step(self) -> None:
         """Advance every community by one month (the order is in the module docstring)."""
-        t = self.month
+        t = self.simulating()
         if t >= self.months:
+            self.time = float(self.months)  # undo Mesa's advance: nothing was simulated
             raise SimulationError(
                 f"month {t}: the model has already run its {self.months} months "
                 "(check model.running before stepping)"
             )
-        R = len(self.scenarios)
-        # The month's one-off flows, filled by the steps below.
-        self._fund_billed = np.zeros(R, dtype=np.int64)
-        self._legal_cost = np.zeros(R, dtype=np.int64)
-        self._overhaul_cost = np.zeros(R, dtype=np.int64)
-        self._works_owners = np.zeros(R, dtype=np.int64)
+        self.desk.now = t
+        self.flows = self.desk.flows = MonthFlows.empty(self.setting.runs)
         with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-            due = sorted(self.agenda.pop(t, set()))
+            due = sorted(self.agenda.pop(t))
             self._calendar(t, due)
-            for slot in due:
-                self.committees[slot].start_of_month(t)
+            for run in due:
+                self.committees[run].start_of_month(t)
             self._service(t)
             self._perceive()
             billed = self._bill(t)
@@ -392,12 +372,185 @@ class FeeModel(BaselineMixin, CollectionMixin, SuccessionMixin, FinanceMixin, me
             self._votes(t, due)
             self._evaluate(t)
             flows = self._finances(t, billed, paid)
-            self.recorder.month(t, flows, paid, n_complaints)
+            self.recorder.month(
+                t,
+                self.setting,
+                self.state,
+                self.residents,
+                self.firms,
+                self.perception,
+                self.ledger,
+                flows,
+                paid,
+                n_complaints,
+            )
             self._close(t)
-        self.month += 1
-        self.running = self.month < self.months
+        self.running = t + 1 < self.months
 
-    # -- state a user may set (phase diagrams, what-if starts) ----------------------------------
+    # -- 1. calendar -----------------------------------------------------------------------------
+    def _calendar(self, t: int, due: list[int]) -> None:
+        self.succession.month_begins(t)
+        fb, setting = self.firms, self.setting
+        for run in due:
+            sc = setting.scenarios[run]
+            self.flows.works_owners[run] += government.public_works(
+                t,
+                run,
+                sc,
+                self.perception,
+                fb.tier_q,
+                setting.area_total[run],
+                setting.coefficient("trust_disclosure", run),
+                self.recorder.event,
+            )
+            if t in sc.firm.overhaul_months and fb.state[run] == REGULAR:
+                self.flows.overhaul_cost[run] += firm.overhaul(fb, run, setting.wage[t, run])
+                self.desk.trust_event(run, setting.coefficient("trust_new_firm", run))
+                self.log(run, t, "staff_overhaul", "management team replaced")
+            if t in sc.firm.replace_months:
+                self.succession.tender(t, run, t)
+
+    # -- 3. service ------------------------------------------------------------------------------
+    def _service(self, t: int) -> None:
+        revenue = firm.expected_revenue(self.firms, self.setting, self.state)
+        self.firms.plan(revenue, self.setting.wage[t], self.setting.price[t], t)
+
+    # -- 4. perception -----------------------------------------------------------------------------
+    def _perceive(self) -> None:
+        b, p, state, res = self.setting.beh, self.perception, self.state, self.residents
+        update_perception(p, self.firms.quality, state.fee, b.perception_lag, b.anchor_months)
+        res.satisfaction, res.trust = attitudes(self.hh, p, state.fee, state.full_fee, b)
+        res.fee_h = self.hh.by_type(state.fee)
+
+    # -- 5. billing and 6. collection --------------------------------------------------------------
+    def _bill(self, t: int) -> np.ndarray:
+        return collection.bill(t, self.hh, self.residents.fee_h, self.setting, self.state)
+
+    def _collect(self, t: int) -> dict[str, np.ndarray]:
+        return collection.collect(
+            t,
+            self.hh,
+            self.residents,
+            self.setting,
+            self.state,
+            self.campaigns,
+            self.streams,
+            self.flows,
+            self.recorder,
+        )
+
+    # -- 7. complaints -----------------------------------------------------------------------------
+    def _complaints(self, t: int) -> np.ndarray:
+        return complaints.count(
+            self.hh,
+            self.residents.satisfaction,
+            self.perception,
+            self.setting.beh,
+            self.streams,
+            t,
+        )
+
+    # -- 8. votes ----------------------------------------------------------------------------------
+    def _votes(self, t: int, due: list[int]) -> None:
+        # Committees with business this month: those on the agenda at its start, and those that
+        # announced a vote for this very month while handling it.
+        runs = sorted(set(due) | self.agenda.pop(t))
+        ballots = [
+            self.committees[r].ballot(m) for r in runs for m in self.committees[r].due_votes(t)
+        ]
+        for sub, group in enumerate(vote.ballot_rounds(ballots)):
+            self._hold(t, sub, group)
+
+    def _electorate(self) -> vote.Electorate:
+        fb = self.firms
+        return vote.Electorate(
+            hh=self.hh,
+            beh=self.setting.beh,
+            streams=self.streams,
+            satisfaction=self.residents.satisfaction,
+            trust=self.residents.trust,
+            fee=self.state.fee,
+            seen_quality=self.perception.seen_quality,
+            firm_gap=np.maximum(0.0, fb.tier_q - fb.quality),
+            intensity=self.setting.intensity,
+            silent_majority=np.array([sc.vote.silent_majority for sc in self.scenarios]),
+        )
+
+    def _hold(
+        self,
+        t: int,
+        sub: int,
+        ballots: list[vote.Ballot],
+        participants: np.ndarray | None = None,
+    ) -> None:
+        """Hold one round of votes; act on the results; then the packages on the same sheet."""
+        result = vote.hold(t, sub, ballots, self._electorate(), participants)
+        packages: list[vote.Ballot] = []
+        for d in result.decided:
+            b = d.ballot
+            self.recorder.vote(t, d, self.setting.area_rb[b.run])
+            if b.package is not None:
+                b.ref.packages_adopted.append(d.passed)
+                continue
+            packages += self.committees[b.run].on_vote(
+                t, b.ref, d.passed, d.figures["quorum_met"], d.figures["approval_heads"]
+            )
+        self.last_vote = LastVote(t, result.participates, result.approves, result.voting)
+        for k, group in vote.package_rounds(packages):
+            # Same ballot sheet: the owners who took part answer the package questions too.
+            self._hold(t, 1000 * (sub + 1) + k, group, participants=result.participates)
+
+    # -- 9. evaluations ----------------------------------------------------------------------------
+    def _evaluate(self, t: int) -> None:
+        state = self.state
+        state.mean_satisfaction = self.hh.mean(self.residents.satisfaction)
+        state.score = evaluation.assess(self.firms, state.mean_satisfaction)
+        holds = evaluation.evaluations_due(t, self.setting)
+        if not holds.size:
+            return
+        scores = evaluation.resident_scores(self.hh, self.residents.satisfaction, self.firms)
+        for run in holds:
+            run = int(run)
+            self.desk.trust_event(run, self.setting.coefficient("trust_evaluation", run))
+            self.log(run, t, "evaluation", f"score {scores[run]:.1f}")
+            self.committees[run].on_evaluation(t, float(scores[run]))
+
+    # -- 10. finances ------------------------------------------------------------------------------
+    def _finances(
+        self, t: int, billed: np.ndarray, paid: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        fb = self.firms
+        flows = firm.settle_month(
+            t, fb, self.ledger, self.setting, self.state, self.flows, billed, paid, self.hh
+        )
+        # Only firms near a notice, or whose losses are about to be disclosed, need to know
+        # whether a step is under way (asking every committee each month is costly).
+        near = (fb.state == REGULAR) & (
+            (fb.loss_months + 1 >= np.minimum(fb.exit_loss_months, DISCLOSE_LOSS_MONTHS))
+            | (fb.cash < 0)
+        )
+        pending = np.zeros(self.setting.runs, dtype=bool)
+        for run in np.flatnonzero(near):
+            pending[run] = self.committees[run].open_motion()
+        for run in fb.review(t, flows["service_cost"] / 100.0, pending):
+            self.log(int(run), t, "notice", f"firm will leave in month {fb.exit_month[run]}")
+        for run in np.flatnonzero((fb.loss_months == DISCLOSE_LOSS_MONTHS) & ~pending):
+            self.committees[run].on_losses_disclosed(t)
+        return flows
+
+    # -- 11. closing -------------------------------------------------------------------------------
+    def _close(self, t: int) -> None:
+        neighbours = collection.close_cycles(t, self.hh, self.setting)
+        if neighbours is not None:
+            self.residents.neighbours = neighbours
+        b = self.setting.beh
+        update_trust(
+            self.perception, self.state.mean_satisfaction, b.trust_adjust, b.trust_satisfaction
+        )
+
+    # ==========================================================================================
+    # state a user may read or set (phase diagrams, what-if starts, pictures)
+    # ==========================================================================================
     def set_payment_records(self, run: int, records: np.ndarray) -> None:
         """Replace the payment records of the households of ``run`` (0-1 each).
 
@@ -412,8 +565,7 @@ class FeeModel(BaselineMixin, CollectionMixin, SuccessionMixin, FinanceMixin, me
                 "[0, 1], one per household of the run"
             )
         hh.habit[sl] = values.astype(F32)
-        size = np.maximum(np.diff(hh.group_start), 1).astype(F32)
-        self.neighbours = (hh.per_group(hh.habit).astype(F32) / size).take(hh.group)
+        self.residents.neighbours = collection.stairwell_share(hh)
 
     def trailing_collection(self) -> np.ndarray:
         """Each firm's trailing-twelve-month collection ratio (what it plans staffing on)."""
@@ -465,162 +617,13 @@ class FeeModel(BaselineMixin, CollectionMixin, SuccessionMixin, FinanceMixin, me
                 "absentee": hh.absentee[sl],
                 "paying": owed == 0,
                 "payment_record": hh.habit[sl],
-                "satisfaction": self.satisfaction[sl],
-                "trust": self.trust[sl],
+                "satisfaction": self.residents.satisfaction[sl],
+                "trust": self.residents.trust[sl],
                 "owed_yuan": (owed + hh.arrears[sl]) / 100.0,
             }
         )
-        vote = getattr(self, "last_vote", None)
-        voted = vote is not None and bool(vote["voting"][run])
-        frame["voted"] = vote["participates"].take(hh.owner[sl]) if voted else False
-        frame["approved"] = vote["approves"].take(hh.owner[sl]) if voted else False
+        vote_ = self.last_vote
+        voted = vote_ is not None and bool(vote_.voting[run])
+        frame["voted"] = vote_.participates.take(hh.owner[sl]) if voted else False
+        frame["approved"] = vote_.approves.take(hh.owner[sl]) if voted else False
         return frame
-
-    def run(self, months: int | None = None) -> SimulationResult:
-        """Step to the end of the horizon (or ``months`` more) and return the result."""
-        from feesim.engine.results import SimulationResult
-
-        end = self.months if months is None else min(self.months, self.month + months)
-        while self.month < end:
-            self.step()
-        return SimulationResult.from_model(self)
-
-    # -- 1. calendar (provider changes: feesim.engine.rules.succession.SuccessionMixin)
-    # ----------------------
-    def _calendar(self, t: int, due: list[int]) -> None:
-        fb = self.firms
-        leaving = np.flatnonzero((fb.state == NOTICE) & (fb.exit_month <= t))
-        if leaving.size:
-            self._emergency(t, leaving)
-        for slot in np.flatnonzero((fb.state == REGULAR) & (fb.term_end == t)):
-            self._renew(int(slot), t)
-        for slot in due:
-            sc = self.scenarios[slot]
-            for w in sc.government.renovations:
-                if w.month == t:
-                    self.perception.facility[slot] += w.quality_boost
-                    owners = w.cost_per_m2 * (1 - w.government_share) * self.area_total[slot]
-                    self._works_owners[slot] += round(owners * 100)
-                    self.trust_event(slot, self.beh_value("trust_disclosure", slot))
-                    if w.upgrade_tier is not None:
-                        fb.tier_q[slot] = max(fb.tier_q[slot], TIER_QUALITY[w.upgrade_tier])
-                    self.log(
-                        slot,
-                        t,
-                        "renovation",
-                        f"{w.cost_per_m2} yuan/m2, government share {w.government_share}",
-                    )
-            for u in sc.government.tier_upgrades:
-                if u.month == t:
-                    fb.tier_q[slot] = max(fb.tier_q[slot], TIER_QUALITY[u.tier])
-                    self.log(slot, t, "tier_upgrade", u.tier)
-            if t in sc.firm.overhaul_months and fb.state[slot] == REGULAR:
-                fb.management[slot] = 1.0
-                labour = fb.staffing[slot] * fb.labour_per_wage[slot] * self.wage[t, slot]
-                self._overhaul_cost[slot] += round(labour * 100)
-                self.trust_event(slot, self.beh_value("trust_new_firm", slot))
-                self.log(slot, t, "staff_overhaul", "management team replaced")
-            if t in sc.firm.replace_months:
-                self.tender(slot, t)
-
-    # -- 3. service ----------------------------------------------------------------------------
-    def _service(self, t: int) -> None:
-        self.firms.plan(self._expected_revenue(t), self.wage[t], self.price[t], t)
-
-    # -- 4. perception -------------------------------------------------------------------------
-    def _perceive(self) -> None:
-        b = self.beh
-        update_perception(
-            self.perception, self.firms.quality, self.fee, b.perception_lag, b.anchor_months
-        )
-        self.satisfaction, self.trust = self._attitudes()
-        self.fee_h = self._fee_h()
-
-    # -- 5. billing ----------------------------------------------------------------------------
-    def _bill(self, t: int) -> np.ndarray:
-        hh = self.hh
-        m = self.cal_months[t]
-        offset = (m - 1) % self.cycle
-        starts = offset == 0
-        months_billed = np.where(starts, self.cycle, 0)
-        if t == 0:
-            months_billed = self.cycle - offset  # enter mid-cycle: bill the rest of the cycle
-        billed = np.zeros(len(self.scenarios), dtype=np.int64)
-        if months_billed.any():
-            mult = months_billed.astype(np.float64).take(hh.run)
-            amount = np.rint(self.fee_h.astype(np.float64) * hh.area * mult * 100).astype(np.int64)
-            hh.owed_cycle += amount
-            billed = hh.per_run(amount)
-        if m == 1 or t == 0:
-            self._billed_year = np.zeros(len(self.scenarios), dtype=np.int64)
-        self._billed_year = self._billed_year + billed
-        return billed
-
-    # -- 6. collection: feesim.engine.rules.collection.CollectionMixin
-    # ---------------------------------------- -- 7. complaints
-    # -------------------------------------------------------------------------
-    def _complaints(self, t: int) -> np.ndarray:
-        return complaints.count(
-            self.hh, self.satisfaction, self.perception, self.beh, self.streams, t
-        )
-
-    # -- 8. votes ------------------------------------------------------------------------------
-    def _votes(self, t: int, due: list[int]) -> None:
-        # Committees with business this month: those on the agenda at its start, and those that
-        # announced a vote for this very month while handling it.
-        slots = sorted(set(due) | self.agenda.pop(t, set()))
-        ballots = [(s, m) for s in slots for m in self.committees[s].due_votes(t)]
-        by_order: dict[int, list] = {}
-        seen: dict[int, int] = {}
-        for slot, m in ballots:
-            k = seen.get(slot, 0)
-            seen[slot] = k + 1
-            by_order.setdefault(k, []).append((slot, m))
-        for sub, items in sorted(by_order.items()):
-            hold_votes(self, t, sub, [Ballot(slot, m) for slot, m in items])
-
-    # -- 9. evaluations ------------------------------------------------------------------------
-    def _evaluate(self, t: int) -> None:
-        mean_sat = self._mean(self.satisfaction)
-        self.mean_satisfaction = mean_sat
-        fb = self.firms
-        self.score = assessment_score(fb.quality, np.maximum(fb.tier_q, fb.floor_q), mean_sat)
-        since = t + 1 - self.eval_start
-        holds = (self.eval_every > 0) & (since > 0) & (since % np.maximum(self.eval_every, 1) == 0)
-        if not holds.any():
-            return
-        scores = self._evaluation_scores()
-        for slot in np.flatnonzero(holds):
-            slot = int(slot)
-            self.trust_event(slot, self.beh_value("trust_evaluation", slot))
-            self.log(slot, t, "evaluation", f"score {scores[slot]:.1f}")
-            self.committees[slot].on_evaluation(t, float(scores[slot]))
-
-    # -- 10. finances: feesim.engine.ledger.FinanceMixin
-    # ----------------------------------------------
-
-    # -- 11. closing ---------------------------------------------------------------------------
-    def _close(self, t: int) -> None:
-        hh, b = self.hh, self.beh
-        m = self.cal_months[t]
-        closing = (m % self.cycle) == 0
-        if closing.any():
-            paid_up = hh.owed_cycle == 0
-            omega = 1.0 - (1.0 - np.asarray(b.habit_memory)) ** self.cycle
-            w = np.where(closing, omega, 0.0).astype(F32).take(hh.run)
-            hh.habit += w * (paid_up - hh.habit)
-            if closing.all():
-                hh.overdue += hh.owed_cycle
-                hh.owed_cycle[:] = 0
-            else:
-                mask = closing.take(hh.run)
-                hh.overdue += hh.owed_cycle * mask
-                hh.owed_cycle *= ~mask
-            size = np.maximum(np.diff(hh.group_start), 1).astype(F32)
-            self.neighbours = (hh.per_group(hh.habit).astype(F32) / size).take(hh.group)
-        if m == 12:
-            # New debtors: their limitation clock starts now.
-            hh.demand_month[(hh.arrears == 0) & (hh.overdue > 0)] = t
-            hh.arrears += hh.overdue
-            hh.overdue[:] = 0
-        update_trust(self.perception, self.mean_satisfaction, b.trust_adjust, b.trust_satisfaction)

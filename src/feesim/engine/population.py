@@ -118,6 +118,14 @@ class Households:
         """Sum ``values`` (length n) over the households of each run (length R)."""
         return _segment_sum(values, self.run_start)
 
+    def mean(self, values: np.ndarray) -> np.ndarray:
+        """Mean of ``values`` (length n) over the households of each run (float64, length R)."""
+        return self.per_run(values.astype(np.float64)) / np.diff(self.run_start)
+
+    def by_type(self, values_rb: np.ndarray) -> np.ndarray:
+        """A (runs x building types) value as seen by each household (float32)."""
+        return values_rb.astype(F32).ravel().take(self.rb)
+
     def per_group(self, values: np.ndarray) -> np.ndarray:
         """Sum ``values`` over each stairwell group."""
         return _segment_sum(values, self.group_start)

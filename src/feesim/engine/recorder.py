@@ -9,15 +9,17 @@ was due this month (this year's unpaid bills) that got paid this month.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from feesim.engine.ledger import Ledger
+from feesim.engine.population import Households
 from feesim.engine.rules.collection import CAMPAIGN_DAYS, STEP_NAMES, CampaignPlan
-from feesim.engine.rules.firm import EMERGENCY, FUNCTIONS, STATE_NAMES
-
-if TYPE_CHECKING:  # pragma: no cover
-    from feesim.engine.model import FeeModel
+from feesim.engine.rules.firm import EMERGENCY, FUNCTIONS, STATE_NAMES, FirmBook
+from feesim.engine.rules.perception import Perception
+from feesim.engine.rules.vote import Decided
+from feesim.engine.state import CommunityState, Residents, Setting
 
 __all__ = ["SERIES_COLUMNS", "Recorder"]
 
@@ -66,45 +68,61 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 class Recorder:
-    """Collects a model's outcomes month by month."""
+    """Collects a batch's outcomes month by month.
 
-    def __init__(self, model: FeeModel) -> None:
-        self.model = model
-        T, R = model.months, len(model.scenarios)
+    Parameters
+    ----------
+    hh : Households
+        The batch's households (for per-run slices of campaign curves).
+    months : int
+        Horizon.
+    n_types : int
+        Building types per run (padded).
+    """
+
+    def __init__(self, hh: Households, months: int, n_types: int) -> None:
+        self.hh = hh
+        T, R = months, hh.n_runs
         self.series = {c: np.full((T, R), np.nan) for c in SERIES_COLUMNS}
-        self.type_fees = np.full((T, R, model.fee.shape[1]), np.nan)
+        self.type_fees = np.full((T, R, n_types), np.nan)
         self.votes: list[dict[str, Any]] = []
         self.events: list[dict[str, Any]] = []
         self.campaigns: list[dict[str, Any]] = []
+        self._fund_total = np.zeros(R, dtype=np.int64)
 
     # -- monthly ---------------------------------------------------------------------------
     def month(
         self,
         t: int,
+        setting: Setting,
+        state: CommunityState,
+        residents: Residents,
+        firms: FirmBook,
+        perception: Perception,
+        ledger: Ledger,
         flows: dict[str, np.ndarray],
         paid: dict[str, np.ndarray],
         complaints: np.ndarray,
     ) -> None:
         """Record month ``t`` (called after finances, before billing cycles close)."""
-        m = self.model
-        hh, fb, s = m.hh, m.firms, self.series
-        self.type_fees[t] = m.fee
-        s["fee_per_m2"][t] = (m.fee * m.area_rb).sum(axis=1) / m.area_total
+        hh, fb, s = self.hh, firms, self.series
+        self.type_fees[t] = state.fee
+        s["fee_per_m2"][t] = (state.fee * setting.area_rb).sum(axis=1) / setting.area_total
         s["service_quality"][t] = fb.quality
         for k, f in enumerate(FUNCTIONS):
             s[f"quality_{f}"][t] = fb.q[:, k]
-        s["perceived_quality"][t] = m.perception.seen_quality
-        s["satisfaction"][t] = m.mean_satisfaction
-        s["trust"][t] = m._mean(m.trust)
-        s["payment_record"][t] = m._mean(hh.habit)
+        s["perceived_quality"][t] = perception.seen_quality
+        s["satisfaction"][t] = state.mean_satisfaction
+        s["trust"][t] = hh.mean(residents.trust)
+        s["payment_record"][t] = hh.mean(hh.habit)
         unpaid_cycle = hh.per_run(hh.owed_cycle)
         unpaid_over = hh.per_run(hh.overdue)
         unpaid_old = hh.per_run(hh.arrears)
         unpaid_year = unpaid_cycle + unpaid_over
         paid_year = paid["cycle"] + paid["overdue"]
-        s["collection_rate"][t] = 1.0 - _ratio(unpaid_year, m._billed_year)
+        s["collection_rate"][t] = 1.0 - _ratio(unpaid_year, state.billed_year)
         s["collection_rate_month"][t] = _ratio(paid_year, unpaid_year + paid_year)
-        closing = (m.cal_months[t] % m.cycle) == 0
+        closing = (setting.cal_months[t] % setting.cycle) == 0
         past_due = unpaid_over + unpaid_old + np.where(closing, unpaid_cycle, 0)
         s["arrears_yuan"][t] = past_due / 100.0
         s["receivable_yuan"][t] = (unpaid_year + unpaid_old) / 100.0
@@ -124,69 +142,41 @@ class Recorder:
         s["service_cost_yuan"][t] = flows["service_cost"] / 100.0
         s["subsidy_yuan"][t] = flows["subsidy"] / 100.0
         s["public_income_to_firm_yuan"][t] = flows["public_to_provider"] / 100.0
-        s["owners_account_yuan"][t] = m.ledger.owners_account / 100.0
-        s["fund_balance_yuan"][t] = m.ledger.fund_balance / 100.0
-        fund_billed = self._fund_billed_total(flows)
-        s["fund_collection_rate"][t] = 1.0 - _ratio(m.ledger.fund_receivable, fund_billed)
+        s["owners_account_yuan"][t] = ledger.owners_account / 100.0
+        s["fund_balance_yuan"][t] = ledger.fund_balance / 100.0
+        self._fund_total = self._fund_total + flows["fund_billed"]
+        s["fund_collection_rate"][t] = 1.0 - _ratio(ledger.fund_receivable, self._fund_total)
         s["complaints"][t] = complaints
         s["suits_filed"][t] = paid["suits"]
-        s["min_wage_yuan"][t] = m.wage[t]
-        s["assessment_score"][t] = m.score
-
-    def _fund_billed_total(self, flows: dict[str, np.ndarray]) -> np.ndarray:
-        if not hasattr(self, "_fund_total"):
-            self._fund_total = np.zeros(len(self.model.scenarios), dtype=np.int64)
-        self._fund_total = self._fund_total + flows["fund_billed"]
-        return self._fund_total
+        s["min_wage_yuan"][t] = setting.wage[t]
+        s["assessment_score"][t] = state.score
 
     # -- events, votes, campaigns -----------------------------------------------------------
     def event(self, slot: int, month: int, event: str, detail: str) -> None:
         """Log an event."""
         self.events.append({"run": slot, "month": month, "event": event, "detail": detail})
 
-    def vote(
-        self,
-        month: int,
-        slot: int,
-        motion: Any,
-        out: Any,
-        j: int,
-        model: FeeModel,
-        package: Any = None,
-    ) -> None:
-        """Log the result of one vote (row ``j`` of a tally); ``package`` for a package vote."""
-        area = model.area_rb[slot]
-        nb = len(motion.fee_before) if motion.fee_before is not None else 0
+    def vote(self, month: int, decided: Decided, area: np.ndarray) -> None:
+        """Log the result of one vote; ``area`` is the run's m2 per building type."""
+        b = decided.ballot
+        nb = len(b.fee_before) if b.fee_before is not None else 0
         before = after = np.nan
         if nb:
             w = area[:nb] / max(area[:nb].sum(), 1e-12)
-            before = float((motion.fee_before * w).sum())
-            after = float((motion.new_fee * w).sum()) if motion.new_fee is not None else before
-            if package is not None:
-                before, after = after, after + package.fee_per_m2
+            before = float((b.fee_before * w).sum())
+            after = float((b.new_fee * w).sum()) if b.new_fee is not None else before
+            if b.package is not None:
+                before, after = after, after + b.package.fee_per_m2
         self.votes.append(
             {
-                "run": slot,
+                "run": b.run,
                 "month": month,
-                "matter": "package" if package is not None else motion.spec.matter,
-                "motion": motion.label + (f":{package.name}" if package is not None else ""),
+                "matter": b.matter,
+                "motion": b.name,
                 "fee_before": before,
                 "fee_after": after,
                 "step_pct": (after / before - 1.0) if before and before == before else np.nan,
-                "total_heads": int(out.total_heads[j]),
-                "turnout_heads": float(out.turnout_heads[j]),
-                "turnout_area": float(out.turnout_area[j]),
-                "approval_heads": float(out.approval_heads[j]),
-                "approval_area": float(out.approval_area[j]),
-                "quorum_met": bool(out.quorum_met[j]),
-                "passed": bool(out.passed[j]),
-                "binding": str(out.binding[j]),
-                "supermajority": bool(out.supermajority[j]),
-                "part_heads": int(out.part_heads[j]),
-                "yes_heads": int(out.yes_heads[j]),
-                "total_area_m2": out.total_area_c[j] / 100.0,
-                "part_area_m2": out.part_area_c[j] / 100.0,
-                "yes_area_m2": out.yes_area_c[j] / 100.0,
+                **decided.figures,
             }
         )
 
@@ -200,7 +190,7 @@ class Recorder:
         plan: CampaignPlan,
     ) -> None:
         """Log the share of each campaign's bill paid after each of this month's rounds."""
-        hh = self.model.hh
+        hh = self.hh
         for cid in active:
             run = plan.run[cid]
             sl = hh.run_slice(run)

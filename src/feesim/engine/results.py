@@ -17,18 +17,16 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from feesim.engine.recorder import SERIES_COLUMNS
+from feesim.engine.recorder import SERIES_COLUMNS, Recorder
 from feesim.engine.rules.firm import STATE_NAMES
+from feesim.engine.state import Setting
 from feesim.errors import FeesimError
 from feesim.io import atomic_write_text, write_atomically
-
-if TYPE_CHECKING:  # pragma: no cover
-    from feesim.engine.model import FeeModel
 
 __all__ = ["SimulationResult"]
 
@@ -60,13 +58,13 @@ EVENT_COLUMNS = ("run", "month", "event", "detail")
 CAMPAIGN_COLUMNS = ("run", "campaign", "bill", "month", "step", "step_name", "day", "share_paid")
 
 
-def _fee_columns(model: FeeModel) -> list[str]:
-    names = [sc.community.building_names for sc in model.scenarios]
+def _fee_columns(setting: Setting, n_types: int) -> list[str]:
+    names = [sc.community.building_names for sc in setting.scenarios]
     if all(n == names[0] for n in names):
         return [f"fee_{n}" for n in names[0]] + [
-            f"fee_type{k}" for k in range(len(names[0]), model.fee.shape[1])
+            f"fee_type{k}" for k in range(len(names[0]), n_types)
         ]
-    return [f"fee_type{k}" for k in range(model.fee.shape[1])]
+    return [f"fee_type{k}" for k in range(n_types)]
 
 
 @dataclass(frozen=True)
@@ -81,25 +79,30 @@ class SimulationResult:
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
-    def from_model(cls, model: FeeModel) -> SimulationResult:
-        """Collect the tables of a model that has run (some or all of) its months."""
+    def from_recorder(
+        cls, rec: Recorder, setting: Setting, months: int, seed: dict[str, Any]
+    ) -> SimulationResult:
+        """The tables of the first ``months`` months a batch recorded.
+
+        ``seed`` is the provenance of the batch's random streams
+        (:meth:`feesim.engine.rng.Streams.provenance`).
+        """
         from feesim import __version__
 
-        rec = model.recorder
-        T = model.month
-        R = len(model.scenarios)
+        T = months
+        R = setting.runs
         month = np.repeat(np.arange(T), R)
         run = np.tile(np.arange(R), T)
         cols: dict[str, Any] = {
             "run": run,
             "month": month,
-            "year": np.repeat(model.years[:T], R),
-            "calendar_month": np.repeat(model.cal_months[:T], R),
+            "year": np.repeat(setting.years[:T], R),
+            "calendar_month": np.repeat(setting.cal_months[:T], R),
         }
         cols["date"] = [
             f"{y:04d}-{m:02d}" for y, m in zip(cols["year"], cols["calendar_month"], strict=True)
         ]
-        for k, name in enumerate(_fee_columns(model)):
+        for k, name in enumerate(_fee_columns(setting, rec.type_fees.shape[2])):
             cols[name] = rec.type_fees[:T, :, k].ravel()
         for c in SERIES_COLUMNS:
             cols[c] = rec.series[c][:T].ravel()
@@ -112,12 +115,12 @@ class SimulationResult:
         series = series.sort_values(["run", "month"], kind="stable").reset_index(drop=True)
         meta = {
             "feesim_version": __version__,
-            "scenarios": [sc.meta.name for sc in model.scenarios],
+            "scenarios": [sc.meta.name for sc in setting.scenarios],
             "runs": R,
             "months": T,
-            "start": model.scenarios[0].simulation.start,
-            "seed": model.streams.provenance(),
-            "building_types": [list(sc.community.building_names) for sc in model.scenarios][:1],
+            "start": setting.scenarios[0].simulation.start,
+            "seed": seed,
+            "building_types": [list(sc.community.building_names) for sc in setting.scenarios][:1],
         }
         return cls(
             series=series,

@@ -269,7 +269,7 @@ def set_start(model: FeeModel, variable: str, value: float, run: int = 0) -> Non
         model.set_payment_records(run, np.clip(new, 0.0, 1.0))
         model.set_trailing_collection(run, value)
     else:
-        mean_trust = float(model.trust[sl].astype(np.float64).mean())
+        mean_trust = float(model.residents.trust[sl].astype(np.float64).mean())
         # Household trust is recomputed from the stock when the month's perception is formed.
         model.shift_trust(run, value - mean_trust)
 

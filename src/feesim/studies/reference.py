@@ -25,6 +25,7 @@ import numpy as np
 from feesim.config.scenario import Scenario
 from feesim.engine.model import FeeModel
 from feesim.engine.population import CC, FR
+from feesim.engine.rules.collection import PAID_KEYS
 from feesim.errors import ConfigError
 
 __all__ = ["HouseholdAgent", "ReferenceModel"]
@@ -42,7 +43,7 @@ class HouseholdAgent(mesa.Agent):
 
     def __init__(self, model: ReferenceModel, index: int) -> None:
         super().__init__(model)
-        hh, b = model.hh, model.beh
+        hh, b = model.hh, model.setting.beh
         self.index = index
         self.run = int(hh.run[index])
         self.btype = int(hh.btype[index])
@@ -76,7 +77,7 @@ class HouseholdAgent(mesa.Agent):
             intercept, b_sat = val("pay_intercept_up"), 0.5 * val("pay_satisfaction_fr")
             b_norm, b_enf, under = 0.0, val("pay_enforcement"), 0.0
         self.intercept = (
-            intercept + val("leader_lean") * self.leader + float(model.offset[self.run])
+            intercept + val("leader_lean") * self.leader + float(model.residents.offset[self.run])
         )
         self.b_sat, self.b_norm, self.b_enf, self.undermatch = b_sat, b_norm, b_enf, under
         self.b_habit, self.b_trust = val("pay_habit"), val("pay_trust")
@@ -198,70 +199,68 @@ class ReferenceModel(FeeModel):
             hh.overdue[i] = a.overdue
             hh.arrears[i] = a.arrears
             hh.demand_month[i] = a.demand_month
-            self.satisfaction[i] = a.satisfaction
-            self.trust[i] = a.trust
+            self.residents.satisfaction[i] = a.satisfaction
+            self.residents.trust[i] = a.trust
 
     # -- the household phases, agent by agent -----------------------------------------------------
     def _perceive(self) -> None:
         super()._perceive()  # community perception and anchors (shared), then agents decide
         from feesim.engine.rules.perception import community_satisfaction
 
-        sat = community_satisfaction(self.perception, self.fee, self.full_fee, self.beh)
+        st = self.state
+        sat = community_satisfaction(self.perception, st.fee, st.full_fee, self.setting.beh)
         trust = self.perception.trust
         for a in self.households:
             a.perceive(float(sat[a.run, a.btype]), float(trust[a.run]))
         self._write_back()
 
     def _bill(self, t: int) -> np.ndarray:
-        m = self.cal_months[t]
-        billed = np.zeros(len(self.scenarios), dtype=np.int64)
+        setting, st = self.setting, self.state
+        m = setting.cal_months[t]
+        billed = np.zeros(setting.runs, dtype=np.int64)
         for a in self.households:
-            cycle = int(self.cycle[a.run])
+            cycle = int(setting.cycle[a.run])
             offset = (m - 1) % cycle
             months = cycle - offset if t == 0 else (cycle if offset == 0 else 0)
             if months:
-                billed[a.run] += a.bill(float(self.fee[a.run, a.btype]), months)
+                billed[a.run] += a.bill(float(st.fee[a.run, a.btype]), months)
         if m == 1 or t == 0:
-            self._billed_year = np.zeros(len(self.scenarios), dtype=np.int64)
-        self._billed_year = self._billed_year + billed
+            st.billed_year = np.zeros(setting.runs, dtype=np.int64)
+        st.billed_year = st.billed_year + billed
         self._write_back()
         return billed
 
     def _collect(self, t: int) -> dict[str, np.ndarray]:
-        R = len(self.scenarios)
-        paid = {
-            k: np.zeros(R, dtype=np.int64)
-            for k in ("cycle", "overdue", "arrears", "court", "fund", "written_off", "suits")
-        }
-        limitation = self.legal.limitation_months
+        setting, st = self.setting, self.state
+        paid = {k: np.zeros(setting.runs, dtype=np.int64) for k in PAID_KEYS}
+        limitation = setting.legal.limitation_months
         for a in self.households:
             c, o = a.decide_payment(
-                float(self.fee[a.run, a.btype]),
+                float(st.fee[a.run, a.btype]),
                 self._neighbours[a.group],
-                float(self.enforcement[a.run]),
-                int(self.cycle[a.run]),
+                float(st.enforcement[a.run]),
+                int(setting.cycle[a.run]),
             )
             paid["cycle"][a.run] += c
             paid["overdue"][a.run] += o
-            if self.cal_months[t] == 12:
+            if setting.cal_months[t] == 12:
                 months = int(limitation if np.ndim(limitation) == 0 else limitation[a.run])
                 paid["written_off"][a.run] += a.limitation(t, months)
         self._write_back()
-        self.paid_units = np.zeros(self.hh.n, dtype=bool)
         return paid
 
     def _complaints(self, t: int) -> np.ndarray:
         cut = np.maximum(0.0, self.perception.anchor - self.perception.seen_quality)
-        out = np.zeros(len(self.scenarios), dtype=np.int64)
+        out = np.zeros(self.setting.runs, dtype=np.int64)
         for a in self.households:
             out[a.run] += a.complain(float(cut[a.run]))
         return out
 
     def _close(self, t: int) -> None:
-        m = self.cal_months[t]
+        m = self.setting.cal_months[t]
         closing = False
         for a in self.households:
-            cycle = int(self.cycle[a.run])
+            cycle = int(self.setting.cycle[a.run])
             if m % cycle == 0:
                 a.close_cycle(cycle)
                 closing = True
@@ -272,5 +271,7 @@ class ReferenceModel(FeeModel):
         self._write_back()
         from feesim.engine.rules.perception import update_trust
 
-        b = self.beh
-        update_trust(self.perception, self.mean_satisfaction, b.trust_adjust, b.trust_satisfaction)
+        b = self.setting.beh
+        update_trust(
+            self.perception, self.state.mean_satisfaction, b.trust_adjust, b.trust_satisfaction
+        )

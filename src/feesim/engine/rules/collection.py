@@ -1,4 +1,11 @@
-"""Collection: the five-step campaign, legal action, and the limitation period.
+"""Collection: bills, payments, the five-step campaign, legal action and the limitation period.
+
+Each month (:func:`bill`, :func:`collect`, :func:`close_cycles`): bills go out at the start of
+each billing cycle; households pay (the ordinary hazard of :mod:`feesim.engine.rules.payment`,
+or a campaign's rounds); at the close of a cycle each household's *payment record* moves towards
+whether it paid this cycle's bill (weight :func:`record_weight`, the one place records change)
+and its stairwell's share of good records is recomputed (:func:`stairwell_share`); unpaid bills
+become overdue, and at the year's end they become arrears.
 
 The five-step escalation of seed 004 (Huangpu, a maintenance-fund top-up) runs over about three
 months from the day the bills go out:
@@ -29,11 +36,16 @@ which decays month by month. Water and power are never cut (Civil Code Art. 944)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from feesim.engine.population import Households, per_household
-from feesim.engine.rng import Decision
+from feesim.engine.rng import Decision, Streams
+from feesim.engine.state import CommunityState, MonthFlows, Residents, Setting
+
+if TYPE_CHECKING:  # pragma: no cover
+    from feesim.engine.recorder import Recorder
 from feesim.engine.rules.payment import (
     cycle_hazard,
     logistic,
@@ -49,10 +61,16 @@ __all__ = [
     "CAMPAIGN_DAYS",
     "DETERRENCE_DECAY",
     "MAX_ROUNDS",
+    "PAID_KEYS",
     "STEP_NAMES",
     "CampaignPlan",
-    "CollectionMixin",
+    "bill",
+    "close_cycles",
+    "collect",
     "eligible_debtors",
+    "record_weight",
+    "stairwell_share",
+    "update_records",
     "write_off_expired",
 ]
 
@@ -81,6 +99,10 @@ DETERRENCE_DECAY = 0.7
 NO_ROUND, ORDINARY = -1, 0
 #: Ordinary payment hazard of a fund bill: due within a quarter (judgement).
 FUND_CYCLE_MONTHS = 3
+#: What :func:`collect` returns per run (fen; ``suits`` counts cases): fees paid towards the
+#: current cycle, this year's overdue bills, earlier years' arrears, by court order; fund bills
+#: paid; arrears written off; suits filed.
+PAID_KEYS = ("cycle", "overdue", "arrears", "court", "fund", "written_off", "suits")
 
 
 @dataclass(eq=False)
@@ -103,6 +125,13 @@ class CampaignPlan:
         self.bill.append(bill)
         self.outstanding.append(-1)
         return len(self.run) - 1
+
+    def note_outstanding(self, active: list[int], owed: np.ndarray, hh: Households) -> None:
+        """Remember what each campaign starting now was owed (its share-paid curve's base)."""
+        for cid in active:
+            if self.outstanding[cid] < 0:
+                sl = hh.run_slice(self.run[cid])
+                self.outstanding[cid] = int(owed[sl].sum())
 
     def schedule(
         self, month: int, bill: str, n_runs: int
@@ -181,178 +210,277 @@ def write_off_expired(
     return hh.per_run(lost)
 
 
-class CollectionMixin:
-    """The collection phase of a :class:`~feesim.engine.model.FeeModel` month (step 6).
+# -- payment records --------------------------------------------------------------------------
+def record_weight(habit_memory: np.ndarray | float, cycle_months: np.ndarray) -> np.ndarray:
+    """Weight of a cycle's outcome in the payment record: ``1 - (1 - m) ** L``.
 
-    Court judgments, campaign rounds or the ordinary hazard, payments, suits, limitation and
-    fund bills, with the rules of this module and :mod:`feesim.engine.rules.payment`.
+    ``habit_memory`` ``m`` is the monthly weight; a cycle of ``L`` months counts as ``L``
+    months of memory.
     """
+    return 1.0 - (1.0 - np.asarray(habit_memory, dtype=np.float64)) ** cycle_months
 
-    def _collect(self, t: int) -> dict[str, np.ndarray]:
-        hh, _b, R = self.hh, self.beh, len(self.scenarios)
-        paid = {
-            k: np.zeros(R, dtype=np.int64)
-            for k in ("cycle", "overdue", "arrears", "court", "fund", "written_off", "suits")
-        }
-        self._judge_suits(t, paid)
-        enf = per_household(self.enforcement, hh.run) if self.enforcement.any() else None
-        burden = self.fee_h * hh.area_per_income
-        z = propensity(
-            hh, self.coef, self.satisfaction, self.trust, self.neighbours, burden, F32(0), enf
-        )
-        # Property fees.
-        slots, legal, active, share = self.campaigns.schedule(t, "fee", R)
-        u = self.streams.uniform(Decision.PAYMENT, t, hh.n)
-        with_arrears: np.ndarray | bool = False
-        if not active:
-            pays = u < cycle_hazard(z, self._cycle_h())
+
+def update_records(habit: np.ndarray, paid_up: np.ndarray, weight: np.ndarray) -> None:
+    """Move each payment record ``weight`` of the way to this cycle's outcome (in place)."""
+    habit += weight * (paid_up - habit)
+
+
+def stairwell_share(hh: Households, habit: np.ndarray | None = None) -> np.ndarray:
+    """Share of each household's stairwell group with a good record (float32, per household)."""
+    size = np.maximum(np.diff(hh.group_start), 1).astype(F32)
+    return (hh.per_group(hh.habit if habit is None else habit).astype(F32) / size).take(hh.group)
+
+
+# -- the month's collection phase --------------------------------------------------------------
+def bill(
+    t: int, hh: Households, fee_h: np.ndarray, setting: Setting, state: CommunityState
+) -> np.ndarray:
+    """Issue the bills of cycles starting this month; returns fen billed per run.
+
+    At month 0 a community enters mid-cycle and is billed the rest of its cycle.
+    """
+    m = setting.cal_months[t]
+    offset = (m - 1) % setting.cycle
+    starts = offset == 0
+    months_billed = np.where(starts, setting.cycle, 0)
+    if t == 0:
+        months_billed = setting.cycle - offset  # enter mid-cycle: bill the rest of the cycle
+    billed = np.zeros(setting.runs, dtype=np.int64)
+    if months_billed.any():
+        mult = months_billed.astype(np.float64).take(hh.run)
+        amount = np.rint(fee_h.astype(np.float64) * hh.area * mult * 100).astype(np.int64)
+        hh.owed_cycle += amount
+        billed = hh.per_run(amount)
+    if m == 1 or t == 0:
+        state.billed_year = np.zeros(setting.runs, dtype=np.int64)
+    state.billed_year = state.billed_year + billed
+    return billed
+
+
+def collect(
+    t: int,
+    hh: Households,
+    residents: Residents,
+    setting: Setting,
+    state: CommunityState,
+    campaigns: CampaignPlan,
+    streams: Streams,
+    flows: MonthFlows,
+    recorder: Recorder,
+) -> dict[str, np.ndarray]:
+    """Court judgments, then payments of fees and fund bills; suits; limitation.
+
+    Returns the month's payments per run (keys :data:`PAID_KEYS`). Moves the households'
+    debts, ``state.enforcement`` (deterrence decays and rises with suits filed) and
+    ``flows.legal_cost``; campaign rounds are logged to ``recorder``.
+    """
+    R, coef = setting.runs, residents.coef
+    paid = {k: np.zeros(R, dtype=np.int64) for k in PAID_KEYS}
+    _judge_suits(t, hh, setting, streams, paid)
+    enf = per_household(state.enforcement, hh.run) if state.enforcement.any() else None
+    burden = residents.fee_h * hh.area_per_income
+    z = propensity(
+        hh,
+        coef,
+        residents.satisfaction,
+        residents.trust,
+        residents.neighbours,
+        burden,
+        F32(0),
+        enf,
+    )
+    # Property fees.
+    slots, legal, active, share = campaigns.schedule(t, "fee", R)
+    u = streams.uniform(Decision.PAYMENT, t, hh.n)
+    with_arrears: np.ndarray | bool = False
+    if not active:
+        pays = u < cycle_hazard(z, setting.cycle_h)
+    else:
+        owed = hh.owed()
+        campaigns.note_outstanding(active, owed, hh)
+        probs = _round_probs(hh, setting, residents, z, slots, setting.cycle_h, share)
+        rounds = rounds_paid(u, probs)
+        pays = rounds >= 0
+        with_arrears = np.any(slots > 0, axis=0).take(hh.run)
+        recorder.campaign_rounds(t, active, slots, rounds, owed, campaigns)
+    for key, v in zip(
+        ("cycle", "overdue", "arrears"), settle(hh, pays, with_arrears, t), strict=True
+    ):
+        paid[key] += v
+    _demand(hh, slots, t)
+    _file_suits(t, hh, residents, setting, streams, legal, paid, flows)
+    if setting.cal_months[t] == 12:
+        paid["written_off"] += write_off_expired(hh, setting.legal.limitation_months, t)
+    # Maintenance-fund bills.
+    if hh.owed_fund.any():
+        fslots, flegal, factive, fshare = campaigns.schedule(t, "fund", R)
+        # For a fund top-up, step 5 is the assembly-authorised legal demand: one last round
+        # under enforcement (the committee, not the firm, holds the claim).
+        fslots[0, flegal] = 5
+        zf = z + coef.burden * burden  # remove the fee burden ...
+        zf -= coef.burden * (hh.owed_fund.astype(F32) / F32(1200.0)) / hh.income
+        uf = streams.uniform(Decision.FUND_PAYMENT, t, hh.n)
+        owed_f = hh.owed_fund.copy()
+        if factive:
+            campaigns.note_outstanding(factive, owed_f, hh)
+            probs = _round_probs(hh, setting, residents, zf, fslots, FUND_CYCLE_MONTHS, fshare)
+            rounds = rounds_paid(uf, probs)
+            fpays = rounds >= 0
+            recorder.campaign_rounds(t, factive, fslots, rounds, owed_f, campaigns)
         else:
-            owed = hh.owed()
-            self._campaign_start(active, owed)
-            rounds = rounds_paid(u, self._round_probs(z, slots, self._cycle_h(), share))
-            pays = rounds >= 0
-            with_arrears = np.any(slots > 0, axis=0).take(hh.run)
-            self.recorder.campaign_rounds(t, active, slots, rounds, owed, self.campaigns)
-        for key, v in zip(
-            ("cycle", "overdue", "arrears"), settle(hh, pays, with_arrears, t), strict=True
+            fpays = uf < cycle_hazard(zf, FUND_CYCLE_MONTHS)
+        paid["fund"] += settle_fund(hh, fpays)
+    state.enforcement = DETERRENCE_DECAY * state.enforcement + (paid["suits"] > 0)
+    return paid
+
+
+def close_cycles(t: int, hh: Households, setting: Setting) -> np.ndarray | None:
+    """Close the billing cycles ending this month, and the year in December.
+
+    At a cycle's close every household's payment record moves towards whether it paid the
+    cycle's bill (:func:`update_records`) and unpaid bills become overdue; in December, this
+    year's overdue bills become arrears (a new debtor's limitation clock starts). Returns the
+    stairwell shares recomputed from the new records, or None when no cycle closed.
+    """
+    m = setting.cal_months[t]
+    closing = (m % setting.cycle) == 0
+    neighbours = None
+    if closing.any():
+        paid_up = hh.owed_cycle == 0
+        omega = record_weight(setting.beh.habit_memory, setting.cycle)
+        w = np.where(closing, omega, 0.0).astype(F32).take(hh.run)
+        update_records(hh.habit, paid_up, w)
+        if closing.all():
+            hh.overdue += hh.owed_cycle
+            hh.owed_cycle[:] = 0
+        else:
+            mask = closing.take(hh.run)
+            hh.overdue += hh.owed_cycle * mask
+            hh.owed_cycle *= ~mask
+        neighbours = stairwell_share(hh)
+    if m == 12:
+        # New debtors: their limitation clock starts now.
+        hh.demand_month[(hh.arrears == 0) & (hh.overdue > 0)] = t
+        hh.arrears += hh.overdue
+        hh.overdue[:] = 0
+    return neighbours
+
+
+def _round_probs(
+    hh: Households,
+    setting: Setting,
+    residents: Residents,
+    z: np.ndarray,
+    slots: np.ndarray,
+    cycle: object,
+    share: np.ndarray,
+) -> list[np.ndarray]:
+    """Payment probability of every household in each round of the month.
+
+    The ordinary hazard (slot value 0; over ``share`` of the month per run) or a campaign
+    step (1-4; 5 = a legal demand, fund bills only). A step is a chance to pay at least as
+    good as the ordinary hazard over the days it covers: a campaign adds pressure on those
+    who would not pay, it does not hold back those who would.
+    """
+    b = setting.beh
+    out = []
+    monthly = cycle_hazard(z, cycle)
+    ordinary = monthly
+    if np.any(share < 1):
+        ordinary = 1 - (1 - monthly) ** share.astype(F32).take(hh.run)
+
+    def at_least_ordinary(p: np.ndarray, s: int) -> np.ndarray:
+        days = STEP_DAYS[s - 1] / MONTH_DAYS
+        return np.maximum(p, 1 - (1 - monthly) ** F32(days))
+
+    pers = per_household(b.pay_persuasion, hh.run)
+    for k in range(slots.shape[0]):
+        step = slots[k]
+        if k > 0 and np.all(step < 0):
+            break
+        step_h = step.take(hh.run)
+        p = np.zeros(hh.n, dtype=F32)
+        p = np.where(step_h == ORDINARY, ordinary, p)
+        for s, name in (
+            (1, "campaign_door"),
+            (2, "campaign_grid"),
+            (3, "campaign_volunteer"),
+            (4, "campaign_committee"),
         ):
-            paid[key] += v
-        self._demand(slots, t)
-        self._file_suits(t, legal, paid)
-        if self.cal_months[t] == 12:
-            paid["written_off"] += write_off_expired(hh, self.legal.limitation_months, t)
-        # Maintenance-fund bills.
-        if hh.owed_fund.any():
-            fslots, flegal, factive, fshare = self.campaigns.schedule(t, "fund", R)
-            # For a fund top-up, step 5 is the assembly-authorised legal demand: one last round
-            # under enforcement (the committee, not the firm, holds the claim).
-            fslots[0, flegal] = 5
-            zf = z + self.coef.burden * burden  # remove the fee burden ...
-            zf -= self.coef.burden * (hh.owed_fund.astype(F32) / F32(1200.0)) / hh.income
-            uf = self.streams.uniform(Decision.FUND_PAYMENT, t, hh.n)
-            owed_f = hh.owed_fund.copy()
-            if factive:
-                self._campaign_start(factive, owed_f)
-                rounds = rounds_paid(uf, self._round_probs(zf, fslots, FUND_CYCLE_MONTHS, fshare))
-                fpays = rounds >= 0
-                self.recorder.campaign_rounds(t, factive, fslots, rounds, owed_f, self.campaigns)
-            else:
-                fpays = uf < cycle_hazard(zf, FUND_CYCLE_MONTHS)
-            paid["fund"] += settle_fund(hh, fpays)
-        self.enforcement = DETERRENCE_DECAY * self.enforcement + (paid["suits"] > 0)
-        self.paid_units = pays
-        return paid
+            mask = step_h == s
+            if not mask.any():
+                continue
+            zz = z + per_household(getattr(b, name), hh.run)
+            if s == 3:
+                zz = zz + pers * residents.has_volunteer
+            if s == 4:
+                zz = zz + pers
+            p = np.where(mask, at_least_ordinary(logistic(zz), s), p)
+        legal = step_h == 5
+        if legal.any():
+            zl = z + residents.coef.enforcement
+            p = np.where(legal, at_least_ordinary(logistic(zl), 5), p)
+        out.append(p.astype(F32))
+    return out
 
-    def _cycle_h(self) -> float | np.ndarray:
-        if self.uniform_cycle:
-            return float(self.cycle[0])
-        if getattr(self, "_cycle_households", None) is None:
-            self._cycle_households = self.cycle.astype(F32).take(self.hh.run)
-        return self._cycle_households
 
-    def _campaign_start(self, active: list[int], owed: np.ndarray) -> None:
-        plan = self.campaigns
-        for cid in active:
-            if plan.outstanding[cid] < 0:
-                sl = self.hh.run_slice(plan.run[cid])
-                plan.outstanding[cid] = int(owed[sl].sum())
+def _demand(hh: Households, slots: np.ndarray, t: int) -> None:
+    """Campaign rounds are formal demands: restart limitation clocks of those runs."""
+    demanded = np.any(slots > 0, axis=0)
+    if demanded.any():
+        hh.demand_month[demanded.take(hh.run)] = t
 
-    def _round_probs(
-        self, z: np.ndarray, slots: np.ndarray, cycle: object, share: np.ndarray
-    ) -> list[np.ndarray]:
-        """Payment probability of every household in each round of the month.
 
-        The ordinary hazard (slot value 0; over ``share`` of the month per run) or a campaign
-        step (1-4; 5 = a legal demand, fund bills only). A step is a chance to pay at least as
-        good as the ordinary hazard over the days it covers: a campaign adds pressure on those
-        who would not pay, it does not hold back those who would.
-        """
-        hh, b = self.hh, self.beh
-        out = []
-        monthly = cycle_hazard(z, cycle)
-        ordinary = monthly
-        if np.any(share < 1):
-            ordinary = 1 - (1 - monthly) ** share.astype(F32).take(hh.run)
+def _judge_suits(
+    t: int, hh: Households, setting: Setting, streams: Streams, paid: dict[str, np.ndarray]
+) -> None:
+    if not np.any(hh.suit_month >= 0):
+        return
+    legal = setting.legal
+    delay = per_household(legal.delay_months, hh.run)
+    due = (hh.suit_month >= 0) & (t - hh.suit_month >= delay)
+    if not due.any():
+        return
+    u = streams.uniform(Decision.LEGAL, t, hh.n, sub=1)
+    win = due & (u < per_household(legal.win_rate, hh.run))
+    lose = due & ~win
+    c, o, a = settle(hh, win, True, t)
+    paid["court"] += c + o + a
+    lost = hh.arrears * lose + hh.overdue * lose
+    paid["written_off"] += hh.per_run(lost)
+    hh.arrears -= hh.arrears * lose
+    hh.overdue -= hh.overdue * lose
+    hh.suit_month[due] = -1
 
-        def at_least_ordinary(p: np.ndarray, s: int) -> np.ndarray:
-            days = STEP_DAYS[s - 1] / MONTH_DAYS
-            return np.maximum(p, 1 - (1 - monthly) ** F32(days))
 
-        pers = per_household(b.pay_persuasion, hh.run)
-        for k in range(slots.shape[0]):
-            step = slots[k]
-            if k > 0 and np.all(step < 0):
-                break
-            step_h = step.take(hh.run)
-            p = np.zeros(hh.n, dtype=F32)
-            p = np.where(step_h == ORDINARY, ordinary, p)
-            for s, name in (
-                (1, "campaign_door"),
-                (2, "campaign_grid"),
-                (3, "campaign_volunteer"),
-                (4, "campaign_committee"),
-            ):
-                mask = step_h == s
-                if not mask.any():
-                    continue
-                zz = z + per_household(getattr(b, name), hh.run)
-                if s == 3:
-                    zz = zz + pers * self.has_volunteer
-                if s == 4:
-                    zz = zz + pers
-                p = np.where(mask, at_least_ordinary(logistic(zz), s), p)
-            legal = step_h == 5
-            if legal.any():
-                p = np.where(legal, at_least_ordinary(logistic(z + self.coef.enforcement), 5), p)
-            out.append(p.astype(F32))
-        return out
-
-    def _demand(self, slots: np.ndarray, t: int) -> None:
-        """Campaign rounds are formal demands: restart limitation clocks of those runs."""
-        demanded = np.any(slots > 0, axis=0)
-        if demanded.any():
-            self.hh.demand_month[demanded.take(self.hh.run)] = t
-
-    def _judge_suits(self, t: int, paid: dict[str, np.ndarray]) -> None:
-        hh = self.hh
-        if not np.any(hh.suit_month >= 0):
-            return
-        delay = per_household(self.legal.delay_months, hh.run)
-        due = (hh.suit_month >= 0) & (t - hh.suit_month >= delay)
-        if not due.any():
-            return
-        u = self.streams.uniform(Decision.LEGAL, t, hh.n, sub=1)
-        win = due & (u < per_household(self.legal.win_rate, hh.run))
-        lose = due & ~win
-        c, o, a = settle(hh, win, True, t)
-        paid["court"] += c + o + a
-        lost = hh.arrears * lose + hh.overdue * lose
-        paid["written_off"] += hh.per_run(lost)
-        hh.arrears -= hh.arrears * lose
-        hh.overdue -= hh.overdue * lose
-        hh.suit_month[due] = -1
-
-    def _file_suits(self, t: int, legal_step: np.ndarray, paid: dict[str, np.ndarray]) -> None:
-        hh = self.hh
-        if not (self.legal_on.any() or legal_step.any()):
-            return
-        monthly_bill = self.fee_h.astype(np.float64) * hh.area * 100
-        eligible = eligible_debtors(hh, monthly_bill, self.legal.threshold_months)
-        u = self.streams.uniform(Decision.LEGAL, t, hh.n)
-        # Ordinary legal action targets long-term debtors; the campaign's step 5 targets everyone
-        # still refusing its bill. Either way the firm sues only a share of them (domain-rules
-        # B.5: suits are costly and slow, firms sue a minority of debtors).
-        refusing = legal_step.take(hh.run) & (hh.owed() > 0) & (hh.suit_month < 0)
-        sue = ((eligible & self.legal_on.take(hh.run)) | refusing) & (
-            u < per_household(self.legal.sue_share, hh.run)
-        )
-        if not sue.any():
-            return
-        hh.suit_month[sue] = t
-        hh.demand_month[sue] = t
-        hh.trust_personal[sue] += per_household(self.beh.trust_sued, hh.run) * np.ones(1, F32)
-        cases = hh.per_run(sue)
-        paid["suits"] += cases
-        self._legal_cost += np.rint(cases * np.asarray(self.legal.cost_per_case_yuan) * 100).astype(
-            np.int64
-        )
+def _file_suits(
+    t: int,
+    hh: Households,
+    residents: Residents,
+    setting: Setting,
+    streams: Streams,
+    legal_step: np.ndarray,
+    paid: dict[str, np.ndarray],
+    flows: MonthFlows,
+) -> None:
+    if not (setting.legal_on.any() or legal_step.any()):
+        return
+    legal = setting.legal
+    monthly_bill = residents.fee_h.astype(np.float64) * hh.area * 100
+    eligible = eligible_debtors(hh, monthly_bill, legal.threshold_months)
+    u = streams.uniform(Decision.LEGAL, t, hh.n)
+    # Ordinary legal action targets long-term debtors; the campaign's step 5 targets everyone
+    # still refusing its bill. Either way the firm sues only a share of them (domain-rules
+    # B.5: suits are costly and slow, firms sue a minority of debtors).
+    refusing = legal_step.take(hh.run) & (hh.owed() > 0) & (hh.suit_month < 0)
+    sue = ((eligible & setting.legal_on.take(hh.run)) | refusing) & (
+        u < per_household(legal.sue_share, hh.run)
+    )
+    if not sue.any():
+        return
+    hh.suit_month[sue] = t
+    hh.demand_month[sue] = t
+    hh.trust_personal[sue] += per_household(setting.beh.trust_sued, hh.run) * np.ones(1, F32)
+    cases = hh.per_run(sue)
+    paid["suits"] += cases
+    flows.legal_cost += np.rint(cases * np.asarray(legal.cost_per_case_yuan) * 100).astype(np.int64)

@@ -21,8 +21,17 @@ from __future__ import annotations
 import numpy as np
 
 from feesim.engine.population import Households
+from feesim.engine.rules.firm import FirmBook
+from feesim.engine.state import Setting
 
-__all__ = ["ASSESSMENT_QUALITY_WEIGHT", "assessment_score", "evaluation_score"]
+__all__ = [
+    "ASSESSMENT_QUALITY_WEIGHT",
+    "assess",
+    "assessment_score",
+    "evaluation_score",
+    "evaluations_due",
+    "resident_scores",
+]
 
 #: Weight of inspected quality in the district assessment (third party + housing office).
 ASSESSMENT_QUALITY_WEIGHT = 0.6
@@ -58,3 +67,29 @@ def assessment_score(
     q = np.clip(quality / np.maximum(standard, 1e-9), 0.0, 1.0)
     residents = np.clip(0.25 + mean_satisfaction, 0.0, 1.0)
     return 100.0 * (ASSESSMENT_QUALITY_WEIGHT * q + (1 - ASSESSMENT_QUALITY_WEIGHT) * residents)
+
+
+def resident_scores(hh: Households, satisfaction: np.ndarray, firms: FirmBook) -> np.ndarray:
+    """Residents' evaluation score of every run's firm.
+
+    The firm is held to what its contract's standard and the voted packages promise, and to
+    any service it committed ahead of a vote or a trial.
+    """
+    promised = np.maximum(
+        np.minimum(firms.tier_q, firms.quality), np.maximum(firms.floor_q, firms.commit_q)
+    )
+    return evaluation_score(hh, satisfaction, firms.quality, promised)
+
+
+def assess(firms: FirmBook, mean_satisfaction: np.ndarray) -> np.ndarray:
+    """The district assessment score of every run's firm this month (it sets the subsidy)."""
+    standard = np.maximum(firms.tier_q, firms.floor_q)
+    return assessment_score(firms.quality, standard, mean_satisfaction)
+
+
+def evaluations_due(t: int, setting: Setting) -> np.ndarray:
+    """Runs whose committee holds a resident evaluation at the end of month ``t``."""
+    since = t + 1 - setting.eval_start
+    every = setting.eval_every
+    holds = (every > 0) & (since > 0) & (since % np.maximum(every, 1) == 0)
+    return np.flatnonzero(holds)

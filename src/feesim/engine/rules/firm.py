@@ -25,8 +25,19 @@ give up its margin (but not go into loss) to restore service. Staff move at most
 Under cost-plus contracts the firm spends what the owners' funds allow and takes its
 remuneration; owners bear surplus and deficit.
 
-*Cash.* The project keeps a reserve of ``initial_cash_months`` of cost; cash above it is
-remitted to the parent company each December.
+*Money* (:func:`settle_month`). Each month the provider's revenue is the fees households paid
+(this year's bills, arrears, court orders), its contracted share of public income and the
+district subsidy its assessment earns (:mod:`feesim.engine.rules.government`); its cost is
+staff, materials and equipment, suits and a staff overhaul's severance. Everything is posted to
+the :class:`~feesim.engine.ledger.Ledger`, which checks that no money is created or lost. Under
+cost-plus the owners' account receives the income and pays the cost and the remuneration. A
+temporary provider's shortfall is advanced by the subdistrict. The project keeps a reserve of
+``initial_cash_months`` of cost; cash above it is remitted to the parent company each December.
+After :data:`DISCLOSE_LOSS_MONTHS` losing months the firm discloses its losses to the committee.
+
+*Asking fees.* A firm from the district pool asks the fee that covers the cost of its standard
+with its target margin at 90% collection (:func:`cost_covering_fee`); residents told the true
+cost of full service (a disclosure or audit) learn :func:`full_service_fee`.
 
 *Contract term.* At the end of each ``term_months`` term the contract renews tacitly (Shanghai
 Provisions Art. 46) unless the firm has given notice or the owners tender it.
@@ -44,13 +55,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import mesa
 import numpy as np
 
 from feesim.config.scenario import TIER_QUALITY
+from feesim.engine.ledger import Ledger
+from feesim.engine.population import Households
+from feesim.engine.rules.government import subsidy_factor
+from feesim.engine.state import CommunityState, MonthFlows, Setting
 
 __all__ = [
     "CUT_WEIGHT",
+    "DISCLOSE_LOSS_MONTHS",
     "EMERGENCY",
     "FUNCTIONS",
     "NOTICE",
@@ -58,7 +73,11 @@ __all__ = [
     "SALIENCE",
     "STAFF_SHARE",
     "FirmBook",
-    "PropertyFirm",
+    "cost_covering_fee",
+    "expected_revenue",
+    "full_service_fee",
+    "overhaul",
+    "settle_month",
 ]
 
 #: Service functions of a firm.
@@ -80,6 +99,8 @@ EMERGENCY_MANAGEMENT = 0.85
 NEW_FIRM_MANAGEMENT = 0.95
 #: Monthly loss of management quality while the firm is losing money (demoralised staff).
 MANAGEMENT_DECAY = 0.004
+#: Losing months after which a firm's losses are disclosed to the committee (auto proposals).
+DISCLOSE_LOSS_MONTHS = 6
 
 
 @dataclass(eq=False)
@@ -124,6 +145,19 @@ class FirmBook:
     cash_months: np.ndarray
 
     # -- derived --------------------------------------------------------------------------
+    def slice(self, runs: slice | np.ndarray) -> FirmBook:
+        """The book restricted to some runs, for per-run calculations.
+
+        Its arrays are views or copies: never write through them.
+        """
+        return FirmBook(
+            **{k: (v[runs] if isinstance(v, np.ndarray) else v) for k, v in vars(self).items()}
+        )
+
+    def status(self, run: int) -> str:
+        """'regular', 'notice' (leaving) or 'emergency' (temporary provider) in run ``run``."""
+        return STATE_NAMES[int(self.state[run])]
+
     @property
     def staffing(self) -> np.ndarray:
         """Overall staffing ratio (share-weighted over functions)."""
@@ -296,45 +330,137 @@ class FirmBook:
         self.ring_cost[runs] = expected_cost[:, None]
 
 
-class PropertyFirm(mesa.Agent):
-    """The firm (or temporary provider) serving one community.
+def expected_revenue(firms: FirmBook, setting: Setting, state: CommunityState) -> np.ndarray:
+    """Revenue (yuan/month) each firm plans on.
 
-    A Mesa agent whose state lives in the model's :class:`FirmBook` row ``slot``, where the
-    vectorised rules update it.
+    This month's fees at its trailing-year collection (at most 1), its share of public income
+    (unless released to the owners) and the subsidy it was last paid.
     """
+    coll, _ = firms.trailing()
+    accrual = (state.fee * setting.area_rb).sum(axis=1)
+    public = setting.public_income * setting.public_share * ~state.released
+    return accrual * np.minimum(coll, 1.0) + public + state.subsidy_paid
 
-    def __init__(self, model: mesa.Model, slot: int) -> None:
-        super().__init__(model)
-        self.slot = int(slot)
 
-    @property
-    def _book(self) -> FirmBook:
-        return self.model.firms
+def cost_covering_fee(
+    firms: FirmBook,
+    setting: Setting,
+    state: CommunityState,
+    t: int,
+    run: int,
+    base: np.ndarray,
+) -> np.ndarray:
+    """Fees a firm from the district pool asks in run ``run`` in month ``t``.
 
-    @property
-    def status(self) -> str:
-        """'regular', 'notice' (leaving) or 'emergency' (temporary provider)."""
-        return STATE_NAMES[int(self._book.state[self.slot])]
+    ``base`` (one fee per building type) scaled up, never down, until revenue at 90%
+    collection covers the cost of the contract's standard with the target margin.
+    """
+    month = min(t, setting.months - 1)
+    sl = slice(run, run + 1)
+    revenue = np.array([(base * setting.area_rb[run, : len(base)]).sum()])
+    other = (setting.public_income * setting.public_share * ~state.released + state.subsidy_paid)[
+        sl
+    ]
+    standard = max(TIER_QUALITY[setting.scenarios[run].firm.tier], firms.tier_q[run])
+    k = firms.slice(sl).cost_covering_factor(
+        revenue, other, np.array([standard]), setting.wage[month, sl], setting.price[month, sl]
+    )
+    return base * max(1.0, float(k[0]))
 
-    @property
-    def cash_yuan(self) -> float:
-        """The provider's cash (yuan)."""
-        return float(self._book.cash[self.slot]) / 100.0
 
-    @property
-    def quality(self) -> float:
-        """Overall delivered quality."""
-        return float(self._book.quality[self.slot])
+def full_service_fee(firms: FirmBook, setting: Setting, t: int, run: int) -> np.ndarray:
+    """What full liveable service really costs per m2 in run ``run`` (one per building type).
 
-    @property
-    def quality_by_function(self) -> dict[str, float]:
-        """Delivered quality of each service function."""
-        return dict(zip(FUNCTIONS, self._book.q[self.slot].tolist(), strict=True))
+    The firm's cost of full staffing and equipment with its target margin at 95% collection:
+    what residents learn from disclosed accounts or an audit.
+    """
+    month = min(t, setting.months - 1)
+    sub = firms.slice(slice(run, run + 1))
+    wage, price = setting.wage[month, run : run + 1], setting.price[month, run : run + 1]
+    per_m2 = sub.unit_cost(wage, price)[0] / setting.area_total[run]
+    keep = (1 + sub.target_margin[0]) / 0.95  # margin, at a good collection rate
+    types = setting.scenarios[run].community.building_types
+    equip = np.array([bt.equipment_cost_per_m2 for bt in types]) * price[0]
+    return (per_m2 + equip) * keep
 
-    @property
-    def staff(self) -> float:
-        """Staff employed (FTE)."""
-        return float(self._book.staff[self.slot])
 
-    def __repr__(self) -> str:
-        return f"PropertyFirm(slot={self.slot}, status={self.status!r}, cash={self.cash_yuan:.0f})"
+def overhaul(firms: FirmBook, run: int, wage: float) -> int:
+    """A staff overhaul (大换血): a new management team; returns its cost in fen.
+
+    The cost is a month of the current labour bill (severance and hiring).
+    """
+    firms.management[run] = 1.0
+    labour = firms.staffing[run] * firms.labour_per_wage[run] * wage
+    return round(labour * 100)
+
+
+def settle_month(
+    t: int,
+    firms: FirmBook,
+    ledger: Ledger,
+    setting: Setting,
+    state: CommunityState,
+    flows: MonthFlows,
+    billed: np.ndarray,
+    paid: dict[str, np.ndarray],
+    hh: Households,
+) -> dict[str, np.ndarray]:
+    """The month's money: assemble every flow, post it to the ledger, keep the trailing year.
+
+    Sets ``state.subsidy_paid`` and returns the flows (fen per run; :data:`feesim.engine.
+    ledger.FLOWS` plus the provider's own ``firm_revenue`` and ``firm_cost``).
+    """
+    wage, price = setting.wage[t], setting.price[t]
+    fee_paid = paid["cycle"] + paid["overdue"] + paid["arrears"] + paid["court"]
+    active = firms.state != EMERGENCY
+    factor = subsidy_factor(state.score, setting.subsidy_min)
+    subsidy = np.rint(setting.subsidy_rate * setting.area_total * factor * 100).astype(np.int64)
+    state.subsidy_paid = subsidy / 100.0
+    public = np.rint(setting.public_income * 100).astype(np.int64)
+    to_provider = np.rint(public * setting.public_share * ~state.released).astype(np.int64)
+    service = np.rint(firms.service_cost(wage, price) * 100).astype(np.int64)
+    remuneration = np.where(
+        firms.cost_plus & active, np.rint(service * firms.remuneration), 0
+    ).astype(np.int64)
+    income = fee_paid + to_provider + subsidy
+    support = np.where(~active, np.maximum(service + flows.legal_cost - income, 0), 0)
+    payout = np.zeros(setting.runs, dtype=np.int64)
+    if setting.cal_months[t] == 12:
+        # Projects remit cash above a reserve to the parent company once a year.
+        reserve = np.rint(firms.cash_months * service).astype(np.int64)
+        expected = firms.cash + np.where(
+            firms.cost_plus & active,
+            remuneration,
+            income + support - service - flows.legal_cost - flows.overhaul_cost,
+        )
+        payout = np.where(active, np.maximum(expected - reserve, 0), 0).astype(np.int64)
+    out = {
+        "fee_billed": billed,
+        "fee_paid": fee_paid,
+        "fee_written_off": paid["written_off"],
+        "fund_billed": flows.fund_billed,
+        "fund_paid": paid["fund"],
+        "public_income": public,
+        "public_to_provider": to_provider,
+        "public_to_owners": public - to_provider,
+        "subsidy": subsidy,
+        "government_support": support.astype(np.int64),
+        "service_cost": service,
+        "remuneration": remuneration,
+        "legal_cost": flows.legal_cost,
+        "overhaul_cost": flows.overhaul_cost,
+        "works_owners": flows.works_owners,
+        "payout": payout,
+    }
+    revenue, cost = ledger.post(
+        out,
+        firms.cash,
+        firms.cost_plus & active,
+        fee_paid,
+        paid["fund"],
+        hh=hh if ledger.strict else None,
+    )
+    accrual = (state.fee * setting.area_rb).sum(axis=1)
+    firms.record(t, revenue / 100.0, cost / 100.0, fee_paid / 100.0, accrual)
+    out["firm_revenue"], out["firm_cost"] = revenue, cost
+    return out

@@ -3,20 +3,27 @@
 Wages follow the published Shanghai minimum wage (domain-rules section 3.4) until its last
 value, then grow by ``government.wage_growth`` once a year in ``wage_adjust_month``. The district
 subsidy for old public housing is paid by assessment-score band (Dongming Road street 2023:
-below 60 nothing, 60-70 80%, 71 and above 100%; domain-rules section 5).
+below 60 nothing, 60-70 80%, 71 and above 100%; domain-rules section 5). Renovation works
+(美丽家园) finish at the month a scenario gives: a visible improvement residents see, the owners'
+share of the cost paid from the maintenance fund, and possibly an upgrade of the service tier
+(:func:`public_works`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from feesim.config.scenario import Scenario
+from feesim.config.scenario import TIER_QUALITY, Scenario
+from feesim.engine.rules.perception import Perception, trust_shock
 
 __all__ = [
     "SHANGHAI_MIN_WAGE",
     "calendar",
     "min_wage_path",
     "price_index_path",
+    "public_works",
     "subsidy_factor",
 ]
 
@@ -95,3 +102,42 @@ def subsidy_factor(score: np.ndarray, min_score: np.ndarray) -> np.ndarray:
     """
     score = np.asarray(score, dtype=np.float64)
     return np.where(score < min_score, 0.0, np.where(score <= 70.0, 0.8, 1.0))
+
+
+def public_works(
+    t: int,
+    run: int,
+    scenario: Scenario,
+    perception: Perception,
+    tier_q: np.ndarray,
+    area_m2: float,
+    trust_disclosure: float,
+    log: Callable[[int, int, str, str], None],
+) -> int:
+    """Renovations finishing and service-tier upgrades in month ``t`` of run ``run``.
+
+    A renovation raises the quality residents see by its boost (fading, see
+    :mod:`feesim.engine.rules.perception`), is announced like disclosed accounts (trust
+    ``trust_disclosure``) and may upgrade the contract's tier (its service standard,
+    ``tier_q``, in place). Returns the owners' share of the works (fen), paid from the fund.
+    """
+    owners_fen = 0
+    for w in scenario.government.renovations:
+        if w.month == t:
+            perception.facility[run] += w.quality_boost
+            owners = w.cost_per_m2 * (1 - w.government_share) * area_m2
+            owners_fen += round(owners * 100)
+            trust_shock(perception, np.array([run]), trust_disclosure)
+            if w.upgrade_tier is not None:
+                tier_q[run] = max(tier_q[run], TIER_QUALITY[w.upgrade_tier])
+            log(
+                run,
+                t,
+                "renovation",
+                f"{w.cost_per_m2} yuan/m2, government share {w.government_share}",
+            )
+    for u in scenario.government.tier_upgrades:
+        if u.month == t:
+            tier_q[run] = max(tier_q[run], TIER_QUALITY[u.tier])
+            log(run, t, "tier_upgrade", u.tier)
+    return owners_fen

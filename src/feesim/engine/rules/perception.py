@@ -30,11 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from feesim.engine.population import Households, per_household
+from feesim.engine.state import CommunityState, RunValues
 
 __all__ = [
     "GOVERNANCE_DECAY",
     "RENOVATION_DECAY",
     "Perception",
+    "attitudes",
+    "change_fee",
     "community_satisfaction",
     "household_satisfaction",
     "household_trust",
@@ -150,3 +153,30 @@ def trust_shock(p: Perception, runs: np.ndarray, amount: np.ndarray | float) -> 
     """An event every resident sees (disclosure, audit, rollback, exit...): moves T and G."""
     p.trust[runs] += amount
     p.governance[runs] += amount
+
+
+def attitudes(
+    hh: Households,
+    p: Perception,
+    fee: np.ndarray,
+    full_fee: np.ndarray,
+    beh: RunValues,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Satisfaction and trust of every household this month (float32 arrays in [0, 1])."""
+    sat_rb = community_satisfaction(p, fee, full_fee, beh)
+    return household_satisfaction(hh, sat_rb, beh.sat_level), household_trust(hh, p)
+
+
+def change_fee(
+    state: CommunityState, p: Perception, run: int, fees: np.ndarray, accepted: float = 0.0
+) -> None:
+    """Change the fees of run ``run`` (from its next bill).
+
+    ``accepted`` is the share of owners who voted for the change: residents take that share of
+    the change as the new normal price at once (a legitimate, negotiated step); the rest is felt
+    as a price rise until they get used to it.
+    """
+    n = len(fees)
+    change = fees - state.fee[run, :n]
+    p.fee_anchor[run, :n] += accepted * change
+    state.fee[run, :n] = fees

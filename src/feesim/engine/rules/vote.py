@@ -14,6 +14,15 @@ Counting (:func:`tally`), exactly as the statute and the SPC interpretation (dom
 Heads are integers and areas are integers in 0.01 m2, so every comparison is exact: a quorum of
 exactly 2/3 is met, an approval of exactly 1/2 is not, an approval of exactly 3/4 is.
 
+Holding a vote (:func:`hold`): each question on the ballot (:class:`Ballot`: a motion, or one
+of a passed fee motion's value-added packages) means something to each voter: the relative
+step, the rise of the bill against income, the service promised, the improvement already seen
+under quality first, the process behind it (disclosure, audit, negotiation, trial, renovation)
+and the door-to-door rounds that carry it. At most one question per community is put in a
+round; a community's second question of the month waits for the next round
+(:func:`ballot_rounds`), and the packages of the motions that passed follow on the same ballot
+sheet (:func:`package_rounds`), answered by the owners who took part.
+
 Deciding (:func:`approval_utility`, :func:`cast`): each unit has an approval utility and a
 turnout propensity. Door-to-door rounds (逐户上门) visit a share of households; a visit raises
 turnout (ballots collected at the door), approval and personal trust. In every round each
@@ -24,20 +33,32 @@ casts the owner's ballot.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from feesim.config.scenario import Package, Proposal
 from feesim.engine.population import Households, per_household
 from feesim.engine.rng import Decision, Streams
 from feesim.engine.rules.payment import logistic
+from feesim.engine.state import RunValues
 
 __all__ = [
+    "KIND_REACH",
     "MATTERS",
     "SUPERMAJORITY_MATTERS",
+    "Ballot",
+    "Decided",
+    "Electorate",
     "VoteOutcome",
+    "VoteRound",
     "approval_utility",
+    "ballot_rounds",
     "cast",
     "count",
+    "hold",
+    "package_rounds",
+    "process_steps",
     "tally",
 ]
 
@@ -48,6 +69,11 @@ MATTERS = ("fee", "hire_firm", "maintenance_fund")
 SUPERMAJORITY_MATTERS = frozenset({"maintenance_fund"})
 
 TESTS = ("quorum_heads", "quorum_area", "approval_heads", "approval_area")
+
+#: Reach of door-to-door work by who organises it: an owners' committee; the executive
+#: committee of public housing with the housing authority (seed 004); or, with no committee,
+#: the residents' committee alone (沪房规范〔2021〕6号 §9). Judgement.
+KIND_REACH = {"owners": 1.0, "executive": 0.85, "none": 0.6}
 
 
 @dataclass(frozen=True)
@@ -84,6 +110,25 @@ class VoteOutcome:
     def approval_area(self) -> np.ndarray:
         """Approving area / participating area."""
         return _ratio(self.yes_area_c, self.part_area_c)
+
+    def row(self, j: int) -> dict[str, Any]:
+        """Every figure of vote ``j`` as plain Python values (areas in m2)."""
+        return {
+            "total_heads": int(self.total_heads[j]),
+            "turnout_heads": float(self.turnout_heads[j]),
+            "turnout_area": float(self.turnout_area[j]),
+            "approval_heads": float(self.approval_heads[j]),
+            "approval_area": float(self.approval_area[j]),
+            "quorum_met": bool(self.quorum_met[j]),
+            "passed": bool(self.passed[j]),
+            "binding": str(self.binding[j]),
+            "supermajority": bool(self.supermajority[j]),
+            "part_heads": int(self.part_heads[j]),
+            "yes_heads": int(self.yes_heads[j]),
+            "total_area_m2": self.total_area_c[j] / 100.0,
+            "part_area_m2": self.part_area_c[j] / 100.0,
+            "yes_area_m2": self.yes_area_c[j] / 100.0,
+        }
 
 
 def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
@@ -311,3 +356,230 @@ def count(hh: Households, participates: np.ndarray, approves: np.ndarray) -> dic
         "yes_heads": hh.per_owner_run(approves),
         "yes_area_c": hh.per_owner_run(area * approves),
     }
+
+
+# -- holding a vote ------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Ballot:
+    """One question put to the owners of one community: a motion, or one of its packages.
+
+    ``fee_before`` and ``new_fee`` are the fees (one per building type) when the motion was
+    announced and the fees it proposes; ``quality_at_announce`` is the service residents saw
+    then. ``ref`` is the committee's own record of the motion, handed back with the result.
+    """
+
+    run: int
+    spec: Proposal
+    label: str
+    fee_before: np.ndarray | None
+    new_fee: np.ndarray | None
+    quality_at_announce: float
+    package: Package | None = None
+    ref: Any = None
+
+    @property
+    def name(self) -> str:
+        """The label of the question in the vote table."""
+        return self.label + (f":{self.package.name}" if self.package is not None else "")
+
+    @property
+    def matter(self) -> str:
+        """What is decided: the motion's matter, or ``package``."""
+        return "package" if self.package is not None else self.spec.matter
+
+
+@dataclass(frozen=True, eq=False)
+class Electorate:
+    """The owners of a batch and what they feel in the month of a vote."""
+
+    hh: Households
+    beh: RunValues  # behavioural coefficients over runs
+    streams: Streams
+    satisfaction: np.ndarray  # float32 per household
+    trust: np.ndarray  # float32 per household
+    fee: np.ndarray  # (R, B) fees in force
+    seen_quality: np.ndarray  # (R,) service as residents see it
+    firm_gap: np.ndarray  # (R,) contract standard minus delivered service (what a new firm offers)
+    intensity: np.ndarray  # (R,) share of households a door-to-door round reaches
+    silent_majority: np.ndarray  # (R,) bool count non-voters with the majority (contested)
+
+
+@dataclass(frozen=True, eq=False)
+class Decided:
+    """The result of one ballot: ``figures`` are :meth:`VoteOutcome.row`'s."""
+
+    ballot: Ballot
+    figures: dict[str, Any]
+
+    @property
+    def passed(self) -> bool:
+        """Quorum met and approved."""
+        return bool(self.figures["passed"])
+
+
+@dataclass(frozen=True, eq=False)
+class VoteRound:
+    """What one round of voting decided, and who took part (arrays over the batch's owners)."""
+
+    decided: list[Decided]  # in counting order
+    participates: np.ndarray
+    approves: np.ndarray
+    voting: np.ndarray  # (R,) bool runs that voted
+
+
+def process_steps(spec: Proposal) -> int:
+    """Steps of process behind a proposal: disclosure (2 for an audit), meetings, trial, works."""
+    disclosure = {"none": 0, "accounts": 1, "audit": 2, "assessment": 2}[spec.disclosure]
+    return (
+        disclosure + spec.negotiation_meetings + (spec.trial_months > 0) + spec.renovation_bundled
+    )
+
+
+def ballot_rounds(ballots: list[Ballot]) -> list[list[Ballot]]:
+    """Group ballots into rounds with at most one per community (each community's k-th in k)."""
+    rounds: dict[int, list[Ballot]] = {}
+    seen: dict[int, int] = {}
+    for b in ballots:
+        k = seen.get(b.run, 0)
+        seen[b.run] = k + 1
+        rounds.setdefault(k, []).append(b)
+    return [rounds[k] for k in sorted(rounds)]
+
+
+def package_rounds(ballots: list[Ballot]) -> list[tuple[int, list[Ballot]]]:
+    """Package questions grouped by their rank in their motion: the k-th of every community."""
+    by_rank: dict[int, list[Ballot]] = {}
+    for b in ballots:
+        k = b.spec.packages.index(b.package)
+        by_rank.setdefault(k, []).append(b)
+    return sorted(by_rank.items())
+
+
+def _expand(values: np.ndarray, runs: np.ndarray, n_runs: int) -> np.ndarray:
+    """Counts over some runs placed back into an array over all runs."""
+    out = np.zeros(n_runs, dtype=values.dtype)
+    out[runs] = values
+    return out
+
+
+def hold(
+    month: int,
+    sub: int,
+    ballots: list[Ballot],
+    voters: Electorate,
+    participants: np.ndarray | None = None,
+) -> VoteRound:
+    """Put ``ballots`` (at most one per community) to the owners and count them (Art. 278).
+
+    Door-to-door visits raise the visited households' personal trust (``hh.trust_personal``,
+    in place). ``sub`` separates this round's random streams from the month's other rounds;
+    ``participants`` (over owners) are the owners who took part in the main vote when these
+    are the value-added packages on the same ballot sheet.
+    """
+    hh = voters.hh
+    R, B = hh.n_runs, hh.n_types
+    voting = np.zeros(R, dtype=bool)
+    step_rb = np.zeros((R, B))
+    dfee_rb = np.zeros((R, B))
+    fund_rise = np.zeros(R)
+    promised = np.zeros(R)
+    gain = np.zeros(R)
+    process = np.zeros(R)
+    rounds = np.zeros(R, dtype=np.int64)
+    supermajority = np.zeros(R, dtype=bool)
+    for b in ballots:
+        slot, spec = b.run, b.spec
+        nb = len(b.fee_before) if b.fee_before is not None else 0
+        voting[slot] = True
+        old = np.maximum(b.fee_before, 1e-9) if nb else None
+        if b.package is not None:
+            step_rb[slot, :nb] = b.package.fee_per_m2 / old
+            dfee_rb[slot, :nb] = b.package.fee_per_m2
+            promised[slot] = b.package.quality
+        else:
+            if b.new_fee is not None and nb:
+                step_rb[slot, :nb] = b.new_fee / old - 1.0
+                dfee_rb[slot, :nb] = b.new_fee - voters.fee[slot, :nb]
+            if spec.matter == "maintenance_fund":
+                fund_rise[slot] = spec.fund_bill_per_m2 / 12.0
+            if spec.matter == "hire_firm":
+                promised[slot] = voters.firm_gap[slot]
+            else:
+                promised[slot] = spec.service_quality
+            if spec.quality_first_months > 0:
+                gain[slot] = max(0.0, voters.seen_quality[slot] - b.quality_at_announce)
+            rounds[slot] = spec.door_to_door_rounds
+        process[slot] = process_steps(spec)
+        supermajority[slot] = b.package is None and spec.matter in SUPERMAJORITY_MATTERS
+    # Work on the voting communities' households only (all of them when every run votes);
+    # each community draws from its own streams (common random numbers).
+    runs_v = np.flatnonzero(voting)
+    if runs_v.size == R:
+        hv, units, owners, beh = hh, None, None, voters.beh
+    else:
+        hv, units, owners = hh.subset(runs_v)
+        beh = voters.beh.restrict(runs_v)
+
+    def pick(values: np.ndarray) -> np.ndarray:
+        return values if units is None else values.take(units)
+
+    sat, trust = pick(voters.satisfaction), pick(voters.trust)
+    # A one-off fund bill weighs like a year of monthly bills (judgement).
+    rise = dfee_rb[runs_v].astype(F32).ravel().take(hv.rb) + fund_rise[runs_v].astype(F32).take(
+        hv.run
+    )
+    utility = approval_utility(
+        hv,
+        beh,
+        sat,
+        trust,
+        step_rb[runs_v],
+        rise * hv.area_per_income,
+        promised[runs_v],
+        gain[runs_v],
+        process[runs_v],
+    )
+    engagement = (
+        0.5 + hv.engagement0 + per_household(beh.engagement_trust, hv.run) * (trust - F32(0.5))
+    )
+    np.clip(engagement, 0.0, 1.0, out=engagement)
+    if participants is not None and owners is not None:
+        participants = participants.take(owners)
+    part_v, yes_v, visited = cast(
+        hv,
+        beh,
+        voters.streams,
+        month,
+        sub,
+        utility,
+        engagement,
+        rounds[runs_v],
+        voters.intensity[runs_v],
+        np.ones(runs_v.size, dtype=bool),
+        participants,
+        runs_v,
+    )
+    gain_trust = per_household(beh.trust_visit, hv.run) * visited
+    if units is None:
+        hh.trust_personal += gain_trust
+        part, yes = part_v, yes_v
+    else:
+        hh.trust_personal[units] += gain_trust
+        part = np.zeros(hh.n_owners, dtype=bool)
+        yes = np.zeros(hh.n_owners, dtype=bool)
+        part[owners], yes[owners] = part_v, yes_v
+    counts = {k: _expand(v, runs_v, R) for k, v in count(hv, part_v, yes_v).items()}
+    silent = voters.silent_majority[runs_v]
+    by_run = {b.run: b for b in ballots}
+    decided = []
+    for flag in (False, True):
+        sel = runs_v[silent == flag]
+        if not sel.size:
+            continue
+        out = tally(
+            **{k: v[sel] for k, v in counts.items()},
+            supermajority=supermajority[sel],
+            silent_majority=flag,
+        )
+        decided += [Decided(by_run[int(slot)], out.row(j)) for j, slot in enumerate(sel)]
+    return VoteRound(decided, part, yes, voting)

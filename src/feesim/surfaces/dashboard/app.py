@@ -187,11 +187,11 @@ def CommunityView(model: DashboardModel) -> None:
     fig = Figure(figsize=(8.0, 5.6), layout="constrained")
     ax_pay, ax_vote = fig.subplots(2, 1)
     plot_community(frame, ax=ax_pay, color_by="payment")
-    vote = getattr(model, "last_vote", None)
-    if vote is not None and bool(vote["voting"][0]):
+    vote = model.last_vote
+    if vote is not None and bool(vote.voting[0]):
         plot_community(frame, ax=ax_vote, color_by="vote")
         ax_vote.set_title(
-            f"Ballots in the vote of month {vote['month']}: "
+            f"Ballots in the vote of month {vote.month}: "
             f"{frame['voted'].mean():.0%} of units voted",
             fontsize="medium",
             loc="left",

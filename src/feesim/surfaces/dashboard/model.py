@@ -102,14 +102,16 @@ class DashboardModel(FeeModel):
 
     def step(self) -> None:
         """Advance one month; stops (``running`` False) at the end of the horizon."""
-        if self.month >= self.months:
+        t = self.simulating()
+        if t >= self.months:
+            self.time = float(self.months)  # nothing to simulate: keep the clock at the end
             self.running = False
             return
         super().step()
         coll = self.trailing_collection()
         self.trace.append(
             {
-                "month": self.month - 1,
+                "month": t,
                 "quality": float(self.firms.quality[0]),
                 "collection": float(min(coll[0], 1.0)),
             }
@@ -119,10 +121,8 @@ class DashboardModel(FeeModel):
 
     def result(self) -> SimulationResult:
         """The tables of the months run so far (cached until the next step)."""
-        from feesim.engine.results import SimulationResult
-
         if self._result is None or self._result[0] != self.month:
-            self._result = (self.month, SimulationResult.from_model(self))
+            self._result = (self.month, super().result())
         return self._result[1]
 
     def trace_frame(self) -> pd.DataFrame:
