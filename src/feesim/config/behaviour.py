@@ -111,7 +111,28 @@ class Behaviour:
         lo=0,
         hi=1,
         kind="uncertainty",
-        doc="speed at which community trust follows satisfaction and governance",
+        doc="speed at which community trust follows satisfaction and governance (0.06: half "
+        "the gap closed in about 11 months)",
+    )
+    governance_half_life_months: float = param(
+        24.0,
+        unit="months",
+        lo=1,
+        hi=240,
+        kind="uncertainty",
+        doc="half-life of what a governance event (disclosure, audit, meetings, evaluation, "
+        "rollback, exit) leaves in community trust",
+        source="judgement: trust built by a process fades when nothing follows it",
+    )
+    personal_half_life_months: float = param(
+        12.0,
+        unit="months",
+        lo=1,
+        hi=240,
+        kind="uncertainty",
+        doc="half-life of a household's personal trust experience (a door-to-door visit, a "
+        "suit) relative to its disposition",
+        source="judgement",
     )
     trust_satisfaction: float = param(
         0.5,
@@ -149,20 +170,35 @@ class Behaviour:
         source="seeds 000, 002",
     )
     trust_evaluation: float = param(
-        0.01,
+        0.0,
         unit="trust points",
         lo=0,
         hi=0.2,
         kind="uncertainty",
-        doc="trust gained each time a resident evaluation is held",
+        doc="trust gained each time a resident evaluation is held, beyond what it makes the "
+        "firm do (rectification, rollback) and residents then see",
+        source="judgement: no source quantifies it; held every six months, any positive value "
+        "is a standing trust gain (bounded by the governance stock's cap)",
     )
     trust_rollback: float = param(
-        0.05,
+        -0.05,
         unit="trust points",
-        lo=0,
+        lo=-0.5,
         hi=0.5,
         kind="uncertainty",
-        doc="trust gained when a bad evaluation really rolls a price back",
+        doc="trust change when a step is rolled back after a bad evaluation: the service "
+        "promised with it was not delivered",
+        source="model.md: broken promises cost trust",
+    )
+    trust_broken_promise: float = param(
+        -0.10,
+        unit="trust points per unit of quality",
+        lo=-1,
+        hi=0,
+        kind="uncertainty",
+        doc="trust change at a resident evaluation per unit of promised service not delivered "
+        "(a package voted with a step, a commitment ahead of a vote)",
+        source="model.md: broken promises cost trust",
     )
     trust_exit: float = param(
         -0.10,
@@ -191,12 +227,13 @@ class Behaviour:
         source="Beijing 2005: 68.3% said relations worsened after enforcement (domain-rules 2.1)",
     )
     trust_visit: float = param(
-        0.15,
+        0.05,
         unit="trust points",
         lo=0,
-        hi=0.5,
+        hi=0.2,
         kind="uncertainty",
-        doc="personal trust gained from a door-to-door visit",
+        doc="personal trust gained from a door-to-door visit (fades with "
+        "personal_half_life_months)",
     )
     # -- payment -----------------------------------------------------------------------------
     pay_intercept_cc: float = param(

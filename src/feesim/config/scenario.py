@@ -12,6 +12,7 @@ Months are counted from 0 at ``simulation.start``. Fees are yuan per m2 of floor
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
@@ -19,18 +20,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 from feesim.config.behaviour import Behaviour, default_behaviour, load_params_file
-from feesim.config.params import from_mapping, param, to_mapping
+from feesim.config.params import from_mapping, param, replace, to_mapping
 from feesim.errors import ConfigError
 from feesim.io import read_toml
 
 __all__ = [
+    "SCHEDULABLE",
     "TIER_QUALITY",
     "BuildingType",
     "Campaign",
+    "Change",
     "Committee",
     "Community",
     "Firm",
     "Government",
+    "History",
     "Legal",
     "Meta",
     "Package",
@@ -52,6 +56,7 @@ Tier = Literal["basic", "tidy", "liveable"]
 #: standard of 黄府办发〔2019〕009号 (domain-rules section 5).
 TIER_QUALITY: dict[str, float] = {"basic": 0.55, "tidy": 0.75, "liveable": 1.0}
 
+_SCHEDULE_EG = '{ "government.subsidy_per_m2" = 0.1 }'
 _START_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -400,6 +405,17 @@ class Firm:
         kind="uncertainty",
         doc="loss-making months within the last 12+ that make the firm give notice",
         source="domain-rules 3.5: exit after sustained losses",
+    )
+    renewal_margin: float = param(
+        0.0,
+        unit="share of revenue",
+        lo=-0.5,
+        hi=0.5,
+        kind="uncertainty",
+        doc="trailing-year margin below which a fixed-fee firm declines to renew its contract "
+        "(it gives notice before the term ends); 0: it does not renew a loss-making contract",
+        source="judgement; Civil Code Art. 947: notice of non-renewal 90 days before the term "
+        "ends; firms leave over 'long-term losses' (domain-rules 3.5)",
     )
     notice_months: int = param(
         3,
@@ -889,6 +905,86 @@ class Campaign:
 
 
 @dataclass(frozen=True)
+class History:
+    """What was in force while the community's reported figures were observed.
+
+    The month-0 state (payment records, arrears, the community's payment offset, the firm's
+    staffing and trailing year, what residents are used to) is built under these conditions so
+    that it reproduces ``community.initial_collection_rate``; the scenario's own settings
+    (``government.subsidy_per_m2``, ``firm.public_income_yuan_month`` and
+    ``public_income_firm_share``, ``firm.contract``, ``community.initial_trust``) then act from
+    month 0 through their mechanisms, as they would if switched on later (``[[schedule]]``).
+    By default the history is the reference condition (no subsidy, no public income to the
+    firm, a fixed-fee contract, ordinary trust), so every lever set in a scenario is evaluated
+    against it; declare here what already held when the figures were reported (a community
+    file does so for the figures it reports). The contract's service tier is part of the
+    history (``firm.tier``); changing it is a lever (``government.tier_upgrades``,
+    ``[[schedule]]``).
+    """
+
+    subsidy_per_m2: float = param(
+        0.0,
+        unit="yuan/m2/month",
+        lo=0,
+        hi=5,
+        doc="district subsidy paid to the firm before month 0",
+    )
+    public_income_yuan_month: float = param(
+        0.0, unit="yuan/month", lo=0, hi=1e7, doc="public income before month 0"
+    )
+    public_income_firm_share: float | None = param(
+        None,
+        unit="share",
+        lo=0,
+        hi=1,
+        doc="share of that income contracted to the firm before month 0 (empty: the firm's "
+        "current share)",
+    )
+    contract: Literal["fixed_fee", "cost_plus"] = param(
+        "fixed_fee", doc="contract form before month 0"
+    )
+    trust: float = param(
+        0.5,
+        unit="0-1",
+        lo=0,
+        hi=1,
+        doc="mean trust while the figures were reported (0.5 ordinary)",
+    )
+
+
+#: Levers a scenario can change at a month (``[[schedule]]``), and what the change does.
+SCHEDULABLE: dict[str, str] = {
+    "government.subsidy_per_m2": "the district subsidy's level (0 stops it)",
+    "government.subsidy_min_score": "the assessment score below which no subsidy is paid",
+    "firm.public_income_yuan_month": "public income (parking, advertising)",
+    "firm.public_income_firm_share": "the share of public income contracted to the firm",
+    "firm.contract": "the contract form (fixed_fee or cost_plus)",
+    "firm.tier": "the contract's service tier (its standard)",
+    "committee.evaluation_months": "the resident evaluations' interval (0 stops them; the next "
+    "one is that many months after the change)",
+    "committee.evaluation_threshold": "the score below which the committee acts",
+    "committee.rollback": "whether a bad score rolls the latest step back",
+    "committee.door_to_door_intensity": "the reach of door-to-door rounds",
+    "committee.auto_propose": "whether the committee asks for cost-covering steps itself",
+    "committee.tender_after_bad_scores": "bad scores in a row that lead to a tender",
+    "legal.enabled": "ordinary legal action against long-term debtors",
+    "legal.sue_share": "the share of eligible debtors sued each month",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """Levers changed at the start of a month (a ``[[schedule]]`` entry)."""
+
+    month: int = param(unit="month", lo=0, doc="month the change takes effect")
+    set: dict[str, Any] = param(
+        doc="lever fields (dotted, as in the scenario file) and their new values, e.g. "
+        '{ "government.subsidy_per_m2" = 0.1 }; see SCHEDULABLE',
+        kind="lever",
+    )
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A complete, validated scenario of one community."""
 
@@ -903,6 +999,8 @@ class Scenario:
     behaviour: Behaviour = field(default_factory=default_behaviour)
     proposals: tuple[Proposal, ...] = field(default=())
     campaigns: tuple[Campaign, ...] = field(default=())
+    history: History = field(default_factory=History)
+    schedule: tuple[Change, ...] = field(default=())
 
     def _validate(self, path: str) -> None:
         months = self.simulation.months
@@ -955,6 +1053,25 @@ class Scenario:
                     r.month,
                     f"< simulation.months ({months})",
                 )
+        for i, change in enumerate(self.schedule):
+            where = f"schedule[{i}]"
+            if change.month >= months:
+                raise _err(where, "month", change.month, f"< simulation.months ({months})")
+            if not change.set:
+                raise _err(where, "set", change.set, "at least one lever, e.g. " + _SCHEDULE_EG)
+            for key, value in change.set.items():
+                if key not in SCHEDULABLE:
+                    raise _err(
+                        f"{where}.set",
+                        key,
+                        value,
+                        "a lever that can change at a month: " + ", ".join(SCHEDULABLE),
+                    )
+                section, _, name = key.partition(".")
+                try:
+                    replace(getattr(self, section), name, value)
+                except ConfigError as exc:
+                    raise ConfigError(f"{where}.set.{section}.{exc}") from None
 
     @property
     def name(self) -> str:
@@ -969,16 +1086,27 @@ class Scenario:
         """The same community with another number of households.
 
         Everything per household or per m2 stays; the community's absolute amounts scale with
-        its size (``firm.public_income_yuan_month``), so that a smaller copy of an estate runs
-        like the estate, not like one with several times its public income per household.
+        its size (public income now and in the history, and in scheduled changes), so that a
+        smaller copy of an estate runs like the estate, not like one with several times its
+        public income per household.
         """
         factor = households / self.community.households
-        return self.with_changes(
+        key = "firm.public_income_yuan_month"
+        schedule = tuple(
+            Change(c.month, {k: (v * factor if k == key else v) for k, v in c.set.items()})
+            for c in self.schedule
+        )
+        history = dataclasses.replace(
+            self.history,
+            public_income_yuan_month=self.history.public_income_yuan_month * factor,
+        )
+        resized = self.with_changes(
             **{
                 "community.households": int(households),
-                "firm.public_income_yuan_month": self.firm.public_income_yuan_month * factor,
+                key: self.firm.public_income_yuan_month * factor,
             }
         )
+        return dataclasses.replace(resized, history=history, schedule=schedule)
 
     def with_changes(self, **changes: Any) -> Scenario:
         """Copy with dotted-path changes, validated.

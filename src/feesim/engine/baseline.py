@@ -1,8 +1,14 @@
-"""Month-0 steady state: the community as it stands before anything changes.
+"""Month-0 steady state: the community as it stood when its figures were reported.
 
-A scenario describes a community as reported (fees, collection rate, firm); the model starts it
-in the steady state those figures imply, so that with nothing changing (no wage growth, no
-proposal) nothing drifts:
+A scenario describes a community as reported (fees, collection rate, firm) and the conditions
+under which the figures were observed (its *history*, :class:`~feesim.config.scenario.History`:
+by default no subsidy, no public income to the firm, a fixed-fee contract and ordinary trust).
+The model starts it in the steady state those figures imply under its history, so that with
+nothing changing (no wage growth, no lever) nothing drifts; the scenario's own subsidy, public
+income, contract and trust then act from month 0 through their mechanisms (the firm staffs for
+the revenue it gets, residents trust as they do), exactly as they would if switched on later. A
+reported rate is an observation of the community, not something the levers in force are fitted
+away against (model.md, principles):
 
 1. the firm staffs what its revenue at the reported collection affords at its target margin,
    capped by the contracted standard and floored at its safety minimum (or the given quality);
@@ -39,12 +45,13 @@ from feesim.engine.rules.payment import (
     payment_coefficients,
     propensity,
 )
-from feesim.engine.rules.perception import Perception, attitudes
+from feesim.engine.rules.perception import Perception, attitudes, household_trust
 from feesim.engine.state import BehaviourRuns, CommunityState, Residents, Setting, run_values
 
 __all__ = [
     "SETTLE_YEARS",
     "SPIN_UP_YEARS",
+    "HistoryValues",
     "SpinUp",
     "Templates",
     "build_firms",
@@ -210,6 +217,38 @@ class Templates:
     first: list[int]
 
 
+@dataclass(frozen=True, eq=False)
+class HistoryValues:
+    """The conditions of each run's history (arrays over runs)."""
+
+    subsidy_rate: np.ndarray  # yuan/m2/month
+    public_to_firm: np.ndarray  # yuan/month of public income the firm received
+    cost_plus: np.ndarray  # bool
+    trust_shift: np.ndarray  # history's trust minus the scenario's (added to dispositions)
+
+    @classmethod
+    def of(cls, scenarios: list[Scenario]) -> HistoryValues:
+        """The history of each scenario."""
+        hist = [sc.history for sc in scenarios]
+        share = [
+            sc.firm.public_income_firm_share
+            if h.public_income_firm_share is None
+            else h.public_income_firm_share
+            for sc, h in zip(scenarios, hist, strict=True)
+        ]
+        return cls(
+            subsidy_rate=np.array([h.subsidy_per_m2 for h in hist], dtype=np.float64),
+            public_to_firm=np.array([h.public_income_yuan_month for h in hist]) * share,
+            cost_plus=np.array([h.contract == "cost_plus" for h in hist]),
+            trust_shift=np.array(
+                [
+                    h.trust - sc.community.initial_trust
+                    for sc, h in zip(scenarios, hist, strict=True)
+                ]
+            ),
+        )
+
+
 def initial_collection(scenarios: list[Scenario]) -> np.ndarray:
     """The reported collection rate of each run (NaN where none is given)."""
     return np.array(
@@ -222,8 +261,14 @@ def initial_collection(scenarios: list[Scenario]) -> np.ndarray:
     )
 
 
-def build_firms(setting: Setting, state: CommunityState, equip_rb: np.ndarray) -> FirmBook:
-    """Each run's firm at month 0: its contract, cost structure, staffing and trailing year."""
+def build_firms(
+    setting: Setting, state: CommunityState, equip_rb: np.ndarray, history: HistoryValues
+) -> FirmBook:
+    """Each run's firm at month 0: its contract, cost structure, staffing and trailing year.
+
+    Staffing, cash and the trailing year are those of the history; the book's contract form is
+    the history's too until :func:`start_residents` has spun the history up.
+    """
     runs, R = setting.scenarios, setting.runs
     f = lambda g: np.array([g(sc.firm) for sc in runs], dtype=np.float64)
     std_staff = f(lambda x: x.staff_per_10k_m2) * setting.area_total / 1e4
@@ -238,6 +283,7 @@ def build_firms(setting: Setting, state: CommunityState, equip_rb: np.ndarray) -
         since=np.zeros(R, dtype=np.int32),
         serial=np.zeros(R, dtype=np.int32),
         x=np.zeros((R, len(FUNCTIONS))),
+        held=np.zeros(R),
         q=np.zeros((R, len(FUNCTIONS))),
         management=f(lambda x: x.management_quality),
         cash=np.zeros(R, dtype=np.int64),
@@ -251,7 +297,7 @@ def build_firms(setting: Setting, state: CommunityState, equip_rb: np.ndarray) -
         ring_cost=np.zeros((R, 12)),
         ring_fee_cash=np.zeros((R, 12)),
         ring_fee_due=np.zeros((R, 12)),
-        cost_plus=np.array([sc.firm.contract == "cost_plus" for sc in runs]),
+        cost_plus=history.cost_plus.copy(),
         std_staff=std_staff,
         labour_per_wage=labour_per_wage,
         materials_full=materials_full,
@@ -264,31 +310,33 @@ def build_firms(setting: Setting, state: CommunityState, equip_rb: np.ndarray) -
         max_hire=f(lambda x: x.max_hire_rate),
         quality_lag=f(lambda x: x.quality_lag),
         exit_loss_months=f(lambda x: x.exit_loss_months).astype(np.int32),
+        renewal_margin=f(lambda x: x.renewal_margin),
         notice_months=f(lambda x: x.notice_months).astype(np.int32),
         term_months=f(lambda x: x.term_months).astype(np.int32),
         credit_months=f(lambda x: x.credit_limit_months),
         cash_months=f(lambda x: x.initial_cash_months),
     )
-    _staff_baseline(firms, setting, state, np.ones(R))
+    _staff_baseline(firms, setting, state, history, np.ones(R))
     return firms
 
 
 def _staff_baseline(
-    firms: FirmBook, setting: Setting, state: CommunityState, subsidy_factor: np.ndarray
+    firms: FirmBook,
+    setting: Setting,
+    state: CommunityState,
+    history: HistoryValues,
+    subsidy_factor: np.ndarray,
 ) -> None:
     """Month-0 staffing, cash and trailing year of every firm (sets ``state.subsidy_paid``).
 
-    ``subsidy_factor`` is the share of the district subsidy each firm's assessment earns.
+    What the history's revenue affords; ``subsidy_factor`` is the share of the history's
+    district subsidy each firm's assessment earned.
     """
     runs, R, fb = setting.scenarios, setting.runs, firms
     c0 = initial_collection(runs)
     accrual = (state.fee * setting.area_rb).sum(axis=1)
-    state.subsidy_paid = setting.subsidy_rate * setting.area_total * subsidy_factor
-    revenue0 = (
-        accrual * np.nan_to_num(c0, nan=0.85)
-        + setting.public_income * setting.public_share
-        + state.subsidy_paid
-    )
+    state.subsidy_paid = history.subsidy_rate * setting.area_total * subsidy_factor
+    revenue0 = accrual * np.nan_to_num(c0, nan=0.85) + history.public_to_firm + state.subsidy_paid
     wage0, price0 = setting.wage[0], setting.price[0]
     x_tier = fb.tier_q / fb.management
     given = np.array(
@@ -300,6 +348,7 @@ def _staff_baseline(
         np.nan_to_num(given) / fb.management,
     )
     fb.allocate(x0, x_tier)
+    fb.held = fb.staffing.copy()
     fb.q = np.minimum(fb.x * fb.management[:, None], 1.2)
     cost0 = fb.service_cost(wage0, price0)
     fb.cash[:] = np.rint(fb.cash_months * cost0 * 100).astype(np.int64)
@@ -376,44 +425,49 @@ def start_residents(
     firms: FirmBook,
     streams: Streams,
     templates: Templates | None,
+    history: HistoryValues,
 ) -> tuple[Residents, Perception]:
     """Households' attitudes and payment history at month 0; the firm's trailing year.
 
-    Residents are used to today's service and fee. A subsidy is only paid on a good enough
-    assessment, so firms staff for what the score earns. Payment records, arrears and the
-    community offsets come from the spin-up (module doc), and the firm's trailing year of cash
-    is the spin-up's last year, month by month.
+    Residents are used to the history's service and fee. A subsidy is only paid on a good
+    enough assessment, so firms staff for what the score earned. Payment records, arrears and
+    the community offsets come from the spin-up under the history's conditions (module doc),
+    and the firm's trailing year of cash is the spin-up's last year, month by month. Then the
+    scenario's own conditions take over: the firm's contract form, and residents' trust at
+    its month-0 level (their attitudes of month 0 are recomputed with it).
     """
     perception = Perception.start(firms.quality, state.fee)
     coef = payment_coefficients(hh, setting.beh)
-    s, tau = attitudes(hh, perception, state.fee, state.full_fee, setting.beh)
+    shift = history.trust_shift
+    s, tau = attitudes(hh, perception, state.fee, state.full_fee, setting.beh, shift)
     factor = subsidy_factor(assess(firms, hh.mean(s)), setting.subsidy_min)
-    if np.any((setting.subsidy_rate > 0) & (factor < 1)):
-        _staff_baseline(firms, setting, state, factor)
+    if np.any((history.subsidy_rate > 0) & (factor < 1)):
+        _staff_baseline(firms, setting, state, history, factor)
         perception = Perception.start(firms.quality, state.fee)
-        s, tau = attitudes(hh, perception, state.fee, state.full_fee, setting.beh)
+        s, tau = attitudes(hh, perception, state.fee, state.full_fee, setting.beh, shift)
     perception.sat_ref = hh.mean(s)
     fee_h = hh.by_type(state.fee)
-    history = _history(hh, setting, coef, s, tau, fee_h, streams, templates)
-    coef.intercept = (coef.intercept + history.offset.astype(F32).take(hh.run)).astype(F32)
+    spun = _history(hh, setting, coef, s, tau, fee_h, streams, templates)
+    coef.intercept = (coef.intercept + spun.offset.astype(F32).take(hh.run)).astype(F32)
     has_leader = hh.per_group(hh.leader) > 0
     # Bills left unpaid at the end of the spin-up's last year are the month-0 arrears.
     monthly_fen = fee_h.astype(np.float64) * hh.area * 100.0
-    hh.arrears[:] = np.rint(monthly_fen * history.unpaid_months).astype(np.int64)
+    hh.arrears[:] = np.rint(monthly_fen * spun.unpaid_months).astype(np.int64)
     # The firm's trailing year is the spin-up's last year, month by month.
     accrual = (state.fee * setting.area_rb).sum(axis=1)
     other = firms.ring_revenue - firms.ring_fee_cash
     for k in range(12):  # ring slot k holds the calendar month of simulated month k - 12
         cal = (setting.cal_months[0] - 1 + k) % 12
-        firms.ring_fee_cash[:, k] = 12.0 * accrual * history.cash_profile[:, cal]
+        firms.ring_fee_cash[:, k] = 12.0 * accrual * spun.cash_profile[:, cal]
     firms.ring_revenue[:] = other + firms.ring_fee_cash
+    firms.cost_plus[:] = [sc.firm.contract == "cost_plus" for sc in setting.scenarios]
     residents = Residents(
         coef=coef,
-        offset=history.offset,
+        offset=spun.offset,
         has_volunteer=has_leader.take(hh.group),
         satisfaction=s,
-        trust=tau,
+        trust=household_trust(hh, perception),
         fee_h=fee_h,
-        neighbours=history.neighbours,
+        neighbours=spun.neighbours,
     )
     return residents, perception

@@ -58,6 +58,7 @@ from feesim.engine import baseline
 from feesim.engine.committee import OwnersCommittee
 from feesim.engine.community import Agenda, CommunityDesk
 from feesim.engine.ledger import Ledger
+from feesim.engine.levers import apply_change, door_to_door_reach
 from feesim.engine.population import Households, build_households, tile_households
 from feesim.engine.recorder import Recorder
 from feesim.engine.results import SimulationResult
@@ -67,6 +68,7 @@ from feesim.engine.rules.firm import DISCLOSE_LOSS_MONTHS, REGULAR, FirmBook
 from feesim.engine.rules.perception import (
     Perception,
     attitudes,
+    relax_personal,
     update_perception,
     update_trust,
 )
@@ -138,13 +140,7 @@ def _setting(runs: list[Scenario], hh: Households, area_rb: np.ndarray) -> Setti
         cycle_h=float(cycle[0]) if uniform else cycle.astype(F32).take(hh.run),
         wage=wage,
         price=price,
-        intensity=col(
-            lambda s: (
-                s.committee.door_to_door_intensity
-                * (0.5 + s.committee.capacity)
-                * vote.KIND_REACH[s.committee.kind]
-            )
-        ),
+        intensity=col(door_to_door_reach),
         public_income=col(lambda s: s.firm.public_income_yuan_month),
         public_share=col(lambda s: s.firm.public_income_firm_share),
         subsidy_rate=col(lambda s: s.government.subsidy_per_m2),
@@ -266,11 +262,12 @@ class FeeModel(mesa.Model):
         self.campaigns = collection.CampaignPlan()
         self.recorder = Recorder(hh, setting.months, B)
         self.agenda = Agenda(setting.months)
-        self.firms: FirmBook = baseline.build_firms(setting, state, equip_rb)
+        history = baseline.HistoryValues.of(runs)
+        self.firms: FirmBook = baseline.build_firms(setting, state, equip_rb, history)
         self.residents: Residents
         self.perception: Perception
         self.residents, self.perception = baseline.start_residents(
-            hh, setting, state, self.firms, self.streams, templates
+            hh, setting, state, self.firms, self.streams, templates, history
         )
         fund = np.array([sc.community.maintenance_fund_per_m2 for sc in runs], dtype=np.float64)
         self.ledger = Ledger.open(
@@ -305,6 +302,8 @@ class FeeModel(mesa.Model):
                 self.agenda.add(r, w.month)
             for u in sc.government.tier_upgrades:
                 self.agenda.add(r, u.month)
+            for change in sc.schedule:
+                self.agenda.add(r, change.month)
 
     # ==========================================================================================
     # the clock and the user's view
@@ -392,6 +391,9 @@ class FeeModel(mesa.Model):
         self.succession.month_begins(t)
         fb, setting = self.firms, self.setting
         for run in due:
+            for change in setting.scenarios[run].schedule:
+                if change.month == t:
+                    apply_change(t, run, change, setting, fb, self.committees, self.log)
             sc = setting.scenarios[run]
             self.flows.works_owners[run] += government.public_works(
                 t,
@@ -509,9 +511,14 @@ class FeeModel(mesa.Model):
         if not holds.size:
             return
         scores = evaluation.resident_scores(self.hh, self.residents.satisfaction, self.firms)
+        shortfall = evaluation.broken_promises(self.firms)
         for run in holds:
             run = int(run)
             self.desk.trust_event(run, self.setting.coefficient("trust_evaluation", run))
+            if shortfall[run] > 0:
+                broken = self.setting.coefficient("trust_broken_promise", run)
+                self.desk.trust_event(run, broken * shortfall[run])
+                self.log(run, t, "promise_broken", f"{shortfall[run]:.2f} of promised service")
             self.log(run, t, "evaluation", f"score {scores[run]:.1f}")
             self.committees[run].on_evaluation(t, float(scores[run]))
 
@@ -545,8 +552,13 @@ class FeeModel(mesa.Model):
             self.residents.neighbours = neighbours
         b = self.setting.beh
         update_trust(
-            self.perception, self.state.mean_satisfaction, b.trust_adjust, b.trust_satisfaction
+            self.perception,
+            self.state.mean_satisfaction,
+            b.trust_adjust,
+            b.trust_satisfaction,
+            b.governance_half_life_months,
         )
+        relax_personal(self.hh, b.personal_half_life_months)
 
     # ==========================================================================================
     # state a user may read or set (phase diagrams, what-if starts, pictures)

@@ -77,6 +77,13 @@ class RunValues:
         v = getattr(self, name)
         return float(v if np.ndim(v) == 0 else v[run])
 
+    def updated(self, name: str, run: int, value: float, runs: int) -> RunValues:
+        """A copy with field ``name`` of run ``run`` set to ``value`` (``runs`` in the batch)."""
+        current = np.broadcast_to(np.asarray(getattr(self, name), dtype=np.float64), (runs,))
+        values = current.copy()
+        values[run] = value
+        return dataclasses.replace(self, **{name: values})  # type: ignore[type-var]
+
     def restrict(self, runs: np.ndarray) -> RunValues:
         """The values of some runs only (scalars stay scalars)."""
         return type(self)(

@@ -269,9 +269,14 @@ class ReferenceModel(FeeModel):
         if closing:
             self._neighbours = self._group_shares()
         self._write_back()
-        from feesim.engine.rules.perception import update_trust
+        from feesim.engine.rules.perception import relax_personal, update_trust
 
         b = self.setting.beh
         update_trust(
-            self.perception, self.state.mean_satisfaction, b.trust_adjust, b.trust_satisfaction
+            self.perception,
+            self.state.mean_satisfaction,
+            b.trust_adjust,
+            b.trust_satisfaction,
+            b.governance_half_life_months,
         )
+        relax_personal(self.hh, b.personal_half_life_months)

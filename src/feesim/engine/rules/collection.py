@@ -54,6 +54,7 @@ from feesim.engine.rules.payment import (
     settle,
     settle_fund,
 )
+from feesim.engine.rules.perception import add_personal
 
 F32 = np.float32
 
@@ -480,7 +481,8 @@ def _file_suits(
         return
     hh.suit_month[sue] = t
     hh.demand_month[sue] = t
-    hh.trust_personal[sue] += per_household(setting.beh.trust_sued, hh.run) * np.ones(1, F32)
+    sued = per_household(setting.beh.trust_sued, hh.run)
+    add_personal(hh, sue, sued[sue] if np.ndim(sued) else sued)
     cases = hh.per_run(sue)
     paid["suits"] += cases
     flows.legal_cost += np.rint(cases * np.asarray(legal.cost_per_case_yuan) * 100).astype(np.int64)

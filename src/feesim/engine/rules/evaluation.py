@@ -9,6 +9,11 @@ mood scores about 75. The committee acts on a score below ``committee.evaluation
 (:mod:`feesim.engine.committee`): rectification, a price rollback (可进可退, seed 000), or, after
 repeated bad scores (``committee.tender_after_bad_scores``), tendering the contract.
 
+*Broken promises* (:func:`broken_promises`): at an evaluation residents see how far delivered
+service falls short of what was promised with past steps (the packages) or ahead of a vote
+(quality first, a trial); each point of shortfall costs ``trust_broken_promise`` of community
+trust (model.md: broken promises cost trust).
+
 *District assessment* (subsidy and rankings; domain-rules section 5: third party 40-50%,
 housing office 20-30%, residential area 15-40%). Here: 60% inspected service (delivered quality
 as a share of the contracted tier's standard: inspectors check the standard the contract names,
@@ -26,8 +31,10 @@ from feesim.engine.state import Setting
 
 __all__ = [
     "ASSESSMENT_QUALITY_WEIGHT",
+    "PROMISE_TOLERANCE",
     "assess",
     "assessment_score",
+    "broken_promises",
     "evaluation_score",
     "evaluations_due",
     "resident_scores",
@@ -35,6 +42,9 @@ __all__ = [
 
 #: Weight of inspected quality in the district assessment (third party + housing office).
 ASSESSMENT_QUALITY_WEIGHT = 0.6
+#: Shortfall of delivered against promised service that residents overlook (quality points;
+#: judgement: about one function's worth of slack).
+PROMISE_TOLERANCE = 0.02
 
 
 def evaluation_score(
@@ -93,3 +103,10 @@ def evaluations_due(t: int, setting: Setting) -> np.ndarray:
     every = setting.eval_every
     holds = (every > 0) & (since > 0) & (since % np.maximum(every, 1) == 0)
     return np.flatnonzero(holds)
+
+
+def broken_promises(firms: FirmBook) -> np.ndarray:
+    """Promised service (packages, commitments) not delivered, beyond a tolerance (per run)."""
+    promised = np.maximum(firms.floor_q, firms.commit_q)
+    shortfall = promised - firms.quality - PROMISE_TOLERANCE
+    return np.where(promised > 0, np.maximum(shortfall, 0.0), 0.0)

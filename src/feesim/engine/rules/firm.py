@@ -45,7 +45,10 @@ Provisions Art. 46) unless the firm has given notice or the owners tender it.
 *Exit.* A fixed-fee firm whose trailing-twelve-month result stays negative for
 ``exit_loss_months`` months (and no price step is pending), or whose cash falls below its credit
 limit, gives ``notice_months`` notice, serves at its floor and leaves when the notice ends, or at
-the end of its term if that comes within a year (Civil Code Art. 947: 90 days before term end). The
+the end of its term if that comes within a year (Civil Code Art. 947: 90 days before term end).
+A fixed-fee firm whose trailing-year margin is below ``renewal_margin`` when its term is
+``notice_months`` from its end declines to renew (no step pending): running a contract at no
+margin, e.g. under a rectification order, is not a business it keeps. The
 subdistrict appoints a temporary provider from the district pool (Shanghai Provisions Art. 52):
 basic service only, its cost billed to all owners, any shortfall advanced by the subdistrict,
 until the owners vote a new firm in.
@@ -112,6 +115,7 @@ class FirmBook:
     since: np.ndarray  # int32 month the current provider started
     serial: np.ndarray  # int32 number of providers so far (0 = the original firm)
     x: np.ndarray  # staffing ratio per function
+    held: np.ndarray  # overall staffing the margin policy holds on the firm's own account
     q: np.ndarray  # delivered quality per function
     management: np.ndarray
     cash: np.ndarray  # int64 fen, the current provider's own cash
@@ -139,6 +143,7 @@ class FirmBook:
     max_hire: np.ndarray
     quality_lag: np.ndarray
     exit_loss_months: np.ndarray
+    renewal_margin: np.ndarray
     notice_months: np.ndarray
     term_months: np.ndarray
     credit_months: np.ndarray
@@ -233,9 +238,13 @@ class FirmBook:
         current = self.staffing
         # Grow to what the target margin affords; while the expected margin is merely below
         # target, hold staffing (a firm absorbs a thin year); below the cut margin (a loss by
-        # default), cut back to the target margin.
-        target = np.where(x_aff >= current, x_aff, np.where(x_cut >= current, current, x_aff))
+        # default), cut back to the target margin. What it holds is its own policy's level:
+        # staff taken on under a rectification order or a commitment ahead of a vote are let go
+        # (at the cut rate) when the order or the commitment ends.
+        held = self.held
+        target = np.where(x_aff >= held, x_aff, np.where(x_cut >= held, held, x_aff))
         target = np.maximum(np.minimum(x_tier, target), x_floor)
+        self.held = target
         rectify = self.rectify_until > month
         x_no_margin = self.affordable(expected_revenue, wage, price, margin=0.0)
         target = np.where(rectify, np.maximum(target, np.minimum(x_tier, x_no_margin)), target)
@@ -292,6 +301,17 @@ class FirmBook:
             & ~step_pending
             & ((self.loss_months >= self.exit_loss_months) | broke)
         )
+        # Non-renewal: decided when the term is the notice period from its end.
+        revenue = self.ring_revenue.sum(axis=1)
+        margin = np.divide(profit, revenue, out=np.zeros_like(profit), where=revenue > 0)
+        declines = (
+            regular
+            & ~self.cost_plus
+            & ~step_pending
+            & (self.term_end - month == self.notice_months)
+            & (margin < self.renewal_margin)
+        )
+        gives_notice |= declines
         self.state[gives_notice] = NOTICE
         # Leave at the end of the term when it is within a year, else when the notice ends.
         earliest = month + self.notice_months
@@ -319,6 +339,7 @@ class FirmBook:
         self.serial[runs] += 1
         self.management[runs] = management
         self.cash[runs] = cash_fen
+        self.held[runs] = self.staffing[runs]
         self.commit_q[runs] = 0.0
         self.floor_q[runs] = 0.0
         self.rectify_until[runs] = -1

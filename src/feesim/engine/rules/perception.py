@@ -18,9 +18,14 @@ rises).
 
 *Trust* (0-1) of household i is its disposition, plus its personal experience (court suits,
 door-to-door visits), plus a community trust stock ``T`` that every resident shares. ``T`` moves
-towards ``trust_satisfaction * (mean satisfaction - its month-0 value) + G``, where ``G`` is the
-governance stock raised by disclosure, audits, negotiation, evaluations and rollbacks and worn
-away over five years; such events also move ``T`` at once.
+towards ``trust_satisfaction * (mean satisfaction - its month-0 value) + G`` at the rate
+``trust_adjust``, where ``G`` is the governance stock moved by events every resident sees
+(disclosure, audits, negotiation, evaluations; rollbacks, broken promises and exits move it down);
+such events also move ``T`` at once. Accumulated trust relaxes (model.md, principles): ``G``
+fades towards 0 with the half-life ``governance_half_life_months``, personal experience with
+``personal_half_life_months``, and both stay within bounds (:data:`GOVERNANCE_CAP`,
+:data:`PERSONAL_CAP`), so no run of events can buy lasting trust: what lasts is what residents
+keep seeing (satisfaction).
 """
 
 from __future__ import annotations
@@ -33,14 +38,18 @@ from feesim.engine.population import Households, per_household
 from feesim.engine.state import CommunityState, RunValues
 
 __all__ = [
-    "GOVERNANCE_DECAY",
+    "GOVERNANCE_CAP",
+    "PERSONAL_CAP",
     "RENOVATION_DECAY",
     "Perception",
+    "add_personal",
     "attitudes",
     "change_fee",
     "community_satisfaction",
     "household_satisfaction",
     "household_trust",
+    "monthly_retention",
+    "relax_personal",
     "trust_shock",
     "update_perception",
     "update_trust",
@@ -48,8 +57,12 @@ __all__ = [
 
 F32 = np.float32
 
-#: Monthly decay of the governance trust stock (about five years to fade).
-GOVERNANCE_DECAY = 1.0 / 60.0
+#: Most trust the governance stock can hold, either way (trust points; judgement: three or
+#: four process events' worth, see the trust_* coefficients of feesim.config.behaviour).
+GOVERNANCE_CAP = 0.2
+#: Most trust a household's personal experience can add or remove (trust points; judgement:
+#: a suit's worth, ``trust_sued``).
+PERSONAL_CAP = 0.3
 #: Monthly decay of the visible renovation boost (half-life about six years): judgement.
 RENOVATION_DECAY = 0.01
 
@@ -131,28 +144,59 @@ def household_satisfaction(
     return s
 
 
-def household_trust(hh: Households, p: Perception) -> np.ndarray:
-    """Trust of every household in [0, 1] (float32)."""
+def household_trust(hh: Households, p: Perception, shift: np.ndarray | None = None) -> np.ndarray:
+    """Trust of every household in [0, 1] (float32).
+
+    ``shift`` (per run) moves every disposition, e.g. to the trust of the community's history.
+    """
     t = p.trust.astype(F32).take(hh.run)
+    if shift is not None:
+        t += shift.astype(F32).take(hh.run)
     t += hh.trust0
     t += hh.trust_personal
     np.clip(t, 0.0, 1.0, out=t)
     return t
 
 
+def monthly_retention(half_life_months: np.ndarray | float) -> np.ndarray | float:
+    """Share of a fading quantity left after one month, for a half-life in months."""
+    return 0.5 ** (1.0 / np.asarray(half_life_months, dtype=np.float64))
+
+
 def update_trust(
-    p: Perception, mean_sat: np.ndarray, adjust: np.ndarray | float, weight: np.ndarray | float
+    p: Perception,
+    mean_sat: np.ndarray,
+    adjust: np.ndarray | float,
+    weight: np.ndarray | float,
+    half_life: np.ndarray | float,
 ) -> None:
-    """Move community trust one month towards its target (in place)."""
+    """Move community trust one month towards its target; the governance stock fades."""
     target = weight * (mean_sat - p.sat_ref) + p.governance
     p.trust += adjust * (target - p.trust)
-    p.governance *= 1.0 - GOVERNANCE_DECAY
+    p.governance *= monthly_retention(half_life)
 
 
 def trust_shock(p: Perception, runs: np.ndarray, amount: np.ndarray | float) -> None:
-    """An event every resident sees (disclosure, audit, rollback, exit...): moves T and G."""
-    p.trust[runs] += amount
-    p.governance[runs] += amount
+    """An event every resident sees (disclosure, audit, rollback, exit...): moves T and G.
+
+    The governance stock stays within :data:`GOVERNANCE_CAP`; the community stock moves by
+    what the governance stock could take.
+    """
+    before = p.governance[runs].copy()
+    p.governance[runs] = np.clip(before + amount, -GOVERNANCE_CAP, GOVERNANCE_CAP)
+    p.trust[runs] += p.governance[runs] - before
+
+
+def relax_personal(hh: Households, half_life: np.ndarray | float) -> None:
+    """Personal trust experience fades one month towards 0 (in place)."""
+    hh.trust_personal *= per_household(monthly_retention(half_life), hh.run)
+
+
+def add_personal(hh: Households, who: np.ndarray | slice, amount: np.ndarray | float) -> None:
+    """Add personal trust experience to some households, within :data:`PERSONAL_CAP`."""
+    hh.trust_personal[who] = np.clip(
+        hh.trust_personal[who] + amount, -PERSONAL_CAP, PERSONAL_CAP
+    ).astype(hh.trust_personal.dtype)
 
 
 def attitudes(
@@ -161,10 +205,12 @@ def attitudes(
     fee: np.ndarray,
     full_fee: np.ndarray,
     beh: RunValues,
+    trust_shift: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Satisfaction and trust of every household this month (float32 arrays in [0, 1])."""
     sat_rb = community_satisfaction(p, fee, full_fee, beh)
-    return household_satisfaction(hh, sat_rb, beh.sat_level), household_trust(hh, p)
+    trust = household_trust(hh, p, trust_shift)
+    return household_satisfaction(hh, sat_rb, beh.sat_level), trust
 
 
 def change_fee(

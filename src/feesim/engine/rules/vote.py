@@ -41,6 +41,7 @@ from feesim.config.scenario import Package, Proposal
 from feesim.engine.population import Households, per_household
 from feesim.engine.rng import Decision, Streams
 from feesim.engine.rules.payment import logistic
+from feesim.engine.rules.perception import add_personal
 from feesim.engine.state import RunValues
 
 __all__ = [
@@ -472,9 +473,10 @@ def hold(
     """Put ``ballots`` (at most one per community) to the owners and count them (Art. 278).
 
     Door-to-door visits raise the visited households' personal trust (``hh.trust_personal``,
-    in place). ``sub`` separates this round's random streams from the month's other rounds;
-    ``participants`` (over owners) are the owners who took part in the main vote when these
-    are the value-added packages on the same ballot sheet.
+    in place, within its cap; it fades, :mod:`feesim.engine.rules.perception`). ``sub``
+    separates this round's random streams from the month's other rounds; ``participants``
+    (over owners) are the owners who took part in the main vote when these are the value-added
+    packages on the same ballot sheet.
     """
     hh = voters.hh
     R, B = hh.n_runs, hh.n_types
@@ -561,10 +563,10 @@ def hold(
     )
     gain_trust = per_household(beh.trust_visit, hv.run) * visited
     if units is None:
-        hh.trust_personal += gain_trust
+        add_personal(hh, slice(None), gain_trust)
         part, yes = part_v, yes_v
     else:
-        hh.trust_personal[units] += gain_trust
+        add_personal(hh, units, gain_trust)
         part = np.zeros(hh.n_owners, dtype=bool)
         yes = np.zeros(hh.n_owners, dtype=bool)
         part[owners], yes[owners] = part_v, yes_v

@@ -34,9 +34,11 @@ negotiation meetings      ``negotiation_meetings``
 trial period              3 months of the new service before the new fee (AGG-21: 2-3 months)
 door to door              2 persuasion rounds reaching half the households each; else 1 round
                           at the scenario default reach
-package                   promised service ``0.5 * step`` (between 0.05 and 0.3 quality points),
-                          the ratio of the two curated examples (Xianghe 0.15 for +29%,
-                          Quyang 0.25 for +41%)
+package                   promised service :data:`PACKAGE_QUALITY` (0.15 quality points) for every
+                          fee step, whatever its size: the sources rarely quantify the package,
+                          and a package tied to the step (as the first calibration had it, half
+                          the step) makes bigger steps look better and leaves the step's own
+                          effect on approval unidentified (Xianghe's +29% came with 0.15)
 collection before         ``initial_collection_rate``; unknown: 0.80 (domain-rules B.7: old
                           estates 0.50-0.80, national 0.76-0.84), replaced during a fit by
                           the estimated nuisance parameter ``case_collection``
@@ -88,6 +90,9 @@ MONTHS = 24
 VOTE_MONTH = 10
 EFFECTIVE_MONTH = 12
 QUALITY_FIRST_MONTHS = 6
+#: Service promised with a fee step whose package the source does not quantify (quality
+#: points; Xianghe's +29% bought 0.15, examples/xianghe_2025.toml). The same for every step.
+PACKAGE_QUALITY = 0.15
 TRIAL_MONTHS = 3
 MAX_HOUSEHOLDS = 400
 DEFAULT_COLLECTION = 0.80
@@ -259,7 +264,7 @@ def case_scenario(
     proposal: dict[str, Any] = {
         "month": VOTE_MONTH,
         "matter": matter,
-        "service_quality": round(min(max(0.5 * step, 0.05), 0.3), 4),
+        "service_quality": PACKAGE_QUALITY,
         "door_to_door_rounds": 2 if door else 1,
         "negotiation_meetings": flag("negotiation_meetings"),
         "renovation_bundled": flag("renovation_bundled"),

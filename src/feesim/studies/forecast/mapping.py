@@ -504,6 +504,16 @@ def community_to_input(
         ),
         "government": to_mapping(government),
         "behaviour": to_mapping(beh),
+        # A community file describes the estate as it stands: its reported collection was
+        # observed under its subsidy, public income, contract and trust (feesim.config.
+        # scenario.History), which therefore do not act again on top of the report.
+        "history": {
+            "subsidy_per_m2": c.subsidy_yuan_per_m2,
+            "public_income_yuan_month": c.public_income_yuan_month,
+            "public_income_firm_share": c.public_income_to_firm,
+            "contract": firm.contract,
+            "trust": c.trust,
+        },
     }
     status_quo = from_mapping(Scenario, sq_data)
     out = ForecastInput(
