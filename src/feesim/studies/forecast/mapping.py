@@ -114,6 +114,36 @@ class ForecastInput:
     months_after_vote: int = 36
     local_behaviour: dict[str, float] = dataclasses.field(default_factory=dict)
 
+    # -- plain data (saved with a forecast) -----------------------------------------------------
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain data, ready for JSON; :meth:`from_mapping` gives the same input back."""
+        return {
+            "name": self.name,
+            "status_quo": self.status_quo.to_mapping(),
+            "proposal": to_mapping(self.proposal),
+            "motion_key": self.motion_key,
+            "source": self.source,
+            "file_format": self.file_format,
+            "defaults": list(self.defaults),
+            "months_after_vote": self.months_after_vote,
+            "local_behaviour": dict(self.local_behaviour),
+        }
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> ForecastInput:
+        """The input :meth:`to_mapping` described (scenario and proposal validated)."""
+        return cls(
+            name=data["name"],
+            status_quo=from_mapping(Scenario, data["status_quo"]),
+            proposal=from_mapping(Proposal, data["proposal"], path="proposal"),
+            motion_key=int(data["motion_key"]),
+            source=data["source"],
+            file_format=data["file_format"],
+            defaults=tuple(data["defaults"]),
+            months_after_vote=int(data["months_after_vote"]),
+            local_behaviour=dict(data["local_behaviour"]),
+        )
+
     # -- derived -------------------------------------------------------------------------------
     @property
     def building_names(self) -> tuple[str, ...]:

@@ -315,6 +315,10 @@ class Factor:
             "doc": self.doc,
         }
 
+    def to_mapping(self) -> dict[str, Any]:
+        """What defines the factor, as plain data: ``Factor(**f.to_mapping())`` rebuilds it."""
+        return {"path": self.path, "lo": self.lo, "hi": self.hi, "name": self.name}
+
 
 def _get(obj: Any, path: str) -> Any:
     for name, index in _parse_path(path):

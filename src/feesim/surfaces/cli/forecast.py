@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from feesim.surfaces.cli.main import positive_int, seed_int
+from feesim.surfaces.cli.args import positive_int, seed_int
 
 __all__ = ["add_forecast_parser"]
 
@@ -56,6 +56,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from feesim.studies.forecast.engine import Runner, run_forecast
     from feesim.studies.forecast.mapping import load_forecast_input
     from feesim.studies.forecast.search import search_step
+    from feesim.surfaces.report import write_report
 
     inp = load_forecast_input(args.community, months_after_vote=args.months)
     if args.new_fee is not None:
@@ -87,7 +88,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
             result = result.with_search(search)
     elapsed = time.perf_counter() - started
     print(result.summary_text())
-    folder = result.save(out)
+    folder = write_report(result, out)
     print(f"  total {elapsed:.1f} s; wrote {folder}/forecast.json, report.html and PNG plots")
     return 0
 
