@@ -27,6 +27,7 @@ from feesim.engine.rules.firm import STATE_NAMES
 from feesim.engine.state import Setting
 from feesim.errors import FeesimError
 from feesim.io import atomic_write_text, write_atomically
+from feesim.protocol import feesim_version
 
 __all__ = ["SimulationResult"]
 
@@ -87,8 +88,6 @@ class SimulationResult:
         ``seed`` is the provenance of the batch's random streams
         (:meth:`feesim.engine.rng.Streams.provenance`).
         """
-        from feesim import __version__
-
         T = months
         R = setting.runs
         month = np.repeat(np.arange(T), R)
@@ -114,7 +113,7 @@ class SimulationResult:
             series[c] = series[c].astype(int)
         series = series.sort_values(["run", "month"], kind="stable").reset_index(drop=True)
         meta = {
-            "feesim_version": __version__,
+            "feesim_version": feesim_version(),
             "scenarios": [sc.meta.name for sc in setting.scenarios],
             "runs": R,
             "months": T,

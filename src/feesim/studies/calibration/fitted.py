@@ -35,6 +35,7 @@ from feesim.config.params import from_mapping
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
 from feesim.io import atomic_write_text, read_toml
+from feesim.protocol import feesim_version
 
 __all__ = [
     "CALIBRATION_VERSION",
@@ -222,11 +223,9 @@ def fit_metadata(
     extra: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """The ``[fit]`` table."""
-    import feesim
-
     meta: dict[str, object] = {
         "version": CALIBRATION_VERSION,
-        "feesim_version": feesim.__version__,
+        "feesim_version": feesim_version(),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "method": "penalised indirect inference (auxiliary censored-logit regressions and "
         "time-path targets), trust-region least squares; ensemble by bootstrap over cases "

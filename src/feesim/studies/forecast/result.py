@@ -28,6 +28,7 @@ import pandas as pd
 from feesim.io import atomic_write_text
 from feesim.protocol import (
     ESTIMATE_COLUMNS,
+    feesim_version,
     jsonable,
     load_result,
     sample_estimate,
@@ -210,7 +211,6 @@ class ForecastResult:
         elapsed_s: float,
     ) -> ForecastResult:
         """Summarise the two branches."""
-        from feesim import __version__
         from feesim.engine.rules.government import calendar
 
         sc = inp.status_quo
@@ -223,7 +223,7 @@ class ForecastResult:
         v = proposal.vote
         d: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
-            "feesim_version": __version__,
+            "feesim_version": feesim_version(),
             "community": inp.name,
             "source": inp.source,
             "input_format": inp.file_format,
