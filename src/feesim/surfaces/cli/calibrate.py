@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from feesim.surfaces.cli.main import seed_int
+from feesim.surfaces.cli.args import seed_int
 
 __all__ = ["add_calibrate_parser"]
 

@@ -14,35 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from feesim.errors import ConfigError, FeesimError
+from feesim.surfaces.cli.args import nonnegative_int, positive_int, seed_int
 
-__all__ = ["main", "positive_int", "seed_int"]
+__all__ = ["build_parser", "main"]
 
 log = logging.getLogger("feesim")
-
-
-def _whole(text: str, minimum: int, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"expected {what} >= {minimum}, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """Argparse type: a whole number >= 1."""
-    return _whole(text, 1, "a number")
-
-
-def nonnegative_int(text: str) -> int:
-    """Argparse type: a whole number >= 0."""
-    return _whole(text, 0, "a number")
-
-
-def seed_int(text: str) -> int:
-    """Argparse type: a seed, a whole number >= 0."""
-    return _whole(text, 0, "a seed")
 
 
 def _cmd_run_portfolio(args: argparse.Namespace) -> int:
