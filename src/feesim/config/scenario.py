@@ -18,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from feesim.config.behaviour import Behaviour, default_behaviour, load_params_file
+from feesim.config.behaviour import (
+    Behaviour,
+    default_behaviour,
+    load_params_file,
+    with_coefficients,
+)
 from feesim.config.params import edit, from_mapping, param, to_mapping
 from feesim.errors import ConfigError
 from feesim.io import read_toml
@@ -1043,10 +1048,7 @@ def scenario_from_mapping(
         base = load_params_file(path)
     else:
         base = default_behaviour()
-    overrides = data.get("behaviour", {})
-    if not isinstance(overrides, dict):
-        raise ConfigError(f"behaviour: got {overrides!r}; expected a table")
-    data["behaviour"] = {**to_mapping(base), **overrides}
+    data["behaviour"] = with_coefficients(base, data.get("behaviour", {}))
     return from_mapping(Scenario, data)
 
 
