@@ -30,8 +30,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from feesim.config.behaviour import Behaviour, behaviour_mapping, load_params_file
-from feesim.config.params import from_mapping
+from feesim.config.behaviour import (
+    Behaviour,
+    behaviour_mapping,
+    load_params_file,
+    with_coefficients,
+)
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
 from feesim.io import atomic_write_text, read_toml
@@ -171,8 +175,7 @@ def load_ensemble(path: str | Path) -> list[Behaviour]:
             for f in fields:
                 if f in Behaviour.__dataclass_fields__:
                     changes[f] = float(value)
-        mapping = {**behaviour_mapping(base), **changes}
-        out.append(from_mapping(Behaviour, mapping, path=f"ensemble.members[{i}]"))
+        out.append(with_coefficients(base, changes, path=f"ensemble.members[{i}]"))
     return out
 
 

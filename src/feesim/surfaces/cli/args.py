@@ -1,15 +1,16 @@
-"""Argument types shared by the sub-commands of ``feesim``.
+"""Argparse types shared by the sub-commands: whole numbers, seeds, percentages, probabilities.
 
-Apart from :mod:`feesim.surfaces.cli.main` so that the sub-command modules it registers
-(:mod:`~feesim.surfaces.cli.forecast`, :mod:`~feesim.surfaces.cli.calibrate`) do not import it
-back.
+Each turns the text of one command-line value into a number or raises
+:class:`argparse.ArgumentTypeError` with what is allowed (argparse adds the option's name).
+They live apart from :mod:`feesim.surfaces.cli.main` so that the sub-command modules, which
+``main`` imports, do not import ``main`` back.
 """
 
 from __future__ import annotations
 
 import argparse
 
-__all__ = ["nonnegative_int", "positive_int", "seed_int"]
+__all__ = ["nonnegative_int", "percent", "positive_int", "probability", "seed_int"]
 
 
 def _whole(text: str, minimum: int, what: str) -> int:
@@ -35,3 +36,30 @@ def nonnegative_int(text: str) -> int:
 def seed_int(text: str) -> int:
     """Argparse type: a seed, a whole number >= 0."""
     return _whole(text, 0, "a seed")
+
+
+def percent(text: str) -> float:
+    """Argparse type: a step in percent (``29`` or ``29%`` = +29%), in (-90, 1000]."""
+    raw = text.strip().rstrip("%")
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a percentage such as 29 or 29% (= +29%), got {text!r}"
+        ) from None
+    if not -90 < value <= 1000:
+        raise argparse.ArgumentTypeError(f"expected a step in (-90, 1000] percent, got {text!r}")
+    return value
+
+
+def probability(text: str) -> float:
+    """Argparse type: a probability in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a probability in (0, 1], e.g. 0.8, got {text!r}"
+        ) from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a probability in (0, 1], got {text!r}")
+    return value

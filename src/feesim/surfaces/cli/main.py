@@ -17,7 +17,7 @@ from feesim.errors import ConfigError, FeesimError
 from feesim.io import atomic_write_text
 from feesim.surfaces.cli.args import nonnegative_int, positive_int, seed_int
 
-__all__ = ["main", "positive_int", "seed_int"]
+__all__ = ["build_parser", "main"]
 
 log = logging.getLogger("feesim")
 
