@@ -16,6 +16,7 @@ import pytest
 import feesim
 from feesim.errors import ConfigError
 from feesim.studies.phase import _cluster, _threshold, phase_diagram, structural_scenario
+from feesim.surfaces.plotting import plot_phase_diagram, plot_phase_plane
 
 STARTS = np.linspace(0.05, 0.95, 10)
 
@@ -191,7 +192,7 @@ def test_bad_starts(frozen, starts):
 
 def test_plots_draw_the_diagram(frozen_collection):
     d = frozen_collection
-    ax = d.plot()
+    ax = plot_phase_diagram(d)
     points = np.concatenate([c.get_offsets() for c in ax.collections])
     drawn = pd.DataFrame(points, columns=["start", "collection"]).sort_values(["start"])
     expected = d.table[["start", "collection"]].sort_values(["start"])
@@ -202,7 +203,7 @@ def test_plots_draw_the_diagram(frozen_collection):
     np.testing.assert_allclose(levels, d.states["collection"].to_numpy())
     thresholds = [line.get_xdata()[0] for line in ax.lines if line.get_linestyle() == ":"]
     assert thresholds == pytest.approx(list(d.thresholds))
-    ax2 = d.plot_plane(live=pd.DataFrame({"quality": [0.3, 0.35], "collection": [0.5, 0.6]}))
+    ax2 = plot_phase_plane(d, live=pd.DataFrame({"quality": [0.3, 0.35], "collection": [0.5, 0.6]}))
     stars = [line for line in ax2.lines if line.get_marker() == "*"]
     assert sorted(s.get_ydata()[0] for s in stars) == pytest.approx(d.states["collection"].tolist())
     assert "this run" in [t.get_text() for t in ax2.get_legend().get_texts()]

@@ -13,6 +13,7 @@ from feesim.config.behaviour import Behaviour
 from feesim.errors import ConfigError, FeesimError
 from feesim.studies import sensitivity as sa
 from feesim.studies.sensitivity.factors import _apply
+from feesim.surfaces.plotting import plot_sensitivity
 
 # Three factors with wide declared bounds, used as labels for analytic test functions (the
 # functions are evaluated on the design's unit cube, not on the fields' values).
@@ -356,17 +357,17 @@ def test_plots_return_their_axes(tiny):
 
     _, _, ev = tiny
     res = sa.analyse(ev, rng=1)
-    axes = res.plot()
+    axes = plot_sensitivity(res)
     assert len(axes) == len(sa.DEFAULT_OUTCOMES)
     assert [t.get_text().split(" (")[0] for t in axes[0].get_yticklabels()][-1] == res.top(
         "pass", 1
     )[0]
     _fig, ax = plt.subplots()
-    assert res.plot("approval", ax=ax) is ax
+    assert plot_sensitivity(res, "approval", ax=ax) is ax
     with pytest.raises(ConfigError, match="one per outcome"):
-        res.plot(["approval", "pass"], ax=ax)
+        plot_sensitivity(res, ["approval", "pass"], ax=ax)
     with pytest.raises(ConfigError, match="outcome: got 'nope'"):
-        res.plot("nope")
+        plot_sensitivity(res, "nope")
     m = sa.design(LABELS, 6, "morris", rng=1)
-    assert sa.analyse(m, ishigami(m.unit)).plot(ax=ax) is ax
+    assert plot_sensitivity(sa.analyse(m, ishigami(m.unit)), ax=ax) is ax
     plt.close("all")

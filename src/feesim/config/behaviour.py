@@ -16,14 +16,22 @@ import functools
 import logging
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from feesim.config.params import from_mapping, param, to_mapping
 from feesim.errors import ConfigError
 from feesim.io import read_toml
 
-__all__ = ["Behaviour", "default_behaviour", "fitted_params_files", "load_params_file"]
+__all__ = [
+    "Behaviour",
+    "default_behaviour",
+    "fitted_params_files",
+    "load_params_file",
+    "with_coefficients",
+]
 
 log = logging.getLogger(__name__)
 
@@ -632,6 +640,35 @@ def default_behaviour() -> Behaviour:
     """The package's default behaviour: the newest fitted file if any, else the judgement above."""
     files = fitted_params_files()
     return _cached_default(tuple(str(f) for f in files[-1:]))
+
+
+def with_coefficients(
+    base: Behaviour, coefficients: Mapping[str, Any], *, path: str = "behaviour"
+) -> Behaviour:
+    """``base`` with single coefficients replaced, validated as a ``[behaviour]`` table is.
+
+    The one way a table of coefficients goes on top of a behaviour: a scenario's or community
+    file's ``[behaviour]`` on the default or fitted one, an ensemble member's values on its
+    file's base, a scenario's own coefficients on each member of an ensemble.
+
+    Parameters
+    ----------
+    base : Behaviour
+    coefficients : mapping
+        ``{name: value}``; names must be fields of :class:`Behaviour`.
+    path : str
+        Where the table is, for error messages.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown coefficient (naming the allowed ones) or a value out of its bounds.
+    """
+    if not isinstance(coefficients, Mapping):
+        raise ConfigError(f"{path}: got {coefficients!r}; expected a table")
+    if not coefficients:
+        return base
+    return from_mapping(Behaviour, {**to_mapping(base), **coefficients}, path=path)
 
 
 def behaviour_mapping(b: Behaviour) -> dict[str, float]:

@@ -12,15 +12,19 @@ Months are counted from 0 at ``simulation.start``. Fees are yuan per m2 of floor
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from feesim.config.behaviour import Behaviour, default_behaviour, load_params_file
-from feesim.config.params import from_mapping, param, replace, to_mapping
+from feesim.config.behaviour import (
+    Behaviour,
+    default_behaviour,
+    load_params_file,
+    with_coefficients,
+)
+from feesim.config.params import edit, from_mapping, param, replace, to_mapping
 from feesim.errors import ConfigError
 from feesim.io import read_toml
 
@@ -760,7 +764,17 @@ class Package:
 
 @dataclass(frozen=True)
 class Proposal:
-    """A matter put to the owners' vote."""
+    """A matter put to the owners' vote.
+
+    A fee proposal states its new fee one way: ``new_fee_per_m2``, ``step_pct`` or
+    ``step_yuan``. Changing one of them by path (:meth:`Scenario.with_changes`, a sensitivity
+    factor) clears the other two.
+    """
+
+    #: Fields that state the same thing in different ways (see :func:`feesim.config.params.edit`).
+    _alternatives: ClassVar[tuple[tuple[str, ...], ...]] = (
+        ("new_fee_per_m2", "step_pct", "step_yuan"),
+    )
 
     month: int = param(unit="month", lo=0, doc="month of the vote")
     matter: Literal["fee", "maintenance_fund", "hire_firm"] = param(
@@ -1096,29 +1110,47 @@ class Scenario:
             Change(c.month, {k: (v * factor if k == key else v) for k, v in c.set.items()})
             for c in self.schedule
         )
-        history = dataclasses.replace(
-            self.history,
-            public_income_yuan_month=self.history.public_income_yuan_month * factor,
-        )
-        resized = self.with_changes(
+        return self.with_changes(
             **{
                 "community.households": int(households),
                 key: self.firm.public_income_yuan_month * factor,
+                "history.public_income_yuan_month": self.history.public_income_yuan_month
+                * factor,
+                "schedule": schedule,
             }
         )
-        return dataclasses.replace(resized, history=history, schedule=schedule)
 
     def with_changes(self, **changes: Any) -> Scenario:
-        """Copy with dotted-path changes, validated.
+        """Copy with fields changed by dotted path, validated exactly as loading a file is.
 
-        Example: ``sc.with_changes(**{"simulation.months": 12})``.
+        Parameters
+        ----------
+        **changes
+            ``path=value`` pairs (pass dotted paths as ``**{"a.b": v}``). A path names any
+            field, table or array entry: ``"simulation.months"``, ``"proposals[0].step_pct"``,
+            ``"community.building_types[1].fee_per_m2"``, ``"government.renovations[0].month"``,
+            ``"proposals[0]"`` (a :class:`Proposal` or a table), ``"campaigns"`` (a whole
+            array). Every path a sensitivity factor accepts is accepted here, with the same
+            effect. Giving a proposal's ``step_pct``, ``step_yuan`` or ``new_fee_per_m2`` clears
+            the other two. The checks run once, after all changes.
+
+        Returns
+        -------
+        Scenario
+
+        Raises
+        ------
+        ConfigError
+            For an unknown path, an index beyond the entries the scenario has (saying how many
+            there are), or a value the file loader would refuse; the message names the path,
+            the value and what is allowed.
+
+        Examples
+        --------
+        >>> Scenario().with_changes(**{"simulation.months": 12}).simulation.months
+        12
         """
-        from feesim.config.params import replace
-
-        out = self
-        for key, value in changes.items():
-            out = replace(out, key, value)
-        return out
+        return edit(self, changes)
 
 
 def scenario_from_mapping(
@@ -1141,10 +1173,7 @@ def scenario_from_mapping(
         base = load_params_file(path)
     else:
         base = default_behaviour()
-    overrides = data.get("behaviour", {})
-    if not isinstance(overrides, dict):
-        raise ConfigError(f"behaviour: got {overrides!r}; expected a table")
-    data["behaviour"] = {**to_mapping(base), **overrides}
+    data["behaviour"] = with_coefficients(base, data.get("behaviour", {}))
     return from_mapping(Scenario, data)
 
 

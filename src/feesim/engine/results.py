@@ -27,6 +27,7 @@ from feesim.engine.rules.firm import STATE_NAMES
 from feesim.engine.state import Setting
 from feesim.errors import FeesimError
 from feesim.io import atomic_write_text, write_atomically
+from feesim.protocol import feesim_version
 
 __all__ = ["SimulationResult"]
 
@@ -87,8 +88,6 @@ class SimulationResult:
         ``seed`` is the provenance of the batch's random streams
         (:meth:`feesim.engine.rng.Streams.provenance`).
         """
-        from feesim import __version__
-
         T = months
         R = setting.runs
         month = np.repeat(np.arange(T), R)
@@ -114,7 +113,7 @@ class SimulationResult:
             series[c] = series[c].astype(int)
         series = series.sort_values(["run", "month"], kind="stable").reset_index(drop=True)
         meta = {
-            "feesim_version": __version__,
+            "feesim_version": feesim_version(),
             "scenarios": [sc.meta.name for sc in setting.scenarios],
             "runs": R,
             "months": T,
@@ -227,33 +226,123 @@ class SimulationResult:
             lines.append(f"  ... {len(d['votes']) - 12} more votes")
         return "\n".join(lines)
 
-    # -- persistence --------------------------------------------------------------------------
-    def save(self, directory: str | os.PathLike[str], fmt: str = "csv") -> Path:
-        """Write the tables (``series``, ``votes``, ``events``, ``campaigns``) and ``meta.json``.
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Key figures with their uncertainty over runs, one row per figure (tidy).
 
-        Each file is written atomically; ``fmt`` is ``"csv"`` or ``"parquet"`` (needs pyarrow).
+        Rows: ``fee_per_m2``, ``service_quality``, ``satisfaction``, ``trust``,
+        ``collection_rate`` and ``firm_cash_yuan`` in the first and the last month (``when``
+        ``"start"`` and ``"end"``); ``collection_rate`` in every December (``when`` the date:
+        the year-to-date rate as the community reports it); ``firm_exit`` (share of runs in
+        which the firm left); ``complaints`` (``when`` ``"monthly mean"``: each run's mean
+        complaints per month over the horizon).
+
+        Parameters
+        ----------
+        alpha : float
+            One minus the level of the intervals (0.05: 95%).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``outcome``, ``when``, ``month``, ``runs``, ``mean``, ``mean_se``,
+            ``mean_ci_lower``, ``mean_ci_upper``: the mean across runs, its standard error
+            ``sd / sqrt(runs)`` and the normal-approximation interval (NaN for a single run);
+            for ``firm_exit`` the binomial standard error and the Wilson interval.
         """
+        from feesim.protocol import ESTIMATE_COLUMNS, sample_estimate, share_estimate
+
+        s = self.series
+        rows: list[dict[str, Any]] = []
+
+        def add(outcome: str, when: str, month: int, values: Any) -> None:
+            v = np.asarray(values, dtype=np.float64)
+            rows.append(
+                {
+                    "outcome": outcome,
+                    "when": when,
+                    "month": month,
+                    "runs": int(np.isfinite(v).sum()),
+                    **sample_estimate(v, alpha),
+                }
+            )
+
+        if len(s):
+            first, last = int(s["month"].min()), int(s["month"].max())
+            for col in (
+                "fee_per_m2",
+                "service_quality",
+                "satisfaction",
+                "trust",
+                "collection_rate",
+                "firm_cash_yuan",
+            ):
+                add(col, "start", first, s.loc[s["month"] == first, col])
+                add(col, "end", last, s.loc[s["month"] == last, col])
+            dec = s[s["calendar_month"] == 12]
+            for (month, date), g in dec.groupby(["month", "date"], sort=True):
+                add("collection_rate", str(date), int(month), g["collection_rate"])
+            runs = s["run"].nunique()
+            exited = self.events.loc[self.events["event"] == "firm_exit", "run"].nunique()
+            rows.append(
+                {
+                    "outcome": "firm_exit",
+                    "when": "end",
+                    "month": last,
+                    "runs": runs,
+                    **share_estimate(exited / runs, runs, alpha),
+                }
+            )
+            add("complaints", "monthly mean", last, s.groupby("run")["complaints"].mean())
+        columns = ["outcome", "when", "month", "runs", *ESTIMATE_COLUMNS]
+        return pd.DataFrame(rows, columns=columns)
+
+    # -- persistence --------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike[str], fmt: str = "parquet") -> Path:
+        """Write the tables ``series``, ``votes``, ``events`` and ``campaigns`` atomically.
+
+        Parameters
+        ----------
+        directory : path-like
+        fmt : {"parquet", "csv"}
+            ``"parquet"``: the results protocol (:mod:`feesim.protocol`): ``<table>.parquet``
+            and the sidecar ``result.json`` whose provenance is :attr:`meta`. ``"csv"``: what
+            ``feesim run --out`` writes: ``<table>.csv`` and ``meta.json`` (no sidecar).
+
+        Returns
+        -------
+        pathlib.Path
+            The folder.
+        """
+        from feesim.protocol import save_result
+
         if fmt not in ("csv", "parquet"):
-            raise FeesimError(f"fmt: got {fmt!r}; expected 'csv' or 'parquet'")
+            raise FeesimError(f"fmt: got {fmt!r}; expected 'parquet' or 'csv'")
+        tables = {name: getattr(self, name) for name in TABLES}
+        if fmt == "parquet":
+            return save_result(directory, self, tables, provenance=self.meta)
         out = Path(directory)
         out.mkdir(parents=True, exist_ok=True)
-        for name in TABLES:
-            df = getattr(self, name)
-            if fmt == "csv":
-                write_atomically(
-                    out / f"{name}.csv", lambda fh, df=df: fh.write(df.to_csv(index=False).encode())
-                )
-            else:
-                write_atomically(
-                    out / f"{name}.parquet", lambda fh, df=df: df.to_parquet(fh, index=False)
-                )
+        for name, df in tables.items():
+            write_atomically(
+                out / f"{name}.csv", lambda fh, df=df: fh.write(df.to_csv(index=False).encode())
+            )
         atomic_write_text(out / "meta.json", json.dumps(self.meta, indent=2, default=str))
         return out
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> SimulationResult:
-        """Read tables written by :meth:`save`."""
+        """Read tables written by :meth:`save` (either format).
+
+        A folder with the sidecar ``result.json`` is read as the protocol wrote it (dtypes
+        kept); otherwise ``<table>.parquet`` or ``<table>.csv`` and ``meta.json`` are read
+        (the CSV layout of ``feesim run --out``; CSV keeps values, not dtypes).
+        """
+        from feesim.protocol import load_result, read_sidecar
+
         d = Path(directory)
+        if read_sidecar(d) is not None:
+            stored = load_result(d, cls)
+            return cls(**{t: stored.tables[t] for t in TABLES}, meta=stored.provenance)
         tables = {}
         for name in TABLES:
             pq, csv = d / f"{name}.parquet", d / f"{name}.csv"

@@ -28,6 +28,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,14 @@ from feesim.config.behaviour import Behaviour
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError, FeesimError
 from feesim.io import write_atomically
+from feesim.protocol import (
+    ESTIMATE_COLUMNS,
+    load_result,
+    read_sidecar,
+    sample_estimate,
+    save_result,
+    share_estimate,
+)
 
 __all__ = ["Chunk", "ChunkOutcome", "Ensemble", "EnsembleResult", "Member", "run_chunk"]
 
@@ -148,16 +157,43 @@ def run_chunk(chunk: Chunk) -> ChunkOutcome:
         return ChunkOutcome(chunk.chunk, False, chunk.members, error=detail, worker_pid=os.getpid())
 
 
+#: Figures of :meth:`EnsembleResult.summary_frame`: columns of the member summary, averaged.
+SUMMARY_OUTCOMES = (
+    "collection_rate_last_december",
+    "collection_rate",
+    "service_quality",
+    "satisfaction",
+    "trust",
+    "fee_per_m2",
+    "firm_cash_yuan",
+    "votes",
+    "votes_passed",
+)
+
+
 @dataclass
 class EnsembleResult:
     """Outcomes of an ensemble: members with their status, summaries and tables.
 
     Tables come from memory, or from the Parquet folders written during the run (``out``).
+
+    Attributes
+    ----------
+    members : pandas.DataFrame
+        One row per member: ``member``, ``key``, ``replicate``, ``params``, ``chunk``,
+        ``status`` (``ok`` or ``failed``) and ``error``.
+    summary : pandas.DataFrame
+        One row per member that ran: its end-of-horizon outcomes.
+    out : pathlib.Path or None
+        Folder of the partitioned Parquet tables, when they were streamed to disk.
+    meta : dict
+        The ensemble's definition: seed, replicates, scenario keys, parameter sets, chunking.
     """
 
     members: pd.DataFrame
     summary: pd.DataFrame
     out: Path | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
     _tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
 
     @property
@@ -202,6 +238,101 @@ class EnsembleResult:
         for p in q:
             out[f"p{round(p * 100):02d}"] = g.quantile(p)
         return out.reset_index()
+
+    # -- the results protocol ----------------------------------------------------------------
+    def _by_key(self) -> pd.DataFrame:
+        return self.summary.merge(self.members[["member", "key"]], on="member")
+
+    def summary_text(self) -> str:
+        """Members and failures, and per scenario key the main end-of-horizon outcomes."""
+        ok = self.members["status"] == "ok"
+        sets, reps = self.meta.get("parameter_sets", 0), self.meta.get("replicates")
+        crossed = f"; {sets} parameter sets x {reps} replicates of each scenario" if sets else ""
+        head = f"{len(self.members)} members ({int(ok.sum())} ok, {int((~ok).sum())} failed)"
+        lines = [head + crossed]
+        for key, g in self._by_key().groupby("key"):
+            c = g["collection_rate_last_december"]
+            lines.append(
+                f"  {key}: last-December collection mean {c.mean():.1%} "
+                f"(5-95%: {c.quantile(0.05):.1%}-{c.quantile(0.95):.1%}), firm exits "
+                f"{g['first_exit_month'].notna().mean():.0%}, votes passed "
+                f"{g['votes_passed'].sum()}/{g['votes'].sum()}"
+            )
+        for _, f in self.failures.iterrows():
+            lines.append(f"  failed member {f['member']} ({f['key']}): {f['error']}")
+        return "\n".join(lines)
+
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Per scenario key, the mean over members of each end-of-horizon outcome.
+
+        Outcomes: :data:`SUMMARY_OUTCOMES` (the last month's values, collection at the last
+        December, votes held and passed per member) and ``firm_exit`` (share of members whose
+        firm left). Members that failed are left out.
+
+        Parameters
+        ----------
+        alpha : float
+            One minus the level of the intervals (0.05: 95%).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``key``, ``outcome``, ``members``, ``mean``, ``mean_se``,
+            ``mean_ci_lower``, ``mean_ci_upper`` (standard error ``sd / sqrt(members)`` and
+            normal interval; binomial standard error and Wilson interval for ``firm_exit``).
+        """
+        rows = []
+        for key, g in self._by_key().groupby("key", sort=False):
+            for col in SUMMARY_OUTCOMES:
+                v = g[col].to_numpy(dtype=np.float64)
+                n = int(np.isfinite(v).sum())
+                rows.append({"key": key, "outcome": col, "members": n, **sample_estimate(v, alpha)})
+            n = len(g)
+            share = float(g["first_exit_month"].notna().mean())
+            rows.append(
+                {
+                    "key": key,
+                    "outcome": "firm_exit",
+                    "members": n,
+                    **share_estimate(share, n, alpha),
+                }
+            )
+        return pd.DataFrame(rows, columns=["key", "outcome", "members", *ESTIMATE_COLUMNS])
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``members``, ``summary`` and the kept tables as Parquet, and the sidecar.
+
+        Tables streamed to ``out`` are read and written whole (one file per table). Returns
+        the folder.
+        """
+        kept = [
+            t
+            for t in TABLES
+            if t in self._tables or (self.out is not None and (self.out / t).exists())
+        ]
+        tables = {"members": self.members, "summary": self.summary}
+        tables.update({t: self.table(t) for t in kept})
+        return save_result(directory, self, tables, provenance=self.meta)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> EnsembleResult:
+        """Read a result written by :meth:`save`, or the folder of ``feesim ensemble --out``.
+
+        The command's folder (``members.csv``, ``summary.csv`` and partitioned Parquet tables,
+        no sidecar) is read with its tables left on disk (``out`` is the folder).
+        """
+        d = Path(directory)
+        if read_sidecar(d) is None and (d / "members.csv").is_file():
+            return cls(
+                members=pd.read_csv(d / "members.csv", keep_default_na=False),
+                summary=pd.read_csv(d / "summary.csv"),
+                out=d,
+            )
+        stored = load_result(d, cls)
+        t = dict(stored.tables)
+        return cls(
+            members=t.pop("members"), summary=t.pop("summary"), meta=stored.provenance, _tables=t
+        )
 
 
 class Ensemble:
@@ -439,7 +570,18 @@ class Ensemble:
         )
         summary = summary.sort_values("member").reset_index(drop=True)
         result = EnsembleResult(
-            members=members, summary=summary, out=None if out is None else Path(out)
+            members=members,
+            summary=summary,
+            out=None if out is None else Path(out),
+            meta={
+                "seed": self.seed,
+                "replicates": self.replicates,
+                "scenarios": list(self.scenarios),
+                "parameter_sets": len(self.params),
+                "chunk_households": self.chunk_households,
+                "populations": self.populations,
+                "tables": list(tables),
+            },
         )
         if out is None:
             for t, fs in frames.items():

@@ -36,8 +36,10 @@ leaves after N months". Pass ``hold_firm=False`` to let exits and replacements h
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -45,10 +47,9 @@ import pandas as pd
 
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
+from feesim.protocol import ESTIMATE_COLUMNS, load_result, sample_estimate, save_result
 
 if TYPE_CHECKING:  # pragma: no cover
-    from matplotlib.axes import Axes
-
     from feesim.engine.model import FeeModel
 
 __all__ = ["PhaseDiagram", "phase_diagram", "set_start", "structural_scenario"]
@@ -89,6 +90,12 @@ class PhaseDiagram:
         Start values separating the basins of adjacent states (one fewer than the states).
     meta : dict
         Scenario name, years, replicates, seeds, settings.
+
+    Notes
+    -----
+    A result of the protocol of :mod:`feesim.protocol` (``summary_text``, ``summary_frame``,
+    ``save``, ``load``); ``feesim.surfaces.plotting.plot_phase_diagram`` and
+    ``plot_phase_plane`` draw it.
     """
 
     variable: str
@@ -140,39 +147,55 @@ class PhaseDiagram:
         rows = self.table[self.table["state"] == state]
         return float((rows["would_exit_month"] >= 0).mean()) if len(rows) else 0.0
 
-    def plot(self, ax: Axes | None = None) -> Axes:
-        """Start value against long-run collection, with the stable states and thresholds.
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """The stable states as estimates over the runs that ended in them (tidy).
 
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-            Axes to draw on; a new figure is made if None.
-
-        Returns
-        -------
-        matplotlib.axes.Axes
+        One row per state and outcome (``collection``, ``quality``, ``trust``: long-run values
+        averaged over the last ``settle_years``): ``state``, ``outcome``, ``runs``,
+        ``start_min``, ``start_max`` (the starts that ended there), and the mean over those runs
+        with ``sd / sqrt(runs)`` and the normal ``1 - alpha`` interval (``mean``, ``mean_se``,
+        ``mean_ci_lower``, ``mean_ci_upper``). The thresholds are :attr:`thresholds`.
         """
-        from feesim.surfaces.plotting import plot_phase_diagram
+        rows = []
+        settled = self.table[self.table["state"] >= 0]
+        for state, g in settled.groupby("state", sort=True):
+            for outcome in ("collection", "quality", "trust"):
+                rows.append(
+                    {
+                        "state": int(state),
+                        "outcome": outcome,
+                        "runs": len(g),
+                        "start_min": float(g["start"].min()),
+                        "start_max": float(g["start"].max()),
+                        **sample_estimate(g[outcome], alpha),
+                    }
+                )
+        columns = ["state", "outcome", "runs", "start_min", "start_max", *ESTIMATE_COLUMNS]
+        return pd.DataFrame(rows, columns=columns)
 
-        return plot_phase_diagram(self, ax=ax)
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``table``, ``paths`` and ``states`` as Parquet and the sidecar; returns the folder.
 
-    def plot_plane(self, ax: Axes | None = None, live: pd.DataFrame | None = None) -> Axes:
-        """The paths in the quality-collection plane, ending in the stable states.
-
-        Parameters
-        ----------
-        ax : matplotlib.axes.Axes, optional
-        live : pandas.DataFrame, optional
-            A path to draw on top (columns ``quality`` and ``collection``), e.g. a running
-            model's trajectory.
-
-        Returns
-        -------
-        matplotlib.axes.Axes
+        The sidecar holds :attr:`meta` (scenario, seed, settings) as the provenance.
         """
-        from feesim.surfaces.plotting import plot_phase_plane
+        tables = {"table": self.table, "paths": self.paths, "states": self.states}
+        attrs = {"variable": self.variable, "thresholds": list(self.thresholds)}
+        return save_result(directory, self, tables, provenance=self.meta, attrs=attrs)
 
-        return plot_phase_plane(self, ax=ax, live=live)
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> PhaseDiagram:
+        """Read a diagram written by :meth:`save`."""
+        stored = load_result(directory, cls)
+        t, a = stored.tables, stored.attrs
+        return cls(
+            variable=a["variable"],
+            table=t["table"],
+            paths=t["paths"],
+            states=t["states"],
+            # JSON has no NaN: a threshold outside the grid of starts was saved as null.
+            thresholds=tuple(float("nan") if x is None else float(x) for x in a["thresholds"]),
+            meta=stored.provenance,
+        )
 
 
 def structural_scenario(

@@ -44,7 +44,7 @@ import logging
 import os
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +55,8 @@ from feesim.config.behaviour import Behaviour
 from feesim.config.params import from_mapping, param
 from feesim.config.scenario import BuildingType, Scenario, load_scenario
 from feesim.errors import ConfigError
+from feesim.io import atomic_write_text
+from feesim.protocol import load_result, save_result
 from feesim.studies.city import AGG07_FEES, Generator, generate
 
 __all__ = [
@@ -348,6 +350,8 @@ class PortfolioResult:
         The runner's tables (one result per parameter set when there are several).
     sets : DataFrame or None
         Totals per parameter set, when there are several.
+    meta : dict
+        The run's definition: seed, chunking, parameter sets, base scenario.
     """
 
     communities: pd.DataFrame
@@ -355,6 +359,7 @@ class PortfolioResult:
     total: dict[str, Any]
     ensemble: Any = None
     sets: pd.DataFrame | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
 
     def summary_text(self) -> str:
         """A short human-readable report."""
@@ -386,16 +391,101 @@ class PortfolioResult:
             )
         return "\n".join(lines)
 
-    def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write communities.csv and districts.csv (and sets.csv with parameter sets) atomically."""
-        from feesim.io import atomic_write_text
+    def summary_frame(self) -> pd.DataFrame:
+        """The totals and the districts, one row per level, district and outcome.
 
+        ``level`` is ``portfolio`` (``district`` then holds the portfolio's name) or
+        ``district``. Outcomes: ``communities``, ``households``, ``collection_start``,
+        ``collection_end``, ``low_trap`` and ``exits``. Each community is simulated once, so
+        these are counts and households-weighted rates of the simulated portfolio, not
+        estimates over runs: column ``value``; with parameter sets it is the median over the
+        sets, with their 5% and 95% quantiles in ``lo`` and ``hi`` (NaN otherwise, and for
+        what does not vary over the sets).
+        """
+        rows = []
+        levels = [
+            ("portfolio", pd.DataFrame([{**self.total, "district": self.total["name"]}])),
+            ("district", self.districts),
+        ]
+        for level, frame in levels:
+            for _, r in frame.iterrows():
+                for outcome in ("communities", "households", *_AGGREGATES):
+                    rows.append(
+                        {
+                            "level": level,
+                            "district": r["district"],
+                            "outcome": outcome,
+                            "value": float(r[outcome]),
+                            "lo": float(r.get(f"{outcome}_lo", np.nan)),
+                            "hi": float(r.get(f"{outcome}_hi", np.nan)),
+                        }
+                    )
+        return pd.DataFrame(rows, columns=["level", "district", "outcome", "value", "lo", "hi"])
+
+    def _ensembles(self) -> list[Any]:
+        if self.ensemble is None:
+            return []
+        return list(self.ensemble) if isinstance(self.ensemble, tuple) else [self.ensemble]
+
+    def save(self, directory: str | os.PathLike[str], fmt: str = "parquet") -> Path:
+        """Write the result atomically, file by file.
+
+        Parameters
+        ----------
+        directory : path-like
+        fmt : {"parquet", "csv"}
+            ``"parquet"``: the results protocol (:mod:`feesim.protocol`): ``communities``,
+            ``districts`` (and ``sets``) as Parquet, the runner's tables in ``ensemble-<k>/``
+            (:meth:`EnsembleResult.save <feesim.studies.ensemble.EnsembleResult.save>`, one
+            per parameter set) and the sidecar with the totals. ``"csv"``: what
+            ``feesim run`` writes for a portfolio: ``communities.csv``, ``districts.csv`` (and
+            ``sets.csv`` with parameter sets), no sidecar.
+
+        Returns
+        -------
+        pathlib.Path
+            The folder.
+        """
+        if fmt not in ("csv", "parquet"):
+            raise ConfigError(f"fmt: got {fmt!r}; expected 'parquet' or 'csv'")
         out = Path(directory)
-        atomic_write_text(out / "communities.csv", self.communities.to_csv(index=False))
-        atomic_write_text(out / "districts.csv", self.districts.to_csv(index=False))
+        tables = {"communities": self.communities, "districts": self.districts}
         if self.sets is not None:
-            atomic_write_text(out / "sets.csv", self.sets.to_csv(index=False))
-        return out
+            tables["sets"] = self.sets
+        if fmt == "csv":
+            for name, frame in tables.items():
+                atomic_write_text(out / f"{name}.csv", frame.to_csv(index=False))
+            return out
+        ensembles = self._ensembles()
+        for k, ens in enumerate(ensembles):
+            ens.save(out / f"ensemble-{k}")
+        attrs = {
+            "total": self.total,
+            "ensembles": len(ensembles),
+            "ensemble_tuple": isinstance(self.ensemble, tuple),
+        }
+        return save_result(out, self, tables, provenance=self.meta, attrs=attrs)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> PortfolioResult:
+        """Read a result written by :meth:`save` (Parquet)."""
+        from feesim.studies.ensemble import EnsembleResult
+
+        d = Path(directory)
+        stored = load_result(d, cls)
+        a = stored.attrs
+        runs = [EnsembleResult.load(d / f"ensemble-{k}") for k in range(a["ensembles"])]
+        ensemble = tuple(runs) if a["ensemble_tuple"] else (runs[0] if runs else None)
+        # JSON has no NaN: a rate without data (no collection column) was saved as null.
+        total = {k: np.nan if v is None else v for k, v in a["total"].items()}
+        return cls(
+            communities=stored.tables["communities"],
+            districts=stored.tables["districts"],
+            total=total,
+            ensemble=ensemble,
+            sets=stored.tables.get("sets"),
+            meta=stored.provenance,
+        )
 
 
 #: The low trap (the "three lows"): at the horizon collection and service are both low, or the
@@ -455,6 +545,8 @@ def _aggregate(comm: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 #: Outcomes summarised over parameter sets by their median and 5-95% range.
 _SPREAD = ("collection_end", "low_trap", "exits")
+#: Aggregates of a district or the portfolio (beside the counts of communities and households).
+_AGGREGATES = ("collection_start", *_SPREAD)
 
 
 def _over_sets(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -489,8 +581,9 @@ def run_portfolio(
     ----------
     executor, workers, scheduler : see :meth:`feesim.studies.ensemble.Ensemble.run`
     out : path, optional
-        Folder for the Parquet tables written by the workers, and the reports (the tables of
-        parameter set ``p`` in ``params-<p>/``).
+        Folder for the Parquet tables written by the workers, and the reports as CSV
+        (:meth:`PortfolioResult.save` with ``fmt="csv"``; the tables of parameter set ``p`` in
+        ``params-<p>/``).
     keep_series : bool
         Keep monthly series of every community (large for a city); otherwise only votes and
         events are kept besides the per-community summary.
@@ -581,7 +674,16 @@ def run_portfolio(
         total=total,
         ensemble=runs[0] if len(runs) == 1 else tuple(runs),
         sets=sets,
+        meta={
+            "name": portfolio.name,
+            "seed": portfolio.seed,
+            "base": portfolio.base.meta.name,
+            "months": portfolio.base.simulation.months,
+            "start": portfolio.base.simulation.start,
+            "chunk_households": portfolio.chunk_households,
+            "parameter_sets": portfolio.parameter_sets,
+        },
     )
     if out is not None:
-        result.save(out)
+        result.save(out, fmt="csv")
     return result

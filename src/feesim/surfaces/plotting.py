@@ -19,6 +19,9 @@ The community and the two cycles
     :func:`plot_community` (stairwell groups: who pays, who voted yes), :func:`plot_cycle`
     (a run's path in the quality-collection plane), :func:`plot_phase_diagram` and
     :func:`plot_phase_plane` (see :mod:`feesim.studies.phase`).
+Sensitivity
+    :func:`plot_sensitivity` (Sobol' indices or Morris effects of
+    :mod:`feesim.studies.sensitivity`, with their intervals).
 
 The numbers behind the drawings are available without drawing: :func:`outcome_bands`,
 :func:`vote_bars` and :func:`community_grid`.
@@ -40,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from feesim.engine.results import SimulationResult
     from feesim.studies.phase import PhaseDiagram
+    from feesim.studies.sensitivity.analysis import SensitivityResult
 
 __all__ = [
     "OUTCOMES",
@@ -63,6 +67,7 @@ __all__ = [
     "plot_phase_plane",
     "plot_quality",
     "plot_satisfaction",
+    "plot_sensitivity",
     "plot_staff",
     "plot_trust",
     "plot_vote",
@@ -884,3 +889,118 @@ def plot_phase_plane(
     ax.legend(fontsize="x-small", loc="lower right")
     ax.set_title("The cycle in the quality-collection plane", fontsize="medium", loc="left")
     return ax
+
+
+# ==============================================================================================
+# sensitivity analysis
+# ==============================================================================================
+def plot_sensitivity(
+    result: SensitivityResult,
+    outcome: str | Sequence[str] | None = None,
+    ax: Axes | Sequence[Axes] | None = None,
+) -> Axes | np.ndarray:
+    """Sensitivity indices with their confidence intervals, one bar chart per outcome.
+
+    Sobol': first-order (``S1``) and total (``ST``) bars; Morris: ``mu_star`` bars with
+    ``sigma`` as a marker. Factors are sorted by the main index of the first outcome drawn;
+    levers and uncertainties are marked in the labels.
+
+    Parameters
+    ----------
+    result : SensitivityResult
+        From :func:`feesim.studies.sensitivity.analyse`.
+    outcome : str or sequence of str, optional
+        Outcome(s) to draw (default: all).
+    ax : Axes or sequence of Axes, optional
+        One axes per outcome; a new figure is made if None.
+
+    Returns
+    -------
+    matplotlib.axes.Axes or numpy.ndarray of Axes
+        The axes (one per outcome; a single Axes when one outcome is drawn).
+    """
+    names = (
+        list(result.outcomes.index)
+        if outcome is None
+        else [outcome]
+        if isinstance(outcome, str)
+        else list(outcome)
+    )
+    for name in names:
+        result.check_outcome(name)
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, axes = plt.subplots(
+            1,
+            len(names),
+            figsize=(2.2 + 2.9 * len(names), 0.9 + 0.32 * len(result.factors)),
+            sharey=True,
+            layout="constrained",
+            squeeze=False,
+        )
+        axes = axes[0]
+    else:
+        axes = np.atleast_1d(np.asarray(ax, dtype=object))
+        if len(axes) != len(names):
+            raise ConfigError(
+                f"ax: got {len(axes)} axes for {len(names)} outcome(s); give one per outcome"
+            )
+    frame = result.summary_frame()
+    main = result.main_index
+    order = frame[frame["outcome"] == names[0]].sort_values(main, ascending=True)["factor"].tolist()
+    kinds = {f.name: f.kind for f in result.factors}
+    labels = [f"{n} ({'L' if kinds[n] == 'lever' else 'U'})" for n in order]
+    y = np.arange(len(order))
+    for a, name in zip(axes, names, strict=True):
+        sub = frame[frame["outcome"] == name].set_index("factor").loc[order]
+        row = result.outcomes.loc[name]
+        if result.method == "sobol":
+            for k, (col, colour, off) in enumerate(
+                (("S1", "#90caf9", -0.2), ("ST", "#1565c0", 0.2))
+            ):
+                v = sub[col].to_numpy(dtype=float)
+                err = np.vstack(
+                    [
+                        v - sub[f"{col}_ci_lower"].to_numpy(dtype=float),
+                        sub[f"{col}_ci_upper"].to_numpy(dtype=float) - v,
+                    ]
+                )
+                a.barh(
+                    y + off,
+                    v,
+                    height=0.38,
+                    color=colour,
+                    xerr=np.clip(err, 0, None),
+                    error_kw={"lw": 0.8, "capsize": 2},
+                    label=("first-order S1", "total ST")[k],
+                )
+            a.set_xlim(left=min(0.0, a.get_xlim()[0]))
+            a.set_xlabel("share of variance", fontsize="small")
+        else:
+            v = sub["mu_star"].to_numpy(dtype=float)
+            err = np.vstack(
+                [
+                    v - sub["mu_star_ci_lower"].to_numpy(dtype=float),
+                    sub["mu_star_ci_upper"].to_numpy(dtype=float) - v,
+                ]
+            )
+            a.barh(
+                y,
+                v,
+                height=0.6,
+                color="#1565c0",
+                xerr=np.clip(err, 0, None),
+                error_kw={"lw": 0.8, "capsize": 2},
+                label="mu* (mean |effect|)",
+            )
+            a.plot(sub["sigma"], y, "o", color="#ef6c00", ms=4, label="sigma")
+            unit = f" ({row['unit']})" if row["unit"] else ""
+            a.set_xlabel(f"effect over the range{unit}", fontsize="small")
+        a.axvline(0, color="0.3", lw=0.6)
+        a.set_yticks(y, labels)
+        a.set_title(str(row["label"]), fontsize="medium", loc="left")
+        a.grid(True, axis="x", alpha=0.3)
+        a.tick_params(labelsize="small")
+    axes[0].legend(fontsize="x-small", loc="lower right")
+    return axes[0] if len(axes) == 1 else axes

@@ -1,5 +1,10 @@
 """The forecast report: ``forecast.json``, a self-contained ``report.html`` and PNG plots.
 
+What ``feesim forecast`` writes. The forecast's data alone (``forecast.json``, the per-run
+tables and the provenance sidecar) is :meth:`feesim.studies.forecast.ForecastResult.save`; this
+surface draws the report from a result, also one read back with
+:meth:`~feesim.studies.forecast.ForecastResult.load`.
+
 ``report.html`` embeds its plots as base64 PNG and its style inline: it opens offline, can be
 mailed as one file, and loads nothing from the network. Every file is written atomically
 (:mod:`feesim.io`). Plots use matplotlib's Agg backend (no display needed).

@@ -36,16 +36,12 @@ which decays month by month. Water and power are never cut (Civil Code Art. 944)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from feesim.engine.population import Households, per_household
 from feesim.engine.rng import Decision, Streams
-from feesim.engine.state import CommunityState, MonthFlows, Residents, Setting
-
-if TYPE_CHECKING:  # pragma: no cover
-    from feesim.engine.recorder import Recorder
 from feesim.engine.rules.payment import (
     cycle_hazard,
     logistic,
@@ -55,6 +51,7 @@ from feesim.engine.rules.payment import (
     settle_fund,
 )
 from feesim.engine.rules.perception import add_personal
+from feesim.engine.state import CommunityState, MonthFlows, Residents, Setting
 
 F32 = np.float32
 
@@ -65,6 +62,7 @@ __all__ = [
     "PAID_KEYS",
     "STEP_NAMES",
     "CampaignPlan",
+    "RoundLog",
     "bill",
     "close_cycles",
     "collect",
@@ -182,6 +180,21 @@ class CampaignPlan:
         return slots, legal, active, share
 
 
+class RoundLog(Protocol):
+    """Where the share of each campaign's bill paid after each round is recorded."""
+
+    def campaign_rounds(
+        self,
+        month: int,
+        active: list[int],
+        slots: np.ndarray,
+        rounds: np.ndarray,
+        owed: np.ndarray,
+        plan: CampaignPlan,
+    ) -> None:
+        """Record this month's rounds of the ``active`` campaigns."""
+
+
 def eligible_debtors(
     hh: Households, monthly_bill_fen: np.ndarray, threshold_months: np.ndarray | float
 ) -> np.ndarray:
@@ -267,7 +280,7 @@ def collect(
     campaigns: CampaignPlan,
     streams: Streams,
     flows: MonthFlows,
-    recorder: Recorder,
+    recorder: RoundLog,
 ) -> dict[str, np.ndarray]:
     """Court judgments, then payments of fees and fund bills; suits; limitation.
 

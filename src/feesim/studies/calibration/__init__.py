@@ -11,8 +11,8 @@
 - :mod:`~feesim.studies.calibration.validate`: leave one case out against baselines, parameter
   recovery;
 - :mod:`~feesim.studies.calibration.fitted`: the fitted file and its ensemble;
-- :mod:`~feesim.studies.calibration.run` and :mod:`~feesim.studies.calibration.report`: the command
-  and its report.
+- :mod:`~feesim.studies.calibration.run`, :mod:`~feesim.studies.calibration.result` and
+  :mod:`~feesim.studies.calibration.report`: the command, its result and its report.
 
 Nothing is simulated at import.
 """
@@ -38,7 +38,8 @@ from feesim.studies.calibration.regressions import (
     RegressionResult,
     fit_interval_logit,
 )
-from feesim.studies.calibration.run import CalibrationRun, run_calibration
+from feesim.studies.calibration.result import CalibrationRun
+from feesim.studies.calibration.run import run_calibration
 from feesim.studies.calibration.validate import LooResult, RecoveryResult, leave_one_out, recovery
 
 __all__ = [

@@ -64,7 +64,6 @@ the process, quality first, the size, billing.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +71,7 @@ from typing import Any
 import pandas as pd
 
 from feesim.config.behaviour import Behaviour
+from feesim.config.params import edit
 from feesim.config.scenario import Firm, Scenario, scenario_from_mapping
 
 __all__ = [
@@ -317,9 +317,12 @@ def case_scenario(
         else "none"
     )
     # The Shanghai rule (an audit or assessment before a fixed-fee increase) is a validation
-    # rule of scenarios; a case is given the process its source reports.
-    prop = dataclasses.replace(sc.proposals[0], disclosure=disclosure)
-    sc = dataclasses.replace(sc, proposals=(prop,), behaviour=behaviour or Behaviour())
+    # rule of scenarios; a case is given the process its source reports, hence no validation.
+    sc = edit(
+        sc,
+        {"proposals[0].disclosure": disclosure, "behaviour": behaviour or Behaviour()},
+        validate=False,
+    )
     month = None
     if row["use_collection"] in ("fit", "target") and not _nan(row["collection_lo"]):
         month = observation_month(row["months_after"])

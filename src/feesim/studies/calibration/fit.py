@@ -33,6 +33,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ from tqdm.auto import tqdm
 
 from feesim.config.behaviour import Behaviour
 from feesim.errors import ConfigError
+from feesim.protocol import load_result, save_result
 from feesim.studies.calibration.data import CaseData, Target
 from feesim.studies.calibration.moments import MomentSet, SimOutcome, SimSettings, Simulator
 
@@ -406,25 +408,38 @@ class FitResult:
             return np.maximum(self.ensemble[self.theta.index].std(), se)
         return se
 
-    def identification(self, parameters: Sequence[FitParameter] = PARAMETERS) -> pd.Series:
+    def _parameters(self, parameters: Sequence[FitParameter] | None) -> Sequence[FitParameter]:
+        if parameters is not None:
+            return parameters
+        return [p for p in PARAMETERS if p.name in self.theta.index]
+
+    def identification(self, parameters: Sequence[FitParameter] | None = None) -> pd.Series:
         """Label each parameter by how much the data narrowed its prior.
 
         The ratio of posterior spread to prior sd: below 0.5 ``identified``, below 0.8
         ``weakly identified``, else ``not identified`` (the prior, i.e. the judgement value,
-        still decides).
+        still decides). ``parameters`` default: those of :data:`PARAMETERS` that were fitted.
         """
         spread = self.spread()
         out = {}
-        for p in parameters:
+        for p in self._parameters(parameters):
             r = float(spread[p.name]) / p.sd
             out[p.name] = (
                 "identified" if r < 0.5 else "weakly identified" if r < 0.8 else "not identified"
             )
         return pd.Series(out)
 
-    def summary_frame(self, parameters: Sequence[FitParameter] = PARAMETERS) -> pd.DataFrame:
-        """One row per parameter: fit, standard errors, ensemble interval, bounds, judgement."""
+    def summary_frame(self, parameters: Sequence[FitParameter] | None = None) -> pd.DataFrame:
+        """One row per parameter: fit, standard errors, ensemble interval, bounds, judgement.
+
+        ``mean`` is the fitted value and ``mean_se`` its asymptotic standard error;
+        ``mean_ci_lower`` and ``mean_ci_upper`` are the 5% and 95% quantiles of the parameter
+        ensemble (a bootstrap percentile interval, 90%: what the fitted file and the report
+        quote; NaN without an ensemble). ``parameters`` default: those of :data:`PARAMETERS`
+        that were fitted.
+        """
         rows = []
+        parameters = self._parameters(parameters)
         ident = self.identification(parameters)
         for p in parameters:
             ens = self.ensemble[p.name] if self.ensemble is not None else None
@@ -444,6 +459,63 @@ class FitResult:
                 }
             )
         return pd.DataFrame(rows).set_index("parameter")
+
+    def summary_text(self) -> str:
+        """The fit in words: cost, simulations, convergence, and each parameter."""
+        members = 0 if self.ensemble is None else len(self.ensemble)
+        lines = [
+            f"fit: cost {self.cost:.3f} after {self.nfev} simulations in {self.elapsed:.0f} s "
+            f"({'converged' if self.converged else 'not converged'}: {self.message}); "
+            f"{members} ensemble members"
+        ]
+        se = self.se
+        for name, value in self.theta.items():
+            lines.append(f"  {name:<28} {value:8.3f} (se {se[name]:.3f})")
+        return "\n".join(lines)
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the fit as Parquet tables and the sidecar; returns the folder.
+
+        Tables ``theta`` (with ``u``), ``residuals``, ``jacobian``, ``cov`` and ``ensemble``
+        (when there is one); cost, simulations, convergence and ``extra`` in the sidecar.
+        """
+        tables = {
+            "theta": pd.DataFrame({"theta": self.theta, "u": self.u}, index=self.theta.index),
+            "residuals": self.residuals.to_frame("residual"),
+            "jacobian": self.jacobian,
+            "cov": self.cov,
+        }
+        if self.ensemble is not None:
+            tables["ensemble"] = self.ensemble
+        attrs = {
+            "cost": self.cost,
+            "nfev": self.nfev,
+            "elapsed": self.elapsed,
+            "converged": self.converged,
+            "message": self.message,
+            "extra": self.extra,
+        }
+        return save_result(directory, self, tables, attrs=attrs)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> FitResult:
+        """Read a fit written by :meth:`save`."""
+        stored = load_result(directory, cls)
+        t, a = stored.tables, stored.attrs
+        return cls(
+            theta=t["theta"]["theta"].rename(None),
+            u=t["theta"]["u"].to_numpy(),
+            cost=a["cost"],
+            residuals=t["residuals"]["residual"].rename(None),
+            jacobian=t["jacobian"],
+            cov=t["cov"],
+            nfev=a["nfev"],
+            elapsed=a["elapsed"],
+            converged=a["converged"],
+            message=a["message"],
+            ensemble=t.get("ensemble"),
+            extra=a["extra"],
+        )
 
 
 class Calibrator:

@@ -30,11 +30,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from feesim.config.behaviour import Behaviour, behaviour_mapping, load_params_file
-from feesim.config.params import from_mapping
+from feesim.config.behaviour import (
+    Behaviour,
+    behaviour_mapping,
+    load_params_file,
+    with_coefficients,
+)
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
 from feesim.io import atomic_write_text, read_toml
+from feesim.protocol import feesim_version
 
 __all__ = [
     "CALIBRATION_VERSION",
@@ -170,8 +175,7 @@ def load_ensemble(path: str | Path) -> list[Behaviour]:
             for f in fields:
                 if f in Behaviour.__dataclass_fields__:
                     changes[f] = float(value)
-        mapping = {**behaviour_mapping(base), **changes}
-        out.append(from_mapping(Behaviour, mapping, path=f"ensemble.members[{i}]"))
+        out.append(with_coefficients(base, changes, path=f"ensemble.members[{i}]"))
     return out
 
 
@@ -222,11 +226,9 @@ def fit_metadata(
     extra: dict[str, object] | None = None,
 ) -> dict[str, object]:
     """The ``[fit]`` table."""
-    import feesim
-
     meta: dict[str, object] = {
         "version": CALIBRATION_VERSION,
-        "feesim_version": feesim.__version__,
+        "feesim_version": feesim_version(),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "method": "penalised indirect inference (auxiliary censored-logit regressions and "
         "time-path targets), trust-region least squares; ensemble by bootstrap over cases "

@@ -24,19 +24,24 @@ carry the same relative penalty.
 :class:`IntervalLogit` is a :class:`statsmodels.base.model.GenericLikelihoodModel` (standard
 errors from the inverse Hessian of the penalised log-likelihood); :func:`fit_interval_logit`
 returns a :class:`RegressionResult` with ``coef_frame()`` (statsmodels' coefficient-table column
-names) and ``summary_frame(exog)`` (``mean, mean_se, mean_ci_lower, mean_ci_upper``).
+names) and ``summary_frame(exog)`` (``mean, mean_se, mean_ci_lower, mean_ci_upper``; without
+``exog`` the parameters in the same names), and the results protocol (:mod:`feesim.protocol`).
 """
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 from statsmodels.base.model import GenericLikelihoodModel
+
+from feesim.protocol import estimate, load_result, save_result
 
 __all__ = [
     "AUXILIARY",
@@ -293,12 +298,23 @@ class RegressionResult:
             }
         )
 
-    def summary_frame(self, exog: np.ndarray | pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
-        """Predicted median share ``expit(x' beta)`` with delta-method standard errors.
+    def summary_frame(
+        self, exog: np.ndarray | pd.DataFrame | None = None, alpha: float = 0.05
+    ) -> pd.DataFrame:
+        """Predicted median shares, or without ``exog`` the parameters, in statsmodels' names.
 
-        Columns ``mean, mean_se, mean_ci_lower, mean_ci_upper`` (statsmodels' names; the interval
-        is computed on the log-odds scale and transformed).
+        With ``exog`` (rows of regressors, constant first): the predicted median share
+        ``expit(x' beta)`` with delta-method standard errors, one row per row of ``exog``.
+        Without: one row per parameter (coefficients and ``log_sigma``), the estimate and its
+        standard error (indexed by name). Columns ``mean, mean_se, mean_ci_lower,
+        mean_ci_upper``; the ``1 - alpha`` interval is normal (for shares on the log-odds scale,
+        then transformed); NaN when there are no standard errors (fast refits).
         """
+        if exog is None:
+            return pd.DataFrame(
+                estimate(self.params.to_numpy(), self.bse.to_numpy(), alpha),
+                index=self.params.index,
+            )
         x = np.atleast_2d(np.asarray(exog, dtype=float))
         eta = x @ self.coefs.to_numpy()
         if self.cov is None:
@@ -316,6 +332,52 @@ class RegressionResult:
                 "mean_ci_lower": special.expit(eta - q * se_eta),
                 "mean_ci_upper": special.expit(eta + q * se_eta),
             }
+        )
+
+    def summary_text(self) -> str:
+        """The regression in a few lines: observations, log-likelihood, coefficients."""
+        head = (
+            f"{self.name}: interval-censored logit, {self.nobs} observations (weight "
+            f"{self.weight_sum:.1f}), penalised log-likelihood {self.llf:.3f}"
+            + ("" if self.converged else ", not converged")
+            + ("" if self.estimable else ", not estimable (too few observations)")
+        )
+        return head + "\n" + self.coef_frame().round(3).to_string()
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``params`` (and ``cov``) as Parquet and the sidecar; returns the folder.
+
+        statsmodels' own results object (``sm_results``) is not saved.
+        """
+        tables = {"params": self.params.to_frame("value")}
+        if self.cov is not None:
+            tables["cov"] = self.cov
+        attrs = {
+            "name": self.name,
+            "exog_names": self.exog_names,
+            "nobs": self.nobs,
+            "weight_sum": self.weight_sum,
+            "llf": self.llf,
+            "converged": self.converged,
+            "estimable": self.estimable,
+        }
+        return save_result(directory, self, tables, attrs=attrs)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> RegressionResult:
+        """Read a regression written by :meth:`save` (without ``sm_results``)."""
+        stored = load_result(directory, cls)
+        a = stored.attrs
+        return cls(
+            name=a["name"],
+            exog_names=list(a["exog_names"]),
+            params=stored.tables["params"]["value"].rename(None),
+            cov=stored.tables.get("cov"),
+            nobs=a["nobs"],
+            weight_sum=a["weight_sum"],
+            llf=np.nan if a["llf"] is None else a["llf"],
+            converged=a["converged"],
+            estimable=a["estimable"],
         )
 
     def predict(self, exog: np.ndarray | pd.DataFrame) -> np.ndarray:

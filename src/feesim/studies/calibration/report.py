@@ -1,6 +1,6 @@
 """``calibration/REPORT.md`` and its figures, from a calibration run.
 
-The input is a :class:`~feesim.studies.calibration.run.CalibrationRun`.
+The input is a :class:`~feesim.studies.calibration.result.CalibrationRun`.
 
 Figures (PNG, written atomically to ``<out>/figures``): observed against simulated figures per
 case with intervals; reported against simulated regression coefficients; leave-one-out errors
@@ -23,7 +23,7 @@ from feesim.io import atomic_write_bytes, atomic_write_text
 from feesim.studies.calibration.moments import _example, _main_votes, _on_case_calendar, _run
 
 if TYPE_CHECKING:  # pragma: no cover
-    from feesim.studies.calibration.run import CalibrationRun
+    from feesim.studies.calibration.result import CalibrationRun
 
 __all__ = ["write_report"]
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,6 @@ from tqdm.auto import tqdm
 from feesim.io import atomic_write_text
 from feesim.studies.calibration.data import (
     CaseData,
-    Target,
     calibration_dir,
     data_hash,
     load_cases,
@@ -40,43 +39,13 @@ from feesim.studies.calibration.fitted import (
     params_path,
     write_params_file,
 )
+from feesim.studies.calibration.report import write_report
+from feesim.studies.calibration.result import CalibrationRun
 from feesim.studies.calibration.validate import LooResult, RecoveryResult, leave_one_out, recovery
 
 __all__ = ["CalibrationRun", "run_calibration"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class CalibrationRun:
-    """Everything a calibration produced (what the report is made from).
-
-    Attributes
-    ----------
-    cases : CaseData
-    targets : list of Target
-    settings : FitSettings
-    calibrator : Calibrator
-    fit : FitResult
-    loo : LooResult
-    recovery : RecoveryResult or None
-    params_file : pathlib.Path
-    report_file : pathlib.Path or None
-    timings : dict of str to float
-        Seconds per phase.
-    """
-
-    cases: CaseData
-    targets: list[Target]
-    settings: FitSettings
-    calibrator: Calibrator
-    fit: FitResult
-    loo: LooResult
-    recovery: RecoveryResult | None
-    params_file: Path
-    report_file: Path | None = None
-    quick: bool = False
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 # -- (de)serialisation of phase results ----------------------------------------------------------
@@ -356,8 +325,6 @@ def run_calibration(
         timings=timings,
     )
     if report:
-        from feesim.studies.calibration.report import write_report
-
         run.timings["outputs"] = time.perf_counter() - t
         run.report_file = write_report(run, out_dir, total_seconds=time.perf_counter() - t_all)
     log.info("calibration finished in %.0f s: %s", time.perf_counter() - t_all, pfile)

@@ -25,12 +25,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from feesim.protocol import estimate, load_result, save_result
 from feesim.studies.calibration.data import CaseData, Target, rounding_interval
 from feesim.studies.calibration.fit import Calibrator, EvaluationCache, FitResult, FitSettings
 from feesim.studies.calibration.moments import MomentSet, SimOutcome
@@ -135,6 +138,29 @@ class LooResult:
         s = self.summary_frame()
         return bool(((s["wmae_model"] < s["wmae_mean"]) & (s["wmae_model"] < s["wmae_step"])).all())
 
+    def summary_text(self) -> str:
+        """The weighted errors of the model and the baselines, per outcome."""
+        lines = []
+        for outcome, s in self.summary_frame().iterrows():
+            lines.append(
+                f"leave one out, {outcome}: weighted MAE model {s['wmae_model']:.3f}, mean of "
+                f"others {s['wmae_mean']:.3f}, logit on step {s['wmae_step']:.3f}"
+            )
+        return "\n".join(lines)
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``frame`` and ``thetas`` as Parquet and the sidecar; returns the folder."""
+        tables = {"frame": self.frame, "thetas": self.thetas}
+        return save_result(
+            directory, self, tables, provenance={"left_out": list(self.thetas.index)}
+        )
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> LooResult:
+        """Read a result written by :meth:`save`."""
+        t = load_result(directory, cls).tables
+        return cls(frame=t["frame"], thetas=t["thetas"])
+
 
 def leave_one_out(calibrator: Calibrator, fit: FitResult, progress: bool = False) -> LooResult:
     """Leave each community out, re-solve, predict it; baselines on the same other cases."""
@@ -212,6 +238,41 @@ class RecoveryResult:
     def all_recovered(self) -> bool:
         """Whether every parameter is within its tolerance."""
         return bool(self.frame["recovered"].all())
+
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """One row per parameter: truth, estimate, error, tolerance, whether recovered.
+
+        Also the estimate in statsmodels' names, ``mean`` with its asymptotic standard error
+        ``mean_se`` (from the recovery fit) and the normal ``1 - alpha`` interval
+        ``mean_ci_lower``, ``mean_ci_upper``: whether the truth lies inside reads off directly.
+        """
+        se = self.fit.se.reindex(self.frame.index)
+        est = estimate(self.frame["estimate"].to_numpy(), se.to_numpy(), alpha)
+        return self.frame.assign(**est)
+
+    def summary_text(self) -> str:
+        """How many parameters came back within their tolerance, and each one."""
+        f = self.frame
+        lines = [f"parameter recovery: {int(f['recovered'].sum())} of {len(f)} within tolerance"]
+        for name, r in f.iterrows():
+            lines.append(
+                f"  {name:<28} truth {r['truth']:8.3f}, estimate {r['estimate']:8.3f}, error "
+                f"{r['error']:+.3f} (tolerance {r['tolerance']:.3f})"
+                + ("" if r["recovered"] else "  NOT RECOVERED")
+            )
+        return "\n".join(lines)
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``frame`` as Parquet, the recovery fit in ``fit/`` and the sidecar."""
+        out = Path(directory)
+        self.fit.save(out / "fit")
+        return save_result(out, self, {"frame": self.frame})
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> RecoveryResult:
+        """Read a result written by :meth:`save`."""
+        d = Path(directory)
+        return cls(frame=load_result(d, cls).tables["frame"], fit=FitResult.load(d / "fit"))
 
 
 def synthetic_data(

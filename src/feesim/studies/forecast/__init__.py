@@ -8,15 +8,19 @@ step would pass?", answered from a community file in seconds:
 >>> inp = load_forecast_input("examples/community_xianghe.toml")   # doctest: +SKIP
 >>> result = run_forecast(inp, runs=1000)                          # doctest: +SKIP
 >>> result.pass_probability, result["approval_heads"]["p50"]       # doctest: +SKIP
->>> result.save("out/xianghe")    # forecast.json, report.html, PNGs  # doctest: +SKIP
+>>> result.save("out/xianghe")    # forecast.json, per-run Parquet, result.json  # doctest: +SKIP
+
+The report (``report.html`` and PNG plots) is drawn by a surface,
+:func:`feesim.surfaces.report.write_report`, as ``feesim forecast`` does.
 
 Modules: :mod:`~feesim.studies.forecast.community` (the community file and its defaults),
 :mod:`~feesim.studies.forecast.mapping` (reading a file into the status quo and the proposal),
 :mod:`~feesim.studies.forecast.engine` (status quo and proposal on common random numbers),
-:mod:`~feesim.studies.forecast.result` (:class:`ForecastResult`, the ``forecast.json`` keys),
-:mod:`~feesim.studies.forecast.search` (the largest step that passes),
-:mod:`~feesim.surfaces.report` (``report.html`` and plots), :mod:`~feesim.studies.forecast.ensemble`
-(calibrated parameter ensembles) and :mod:`~feesim.studies.forecast.bench` (the speed benchmark).
+:mod:`~feesim.studies.forecast.outcomes` (the per-run arrays of a branch),
+:mod:`~feesim.studies.forecast.result` (:class:`ForecastResult`, the ``forecast.json`` keys,
+:class:`SearchResult`), :mod:`~feesim.studies.forecast.search` (the largest step that passes),
+:mod:`~feesim.studies.forecast.ensemble` (calibrated parameter ensembles) and
+:mod:`~feesim.studies.forecast.bench` (the speed benchmark).
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from feesim.studies.forecast.community import parse_new_fee
 from feesim.studies.forecast.engine import CHUNK_RUNS, Runner, run_forecast
 from feesim.studies.forecast.ensemble import behaviour_ensemble, read_ensemble
 from feesim.studies.forecast.mapping import ForecastInput, load_forecast_input
-from feesim.studies.forecast.result import JSON_KEYS, ForecastResult
+from feesim.studies.forecast.result import JSON_KEYS, ForecastResult, SearchResult
 
 __all__ = [
     "CHUNK_RUNS",
@@ -34,6 +38,7 @@ __all__ = [
     "ForecastInput",
     "ForecastResult",
     "Runner",
+    "SearchResult",
     "behaviour_ensemble",
     "bench_forecast",
     "benchmark_forecast",

@@ -43,9 +43,20 @@ from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
 from feesim.studies.forecast.ensemble import apply_overrides, behaviour_ensemble
 from feesim.studies.forecast.mapping import ForecastInput
+from feesim.studies.forecast.outcomes import (
+    EXIT_WINDOWS,
+    SERIES,
+    TESTS,
+    BranchOutcome,
+    VoteOutcomes,
+)
+from feesim.studies.forecast.result import ForecastResult
 
 __all__ = [
     "CHUNK_RUNS",
+    "EXIT_WINDOWS",
+    "SERIES",
+    "TESTS",
     "BranchOutcome",
     "Runner",
     "VoteOutcomes",
@@ -58,108 +69,6 @@ log = logging.getLogger(__name__)
 #: Runs per model batch. Fixed (not derived from the number of workers) so that results
 #: depend only on the seed, the number of runs and ``populations``.
 CHUNK_RUNS = 500
-#: Deciding tests of a vote, in the order of :data:`feesim.engine.rules.vote.TESTS`.
-TESTS = ("quorum_heads", "quorum_area", "approval_heads", "approval_area")
-#: Months after the vote over which firm exit is counted.
-EXIT_WINDOWS = (12, 36)
-
-
-# ==============================================================================================
-# outcomes of one branch
-# ==============================================================================================
-@dataclass
-class VoteOutcomes:
-    """The final vote on the proposal in each run (arrays over runs)."""
-
-    voted: np.ndarray  # bool: the motion came to a vote
-    month: np.ndarray  # month of the final vote (-1 if none)
-    attempts: np.ndarray  # votes held (a missed quorum may be retried)
-    turnout_heads: np.ndarray
-    turnout_area: np.ndarray
-    approval_heads: np.ndarray
-    approval_area: np.ndarray
-    quorum_met: np.ndarray
-    passed: np.ndarray
-    binding: np.ndarray  # index into TESTS, -1 if no vote
-    effective: np.ndarray  # the new fee took effect within the horizon
-
-    @classmethod
-    def empty(cls, n: int) -> VoteOutcomes:
-        """No vote in any of ``n`` runs."""
-        nan = np.full(n, np.nan)
-        return cls(
-            voted=np.zeros(n, bool),
-            month=np.full(n, -1),
-            attempts=np.zeros(n, np.int64),
-            turnout_heads=nan.copy(),
-            turnout_area=nan.copy(),
-            approval_heads=nan.copy(),
-            approval_area=nan.copy(),
-            quorum_met=np.zeros(n, bool),
-            passed=np.zeros(n, bool),
-            binding=np.full(n, -1),
-            effective=np.zeros(n, bool),
-        )
-
-    @staticmethod
-    def concat(parts: Sequence[VoteOutcomes]) -> VoteOutcomes:
-        """Join chunks in order."""
-        return VoteOutcomes(
-            **{
-                f.name: np.concatenate([getattr(p, f.name) for p in parts])
-                for f in dataclasses.fields(VoteOutcomes)
-            }
-        )
-
-
-#: Monthly series kept per run (columns of :attr:`feesim.SimulationResult.series`).
-SERIES = (
-    "collection_rate",
-    "firm_revenue_yuan",
-    "firm_cost_yuan",
-    "firm_cash_yuan",
-    "service_quality",
-    "fee_per_m2",
-    "satisfaction",
-    "trust",
-)
-
-
-@dataclass
-class BranchOutcome:
-    """What one branch (status quo or proposal) produced, as arrays over runs (and months).
-
-    Attributes
-    ----------
-    series : dict of str to ndarray
-        ``(runs, months)`` arrays of the columns in :data:`SERIES`.
-    exit_month : ndarray
-        First month at or after the vote in which the firm gave notice or left (-1: never).
-    member : ndarray
-        Ensemble member of each run (0 without an ensemble).
-    vote : VoteOutcomes
-        The final vote on the proposal in each run (empty for the status quo).
-    """
-
-    series: dict[str, np.ndarray]
-    exit_month: np.ndarray
-    member: np.ndarray
-    vote: VoteOutcomes
-
-    @property
-    def runs(self) -> int:
-        """Number of runs."""
-        return int(self.exit_month.shape[0])
-
-    @staticmethod
-    def concat(parts: Sequence[BranchOutcome]) -> BranchOutcome:
-        """Join chunks in order."""
-        return BranchOutcome(
-            series={k: np.concatenate([p.series[k] for p in parts]) for k in parts[0].series},
-            exit_month=np.concatenate([p.exit_month for p in parts]),
-            member=np.concatenate([p.member for p in parts]),
-            vote=VoteOutcomes.concat([p.vote for p in parts]),
-        )
 
 
 # ==============================================================================================
@@ -433,7 +342,7 @@ def run_forecast(
     progress: bool | None = None,
     runner: Runner | None = None,
     on_done: Callable[[float], None] | None = None,
-) -> Any:
+) -> ForecastResult:
     """Forecast a proposal: pass probability, vote distributions, collection and the firm.
 
     Parameters
@@ -461,8 +370,6 @@ def run_forecast(
     -------
     ForecastResult
     """
-    from feesim.studies.forecast.result import ForecastResult
-
     seed = inp.seed if seed is None else seed
     _check(runs, populations, seed)
     members = resolve_ensemble(ensemble)

@@ -40,8 +40,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from feesim.config.behaviour import Behaviour, default_behaviour, fitted_params_files
-from feesim.config.params import from_mapping, to_mapping
+from feesim.config.behaviour import (
+    Behaviour,
+    default_behaviour,
+    fitted_params_files,
+    with_coefficients,
+)
+from feesim.config.params import to_mapping
 from feesim.errors import ConfigError
 from feesim.io import read_toml
 
@@ -56,9 +61,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-def _members_from_rows(
-    rows: list[dict[str, Any]], base: dict[str, Any], where: str
-) -> list[Behaviour]:
+def _members_from_rows(rows: list[dict[str, Any]], base: Behaviour, where: str) -> list[Behaviour]:
     fields = {f.name for f in dataclasses.fields(Behaviour)}
     out = []
     ignored: set[str] = set()
@@ -72,7 +75,7 @@ def _members_from_rows(
                 f"{where}[{i}]: got keys {sorted(row)}; expected behaviour coefficients (the "
                 "fields of feesim.config.behaviour.Behaviour, see feesim describe)"
             )
-        out.append(from_mapping(Behaviour, {**base, **known}, path=f"{where}[{i}]"))
+        out.append(with_coefficients(base, known, path=f"{where}[{i}]"))
     if ignored:
         # Calibration output may carry nuisance parameters of its case mapping.
         log.warning(
@@ -81,7 +84,7 @@ def _members_from_rows(
     return out
 
 
-def _read_csv(path: Path, base: dict[str, Any]) -> list[Behaviour]:
+def _read_csv(path: Path, base: Behaviour) -> list[Behaviour]:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
@@ -115,7 +118,7 @@ def read_ensemble(path: str | os.PathLike[str]) -> list[Behaviour]:
     """
     p = Path(path)
     if p.suffix.lower() == ".csv":
-        return _read_csv(p, to_mapping(Behaviour()))
+        return _read_csv(p, Behaviour())
     try:
         data = read_toml(p, "ensemble")
     except ConfigError as exc:
@@ -123,7 +126,7 @@ def read_ensemble(path: str | os.PathLike[str]) -> list[Behaviour]:
     base_table = data.get("behaviour", {})
     if not isinstance(base_table, dict):
         raise ConfigError(f"{p}: behaviour: got {base_table!r}; expected a table")
-    base = to_mapping(from_mapping(Behaviour, base_table, path="behaviour"))
+    base = with_coefficients(Behaviour(), base_table)
     ens = data.get("ensemble")
     if ens is None:
         return []
@@ -179,9 +182,7 @@ def local_overrides(behaviour: Behaviour) -> dict[str, float]:
 
 def apply_overrides(member: Behaviour, overrides: dict[str, float]) -> Behaviour:
     """A member with the coefficients a community file set explicitly put back on top."""
-    if not overrides:
-        return member
-    return from_mapping(Behaviour, {**to_mapping(member), **overrides}, path="behaviour")
+    return with_coefficients(member, overrides)
 
 
 def fitted_sets(k: int, overrides: dict[str, float], field: str) -> list[Behaviour]:

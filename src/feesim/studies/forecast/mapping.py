@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from feesim.config.behaviour import Behaviour, default_behaviour
-from feesim.config.params import from_mapping, to_mapping
+from feesim.config.behaviour import Behaviour, default_behaviour, with_coefficients
+from feesim.config.params import edit, from_mapping, to_mapping
 from feesim.config.scenario import (
     TIER_QUALITY,
     BuildingType,
@@ -114,6 +114,36 @@ class ForecastInput:
     months_after_vote: int = 36
     local_behaviour: dict[str, float] = dataclasses.field(default_factory=dict)
 
+    # -- plain data (saved with a forecast) -----------------------------------------------------
+    def to_mapping(self) -> dict[str, Any]:
+        """Plain data, ready for JSON; :meth:`from_mapping` gives the same input back."""
+        return {
+            "name": self.name,
+            "status_quo": self.status_quo.to_mapping(),
+            "proposal": to_mapping(self.proposal),
+            "motion_key": self.motion_key,
+            "source": self.source,
+            "file_format": self.file_format,
+            "defaults": list(self.defaults),
+            "months_after_vote": self.months_after_vote,
+            "local_behaviour": dict(self.local_behaviour),
+        }
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> ForecastInput:
+        """The input :meth:`to_mapping` described (scenario and proposal validated)."""
+        return cls(
+            name=data["name"],
+            status_quo=from_mapping(Scenario, data["status_quo"]),
+            proposal=from_mapping(Proposal, data["proposal"], path="proposal"),
+            motion_key=int(data["motion_key"]),
+            source=data["source"],
+            file_format=data["file_format"],
+            defaults=tuple(data["defaults"]),
+            months_after_vote=int(data["months_after_vote"]),
+            local_behaviour=dict(data["local_behaviour"]),
+        )
+
     # -- derived -------------------------------------------------------------------------------
     @property
     def building_names(self) -> tuple[str, ...]:
@@ -182,24 +212,18 @@ class ForecastInput:
         p = self.proposal if proposal is None else proposal
         props = list(self.status_quo.proposals)
         props.insert(self.motion_key, p)
-        data = self.status_quo.to_mapping()
-        data["proposals"] = to_mapping(tuple(props))
-        data["behaviour"] = to_mapping(self.status_quo.behaviour)
         try:
-            return from_mapping(Scenario, data)
+            return self.status_quo.with_changes(proposals=tuple(props))
         except ConfigError as exc:
             raise ConfigError(f"proposal: {exc}") from None
 
     def with_proposal(self, **changes: Any) -> ForecastInput:
-        """Copy with proposal fields changed (validated)."""
-        data = to_mapping(self.proposal)
-        for k in ("new_fee_per_m2", "step_pct", "step_yuan"):
-            if k in changes:
-                for other in ("new_fee_per_m2", "step_pct", "step_yuan"):
-                    data.pop(other, None)
-        data.update(changes)
-        data = {k: v for k, v in data.items() if v is not None}
-        p = from_mapping(Proposal, data, path="proposal")
+        """Copy with proposal fields changed (validated).
+
+        Giving ``new_fee_per_m2``, ``step_pct`` or ``step_yuan`` replaces the proposal's other
+        way of stating its new fee (:meth:`Scenario.with_changes` rules).
+        """
+        p = edit(self.proposal, changes, path="proposal")
         out = dataclasses.replace(self, proposal=p)
         out.scenario()  # validates the proposal in its scenario (disclosure rule, months)
         return out
@@ -307,11 +331,7 @@ def _scenario_to_input(
     proposal = scenario.proposals[k]
     months = max(scenario.simulation.months, proposal.month + after)
     rest = tuple(pr for i, pr in enumerate(scenario.proposals) if i != k)
-    sq_data = scenario.to_mapping()
-    sq_data["proposals"] = to_mapping(rest)
-    sq_data["simulation"]["months"] = months
-    sq_data["behaviour"] = to_mapping(scenario.behaviour)
-    status_quo = from_mapping(Scenario, sq_data)
+    status_quo = scenario.with_changes(**{"proposals": rest, "simulation.months": months})
     either = frozenset(f"proposals[{k}].{f}" for f in ("new_fee_per_m2", "step_pct", "step_yuan"))
     defaults = [
         d
@@ -478,9 +498,7 @@ def community_to_input(
     simulation = Simulation(months=vote + after, start=fc.start, seed=fc.seed)
     draft = Scenario(simulation=simulation, community=community, government=government)
     firm_kw.update(_map_disclosure(firm, draft, defaults))
-    beh = from_mapping(
-        Behaviour, {**to_mapping(default_behaviour()), **cf.behaviour}, path="behaviour"
-    )
+    beh = with_coefficients(default_behaviour(), cf.behaviour)
     sq_data = {
         "meta": to_mapping(
             Meta(

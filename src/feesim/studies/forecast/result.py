@@ -17,16 +17,28 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from feesim.studies.forecast.engine import EXIT_WINDOWS, TESTS, BranchOutcome
+from feesim.io import atomic_write_text
+from feesim.protocol import (
+    ESTIMATE_COLUMNS,
+    feesim_version,
+    jsonable,
+    load_result,
+    sample_estimate,
+    save_result,
+    share_estimate,
+)
 from feesim.studies.forecast.mapping import ForecastInput
+from feesim.studies.forecast.outcomes import EXIT_WINDOWS, TESTS, BranchOutcome
 
-__all__ = ["JSON_KEYS", "SCHEMA_VERSION", "ForecastResult", "verdict"]
+__all__ = ["JSON_KEYS", "SCHEMA_VERSION", "ForecastResult", "SearchResult", "verdict"]
 
 SCHEMA_VERSION = 1
 
@@ -169,6 +181,13 @@ class ForecastResult:
     status_quo, proposal : BranchOutcome
         Per-run arrays of both branches (for plots and further analysis).
     input : ForecastInput
+    dates : tuple of str
+        Calendar month (YYYY-MM) of every simulated month.
+
+    Notes
+    -----
+    A result of the protocol of :mod:`feesim.protocol`: :meth:`save` writes the data only;
+    the report is :func:`feesim.surfaces.report.write_report`.
     """
 
     data: dict[str, Any]
@@ -192,7 +211,6 @@ class ForecastResult:
         elapsed_s: float,
     ) -> ForecastResult:
         """Summarise the two branches."""
-        from feesim import __version__
         from feesim.engine.rules.government import calendar
 
         sc = inp.status_quo
@@ -205,7 +223,7 @@ class ForecastResult:
         v = proposal.vote
         d: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
-            "feesim_version": __version__,
+            "feesim_version": feesim_version(),
             "community": inp.name,
             "source": inp.source,
             "input_format": inp.file_format,
@@ -239,27 +257,9 @@ class ForecastResult:
             d[k] = dist(getattr(v, k))
         d.update(_binding(v, null))
         # Collection and the firm, both branches, and paired differences.
-        ends = {"12m": m12, "end": T - 1}
-        for prefix, b in (("", proposal), ("status_quo_", status_quo)):
-            col = b.series["collection_rate"]
-            cash = b.series["firm_cash_yuan"]
-            d[f"{prefix}collection_rate_12m"] = dist(_at(col, ends["12m"]))
-            d[f"{prefix}collection_rate_end"] = dist(_at(col, ends["end"]))
-            d[f"{prefix}firm_margin_12m"] = dist(_margin(b, vm + 1, m12 + 1))
-            d[f"{prefix}firm_cash_12m_yuan"] = dist(_at(cash, ends["12m"]))
-            d[f"{prefix}firm_cash_end_yuan"] = dist(_at(cash, ends["end"]))
-            for w in EXIT_WINDOWS:
-                d[f"{prefix}firm_exit_probability_{w}m"] = float(_exit_within(b, vm, w).mean())
+        for key, values in _per_run(status_quo, proposal, vm, m12, T).items():
+            d[key] = float(values.mean()) if "exit_probability" in key else dist(values)
         pc, sc_ = proposal.series["collection_rate"], status_quo.series["collection_rate"]
-        d["difference_collection_rate_12m"] = dist(_at(pc, m12) - _at(sc_, m12))
-        d["difference_collection_rate_end"] = dist(_at(pc, T - 1) - _at(sc_, T - 1))
-        d["difference_firm_margin_12m"] = dist(
-            _margin(proposal, vm + 1, m12 + 1) - _margin(status_quo, vm + 1, m12 + 1)
-        )
-        d["difference_firm_cash_end_yuan"] = dist(
-            _at(proposal.series["firm_cash_yuan"], T - 1)
-            - _at(status_quo.series["firm_cash_yuan"], T - 1)
-        )
         d["collection_path"] = {
             "month": list(range(T)),
             "date": list(dates),
@@ -292,10 +292,10 @@ class ForecastResult:
         """Share of runs in which the proposal passes."""
         return float(self.data["pass_probability"])
 
-    def with_search(self, search: dict[str, Any]) -> ForecastResult:
-        """Copy with step-search results attached (key ``search``)."""
+    def with_search(self, search: Mapping[str, Any]) -> ForecastResult:
+        """Copy with step-search results attached (key ``search``; a :class:`SearchResult`)."""
         return ForecastResult(
-            data={**self.data, "search": search},
+            data={**self.data, "search": dict(search)},
             status_quo=self.status_quo,
             proposal=self.proposal,
             input=self.input,
@@ -304,7 +304,7 @@ class ForecastResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready content of ``forecast.json``."""
-        return _jsonable(self.data)
+        return jsonable(self.data)
 
     def to_json(self, indent: int | None = 2) -> str:
         """``forecast.json`` as text (keys in :data:`JSON_KEYS`, NaN written as null)."""
@@ -365,11 +365,213 @@ class ForecastResult:
         lines.append(f"  simulated in {d['elapsed_s']:.1f} s")
         return "\n".join(lines)
 
-    def save(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``forecast.json``, ``report.html`` and the plots (PNG) to ``directory``."""
-        from feesim.surfaces.report import write_report
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """The forecast's figures as estimates over runs, one row per branch and outcome.
 
-        return write_report(self, directory)
+        ``branch`` is ``proposal``, ``status_quo`` or ``difference`` (proposal minus status quo,
+        run by run); ``outcome`` a key of ``forecast.json`` without the branch prefix. Shares
+        of runs (``pass_probability``, ``no_quorum_probability``, ``rejected_probability``,
+        ``effective_probability``, ``firm_exit_probability_*``) have the binomial standard error
+        (``pass_probability_se`` of ``forecast.json``) and the Wilson interval; the other
+        figures (turnout and approval of the final vote, collection, margin and cash) the mean
+        over the runs that have a value, ``sd / sqrt(runs)`` and the normal interval.
+
+        Parameters
+        ----------
+        alpha : float
+            One minus the level of the intervals (0.05: 95%).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``branch``, ``outcome``, ``runs``, ``mean``, ``mean_se``,
+            ``mean_ci_lower``, ``mean_ci_upper``.
+        """
+        d = self.data
+        runs = int(d["runs"])
+        rows: list[dict[str, Any]] = []
+        for key in (
+            "pass_probability",
+            "no_quorum_probability",
+            "rejected_probability",
+            "effective_probability",
+        ):
+            rows.append(_row("proposal", key, runs, share_estimate(d[key], runs, alpha)))
+        vote = self.proposal.vote
+        for key in ("turnout_heads", "turnout_area", "approval_heads", "approval_area"):
+            v = np.asarray(getattr(vote, key), dtype=np.float64)
+            n = 0 if d["null_proposal"] else int(np.isfinite(v).sum())
+            est = sample_estimate(v if n else [], alpha)
+            rows.append(_row("proposal", key, n, est))
+        T = len(self.dates)
+        m12 = int(d["windows"]["collection_12m_month"])
+        figures = _per_run(self.status_quo, self.proposal, int(d["vote_month"]), m12, T)
+        for key, values in figures.items():
+            branch, outcome = "proposal", key
+            for prefix in ("status_quo", "difference"):
+                if key.startswith(prefix + "_"):
+                    branch, outcome = prefix, key[len(prefix) + 1 :]
+            if "exit_probability" in key:
+                est = share_estimate(float(values.mean()), len(values), alpha)
+                rows.append(_row(branch, outcome, len(values), est))
+            else:
+                n = int(np.isfinite(values).sum())
+                rows.append(_row(branch, outcome, n, sample_estimate(values, alpha)))
+        return pd.DataFrame(rows, columns=["branch", "outcome", "runs", *ESTIMATE_COLUMNS])
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the forecast's data: ``forecast.json``, the per-run tables and the sidecar.
+
+        ``forecast.json`` is :meth:`to_json` (what ``feesim forecast`` writes); each branch is
+        saved as ``<branch>_runs.parquet`` (one row per run: exit month, ensemble member, the
+        final vote) and ``<branch>_series.parquet`` (one row per run and month); a null
+        proposal's branch is the status quo and is not written twice. The sidecar holds the
+        input (scenario and proposal) and the calendar. The report (``report.html`` and the
+        plots) is a surface: :func:`feesim.surfaces.report.write_report`. Returns the folder.
+        """
+        out = Path(directory)
+        atomic_write_text(out / "forecast.json", self.to_json())
+        branches = [("status_quo", self.status_quo)]
+        if not self.data["null_proposal"]:
+            branches.append(("proposal", self.proposal))
+        tables = {}
+        for name, branch in branches:
+            tables[f"{name}_runs"], tables[f"{name}_series"] = branch.to_frames()
+        d = self.data
+        provenance = {
+            k: d[k]
+            for k in ("community", "source", "runs", "seed", "populations", "ensemble_members")
+        }
+        attrs = {"input": self.input.to_mapping(), "dates": list(self.dates)}
+        return save_result(out, self, tables, provenance=provenance, attrs=attrs)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> ForecastResult:
+        """Read a forecast written by :meth:`save`."""
+        d = Path(directory)
+        stored = load_result(d, cls)
+        t = stored.tables
+        data = json.loads((d / "forecast.json").read_text(encoding="utf-8"))
+        status_quo = BranchOutcome.from_frames(t["status_quo_runs"], t["status_quo_series"])
+        proposal = (
+            status_quo
+            if data["null_proposal"]
+            else BranchOutcome.from_frames(t["proposal_runs"], t["proposal_series"])
+        )
+        return cls(
+            data=data,
+            status_quo=status_quo,
+            proposal=proposal,
+            input=ForecastInput.from_mapping(stored.attrs["input"]),
+            dates=tuple(stored.attrs["dates"]),
+        )
+
+
+def _row(branch: str, outcome: str, runs: int, est: dict[str, float]) -> dict[str, Any]:
+    return {"branch": branch, "outcome": outcome, "runs": runs, **est}
+
+
+def _per_run(
+    status_quo: BranchOutcome, proposal: BranchOutcome, vm: int, m12: int, T: int
+) -> dict[str, np.ndarray]:
+    """Per-run values behind the collection and firm figures, keyed as in ``forecast.json``.
+
+    Distributions over these values are the figures; ``*_exit_probability_*`` are booleans
+    whose mean is the share.
+    """
+    out: dict[str, np.ndarray] = {}
+    for prefix, b in (("", proposal), ("status_quo_", status_quo)):
+        col = b.series["collection_rate"]
+        cash = b.series["firm_cash_yuan"]
+        out[f"{prefix}collection_rate_12m"] = _at(col, m12)
+        out[f"{prefix}collection_rate_end"] = _at(col, T - 1)
+        out[f"{prefix}firm_margin_12m"] = _margin(b, vm + 1, m12 + 1)
+        out[f"{prefix}firm_cash_12m_yuan"] = _at(cash, m12)
+        out[f"{prefix}firm_cash_end_yuan"] = _at(cash, T - 1)
+        for w in EXIT_WINDOWS:
+            out[f"{prefix}firm_exit_probability_{w}m"] = _exit_within(b, vm, w)
+    pc, sc_ = proposal.series["collection_rate"], status_quo.series["collection_rate"]
+    out["difference_collection_rate_12m"] = _at(pc, m12) - _at(sc_, m12)
+    out["difference_collection_rate_end"] = _at(pc, T - 1) - _at(sc_, T - 1)
+    out["difference_firm_margin_12m"] = _margin(proposal, vm + 1, m12 + 1) - _margin(
+        status_quo, vm + 1, m12 + 1
+    )
+    out["difference_firm_cash_end_yuan"] = _at(proposal.series["firm_cash_yuan"], T - 1) - _at(
+        status_quo.series["firm_cash_yuan"], T - 1
+    )
+    return out
+
+
+@dataclass(frozen=True)
+class SearchResult(Mapping[str, Any]):
+    """The step search (:func:`~feesim.studies.forecast.search.search_step`).
+
+    A read-only mapping: the ``search`` entry of ``forecast.json`` (``target``, ``runs``,
+    ``seed``, ``curve``, ``largest_step_pct``, ``largest_step_bound``,
+    ``largest_step_pass_probability``, ``largest_step_fees``, ``proposed_step_pct``,
+    ``proposed_pass_probability``, ``service``, ``quality_first``), with the results protocol.
+
+    Attributes
+    ----------
+    data : dict
+    """
+
+    data: dict[str, Any]
+
+    def __getitem__(self, key: str) -> Any:
+        return self.data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.data)
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready data (as in ``forecast.json``)."""
+        return jsonable(self.data)
+
+    def summary_text(self) -> str:
+        """The largest step reaching the target, and what the proposed step needs."""
+        return "\n".join(line.strip() for line in _search_lines(self.data))
+
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Pass probability of every variant tried, as an estimate over runs.
+
+        One row per variant: ``lever`` (``step``: the headline step; ``service``: the service
+        improvement for the proposed step; ``quality_first``: months of quality first for the
+        proposed step), its ``value``, ``runs`` and the pass probability as ``mean`` with its
+        binomial standard error and Wilson interval (``mean_se``, ``mean_ci_lower``,
+        ``mean_ci_upper``).
+        """
+        runs = int(self.data["runs"])
+        rows = []
+        curve = self.data["curve"]
+        levers = [("step", curve["step_pct"], curve["pass_probability"])]
+        for lever in ("service", "quality_first"):
+            c = self.data.get(lever) or {"grid": [], "pass_probability": []}
+            levers.append((lever, c["grid"], c["pass_probability"]))
+        for lever, grid, probs in levers:
+            for value, p in zip(grid, probs, strict=True):
+                est = share_estimate(float(p), runs, alpha)
+                rows.append({"lever": lever, "value": float(value), "runs": runs, **est})
+        return pd.DataFrame(rows, columns=["lever", "value", "runs", *ESTIMATE_COLUMNS])
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write the curves (:meth:`summary_frame`) as Parquet; the whole search in the sidecar."""
+        provenance = {k: self.data.get(k) for k in ("seed", "runs", "target")}
+        return save_result(
+            directory,
+            self,
+            {"curves": self.summary_frame()},
+            provenance=provenance,
+            attrs={"search": self.data},
+        )
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> SearchResult:
+        """Read a search written by :meth:`save`."""
+        return cls(data=load_result(directory, cls).attrs["search"])
 
 
 def _search_lines(s: dict[str, Any]) -> list[str]:
@@ -486,17 +688,3 @@ def _uncertainty(
         out["pass_probability_by_member"] = dist(per)
         out["between_member_sd"] = float(per.std(ddof=1)) if per.size > 1 else None
     return out
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, list | tuple):
-        return [_jsonable(v) for v in x]
-    if isinstance(x, np.bool_ | bool):
-        return bool(x)
-    if isinstance(x, np.integer):
-        return int(x)
-    if isinstance(x, float | np.floating):
-        return _clean(float(x))
-    return x

@@ -30,8 +30,9 @@ from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
 from feesim.studies.forecast.engine import Runner, _check, make_tasks, resolve_ensemble
 from feesim.studies.forecast.mapping import ForecastInput
+from feesim.studies.forecast.result import SearchResult
 
-__all__ = ["pass_probabilities", "search_step"]
+__all__ = ["SearchResult", "pass_probabilities", "search_step"]
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def search_step(
     step_grid: Sequence[float] | None = None,
     service_grid: Sequence[float] = SERVICE_GRID,
     lead_grid: Sequence[int] = LEAD_GRID,
-) -> dict[str, Any]:
+) -> SearchResult:
     """Find the largest step whose pass probability reaches ``target``; curves for the report.
 
     Parameters
@@ -156,8 +157,9 @@ def search_step(
 
     Returns
     -------
-    dict
-        The ``search`` entry of ``forecast.json``: ``target``, ``runs``, ``curve``
+    SearchResult
+        A read-only mapping, the ``search`` entry of ``forecast.json``: ``target``, ``runs``,
+        ``seed``, ``curve``
         (``step_pct``, ``pass_probability``, ``approval_heads_p50``, ``turnout_heads_p50``),
         ``largest_step_pct`` (``None`` if no step reaches the target), ``largest_step_bound``
         (``"bisection"``, ``"at_least"`` when even the largest step tried passes, or
@@ -230,7 +232,7 @@ def search_step(
     (prop_r,) = [c for s, c in zip(grid, curve, strict=True) if abs(s - round(proposed, 4)) < 1e-9][
         :1
     ] or [None]
-    return {
+    data = {
         "target": float(target),
         "runs": runs,
         "seed": seed,
@@ -253,6 +255,7 @@ def search_step(
         "service": _rename(service, "smallest_service_improvement"),
         "quality_first": _rename(quality_first, "smallest_quality_first_months"),
     }
+    return SearchResult(data)
 
 
 def _rename(d: dict[str, Any], key: str) -> dict[str, Any]:

@@ -17,7 +17,8 @@ Four steps, each a plain function with a result object:
    :class:`Outcome`). It returns an :class:`Evaluation` whose ``table`` has one row per design
    point and outcome.
 4. :func:`analyse` estimates the indices with bootstrap confidence intervals and returns a
-   :class:`SensitivityResult` (``summary_frame()``, ``summary_text()``, ``plot()``).
+   :class:`SensitivityResult` (``summary_frame()``, ``summary_text()``, ``save()``,
+   ``load()``; drawn by :func:`feesim.surfaces.plotting.plot_sensitivity`).
 
 Estimators. Sobol': first-order indices by Saltelli et al. (2010), total indices by Jansen
 (1999), both on the output standardised over the A and B matrices, with normal-approximation
@@ -54,7 +55,8 @@ Examples
 >>> ev = sa.evaluate(base, d, replicates=4, workers=2)  # doctest: +SKIP
 >>> res = sa.analyse(ev)  # doctest: +SKIP
 >>> res.summary_frame()  # doctest: +SKIP
->>> res.plot()  # doctest: +SKIP
+>>> from feesim.surfaces.plotting import plot_sensitivity
+>>> plot_sensitivity(res)  # doctest: +SKIP
 """
 
 from feesim.studies.sensitivity.analysis import SensitivityResult, analyse

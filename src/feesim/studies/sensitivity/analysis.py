@@ -6,20 +6,20 @@ when SALib is not installed (or ``engine="numpy"``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from feesim.errors import ConfigError, FeesimError
+from feesim.protocol import load_result, save_result
 from feesim.studies.sensitivity.designs import Design, _generator
 from feesim.studies.sensitivity.evaluation import Evaluation
 from feesim.studies.sensitivity.factors import Factor
-
-if TYPE_CHECKING:  # pragma: no cover
-    from matplotlib.axes import Axes
 
 ENGINES: tuple[str, ...] = ("auto", "salib", "numpy")
 
@@ -123,6 +123,12 @@ class SensitivityResult:
     factors : tuple of Factor
     meta : dict
         Engine, confidence level, resamples, and the evaluation's meta.
+
+    Notes
+    -----
+    A result of the protocol of :mod:`feesim.protocol`; ``summary_frame`` keeps the indices'
+    own names (``S1``, ``ST``, ``mu_star`` with ``*_ci_lower`` and ``*_ci_upper``).
+    ``feesim.surfaces.plotting.plot_sensitivity`` draws it.
     """
 
     method: str
@@ -146,7 +152,7 @@ class SensitivityResult:
         """
         idx = self.indices
         if outcome is not None:
-            self._check_outcome(outcome)
+            self.check_outcome(outcome)
             idx = idx[idx["outcome"] == outcome]
         wide = idx.pivot(
             index=["outcome", "factor", "kind"],
@@ -176,7 +182,8 @@ class SensitivityResult:
         frame = self.summary_frame(outcome)
         return frame["factor"].head(k).tolist()
 
-    def _check_outcome(self, outcome: str) -> None:
+    def check_outcome(self, outcome: str) -> None:
+        """Raise :class:`ConfigError` naming the outcomes if ``outcome`` is not one of them."""
         if outcome not in self.outcomes.index:
             raise ConfigError(
                 f"outcome: got {outcome!r}; expected one of {', '.join(self.outcomes.index)}"
@@ -205,116 +212,30 @@ class SensitivityResult:
             lines.append(f"{head}: " + "; ".join(parts) + extra)
         return "\n".join(lines)
 
-    def plot(
-        self,
-        outcome: str | Sequence[str] | None = None,
-        ax: Axes | Sequence[Axes] | None = None,
-    ) -> Axes | np.ndarray:
-        """Bar chart of the indices with their confidence intervals, one panel per outcome.
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``indices`` and ``outcomes`` as Parquet and the sidecar; returns the folder.
 
-        Sobol': first-order (``S1``) and total (``ST``) bars; Morris: ``mu_star`` bars with
-        ``sigma`` as a marker. Factors are sorted by the main index of the first outcome drawn;
-        levers and uncertainties are marked in the labels.
-
-        Parameters
-        ----------
-        outcome : str or sequence of str, optional
-            Outcome(s) to draw (default: all).
-        ax : Axes or sequence of Axes, optional
-            One axes per outcome; a new figure is made if None.
-
-        Returns
-        -------
-        matplotlib.axes.Axes or numpy.ndarray of Axes
-            The axes (one per outcome; a single Axes when one outcome is drawn).
+        The sidecar holds the method, the factors and :attr:`meta` (the evaluation's seed,
+        replicates and target, the estimator's settings) as provenance.
         """
-        names = (
-            list(self.outcomes.index)
-            if outcome is None
-            else [outcome]
-            if isinstance(outcome, str)
-            else list(outcome)
-        )
-        for name in names:
-            self._check_outcome(name)
-        if ax is None:
-            import matplotlib.pyplot as plt
+        tables = {"indices": self.indices, "outcomes": self.outcomes}
+        attrs = {"method": self.method, "factors": [f.to_mapping() for f in self.factors]}
+        return save_result(directory, self, tables, provenance=self.meta, attrs=attrs)
 
-            _, axes = plt.subplots(
-                1,
-                len(names),
-                figsize=(2.2 + 2.9 * len(names), 0.9 + 0.32 * len(self.factors)),
-                sharey=True,
-                layout="constrained",
-                squeeze=False,
-            )
-            axes = axes[0]
-        else:
-            axes = np.atleast_1d(np.asarray(ax, dtype=object))
-            if len(axes) != len(names):
-                raise ConfigError(
-                    f"ax: got {len(axes)} axes for {len(names)} outcome(s); give one per outcome"
-                )
-        frame = self.summary_frame()
-        main = self.main_index
-        order = (
-            frame[frame["outcome"] == names[0]].sort_values(main, ascending=True)["factor"].tolist()
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> SensitivityResult:
+        """Read a result written by :meth:`save`.
+
+        The factors are checked again against the scenario fields they name.
+        """
+        stored = load_result(directory, cls)
+        return cls(
+            method=stored.attrs["method"],
+            indices=stored.tables["indices"],
+            outcomes=stored.tables["outcomes"],
+            factors=tuple(Factor(**f) for f in stored.attrs["factors"]),
+            meta=stored.provenance,
         )
-        kinds = {f.name: f.kind for f in self.factors}
-        labels = [f"{n} ({'L' if kinds[n] == 'lever' else 'U'})" for n in order]
-        y = np.arange(len(order))
-        for a, name in zip(axes, names, strict=True):
-            sub = frame[frame["outcome"] == name].set_index("factor").loc[order]
-            row = self.outcomes.loc[name]
-            if self.method == "sobol":
-                for k, (col, colour, off) in enumerate(
-                    (("S1", "#90caf9", -0.2), ("ST", "#1565c0", 0.2))
-                ):
-                    v = sub[col].to_numpy(dtype=float)
-                    err = np.vstack(
-                        [
-                            v - sub[f"{col}_ci_lower"].to_numpy(dtype=float),
-                            sub[f"{col}_ci_upper"].to_numpy(dtype=float) - v,
-                        ]
-                    )
-                    a.barh(
-                        y + off,
-                        v,
-                        height=0.38,
-                        color=colour,
-                        xerr=np.clip(err, 0, None),
-                        error_kw={"lw": 0.8, "capsize": 2},
-                        label=("first-order S1", "total ST")[k],
-                    )
-                a.set_xlim(left=min(0.0, a.get_xlim()[0]))
-                a.set_xlabel("share of variance", fontsize="small")
-            else:
-                v = sub["mu_star"].to_numpy(dtype=float)
-                err = np.vstack(
-                    [
-                        v - sub["mu_star_ci_lower"].to_numpy(dtype=float),
-                        sub["mu_star_ci_upper"].to_numpy(dtype=float) - v,
-                    ]
-                )
-                a.barh(
-                    y,
-                    v,
-                    height=0.6,
-                    color="#1565c0",
-                    xerr=np.clip(err, 0, None),
-                    error_kw={"lw": 0.8, "capsize": 2},
-                    label="mu* (mean |effect|)",
-                )
-                a.plot(sub["sigma"], y, "o", color="#ef6c00", ms=4, label="sigma")
-                unit = f" ({row['unit']})" if row["unit"] else ""
-                a.set_xlabel(f"effect over the range{unit}", fontsize="small")
-            a.axvline(0, color="0.3", lw=0.6)
-            a.set_yticks(y, labels)
-            a.set_title(str(row["label"]), fontsize="medium", loc="left")
-            a.grid(True, axis="x", alpha=0.3)
-            a.tick_params(labelsize="small")
-        axes[0].legend(fontsize="x-small", loc="lower right")
-        return axes[0] if len(axes) == 1 else axes
 
 
 def analyse(

@@ -14,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,8 +22,9 @@ import pandas as pd
 
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
+from feesim.protocol import ESTIMATE_COLUMNS, load_result, sample_estimate, save_result
 from feesim.studies.sensitivity.designs import Design
-from feesim.studies.sensitivity.factors import _apply, _get, _validated
+from feesim.studies.sensitivity.factors import Factor, _apply, _get, _validated
 from feesim.studies.sensitivity.outcomes import DEFAULT_OUTCOMES, MemberTables, Outcome
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,6 +91,99 @@ class Evaluation:
     def failures(self) -> pd.DataFrame:
         """Members whose simulation failed, with their error."""
         return self.members[self.members["status"] == "failed"].reset_index(drop=True)
+
+    # -- the results protocol ----------------------------------------------------------------
+    def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
+        """Per outcome: its mean over the design points, an estimate of its expected value.
+
+        The design points are a (quasi-)random sample of the factors' ranges, so their mean
+        estimates the outcome's mean over those ranges; ``mean_se`` is ``sd / sqrt(points)``
+        (conservative for a Sobol' sequence) and the interval is normal. Columns
+        ``outcome``, ``label``, ``unit``, ``points`` (with a value), ``mean``, ``mean_se``,
+        ``mean_ci_lower``, ``mean_ci_upper``, ``sd``, ``min``, ``max``.
+        """
+        rows = []
+        for o in self.outcomes:
+            v = self.table.loc[self.table["outcome"] == o.name, "value"].to_numpy(dtype=float)
+            ok = v[np.isfinite(v)]
+            rows.append(
+                {
+                    "outcome": o.name,
+                    "label": o.label,
+                    "unit": o.unit,
+                    "points": int(ok.size),
+                    **sample_estimate(ok, alpha),
+                    "sd": float(ok.std(ddof=1)) if ok.size > 1 else np.nan,
+                    "min": float(ok.min()) if ok.size else np.nan,
+                    "max": float(ok.max()) if ok.size else np.nan,
+                }
+            )
+        extra = ("outcome", "label", "unit", "points", *ESTIMATE_COLUMNS, "sd", "min", "max")
+        return pd.DataFrame(rows, columns=list(extra))
+
+    def summary_text(self) -> str:
+        """The design, the simulations behind it, and each outcome's mean and range."""
+        m, d = self.meta, self.design
+        failed = len(self.failures)
+        lines = [
+            f"{d.points} design points ({d.method}, {len(d.factors)} factors) x "
+            f"{m.get('replicates', '?')} replicate(s) of {m.get('target', '?')}, seed "
+            f"{m.get('seed', '?')}; behaviour: {m.get('behaviour', '?')}; "
+            f"{failed} failed member(s)"
+        ]
+        for _, r in self.summary_frame().iterrows():
+            lines.append(
+                f"  {r['outcome']} ({r['label']}): mean {r['mean']:.3g} "
+                f"({r['mean_ci_lower']:.3g} to {r['mean_ci_upper']:.3g}), range "
+                f"{r['min']:.3g} to {r['max']:.3g} over {r['points']} points"
+            )
+        return "\n".join(lines)
+
+    def save(self, directory: str | os.PathLike[str]) -> Path:
+        """Write ``table``, ``members`` and the design's unit sample as Parquet, and the sidecar.
+
+        The sidecar holds :attr:`meta` (seed, replicates, target) as provenance, the design's
+        definition and the outcomes (class and fields). Returns the folder.
+        """
+        d = self.design
+        tables = {
+            "table": self.table,
+            "members": self.members,
+            "design": pd.DataFrame(d.unit, columns=d.names),
+        }
+        attrs = {
+            "design": {
+                "method": d.method,
+                "n": d.n,
+                "levels": d.levels,
+                "seed": d.seed,
+                "factors": [f.to_mapping() for f in d.factors],
+            },
+            "outcomes": [o.to_mapping() for o in self.outcomes],
+        }
+        return save_result(directory, self, tables, provenance=self.meta, attrs=attrs)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike[str]) -> Evaluation:
+        """Read an evaluation written by :meth:`save`."""
+        stored = load_result(directory, cls)
+        t, a = stored.tables, stored.attrs
+        spec = a["design"]
+        design = Design(
+            factors=tuple(Factor(**f) for f in spec["factors"]),
+            method=spec["method"],
+            n=spec["n"],
+            unit=t["design"].to_numpy(dtype=np.float64),
+            levels=spec["levels"],
+            seed=spec["seed"],
+        )
+        return cls(
+            design=design,
+            outcomes=tuple(Outcome.from_mapping(o) for o in a["outcomes"]),
+            table=t["table"],
+            members=t["members"],
+            meta=stored.provenance,
+        )
 
 
 def _targets(

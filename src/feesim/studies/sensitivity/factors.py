@@ -1,139 +1,32 @@
 """Factors: numeric scenario fields named by dotted path, and the ranges to explore.
 
-Holds :class:`Factor` and the helpers behind it: parsing a dotted path
-(``"proposals[0].step_pct"``), resolving it to the field's declaration in
-:mod:`feesim.config.scenario` (type, kind, unit, bounds), reading and setting the field on a
-scenario, and checking a list of factors.
+Holds :class:`Factor` and the helpers behind it: reading and setting the field on a scenario
+and checking a list of factors. Paths are parsed, resolved to the field's declaration (type,
+kind, unit, bounds) and edited by :mod:`feesim.config.params`, as
+:meth:`~feesim.config.scenario.Scenario.with_changes` does, so a factor and ``with_changes``
+accept the same paths and set them the same way.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 import math
-import re
-import types
-import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from feesim.config.scenario import Proposal, Scenario
+from feesim.config import params
+from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
 
-_TOKEN_RE = re.compile(r"^([A-Za-z_]\w*)(?:\[(\d+)\])?$")
 
-
-@functools.cache
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
-
-
-def _unwrap_optional(tp: Any) -> Any:
-    if typing.get_origin(tp) in (types.UnionType, typing.Union):
-        real = [a for a in typing.get_args(tp) if a is not type(None)]
-        if len(real) == 1:
-            return real[0]
-    return tp
-
-
-def _parse_path(path: str) -> tuple[tuple[str, int | None], ...]:
-    if not isinstance(path, str) or not path:
-        raise ConfigError(f"factor path: got {path!r}; expected a dotted scenario field")
-    tokens = []
-    for part in path.split("."):
-        m = _TOKEN_RE.match(part)
-        if m is None:
-            raise ConfigError(
-                f"factor {path}: cannot read {part!r}; expected names separated by dots, with "
-                "an index for arrays, e.g. 'proposals[0].step_pct'"
-            )
-        tokens.append((m.group(1), None if m.group(2) is None else int(m.group(2))))
-    return tuple(tokens)
-
-
-@dataclass(frozen=True)
-class _FieldInfo:
-    dtype: str  # "float", "int" or "bool"
-    kind: str
-    unit: str
-    doc: str
-    lo: float | None
-    hi: float | None
-    lo_open: bool
-    hi_open: bool
-
-
-def _resolve(path: str) -> _FieldInfo:
-    """Walk ``path`` through the scenario's dataclasses to the declaration of its last field."""
-    tokens = _parse_path(path)
-    cls: Any = Scenario
-    for depth, (name, index) in enumerate(tokens):
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        where = ".".join(t for t, _ in tokens[:depth]) or "the scenario"
-        if name not in fields:
-            raise ConfigError(
-                f"factor {path}: unknown field {name!r} in {where}; allowed: "
-                + ", ".join(sorted(fields))
-            )
-        tp = _unwrap_optional(_hints(cls)[name])
-        if index is not None:
-            if typing.get_origin(tp) is not tuple:
-                raise ConfigError(f"factor {path}: {name!r} is not an array; remove the index")
-            tp = typing.get_args(tp)[0]
-        last = depth == len(tokens) - 1
-        if not last:
-            if typing.get_origin(tp) is tuple and dataclasses.is_dataclass(typing.get_args(tp)[0]):
-                raise ConfigError(
-                    f"factor {path}: {name!r} is an array; give the element, e.g. '{name}[0]'"
-                )
-            if not dataclasses.is_dataclass(tp):
-                raise ConfigError(f"factor {path}: {name!r} is a value, not a table")
-            cls = tp
-            continue
-        if (
-            dataclasses.is_dataclass(tp)
-            or typing.get_origin(tp) is not None
-            or tp
-            not in (
-                float,
-                int,
-                bool,
-            )
-        ):
-            raise ConfigError(
-                f"factor {path}: {name!r} is not a single number or true/false "
-                f"({getattr(tp, '__name__', str(tp))}); only numeric fields can be factors"
-            )
-        meta = fields[name].metadata
-        return _FieldInfo(
-            dtype={float: "float", int: "int", bool: "bool"}[tp],
-            kind=meta.get("kind", "setting"),
-            unit=meta.get("unit", ""),
-            doc=meta.get("doc", ""),
-            lo=meta.get("lo"),
-            hi=meta.get("hi"),
-            lo_open=bool(meta.get("lo_open")),
-            hi_open=bool(meta.get("hi_open")),
-        )
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _allowed_range(info: _FieldInfo) -> str:
-    left = "(" if info.lo_open else "["
-    right = ")" if info.hi_open else "]"
-    lo = "-inf" if info.lo is None else f"{info.lo:g}"
-    hi = "inf" if info.hi is None else f"{info.hi:g}"
-    unit = f" {info.unit}" if info.unit else ""
-    return f"a value in {left}{lo}, {hi}{right}{unit}"
-
-
-def _inside(value: float, info: _FieldInfo) -> bool:
-    if info.lo is not None and (value <= info.lo if info.lo_open else value < info.lo):
-        return False
-    return not (info.hi is not None and (value >= info.hi if info.hi_open else value > info.hi))
+def _resolve(path: str) -> params.FieldSpec:
+    """The scenario field a factor path names (the parser and resolver of scenario edits)."""
+    try:
+        return params.resolve(Scenario, path)
+    except ConfigError as exc:
+        raise ConfigError(f"factor {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -190,6 +83,11 @@ class Factor:
 
     def __post_init__(self) -> None:
         info = _resolve(self.path)
+        if info.dtype is None:
+            raise ConfigError(
+                f"factor {self.path}: {info.name!r} is not a single number or true/false "
+                f"({info.type_name}); only numeric fields can be factors"
+            )
         if info.kind not in ("lever", "uncertainty"):
             raise ConfigError(
                 f"factor {self.path}: the field is a {info.kind}, not a lever or an uncertainty; "
@@ -215,9 +113,9 @@ class Factor:
                     f"factor {self.path}: {side}: got {value!r}; expected a whole number "
                     "(the field is an integer)"
                 )
-            if info.dtype != "bool" and not _inside(float(value), info):
+            if info.dtype != "bool" and not info.inside(float(value)):
                 raise ConfigError(
-                    f"factor {self.path}: {side}: got {value!r}; expected {_allowed_range(info)} "
+                    f"factor {self.path}: {side}: got {value!r}; expected {info.allowed()} "
                     "(the field's declared bounds)"
                 )
             object.__setattr__(self, side, float(value))
@@ -227,7 +125,7 @@ class Factor:
             )
         if not isinstance(self.name, str):
             raise ConfigError(f"factor {self.path}: name: got {self.name!r}; expected a string")
-        object.__setattr__(self, "name", self.name or _parse_path(self.path)[-1][0])
+        object.__setattr__(self, "name", self.name or info.name)
         object.__setattr__(self, "kind", info.kind)
         object.__setattr__(self, "unit", info.unit)
         object.__setattr__(self, "doc", info.doc)
@@ -315,51 +213,35 @@ class Factor:
             "doc": self.doc,
         }
 
-
-def _get(obj: Any, path: str) -> Any:
-    for name, index in _parse_path(path):
-        obj = getattr(obj, name)
-        if index is not None:
-            if index >= len(obj):
-                raise ConfigError(
-                    f"factor {path}: {name}[{index}] does not exist; the scenario has "
-                    f"{len(obj)} {name} entr{'y' if len(obj) == 1 else 'ies'}"
-                )
-            obj = obj[index]
-    return obj
+    def to_mapping(self) -> dict[str, Any]:
+        """What defines the factor, as plain data: ``Factor(**f.to_mapping())`` rebuilds it."""
+        return {"path": self.path, "lo": self.lo, "hi": self.hi, "name": self.name}
 
 
-def _set(obj: Any, tokens: Sequence[tuple[str, int | None]], value: Any) -> Any:
-    """Copy of ``obj`` with the field at ``tokens`` set (no validation)."""
-    (name, index), rest = tokens[0], tokens[1:]
-    current = getattr(obj, name)
-    if index is None:
-        new = _set(current, rest, value) if rest else value
-    else:
-        items = list(current)
-        items[index] = _set(items[index], rest, value) if rest else value
-        new = tuple(items)
-    changes: dict[str, Any] = {name: new}
-    if isinstance(obj, Proposal) and not rest and name in ("step_pct", "step_yuan"):
-        changes["new_fee_per_m2"] = None
-        changes["step_yuan" if name == "step_pct" else "step_pct"] = None
-    return dataclasses.replace(obj, **changes)
+def _get(scenario: Scenario, path: str) -> Any:
+    """The value of a factor's field in ``scenario``."""
+    try:
+        return params.get(scenario, path)
+    except ConfigError as exc:
+        raise ConfigError(f"factor {exc}") from None
 
 
 def _apply(scenario: Scenario, factors: Sequence[Factor], values: Sequence[Any]) -> Scenario:
-    out = scenario
+    """Copy of ``scenario`` with each factor's field set to its value (not yet validated).
+
+    The same edit as ``scenario.with_changes(**{f.path: v})``, without the checks: a design
+    point sets several fields, whose combination :func:`_validated` checks once.
+    """
+    changes = {}
     for f, v in zip(factors, values, strict=True):
-        py = bool(v) if f.dtype == "bool" else int(v) if f.dtype == "int" else float(v)
-        out = _set(out, _parse_path(f.path), py)
-    return out
+        changes[f.path] = bool(v) if f.dtype == "bool" else int(v) if f.dtype == "int" else float(v)
+    return params.edit(scenario, changes, validate=False)
 
 
 def _validated(scenario: Scenario, where: str) -> Scenario:
     """Run every check of the scenario loader on ``scenario`` (bounds and cross-field rules)."""
-    from feesim.config.params import from_mapping, to_mapping
-
     try:
-        from_mapping(Scenario, to_mapping(scenario))
+        params.validated(scenario)
     except ConfigError as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return scenario

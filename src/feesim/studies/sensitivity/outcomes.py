@@ -7,13 +7,18 @@ built-in outcomes (:class:`PassProbability`, :class:`Approval`, :class:`Collecti
 
 from __future__ import annotations
 
+import dataclasses
+import importlib
+import logging
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pandas as pd
 
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,35 @@ class Outcome:
 
     def check(self, scenario: Scenario) -> None:
         """Raise :class:`ConfigError` if the outcome cannot be computed for ``scenario``."""
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The outcome as plain data: its class (``module.Class``) and its fields."""
+        return {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "fields": {f.name: getattr(self, f.name) for f in dataclasses.fields(self)},
+        }
+
+    @staticmethod
+    def from_mapping(data: dict[str, Any]) -> Outcome:
+        """The outcome :meth:`to_mapping` described.
+
+        An outcome class that cannot be imported any more (e.g. one defined in a notebook) comes
+        back as a plain :class:`Outcome` with the same name, label, unit and weight: enough to
+        read a saved evaluation, not to compute the outcome again.
+        """
+        module, _, name = str(data["class"]).rpartition(".")
+        fields = dict(data["fields"])
+        try:
+            kind = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError, ValueError):
+            kind = None
+        if not (isinstance(kind, type) and issubclass(kind, Outcome)):
+            log.warning(
+                "outcome class %s is not importable; read as a plain Outcome", data["class"]
+            )
+            keep = ("name", "label", "unit", "weight")
+            return Outcome(**{k: fields[k] for k in keep if k in fields})
+        return kind(**fields)
 
 
 def _final_votes(t: MemberTables, proposal: int) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from feesim.surfaces.cli.main import seed_int
+from feesim.surfaces.cli.args import seed_int
 
 __all__ = ["add_calibrate_parser"]
 
@@ -23,25 +23,10 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
         fresh=args.fresh,
         progress=not args.quiet,
     )
-    summ = run.loo.summary_frame()
     print(f"fitted parameters: {run.params_file}")
     if run.report_file is not None:
         print(f"report: {run.report_file}")
-    print(
-        run.fit.summary_frame(run.calibrator.parameters)[
-            ["mean", "mean_ci_lower", "mean_ci_upper", "identification"]
-        ]
-        .round(3)
-        .to_string()
-    )
-    for outcome, s in summ.iterrows():
-        print(
-            f"leave one out, {outcome}: weighted MAE model {s['wmae_model']:.3f}, mean of others "
-            f"{s['wmae_mean']:.3f}, logit on step {s['wmae_step']:.3f}"
-        )
-    if run.recovery is not None:
-        ok = int(run.recovery.frame["recovered"].sum())
-        print(f"parameter recovery: {ok} of {len(run.recovery.frame)} within tolerance")
+    print(run.summary_text())
     print(f"  {sum(run.timings.values()):.0f} s")
     return 0
 

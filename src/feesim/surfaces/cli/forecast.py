@@ -21,34 +21,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from feesim.surfaces.cli.main import positive_int, seed_int
+from feesim.surfaces.cli.args import percent, positive_int, probability, seed_int
 
 __all__ = ["add_forecast_parser"]
-
-
-def _percent(text: str) -> float:
-    raw = text.strip().rstrip("%")
-    try:
-        value = float(raw)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a percentage such as 29 or 29% (= +29%), got {text!r}"
-        ) from None
-    if not -90 < value <= 1000:
-        raise argparse.ArgumentTypeError(f"expected a step in (-90, 1000] percent, got {text!r}")
-    return value
-
-
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a probability in (0, 1], e.g. 0.8, got {text!r}"
-        ) from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"expected a probability in (0, 1], got {text!r}")
-    return value
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
@@ -56,6 +31,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from feesim.studies.forecast.engine import Runner, run_forecast
     from feesim.studies.forecast.mapping import load_forecast_input
     from feesim.studies.forecast.search import search_step
+    from feesim.surfaces.report import write_report
 
     inp = load_forecast_input(args.community, months_after_vote=args.months)
     if args.new_fee is not None:
@@ -87,7 +63,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
             result = result.with_search(search)
     elapsed = time.perf_counter() - started
     print(result.summary_text())
-    folder = result.save(out)
+    folder = write_report(result, out)
     print(f"  total {elapsed:.1f} s; wrote {folder}/forecast.json, report.html and PNG plots")
     return 0
 
@@ -111,7 +87,7 @@ def add_forecast_parser(sub: Any) -> argparse.ArgumentParser:
     )
     fee.add_argument(
         "--step-pct",
-        type=_percent,
+        type=percent,
         metavar="P",
         help="relative step for every type, in percent (29 = +29%%)",
     )
@@ -130,7 +106,7 @@ def add_forecast_parser(sub: Any) -> argparse.ArgumentParser:
     p.add_argument("--workers", type=positive_int, help="worker processes (default: up to 2)")
     p.add_argument("--search", action="store_true", help="find the largest step that passes")
     p.add_argument(
-        "--target", type=_probability, default=0.8, help="pass probability to reach (0.8)"
+        "--target", type=probability, default=0.8, help="pass probability to reach (0.8)"
     )
     p.add_argument(
         "--search-runs", type=positive_int, default=400, help="runs per step in the search (400)"

@@ -14,35 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from feesim.errors import ConfigError, FeesimError
+from feesim.io import atomic_write_text
+from feesim.surfaces.cli.args import nonnegative_int, positive_int, seed_int
 
-__all__ = ["main", "positive_int", "seed_int"]
+__all__ = ["build_parser", "main"]
 
 log = logging.getLogger("feesim")
-
-
-def _whole(text: str, minimum: int, what: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if value < minimum:
-        raise argparse.ArgumentTypeError(f"expected {what} >= {minimum}, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    """Argparse type: a whole number >= 1."""
-    return _whole(text, 1, "a number")
-
-
-def nonnegative_int(text: str) -> int:
-    """Argparse type: a whole number >= 0."""
-    return _whole(text, 0, "a number")
-
-
-def seed_int(text: str) -> int:
-    """Argparse type: a seed, a whole number >= 0."""
-    return _whole(text, 0, "a seed")
 
 
 def _cmd_run_portfolio(args: argparse.Namespace) -> int:
@@ -95,7 +72,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         out = result.save(args.out, fmt=args.format)
         print(
             f"  wrote {out}/series.{args.format}, votes.{args.format}, events.{args.format}, "
-            f"campaigns.{args.format}, meta.json"
+            f"campaigns.{args.format}, {'meta.json' if args.format == 'csv' else 'result.json'}"
         )
     return 0
 
@@ -139,30 +116,11 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
         workers=args.workers, scheduler=args.scheduler, out=args.out, progress=not args.quiet
     )
     elapsed = time.perf_counter() - started
-    ok = res.members["status"] == "ok"
-    crossed = (
-        f"; {len(ens.params)} parameter sets x {args.replicates} replicates of each scenario"
-        if ens.params
-        else ""
-    )
-    print(
-        f"{len(res.members)} members ({int(ok.sum())} ok, {int((~ok).sum())} failed) in "
-        f"{elapsed:.1f} s{crossed}"
-    )
-    summary = res.summary.merge(res.members[["member", "key"]], on="member")
-    for key, g in summary.groupby("key"):
-        c = g["collection_rate_last_december"]
-        print(
-            f"  {key}: last-December collection mean {c.mean():.1%} "
-            f"(5-95%: {c.quantile(0.05):.1%}-{c.quantile(0.95):.1%}), firm exits "
-            f"{g['first_exit_month'].notna().mean():.0%}, votes passed "
-            f"{g['votes_passed'].sum()}/{g['votes'].sum()}"
-        )
-    for _, f in res.failures.iterrows():
-        print(f"  failed member {f['member']} ({f['key']}): {f['error']}")
+    print(res.summary_text())
+    print(f"  simulated in {elapsed:.1f} s")
     if args.out:
-        res.summary.to_csv(Path(args.out) / "summary.csv", index=False)
-        res.members.to_csv(Path(args.out) / "members.csv", index=False)
+        atomic_write_text(Path(args.out) / "summary.csv", res.summary.to_csv(index=False))
+        atomic_write_text(Path(args.out) / "members.csv", res.members.to_csv(index=False))
         print(
             f"  wrote {args.out}/series/, votes/, events/, campaigns/ (Parquet), summary.csv, "
             "members.csv"
@@ -252,7 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--months", type=positive_int, help="override simulation.months")
     run.add_argument("--seed", type=seed_int, help="override simulation.seed")
     run.add_argument("--out", type=Path, help="directory for series.csv, votes.csv, ...")
-    run.add_argument("--format", choices=("csv", "parquet"), default="csv")
+    run.add_argument(
+        "--format",
+        choices=("csv", "parquet"),
+        default="csv",
+        help="csv: tables and meta.json (default); parquet: tables and the result.json sidecar",
+    )
     run.add_argument("--workers", type=positive_int, help="local processes for a portfolio")
     run.add_argument("--scheduler", help="dask.distributed scheduler address for a portfolio")
     run.add_argument(

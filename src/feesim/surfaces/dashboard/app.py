@@ -38,7 +38,13 @@ from mesa.visualization.utils import force_update, update_counter
 
 from feesim.surfaces.dashboard.levers import LEVERS, PRESETS, levers_from_scenario
 from feesim.surfaces.dashboard.model import DashboardModel, base_scenario
-from feesim.surfaces.plotting import plot_community, plot_overview, plot_vote
+from feesim.surfaces.plotting import (
+    plot_community,
+    plot_overview,
+    plot_phase_diagram,
+    plot_phase_plane,
+    plot_vote,
+)
 
 log = logging.getLogger(__name__)
 
@@ -250,8 +256,8 @@ def PhaseView(model: DashboardModel) -> None:
     diagram = _phase_diagram("collection")
     fig = Figure(figsize=(5.6, 8.4), layout="constrained")
     ax_d, ax_p = fig.subplots(2, 1)
-    diagram.plot(ax=ax_d)
-    diagram.plot_plane(ax=ax_p, live=model.trace_frame())
+    plot_phase_diagram(diagram, ax=ax_d)
+    plot_phase_plane(diagram, ax=ax_p, live=model.trace_frame())
     with solara.Column(classes=["feesim-phase"]):
         solara.FigureMatplotlib(fig, format="png", dependencies=[id(model), model.month])
     _html(

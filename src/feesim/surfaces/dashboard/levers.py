@@ -9,12 +9,12 @@ scenario file stands. Nothing here imports solara.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from feesim.config.params import edit
 from feesim.config.scenario import Campaign, Proposal, Renovation, Scenario, scenario_from_mapping
 from feesim.errors import ConfigError
 
@@ -369,18 +369,22 @@ def scenario_from_levers(base: Scenario, levers: Mapping[str, Any]) -> Scenario:
         disclosure = template.disclosure
         if base.firm.contract == "fixed_fee" and disclosure not in ("audit", "assessment"):
             disclosure = "audit"  # Shanghai Provisions Art. 48: required before an increase
-        # The base's own step, untouched by the slider, keeps its fees per building type.
+        # The base's own step, untouched by the slider, keeps its fees per building type; a
+        # moved slider sets step_pct, which replaces new_fee_per_m2 and step_yuan.
         own = _fee_proposal(base) is not None and abs(step - base_step) < 1e-9
-        fee_spec = {} if own else {"new_fee_per_m2": None, "step_yuan": None, "step_pct": step}
-        fee = dataclasses.replace(
+        fee_spec = {} if own else {"step_pct": step}
+        fee = edit(  # checked below, in its scenario
             template,
-            month=vote,
-            **fee_spec,
-            service_quality=float(values["service_package"]),
-            quality_first_months=qf,
-            campaign_steps=steps,
-            renovation_bundled=renovation,
-            disclosure=disclosure,
+            {
+                "month": vote,
+                **fee_spec,
+                "service_quality": float(values["service_package"]),
+                "quality_first_months": qf,
+                "campaign_steps": steps,
+                "renovation_bundled": renovation,
+                "disclosure": disclosure,
+            },
+            validate=False,
         )
         proposals = (fee, *others)
     elif steps > 0:
