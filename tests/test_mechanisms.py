@@ -200,10 +200,36 @@ def test_service_packages_are_voted_separately(small_scenario):
 
 
 def test_contract_renews_at_term_end(small_scenario):
-    sc = _with(small_scenario, proposals=()).with_changes(**{"firm.term_months": 10})
+    # A firm whose contract pays (fees well above cost) renews it tacitly at every term end.
+    sc = _with(small_scenario, proposals=()).with_changes(
+        **{
+            "firm.term_months": 10,
+            "community.building_types[0].fee_per_m2": 1.6,
+            "community.building_types[1].fee_per_m2": 2.4,
+        }
+    )
     ev = feesim.simulate(sc, seed=1).events
     renewed = ev[ev["event"] == "contract_renewed"]["month"].tolist()
     assert renewed == [10, 20]
+
+
+def test_a_firm_does_not_renew_a_loss_making_contract(small_scenario):
+    # Fees far below cost: the firm's trailing year is a loss when the term nears its end, so it
+    # gives notice of non-renewal three months before (Civil Code Art. 947) and leaves then.
+    sc = _with(small_scenario, proposals=()).with_changes(
+        **{
+            "firm.term_months": 10,
+            "firm.exit_loss_months": 60,
+            "community.building_types[0].fee_per_m2": 0.3,
+            "community.building_types[1].fee_per_m2": 0.5,
+        }
+    )
+    ev = feesim.simulate(sc, seed=1).events
+    notice = ev[ev["event"] == "notice"]
+    assert "contract_renewed" not in set(ev["event"])
+    assert notice["month"].iloc[0] == 7
+    assert "month 10" in notice["detail"].iloc[0]
+    assert ev[ev["event"] == "firm_exit"]["month"].iloc[0] == 10
 
 
 def test_committee_kind_changes_door_to_door_reach(small_scenario):

@@ -97,7 +97,6 @@ def test_evaluations_without_a_step_do_not_save_a_loss_making_firm(frozen):
     assert with_eval >= 0.6 * base_exits, (base_exits, with_eval)
 
 
-@wrong_today
 def test_a_step_rolled_back_ends_no_better_than_no_step(xianghe):
     harsh = dataclasses.replace(
         xianghe,
@@ -115,7 +114,6 @@ def test_a_step_rolled_back_ends_no_better_than_no_step(xianghe):
     assert end.mean <= 0.03, end
 
 
-@wrong_today
 def test_bigger_steps_lose_votes_for_a_given_package(xianghe):
     base = dataclasses.replace(
         xianghe.proposals[0], new_fee_per_m2=None, step_pct=0.2, service_quality=0.15

@@ -414,6 +414,25 @@ class ForecastSettings:
             raise _err(f"{path}.start", self.start, "a month as 'YYYY-MM', e.g. '2025-01'")
 
 
+@dataclass(frozen=True)
+class ScheduleInfo:
+    """``[[schedule]]``: levers the district or the committee changes at a month.
+
+    The file's other tables describe the community as it stands (what its reported collection
+    reflects); a schedule entry is a what-if on top: e.g. a district subsidy from a month on.
+    """
+
+    month: int | str = param(
+        doc="month of the change: 'YYYY-MM', or months after forecast.start"
+    )
+    set: dict[str, Any] = param(
+        doc="scenario lever fields and their new values, e.g. "
+        "{ \"government.subsidy_per_m2\" = 0.1 } (feesim describe --kind lever; the fields "
+        "listed in feesim.config.scenario.SCHEDULABLE)",
+        kind="lever",
+    )
+
+
 def _no_buildings() -> tuple[BuildingInfo, ...]:
     return ()
 
@@ -428,6 +447,7 @@ class CommunityFile:
     committee: CommitteeInfo = param(factory=CommitteeInfo)
     proposal: ProposalInfo = param(factory=ProposalInfo)
     forecast: ForecastSettings = param(factory=ForecastSettings)
+    schedule: tuple[ScheduleInfo, ...] = param((), doc="lever changes at a month (what-ifs)")
     behaviour: dict[str, float] = param(factory=dict, doc="behaviour coefficient overrides")
 
     def _validate(self, path: str) -> None:

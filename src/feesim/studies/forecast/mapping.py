@@ -356,18 +356,18 @@ def _scenario_to_input(
     return out
 
 
-def _vote_month(vote: int | str, start: str) -> int:
+def _vote_month(vote: int | str, start: str, key: str = "proposal.vote") -> int:
     if isinstance(vote, int):
         if vote < 0:
-            raise _err("proposal.vote", vote, "months after forecast.start (>= 0) or 'YYYY-MM'")
+            raise _err(key, vote, "months after forecast.start (>= 0) or 'YYYY-MM'")
         return vote
     m = _MONTH_RE.match(vote)
     if not m:
-        raise _err("proposal.vote", vote, "a month as 'YYYY-MM' or a number of months")
+        raise _err(key, vote, "a month as 'YYYY-MM' or a number of months")
     y0, m0 = int(start[:4]), int(start[5:7])
     months = (int(m.group(1)) - y0) * 12 + int(m.group(2)) - m0
     if months < 0:
-        raise _err("proposal.vote", vote, f"a month at or after forecast.start ({start})")
+        raise _err(key, vote, f"a month at or after forecast.start ({start})")
     return months
 
 
@@ -522,6 +522,10 @@ def community_to_input(
         ),
         "government": to_mapping(government),
         "behaviour": to_mapping(beh),
+        "schedule": [
+            {"month": _vote_month(ch.month, fc.start, f"schedule[{i}].month"), "set": ch.set}
+            for i, ch in enumerate(cf.schedule)
+        ],
         # A community file describes the estate as it stands: its reported collection was
         # observed under its subsidy, public income, contract and trust (feesim.config.
         # scenario.History), which therefore do not act again on top of the report.
