@@ -8,11 +8,13 @@ force at month 0 and, where it can be switched on later, switched on at a later 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from tests.engine import statics as st
+from tests.engine.levers_table import LEVERS, OUTCOMES, base_scenario, table_markdown
 
 pytestmark = pytest.mark.slow
 
@@ -124,3 +126,35 @@ def test_bigger_steps_lose_votes_for_a_given_package(xianghe):
     assert passed.negative(0.2), passed
     approval = st.effect(small, big, st.vote("approval_heads"), replicates=40)
     assert approval.negative(0.1), approval
+
+
+# -- every lever of the contract -----------------------------------------------------------------
+def _assert_direction(lever, base, variant, minimum_scale=1.0):
+    for outcome, sign in lever.signs.items():
+        minimum, read = OUTCOMES[outcome]
+        read = read or st.collection_at(lever.collection_month)
+        eff = st.effect(base, variant, read, replicates=lever.replicates)
+        ok = (
+            eff.positive(minimum * minimum_scale)
+            if sign > 0
+            else eff.negative(minimum * minimum_scale)
+        )
+        assert ok, f"{lever.name}: {outcome} should go {'up' if sign > 0 else 'down'}: {eff}"
+
+
+@pytest.mark.parametrize("lever", LEVERS, ids=lambda lever: lever.name)
+def test_each_lever_moves_outcomes_the_way_the_sources_say(lever, load_example):
+    base = base_scenario(lever, load_example)
+    _assert_direction(lever, base, lever.apply(base))
+
+
+@pytest.mark.parametrize("lever", [lv for lv in LEVERS if lv.dated], ids=lambda lever: lever.name)
+def test_a_lever_switched_on_later_points_the_same_way(lever, load_example):
+    base = base_scenario(lever, load_example)
+    # Later means less time to act before the horizon: the same sign, a smaller minimum.
+    _assert_direction(lever, base, lever.dated(base), minimum_scale=0.5)
+
+
+def test_the_readme_table_lists_every_lever_with_its_directions():
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert table_markdown() in readme

@@ -1,0 +1,208 @@
+"""The levers and the direction each must move the outcomes (the comparative-statics contract).
+
+Each :class:`Lever` names a base community, how the lever changes it (in force from month 0),
+optionally the same lever switched on later (``dated``), and the expected sign of its effect on
+outcomes, with the source of the expectation. ``tests/engine/test_comparative_statics.py``
+asserts every row on common random numbers; the README's table "Levers and the directions they
+must move outcomes" is this list (a test keeps them in step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from feesim.config.scenario import Campaign, Change, Renovation, Scenario
+from tests.engine import statics as st
+
+#: Outcomes, with the minimum size of a directed effect and how each is read.
+OUTCOMES: dict[str, tuple[float, st.Outcome | None]] = {
+    "approval": (0.02, st.vote("approval_heads")),
+    "turnout": (0.02, st.vote("turnout_heads")),
+    "passes": (0.1, st.vote("passed")),
+    "collection": (0.01, None),  # at the lever's horizon (Lever.collection_month)
+    "exit": (6.0, st.notice_month),  # months until notice or exit: positive = later
+}
+
+
+@dataclass(frozen=True)
+class Lever:
+    """One lever: how it changes a base community, and the signs it must give."""
+
+    name: str
+    base: str  # "frozen" or "xianghe"
+    apply: Callable[[Scenario], Scenario]
+    signs: dict[str, int]  # outcome -> +1 up, -1 down
+    source: str
+    dated: Callable[[Scenario], Scenario] | None = None  # the lever switched on at month 12
+    collection_month: int = 59  # December of year 5 (frozen) / of year 3 (xianghe: 35)
+    replicates: int = 16
+
+
+def _schedule(path: str, value: object, month: int = 12) -> Callable[[Scenario], Scenario]:
+    def f(sc: Scenario) -> Scenario:
+        return dataclasses.replace(sc, schedule=(*sc.schedule, Change(month, {path: value})))
+
+    return f
+
+
+def _set(path: str, value: object) -> Callable[[Scenario], Scenario]:
+    return lambda sc: sc.with_changes(**{path: value})
+
+
+def _proposal(**changes: object) -> Callable[[Scenario], Scenario]:
+    def f(sc: Scenario) -> Scenario:
+        return dataclasses.replace(sc, proposals=(dataclasses.replace(sc.proposals[0], **changes),))
+
+    return f
+
+
+def _campaign(month: int, steps: int) -> Callable[[Scenario], Scenario]:
+    return lambda sc: dataclasses.replace(sc, campaigns=(*sc.campaigns, Campaign(month, steps)))
+
+
+def _renovation(month: int) -> Callable[[Scenario], Scenario]:
+    def f(sc: Scenario) -> Scenario:
+        works = Renovation(month=month, cost_per_m2=60.0, government_share=0.4, quality_boost=0.08)
+        gov = dataclasses.replace(sc.government, renovations=(works,))
+        return dataclasses.replace(sc, government=gov)
+
+    return f
+
+
+def _overhaul(month: int) -> Callable[[Scenario], Scenario]:
+    def f(sc: Scenario) -> Scenario:
+        firm = dataclasses.replace(sc.firm, overhaul_months=(month,))
+        return dataclasses.replace(sc, firm=firm)
+
+    return f
+
+
+#: The contract. Bases: ``frozen`` is examples/frozen_fee.toml (fee frozen, wages +3.1%/year,
+#: ten years); ``xianghe`` is examples/xianghe_2025.toml with its +29% step voted in month 10
+#: (Xianghe's own package and process unless the lever changes them).
+LEVERS: tuple[Lever, ...] = (
+    Lever(
+        "district subsidy 0.1 yuan/m2",
+        "frozen",
+        _set("government.subsidy_per_m2", 0.1),
+        {"collection": +1, "exit": +1},
+        "domain-rules 3.5 (break-even), 5 (Pudong subsidy)",
+        dated=_schedule("government.subsidy_per_m2", 0.1),
+    ),
+    Lever(
+        "public income 12,000 yuan/month to the firm",
+        "frozen",
+        _set("firm.public_income_yuan_month", 12000.0),
+        {"collection": +1, "exit": +1},
+        "domain-rules D.1 (revenue)",
+        dated=_schedule("firm.public_income_yuan_month", 12000.0),
+    ),
+    Lever(
+        "wage growth 6% instead of 3.1% a year",
+        "frozen",
+        _set("government.wage_growth", 0.06),
+        {"collection": -1, "exit": -1},
+        "domain-rules 3.2, 3.4 (labour 70% of cost)",
+    ),
+    Lever(
+        "residents' trust 0.6 instead of 0.5",
+        "frozen",
+        _set("community.initial_trust", 0.6),
+        {"collection": +1, "exit": +1},
+        "domain-rules C.3 (trust raises willingness to pay)",
+    ),
+    Lever(
+        "staff overhaul (new management team)",
+        "frozen",
+        _overhaul(0),
+        {"collection": +1},
+        "seed 001 (大换血 before any increase)",
+        dated=_overhaul(12),
+    ),
+    Lever(
+        "renovation works (40% government)",
+        "frozen",
+        _renovation(0),
+        {"collection": +1},
+        "model.md (美丽家园 bundled with service)",
+        dated=_renovation(12),
+    ),
+    Lever(
+        "five-step collection campaign",
+        "frozen",
+        _campaign(0, 5),
+        {"collection": +1},
+        "seed 004 (five-step escalation)",
+        dated=_campaign(12, 5),
+        collection_month=23,
+    ),
+    Lever(
+        "bigger step: +60% instead of +29%, same package",
+        "xianghe",
+        _proposal(new_fee_per_m2=None, step_pct=0.6),
+        {"approval": -1},
+        "cases A/B: approval falls with the step (model.md, cases.csv)",
+    ),
+    Lever(
+        "quality first: service 6 months before the vote",
+        "xianghe",
+        _proposal(quality_first_months=6),
+        {"approval": +1},
+        "seeds 000-002 (先质后价)",
+    ),
+    Lever(
+        "no door-to-door rounds (2 -> 0)",
+        "xianghe",
+        _proposal(door_to_door_rounds=0),
+        {"turnout": -1, "approval": -1},
+        "domain-rules A.5 (turnout follows outreach), seed 002",
+    ),
+    Lever(
+        "larger service package (0.15 -> 0.3)",
+        "xianghe",
+        _proposal(service_quality=0.3),
+        {"approval": +1, "collection": +1},
+        "seed 002 (what the step buys), model.md (quality-price match)",
+        collection_month=35,
+    ),
+    Lever(
+        "no audit: accounts posted only",
+        "xianghe",
+        _proposal(disclosure="accounts"),
+        {"approval": -1},
+        "seed 003 (a third-party cost review made residents accept the fee)",
+    ),
+    Lever(
+        "no negotiation meetings",
+        "xianghe",
+        _proposal(negotiation_meetings=False),
+        {"approval": -1},
+        "seeds 000, 002 (price joint meetings)",
+    ),
+)
+
+
+def base_scenario(lever: Lever, load_example: Callable[[str], Scenario]) -> Scenario:
+    """The lever's base community."""
+    return load_example("frozen_fee" if lever.base == "frozen" else "xianghe_2025")
+
+
+_ARROW = {+1: "up", -1: "down"}
+_COLUMNS = ("approval", "turnout", "passes", "collection", "exit")
+
+
+def table_markdown() -> str:
+    """The README's table of levers and directions (exit: up = later)."""
+    head = "| lever | " + " | ".join(_COLUMNS) + " | also switched on later | source |"
+    rule = "|" + "---|" * (len(_COLUMNS) + 3)
+    rows = [
+        "| "
+        + lever.name
+        + " | "
+        + " | ".join(_ARROW.get(lever.signs.get(c, 0), "") for c in _COLUMNS)
+        + f" | {'yes' if lever.dated else ''} | {lever.source} |"
+        for lever in LEVERS
+    ]
+    return "\n".join([head, rule, *rows])
