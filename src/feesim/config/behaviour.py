@@ -243,6 +243,18 @@ class Behaviour:
         doc="personal trust gained from a door-to-door visit (fades with "
         "personal_half_life_months)",
     )
+    fresh_start: float = param(
+        0.3,
+        unit="share",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="share of the way every household's payment record moves back to neutral when a "
+        "new firm, a new team or the district's provider takes over: non-payment aimed at the "
+        "old firm is partly forgiven, and the newcomer brings the bill to every door",
+        source="judgement, to be pinned by takeovers at an unchanged fee (cases_more N22, N29, "
+        "N35; cases B35: collection recovers within one to three years)",
+    )
     # -- payment -----------------------------------------------------------------------------
     pay_intercept_cc: float = param(
         1.4,

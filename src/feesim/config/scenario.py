@@ -402,13 +402,15 @@ class Firm:
         doc="how far cash may fall below zero before the firm must leave",
     )
     exit_loss_months: int = param(
-        12,
+        24,
         unit="months",
         lo=1,
         hi=240,
         kind="uncertainty",
-        doc="loss-making months within the last 12+ that make the firm give notice",
-        source="domain-rules 3.5: exit after sustained losses",
+        doc="consecutive months with a trailing-year loss after which the firm gives notice "
+        "(sooner at the end of its term: it does not renew a loss-making contract)",
+        source="judgement; domain-rules 3.2, 3.5: firms carry losses for years ('losses since "
+        "2009', 'long-term losses') before they leave",
     )
     renewal_margin: float = param(
         0.0,
@@ -693,6 +695,15 @@ class Government:
         hi=60,
         doc="longest temporary service before a new firm",
         source="Shanghai Provisions Art. 52: temporary service at most six months",
+    )
+    state_provider: Literal["auto", "on", "off"] = param(
+        "auto",
+        kind="lever",
+        doc="whether a district state-owned provider takes over when the temporary service "
+        "runs out and no firm was voted in (basic service at the old fee, the district funding "
+        "its deficit); auto: on for old public and resettlement housing",
+        source="cases_more AGG-N3, N27 (district SOEs taking over estates no firm would serve); "
+        "domain-rules 5: Huangpu's district SOE groups, funding guaranteed by the district",
     )
 
 
@@ -1114,8 +1125,7 @@ class Scenario:
             **{
                 "community.households": int(households),
                 key: self.firm.public_income_yuan_month * factor,
-                "history.public_income_yuan_month": self.history.public_income_yuan_month
-                * factor,
+                "history.public_income_yuan_month": self.history.public_income_yuan_month * factor,
                 "schedule": schedule,
             }
         )

@@ -347,7 +347,7 @@ def _staff_baseline(
         np.clip(fb.affordable(revenue0, wage0, price0), fb.staff_floor, x_tier),
         np.nan_to_num(given) / fb.management,
     )
-    fb.allocate(x0, x_tier)
+    fb.allocate(x0)
     fb.held = fb.staffing.copy()
     fb.q = np.minimum(fb.x * fb.management[:, None], 1.2)
     cost0 = fb.service_cost(wage0, price0)

@@ -247,14 +247,16 @@ class OwnersCommittee(mesa.Agent):
         self.community.log(self.run, month, f"{origin}_proposed", f"{matter} motion {m.key}")
         return m
 
-    def _ask_cost_covering_step(self, month: int, margin: float, relative: bool) -> None:
+    def _ask_cost_covering_step(
+        self, month: int, margin: float, relative: bool, origin: str = "auto"
+    ) -> None:
         """Propose the fee that covers the firm's cost when it exceeds today's by ``margin``."""
         c, r = self.community, self.run
         current = c.fees(r)
         fee = c.asking_fee(r, current.copy())
         above = fee > current * (1 + margin) if relative else fee > current + margin
         if np.any(above):
-            self.propose(month, "fee", fee, "auto", rounds=2, retries=1)
+            self.propose(month, "fee", fee, origin, rounds=2, retries=1)
 
     # -- monthly handling --------------------------------------------------------------------
     def start_of_month(self, month: int) -> None:
@@ -436,6 +438,15 @@ class OwnersCommittee(mesa.Agent):
         """The firm disclosed sustained losses: ask for a cost-covering step (auto proposal)."""
         if self.settings.auto_propose:
             self._ask_cost_covering_step(month + 2, 1e-9, relative=False)
+
+    def on_tier_upgrade(self, month: int) -> None:
+        """The contract's tier was upgraded: put the fee of its price band to the owners.
+
+        A tier upgrade raises the service standard and the price band (model.md; Huangpu's
+        three service types): the committee proposes the fee that covers the new standard
+        when today's is below it, whatever ``committee.auto_propose`` says.
+        """
+        self._ask_cost_covering_step(month + 2, 1e-9, relative=False, origin="tier")
 
     def on_contract_renewed(self, month: int) -> None:
         """The contract renewed: ask for a cost-covering fee if today's is 5% or more short.

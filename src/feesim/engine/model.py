@@ -258,6 +258,7 @@ class FeeModel(mesa.Model):
             emergency_votes=np.zeros(R, dtype=np.int64),
             mean_satisfaction=np.zeros(R),
             billed_year=np.zeros(R, dtype=np.int64),
+            works_due=np.zeros(R, dtype=np.int64),
         )
         self.campaigns = collection.CampaignPlan()
         self.recorder = Recorder(hh, setting.months, B)
@@ -289,7 +290,13 @@ class FeeModel(mesa.Model):
         )
         self.committees = [OwnersCommittee(self, r, sc, self.desk) for r, sc in enumerate(runs)]
         self.succession = Succession(
-            setting, state, self.firms, self.perception, self.committees, self.recorder.event
+            setting,
+            state,
+            self.firms,
+            self.perception,
+            self.committees,
+            self.recorder.event,
+            self._fresh_start,
         )
         self.desk.succession = self.succession
         self.last_vote: LastVote | None = None
@@ -391,11 +398,12 @@ class FeeModel(mesa.Model):
         self.succession.month_begins(t)
         fb, setting = self.firms, self.setting
         for run in due:
+            tier_before = fb.tier_q[run]
             for change in setting.scenarios[run].schedule:
                 if change.month == t:
                     apply_change(t, run, change, setting, fb, self.committees, self.log)
             sc = setting.scenarios[run]
-            self.flows.works_owners[run] += government.public_works(
+            owners_share = government.public_works(
                 t,
                 run,
                 sc,
@@ -405,12 +413,31 @@ class FeeModel(mesa.Model):
                 setting.coefficient("trust_disclosure", run),
                 self.recorder.event,
             )
+            if owners_share:
+                self._finance_works(t, run, owners_share)
             if t in sc.firm.overhaul_months and fb.state[run] == REGULAR:
                 self.flows.overhaul_cost[run] += firm.overhaul(fb, run, setting.wage[t, run])
                 self.desk.trust_event(run, setting.coefficient("trust_new_firm", run))
+                self._fresh_start(run)
                 self.log(run, t, "staff_overhaul", "management team replaced")
+            if fb.tier_q[run] > tier_before and fb.state[run] == REGULAR:
+                self.committees[run].on_tier_upgrade(t)
             if t in sc.firm.replace_months:
                 self.succession.tender(t, run, t)
+
+    def _finance_works(self, t: int, run: int, owners_fen: int) -> None:
+        """The owners' share of finished works: due from the fund, any lack billed."""
+        self.state.works_due[run] += owners_fen
+        fund = int(self.ledger.fund_balance[run])
+        per_m2 = government.works_top_up(owners_fen, fund, self.setting.area_total[run])
+        if per_m2 > 0:
+            self.desk.bill_fund(run, t, per_m2, 0)
+            self.log(run, t, "works_top_up", f"{per_m2:.2f} yuan/m2 billed for the works")
+
+    def _fresh_start(self, run: int) -> None:
+        """A new firm or team: payment records partly start afresh."""
+        collection.fresh_start(self.hh, run, self.setting.coefficient("fresh_start", run))
+        self.residents.neighbours = collection.stairwell_share(self.hh)
 
     # -- 3. service ------------------------------------------------------------------------------
     def _service(self, t: int) -> None:
@@ -473,6 +500,7 @@ class FeeModel(mesa.Model):
             trust=self.residents.trust,
             fee=self.state.fee,
             seen_quality=self.perception.seen_quality,
+            works_seen=self.perception.facility,
             firm_gap=np.maximum(0.0, fb.tier_q - fb.quality),
             intensity=self.setting.intensity,
             silent_majority=np.array([sc.vote.silent_majority for sc in self.scenarios]),
@@ -527,6 +555,9 @@ class FeeModel(mesa.Model):
         self, t: int, billed: np.ndarray, paid: dict[str, np.ndarray]
     ) -> dict[str, np.ndarray]:
         fb = self.firms
+        self.flows.works_owners += government.pay_works(
+            self.state.works_due, self.ledger.fund_balance, paid["fund"]
+        )
         flows = firm.settle_month(
             t, fb, self.ledger, self.setting, self.state, self.flows, billed, paid, self.hh
         )

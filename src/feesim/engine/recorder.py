@@ -136,7 +136,7 @@ class Recorder:
         s["firm_cash_yuan"][t] = fb.cash / 100.0
         s["firm_payout_yuan"][t] = flows["payout"] / 100.0
         s["firm_staff"][t] = fb.staff
-        s["firm_active"][t] = (fb.state != EMERGENCY).astype(float)
+        s["firm_active"][t] = (fb.state != EMERGENCY).astype(float)  # a state provider serves
         s["firm_state"][t] = fb.state
         s["firm_serial"][t] = fb.serial
         s["service_cost_yuan"][t] = flows["service_cost"] / 100.0

@@ -204,6 +204,7 @@ class CommunityState:
     emergency_votes: np.ndarray  # (R,) int failed votes for a replacement firm so far
     mean_satisfaction: np.ndarray  # (R,) this month's mean household satisfaction
     billed_year: np.ndarray  # (R,) int64 fen billed in this calendar year
+    works_due: np.ndarray  # (R,) int64 fen of the owners' share of works not yet paid
 
     def fees(self, run: int, n_types: int) -> np.ndarray:
         """The fees in force in run ``run`` (a copy, one per building type)."""

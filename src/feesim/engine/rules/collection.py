@@ -67,6 +67,7 @@ __all__ = [
     "close_cycles",
     "collect",
     "eligible_debtors",
+    "fresh_start",
     "record_weight",
     "stairwell_share",
     "update_records",
@@ -237,6 +238,12 @@ def record_weight(habit_memory: np.ndarray | float, cycle_months: np.ndarray) ->
 def update_records(habit: np.ndarray, paid_up: np.ndarray, weight: np.ndarray) -> None:
     """Move each payment record ``weight`` of the way to this cycle's outcome (in place)."""
     habit += weight * (paid_up - habit)
+
+
+def fresh_start(hh: Households, run: int, share: float) -> None:
+    """A new provider: the records of ``run``'s households move ``share`` back to neutral."""
+    sl = hh.run_slice(run)
+    update_records(hh.habit[sl], F32(0.5), F32(share))
 
 
 def stairwell_share(hh: Households, habit: np.ndarray | None = None) -> np.ndarray:

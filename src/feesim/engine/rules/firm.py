@@ -51,7 +51,10 @@ A fixed-fee firm whose trailing-year margin is below ``renewal_margin`` when its
 margin, e.g. under a rectification order, is not a business it keeps. The
 subdistrict appoints a temporary provider from the district pool (Shanghai Provisions Art. 52):
 basic service only, its cost billed to all owners, any shortfall advanced by the subdistrict,
-until the owners vote a new firm in.
+until the owners vote a new firm in. When the temporary service runs out and no firm was voted
+in, a district state-owned provider takes over where the district keeps one
+(``government.state_provider``): basic service at the fee before the exit, its deficit funded
+by the district (:mod:`feesim.engine.rules.succession`).
 """
 
 from __future__ import annotations
@@ -75,6 +78,7 @@ __all__ = [
     "REGULAR",
     "SALIENCE",
     "STAFF_SHARE",
+    "STATE",
     "FirmBook",
     "cost_covering_fee",
     "expected_revenue",
@@ -94,12 +98,14 @@ SALIENCE = np.array([0.35, 0.25, 0.20, 0.20])
 #: Relative depth of cuts by function: discretionary greening and repairs go first.
 CUT_WEIGHT = np.array([0.8, 0.6, 1.8, 1.4])
 
-REGULAR, NOTICE, EMERGENCY = 0, 1, 2
-STATE_NAMES = ("regular", "notice", "emergency")
+REGULAR, NOTICE, EMERGENCY, STATE = 0, 1, 2, 3
+STATE_NAMES = ("regular", "notice", "emergency", "state")
 
-#: Management quality of a temporary provider and of a newly selected firm (judgement).
+#: Management quality of a temporary provider, of a newly selected firm and of a district
+#: state-owned provider (judgement).
 EMERGENCY_MANAGEMENT = 0.85
 NEW_FIRM_MANAGEMENT = 0.95
+STATE_MANAGEMENT = 0.85
 #: Monthly loss of management quality while the firm is losing money (demoralised staff).
 MANAGEMENT_DECAY = 0.004
 #: Losing months after which a firm's losses are disclosed to the committee (auto proposals).
@@ -253,19 +259,26 @@ class FirmBook:
         target = np.maximum(target, self.staff_floor)
         emergency_x = TIER_QUALITY["basic"] / mgmt
         target = np.where(self.state == NOTICE, self.staff_floor, target)
-        target = np.where(self.state == EMERGENCY, emergency_x, target)
+        target = np.where((self.state == EMERGENCY) | (self.state == STATE), emergency_x, target)
         ref = np.maximum(current, 0.3)
         new = np.clip(target, current - self.max_cut * ref, current + self.max_hire * ref)
-        self.allocate(new, x_tier)
+        self.allocate(new)
         goal = np.minimum(self.x * mgmt[:, None], 1.2)
         self.q += self.quality_lag[:, None] * (goal - self.q)
 
-    def allocate(self, overall: np.ndarray, x_tier: np.ndarray) -> None:
-        """Spread an overall staffing ratio over functions, cutting greening and repairs first."""
-        below = overall < x_tier
-        w = np.where(below[:, None], CUT_WEIGHT[None, :], 1.0)
-        norm = w @ STAFF_SHARE
-        self.x = np.maximum(x_tier[:, None] + (overall - x_tier)[:, None] * w / norm[:, None], 0.02)
+    def allocate(self, overall: np.ndarray) -> None:
+        """Spread an overall staffing ratio over functions, cutting greening and repairs first.
+
+        Below full liveable staffing (``1 / management``), function ``f`` keeps
+        ``(overall / full) ** CUT_WEIGHT[f]`` of it (then all are rescaled to the overall ratio):
+        the discretionary functions shrink first and most as staffing falls, but none is cut to
+        nothing, and the spread depends on the staff the firm has, not on the standard its
+        contract names (a tier upgrade the revenue cannot pay for leaves the functions as they
+        were).
+        """
+        full = 1.0 / self.management
+        ratio = np.minimum(overall / full, 1.0)
+        self.x = np.maximum(ratio[:, None] ** CUT_WEIGHT[None, :] * full[:, None], 0.02)
         # Rescale so the share-weighted mean equals the requested overall ratio exactly.
         self.x *= (overall / (self.x @ STAFF_SHARE))[:, None]
 
@@ -433,7 +446,8 @@ def settle_month(
     """
     wage, price = setting.wage[t], setting.price[t]
     fee_paid = paid["cycle"] + paid["overdue"] + paid["arrears"] + paid["court"]
-    active = firms.state != EMERGENCY
+    active = firms.state == REGULAR
+    active |= firms.state == NOTICE
     factor = subsidy_factor(state.score, setting.subsidy_min)
     subsidy = np.rint(setting.subsidy_rate * setting.area_total * factor * 100).astype(np.int64)
     state.subsidy_paid = subsidy / 100.0

@@ -6,7 +6,10 @@ subsidy for old public housing is paid by assessment-score band (Dongming Road s
 below 60 nothing, 60-70 80%, 71 and above 100%; domain-rules section 5). Renovation works
 (美丽家园) finish at the month a scenario gives: a visible improvement residents see, the owners'
 share of the cost paid from the maintenance fund, and possibly an upgrade of the service tier
-(:func:`public_works`).
+(:func:`public_works`). The fund pays what it holds; what it lacks is billed to every unit by
+floor area as a top-up (:func:`works_top_up`), and the works are paid as the top-up comes in
+(:func:`pay_works`), so the fund never goes below zero and the government's share is what
+spares the owners a bill.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ __all__ = [
     "SHANGHAI_MIN_WAGE",
     "calendar",
     "min_wage_path",
+    "pay_works",
     "price_index_path",
     "public_works",
     "subsidy_factor",
+    "works_top_up",
 ]
 
 #: Shanghai monthly minimum wage (yuan) by effective month (YYYY, M). domain-rules 3.4 / AGG-15.
@@ -141,3 +146,21 @@ def public_works(
             tier_q[run] = max(tier_q[run], TIER_QUALITY[u.tier])
             log(run, t, "tier_upgrade", u.tier)
     return owners_fen
+
+
+def works_top_up(owners_fen: int, fund_fen: int, area_m2: float) -> float:
+    """Top-up (yuan/m2) to bill for the owners' share of works the fund cannot cover."""
+    lacking = owners_fen - max(fund_fen, 0)
+    return lacking / 100.0 / area_m2 if lacking > 0 else 0.0
+
+
+def pay_works(due: np.ndarray, fund_fen: np.ndarray, fund_paid: np.ndarray) -> np.ndarray:
+    """Pay works due from the fund as far as it holds, with this month's receipts (fen).
+
+    ``due`` (fen per run) is reduced in place by what is paid.
+    """
+    if not due.any():
+        return np.zeros_like(due)
+    pay = np.minimum(due, np.maximum(fund_fen + fund_paid, 0))
+    due -= pay
+    return pay

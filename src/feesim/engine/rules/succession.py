@@ -3,8 +3,12 @@
 A firm that gives notice leaves when its notice or its term ends (:mod:`feesim.engine.rules.firm`);
 the subdistrict then appoints a temporary provider from the district pool (basic service, its cost
 billed to all owners, Shanghai Provisions Art. 52) and the committee puts a firm from the pool to
-the owners every month until one is voted in (:mod:`feesim.engine.committee`). A firm from the
-pool asks the current fee, or more if that does not cover the cost of its standard at 90%
+the owners every month until one is voted in (:mod:`feesim.engine.committee`). The temporary
+service lasts at most ``government.emergency_months``; when it runs out with no firm voted in,
+a district state-owned provider takes over where the district keeps one
+(``government.state_provider``; cases_more AGG-N3, N27): basic service at the fee before the
+exit, its deficit funded by the district; otherwise the temporary service is renewed. A firm
+from the pool asks the current fee, or more if that does not cover the cost of its standard at 90%
 collection (:func:`~feesim.engine.rules.firm.cost_covering_fee`). Tenders (a lever, or after
 repeated bad evaluations) follow the same path while the old firm still serves. At the end of
 each term the contract renews tacitly; a committee that proposes steps on its own then asks for a
@@ -25,13 +29,27 @@ from feesim.engine.rules.firm import (
     NEW_FIRM_MANAGEMENT,
     NOTICE,
     REGULAR,
+    STATE,
+    STATE_MANAGEMENT,
     FirmBook,
     cost_covering_fee,
 )
 from feesim.engine.rules.perception import Perception, change_fee, trust_shock
 from feesim.engine.state import CommunityState, Setting
 
-__all__ = ["Proposer", "Succession"]
+__all__ = ["STATE_PROVIDER_KINDS", "Proposer", "Succession", "state_provider"]
+
+#: Housing kinds whose district keeps a state-owned provider by default (old public housing and
+#: resettlement housing: domain-rules 5, Huangpu's district SOE groups; cases_more AGG-N3, N27).
+STATE_PROVIDER_KINDS = frozenset({"old_public", "resettlement"})
+
+
+def state_provider(scenario: object) -> bool:
+    """Whether a district state-owned provider takes over this community after an exit."""
+    setting = scenario.government.state_provider  # type: ignore[attr-defined]
+    if setting == "auto":
+        return scenario.community.housing_kind in STATE_PROVIDER_KINDS  # type: ignore[attr-defined]
+    return setting == "on"
 
 
 class Proposer(Protocol):
@@ -64,6 +82,9 @@ class Succession:
         The committee of each run, through which replacement and tender votes are put.
     log : callable
         ``log(run, month, event, detail)`` adds a line to the event log.
+    newcomer : callable
+        ``newcomer(run)`` is called when a new firm or the district's provider takes over (the
+        payment records' fresh start, :func:`feesim.engine.rules.collection.fresh_start`).
     """
 
     def __init__(
@@ -74,6 +95,7 @@ class Succession:
         perception: Perception,
         committees: Sequence[Proposer],
         log: Callable[[int, int, str, str], None],
+        newcomer: Callable[[int], None],
     ) -> None:
         self.setting = setting
         self.state = state
@@ -81,6 +103,7 @@ class Succession:
         self.perception = perception
         self.committees = committees
         self.log = log
+        self.newcomer = newcomer
 
     def asking_fee(self, t: int, run: int, base: np.ndarray) -> np.ndarray:
         """Fees a firm from the district pool asks in month ``t`` (``base`` scaled up)."""
@@ -94,11 +117,19 @@ class Succession:
 
     # -- the calendar's provider changes --------------------------------------------------------
     def month_begins(self, t: int) -> None:
-        """Firms whose notice ends leave; contracts whose term ends renew."""
+        """Firms leave, the district's provider takes over, contracts renew.
+
+        Firms whose notice ends leave; temporary service that ran out is taken over by the
+        district's state-owned provider; contracts whose term ends renew.
+        """
         fb = self.firms
         leaving = np.flatnonzero((fb.state == NOTICE) & (fb.exit_month <= t))
         if leaving.size:
             self._emergency(t, leaving)
+        for run in np.flatnonzero(fb.state == EMERGENCY):
+            sc = self.setting.scenarios[run]
+            if t - fb.since[run] >= sc.government.emergency_months and state_provider(sc):
+                self._state_takeover(t, int(run))
         for run in np.flatnonzero((fb.state == REGULAR) & (fb.term_end == t)):
             self._renew(int(run), t)
 
@@ -132,6 +163,21 @@ class Succession:
             self.committees[run].propose(
                 t + 1, "hire_firm", fee, "replacement", disclosure="none", rounds=1
             )
+
+    def _state_takeover(self, t: int, run: int) -> None:
+        """The district's state-owned provider takes over at the fee before the exit."""
+        fb, setting, state = self.firms, self.setting, self.state
+        change_fee(state, self.perception, run, state.fee_before_exit[run, : self._types(run)])
+        sub = fb.slice(slice(run, run + 1))
+        wage, price = setting.wage[t, run : run + 1], setting.price[t, run : run + 1]
+        x_basic = TIER_QUALITY["basic"] / STATE_MANAGEMENT
+        cost = x_basic * sub.unit_cost(wage, price) + sub.equipment * price
+        fb.start_provider(
+            np.array([run]), t, STATE, STATE_MANAGEMENT, np.zeros(1, dtype=np.int64), cost, cost
+        )
+        self._trust(run, "trust_new_firm")
+        self.newcomer(run)
+        self.log(run, t, "state_provider", "district state-owned provider, basic service, old fee")
 
     def _renew(self, run: int, t: int) -> None:
         """The contract term ends: tacit renewal."""
@@ -172,6 +218,7 @@ class Succession:
         )
         self.state.emergency_votes[run] = 0
         self._trust(run, "trust_new_firm")
+        self.newcomer(run)
 
     def replacement_failed(self, t: int, run: int, month: int) -> None:
         """The owners did not vote a new firm in: the temporary service continues; try again."""

@@ -400,6 +400,7 @@ class Electorate:
     trust: np.ndarray  # float32 per household
     fee: np.ndarray  # (R, B) fees in force
     seen_quality: np.ndarray  # (R,) service as residents see it
+    works_seen: np.ndarray  # (R,) the visible boost of renovation works residents still see
     firm_gap: np.ndarray  # (R,) contract standard minus delivered service (what a new firm offers)
     intensity: np.ndarray  # (R,) share of households a door-to-door round reaches
     silent_majority: np.ndarray  # (R,) bool count non-voters with the majority (contested)
@@ -510,6 +511,10 @@ def hold(
                 promised[slot] = spec.service_quality
             if spec.quality_first_months > 0:
                 gain[slot] = max(0.0, voters.seen_quality[slot] - b.quality_at_announce)
+            if spec.renovation_bundled:
+                # Works bundled with the step are an improvement residents see before they vote
+                # (counted once if quality first already includes them).
+                gain[slot] = max(gain[slot], voters.works_seen[slot])
             rounds[slot] = spec.door_to_door_rounds
         process[slot] = process_steps(spec)
         supermajority[slot] = b.package is None and spec.matter in SUPERMAJORITY_MATTERS

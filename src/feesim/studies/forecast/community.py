@@ -422,12 +422,10 @@ class ScheduleInfo:
     reflects); a schedule entry is a what-if on top: e.g. a district subsidy from a month on.
     """
 
-    month: int | str = param(
-        doc="month of the change: 'YYYY-MM', or months after forecast.start"
-    )
+    month: int | str = param(doc="month of the change: 'YYYY-MM', or months after forecast.start")
     set: dict[str, Any] = param(
         doc="scenario lever fields and their new values, e.g. "
-        "{ \"government.subsidy_per_m2\" = 0.1 } (feesim describe --kind lever; the fields "
+        '{ "government.subsidy_per_m2" = 0.1 } (feesim describe --kind lever; the fields '
         "listed in feesim.config.scenario.SCHEDULABLE)",
         kind="lever",
     )
