@@ -103,6 +103,9 @@ class FakeCommunity:
     def replacement_failed(self, run, month):
         self.calls.append(("replacement_failed", month))
 
+    def deficit_funding(self, run, funded):
+        self.calls.append(("deficit_funding", funded))
+
     def events(self):
         return [c[2] for c in self.calls if c[0] == "log"]
 

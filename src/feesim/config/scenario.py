@@ -310,6 +310,16 @@ class Firm:
         doc="firm's fee under cost-plus",
         source="domain-rules 3.1: 8-10%",
     )
+    deficit_months: float = param(
+        6.0,
+        unit="months of service cost",
+        lo=0,
+        hi=60,
+        kind="uncertainty",
+        doc="under cost-plus, the owners' unfunded deficit (months of the service's cost) at "
+        "which the firm gives notice: the owners would not fund the service",
+        source="judgement; domain-rules 3.1: under 酬金制 the owners bear the deficit",
+    )
     target_margin: float = param(
         0.06,
         unit="share of revenue",

@@ -305,6 +305,8 @@ def build_firms(
         target_margin=f(lambda x: x.target_margin),
         cut_margin=f(lambda x: x.cut_margin),
         remuneration=f(lambda x: x.remuneration_rate),
+        deficit_months=f(lambda x: x.deficit_months),
+        funding_refused=np.zeros(R, dtype=bool),
         staff_floor=f(lambda x: x.staff_floor),
         max_cut=f(lambda x: x.max_cut_rate),
         max_hire=f(lambda x: x.max_hire_rate),

@@ -138,6 +138,9 @@ class Community(Protocol):
     def replacement_failed(self, run: int, month: int) -> None:
         """The owners did not vote a new firm in."""
 
+    def deficit_funding(self, run: int, funded: bool) -> None:
+        """The owners voted to fund a cost-plus deficit (``funded``) or voted it down."""
+
 
 @dataclass(eq=False)
 class Motion:
@@ -333,6 +336,8 @@ class OwnersCommittee(mesa.Agent):
             c.schedule(r, month + 1)
             c.log(r, month, "no_quorum_retry", f"motion {m.key} retried next month")
             return []
+        if m.origin == "deficit":
+            c.deficit_funding(r, funded=passed)
         if not passed:
             m.status = "no_quorum" if not quorum else "rejected"
             if spec.quality_first_months > 0:
@@ -438,6 +443,14 @@ class OwnersCommittee(mesa.Agent):
         """The firm disclosed sustained losses: ask for a cost-covering step (auto proposal)."""
         if self.settings.auto_propose:
             self._ask_cost_covering_step(month + 2, 1e-9, relative=False)
+
+    def on_deficit(self, month: int) -> None:
+        """Cost-plus accounts show a deficit the owners bear: ask them to fund it with a step.
+
+        Under 酬金制 the owners bear surplus and deficit (domain-rules 3.1); the committee puts
+        the fee that covers the service's cost to the owners whatever ``auto_propose`` says.
+        """
+        self._ask_cost_covering_step(month + 2, 1e-9, relative=False, origin="deficit")
 
     def on_tier_upgrade(self, month: int) -> None:
         """The contract's tier was upgraded: put the fee of its price band to the owners.

@@ -194,6 +194,10 @@ class CommunityDesk:
         """The owners did not vote a new firm in."""
         self._succession().replacement_failed(self.now, run, month)
 
+    def deficit_funding(self, run: int, funded: bool) -> None:
+        """The owners funded a cost-plus deficit, or refused to."""
+        self.firms.funding_refused[run] = not funded
+
     def _succession(self) -> Succession:
         assert self.succession is not None, "the desk is used before the committees exist"
         return self.succession

@@ -570,11 +570,26 @@ class FeeModel(mesa.Model):
         pending = np.zeros(self.setting.runs, dtype=bool)
         for run in np.flatnonzero(near):
             pending[run] = self.committees[run].open_motion()
-        for run in fb.review(t, flows["service_cost"] / 100.0, pending):
+        service = flows["service_cost"] / 100.0
+        for run in fb.review(t, service, pending, self.ledger.owners_account):
             self.log(int(run), t, "notice", f"firm will leave in month {fb.exit_month[run]}")
         for run in np.flatnonzero((fb.loss_months == DISCLOSE_LOSS_MONTHS) & ~pending):
             self.committees[run].on_losses_disclosed(t)
+        if self.setting.cal_months[t] == 12:
+            self._audit_cost_plus(t)
         return flows
+
+    def _audit_cost_plus(self, t: int) -> None:
+        """December: cost-plus firms publish audited accounts; deficits go to the owners."""
+        fb, desk = self.firms, self.desk
+        for run in np.flatnonzero(fb.cost_plus & (fb.state == REGULAR)):
+            run = int(run)
+            desk.trust_event(run, self.setting.coefficient("trust_disclosure", run))
+            desk.disclose_costs(run, 0.5 * self.setting.coefficient("disclosure_learning", run))
+            balance = self.ledger.owners_account[run] / 100.0
+            self.log(run, t, "accounts_audited", f"owners' account {balance:,.0f} yuan")
+            if balance < 0:
+                self.committees[run].on_deficit(t)
 
     # -- 11. closing -------------------------------------------------------------------------------
     def _close(self, t: int) -> None:

@@ -25,6 +25,12 @@ give up its margin (but not go into loss) to restore service. Staff move at most
 Under cost-plus contracts the firm spends what the owners' funds allow and takes its
 remuneration; owners bear surplus and deficit.
 
+*Cost-plus* (酬金制). The owners' account receives the income and pays the service and the
+firm's remuneration; the firm publishes audited accounts each December (a disclosure residents
+see; the committee asks the owners to fund a deficit with a fee step); a deficit the owners
+refuse to fund (they vote the step down) and that exceeds ``deficit_months`` of cost ends the
+contract (the firm gives notice).
+
 *Money* (:func:`settle_month`). Each month the provider's revenue is the fees households paid
 (this year's bills, arrears, court orders), its contracted share of public income and the
 district subsidy its assessment earns (:mod:`feesim.engine.rules.government`); its cost is
@@ -144,6 +150,8 @@ class FirmBook:
     target_margin: np.ndarray
     cut_margin: np.ndarray
     remuneration: np.ndarray
+    deficit_months: np.ndarray  # cost-plus: owners' deficit (months of cost) that ends it
+    funding_refused: np.ndarray  # bool cost-plus: the owners voted down funding the deficit
     staff_floor: np.ndarray
     max_cut: np.ndarray
     max_hire: np.ndarray
@@ -297,8 +305,18 @@ class FirmBook:
         self.ring_fee_cash[:, k] = fee_cash
         self.ring_fee_due[:, k] = fee_due
 
-    def review(self, month: int, monthly_cost: np.ndarray, step_pending: np.ndarray) -> np.ndarray:
-        """Loss record, morale and notice decisions; returns runs whose firm gives notice now."""
+    def review(
+        self,
+        month: int,
+        monthly_cost: np.ndarray,
+        step_pending: np.ndarray,
+        owners_account: np.ndarray,
+    ) -> np.ndarray:
+        """Loss record, morale and notice decisions; returns runs whose firm gives notice now.
+
+        ``owners_account`` (fen) is the owners' balance: under cost-plus, a deficit the owners
+        leave unfunded beyond ``deficit_months`` of cost ends the contract.
+        """
         _, profit = self.trailing()
         regular = self.state == REGULAR
         investing = self.commit_q > 0
@@ -308,6 +326,13 @@ class FirmBook:
             losing, np.maximum(self.management - MANAGEMENT_DECAY, 0.5), self.management
         )
         broke = self.cash < -(self.credit_months * monthly_cost * 100.0)
+        unfunded = (
+            regular
+            & self.cost_plus
+            & self.funding_refused
+            & ~step_pending
+            & (owners_account < -(self.deficit_months * monthly_cost * 100.0))
+        )
         gives_notice = (
             regular
             & ~self.cost_plus
@@ -324,7 +349,7 @@ class FirmBook:
             & (self.term_end - month == self.notice_months)
             & (margin < self.renewal_margin)
         )
-        gives_notice |= declines
+        gives_notice |= declines | unfunded
         self.state[gives_notice] = NOTICE
         # Leave at the end of the term when it is within a year, else when the notice ends.
         earliest = month + self.notice_months
@@ -353,6 +378,7 @@ class FirmBook:
         self.management[runs] = management
         self.cash[runs] = cash_fen
         self.held[runs] = self.staffing[runs]
+        self.funding_refused[runs] = False
         self.commit_q[runs] = 0.0
         self.floor_q[runs] = 0.0
         self.rectify_until[runs] = -1

@@ -1,0 +1,132 @@
+"""Institutions as the sources describe them: cost-plus, exits, the district provider,
+takeovers, tiers and works (each test fails on the model before these rules)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import feesim
+from feesim.engine.rules.firm import STAFF_SHARE
+from tests.engine import statics as st
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def frozen(load_example):
+    return load_example("frozen_fee")
+
+
+def _refusing(sc):
+    """Owners who vote no to everything."""
+    return dataclasses.replace(
+        sc, behaviour=dataclasses.replace(sc.behaviour, approve_intercept=-10.0)
+    )
+
+
+def _cost_plus_with_a_standard(sc, refuse):
+    """A cost-plus estate whose owners hold the firm to a standard their fees cannot pay."""
+    cp = st.with_(sc, "firm.contract", "cost_plus")
+    model = feesim.FeeModel([_refusing(cp) if refuse else cp] * 4, rng=3)
+    model.run(6)
+    model.firms.floor_q[:] = 0.9
+    return model.run()
+
+
+def test_cost_plus_owners_must_fund_a_deficit_or_lose_the_firm(frozen):
+    funded = _cost_plus_with_a_standard(frozen, refuse=False)
+    ev = funded.events
+    # Audited accounts every December; the committee asks the owners to fund the deficit.
+    assert (ev["event"] == "accounts_audited").groupby(ev["run"]).sum().min() >= 9
+    assert (ev["event"] == "deficit_proposed").groupby(ev["run"]).any().all()
+    refused = _cost_plus_with_a_standard(frozen, refuse=True)
+    notices = refused.events[refused.events["event"] == "notice"]
+    # Owners who never fund it lose their firm; before, a cost-plus firm never left while the
+    # owners' deficit grew without bound.
+    assert notices["run"].nunique() == 4
+    before = refused.series[refused.series["month"] < notices["month"].min()]
+    assert before["owners_account_yuan"].min() < 0
+
+
+def test_a_loss_making_firm_carries_its_losses_for_two_years_before_leaving(small_scenario):
+    sc = dataclasses.replace(small_scenario, proposals=()).with_changes(
+        **{
+            "firm.term_months": 120,
+            "firm.initial_cash_months": 12.0,
+            "simulation.months": 48,
+            "community.building_types[0].fee_per_m2": 0.45,
+            "community.building_types[1].fee_per_m2": 0.8,
+        }
+    )
+    result = st.run(sc, 4, 2)
+    first = st.notice_month(result)
+    # 24 losing months (months 0-23) before notice; it gave notice after 12 before.
+    assert np.all(first >= 23), first
+    assert np.all(first < 48), first
+
+
+def test_the_district_provider_takes_over_when_temporary_service_runs_out(frozen):
+    gone = _refusing(frozen.with_changes(**{"firm.exit_loss_months": 6, "firm.term_months": 12}))
+    result = st.run(gone, 4, 1)
+    ev = result.events
+    exits = ev[ev["event"] == "firm_exit"].groupby("run")["month"].min()
+    assert len(exits) >= 2
+    for run, exit_month in exits.items():
+        mine = ev[ev["run"] == run]
+        taken = mine.loc[mine["event"] == "state_provider", "month"].min()
+        assert taken == exit_month + frozen.government.emergency_months
+    s = result.series
+    assert (s["firm_state"] == "state").any()
+    # Without a district provider the temporary service is renewed instead.
+    off = st.run(gone.with_changes(**{"government.state_provider": "off"}), 4, 1)
+    assert not (off.events["event"] == "state_provider").any()
+
+
+def test_a_new_team_at_the_same_fee_lifts_a_low_paying_estate(frozen):
+    low = frozen.with_changes(**{"community.initial_collection_rate": 0.5})
+    renewed = dataclasses.replace(low, firm=dataclasses.replace(low.firm, overhaul_months=(0,)))
+    two_years = st.effect(low, renewed, st.collection_at(23), replicates=12)
+    assert two_years.positive(0.05), two_years
+
+
+def test_a_tier_upgrade_without_money_does_not_gut_any_function(frozen):
+    upgraded = dataclasses.replace(
+        frozen,
+        government=dataclasses.replace(
+            frozen.government, tier_upgrades=(feesim.config.scenario.TierUpgrade(12, "liveable"),)
+        ),
+    )
+    up = feesim.FeeModel([_refusing(upgraded)] * 2, rng=4)
+    up.run(14)
+    same = feesim.FeeModel([_refusing(frozen)] * 2, rng=4)
+    same.run(14)
+    # With the same staff, the functions are spread as before: greening and repairs were cut
+    # to 0.02 of their staff by the higher standard before.
+    np.testing.assert_allclose(up.firms.staffing, same.firms.staffing)
+    np.testing.assert_allclose(up.firms.x, same.firms.x)
+    assert np.allclose(up.firms.x @ STAFF_SHARE, up.firms.staffing)
+    # The upgrade puts its price band's fee to the owners.
+    assert (up.result().events["event"] == "tier_proposed").sum() == 2
+
+
+def test_the_government_share_of_works_spares_the_owners_a_top_up(frozen):
+    def works(share):
+        gov = dataclasses.replace(
+            frozen.government,
+            renovations=(
+                feesim.config.scenario.Renovation(
+                    month=3, cost_per_m2=150.0, government_share=share, quality_boost=0.05
+                ),
+            ),
+        )
+        return st.run(dataclasses.replace(frozen, government=gov), 2, 5)
+
+    owners_pay = works(0.0)
+    state_pays = works(1.0)
+    assert (owners_pay.events["event"] == "works_top_up").any()
+    assert not (state_pays.events["event"] == "works_top_up").any()
+    assert (owners_pay.series["fund_balance_yuan"] >= 0).all()
+    assert not owners_pay.series["fund_balance_yuan"].equals(state_pays.series["fund_balance_yuan"])
