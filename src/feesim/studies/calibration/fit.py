@@ -572,7 +572,7 @@ class Calibrator:
         self.sd = np.array([p.sd for p in self.parameters])
         self.base = base or Behaviour()
         self.simulator = Simulator(cases, self.settings.sim_settings())
-        self.moments = MomentSet(cases, self.targets)
+        self.moments = MomentSet(cases, self.targets).with_records(self.simulator)
         self.cache = cache or EvaluationCache()
         self.n_sims = 0
         self.progress: Callable[[], None] | None = None
@@ -789,7 +789,7 @@ class Calibrator:
             center = self.center + self.sd * rng.standard_normal(len(self.names))
             ms = MomentSet(
                 self.cases, self.targets, multiplicity=mult, base=self.moments, target_values=tv
-            )
+            ).with_records(self.simulator)
             u, _ = self.chord_solve(ms, fit, center=center)
             row = self.theta(u).to_dict()
             row["member"] = b

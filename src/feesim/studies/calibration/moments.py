@@ -41,6 +41,7 @@ from feesim.engine.model import FeeModel
 from feesim.errors import ConfigError
 from feesim.studies.calibration.cases import MONTHS, START, CaseDesign, case_scenario
 from feesim.studies.calibration.data import CaseData, Target
+from feesim.studies.calibration.records import RecordMoments, record_designs
 from feesim.studies.calibration.regressions import (
     AUXILIARY,
     AuxiliarySpec,
@@ -122,6 +123,9 @@ class SimOutcome:
     cases: pd.DataFrame
     paths: dict[str, np.ndarray] = field(default_factory=dict)
     frozen_path: np.ndarray | None = None
+    records: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=["obs_id", "measure", "replicate", "value"])
+    )
 
     def moment(self, name: str) -> float:
         """Mean over replicates of a time-path moment (NaN where undefined)."""
@@ -137,6 +141,7 @@ class SimOutcome:
                 for k, v in self.paths.items()
             },
             "frozen_path": None if self.frozen_path is None else self.frozen_path.tolist(),
+            "records": self.records.to_dict(orient="list"),
         }
 
     @classmethod
@@ -147,7 +152,10 @@ class SimOutcome:
             for k, v in data["paths"].items()
         }
         fp = data.get("frozen_path")
-        return cls(pd.DataFrame(data["cases"]), paths, None if fp is None else np.array(fp, float))
+        out = cls(pd.DataFrame(data["cases"]), paths, None if fp is None else np.array(fp, float))
+        if data.get("records"):
+            out.records = pd.DataFrame(data["records"])
+        return out
 
 
 #: Curated examples that run on the cases' calendar (a case row may name one).
@@ -208,6 +216,17 @@ class Simulator:
                 )
             self.observations.append((str(obs), cid, first[cid], d.collection_month))
         self.case_ids = list(first)
+        #: The second pass's firm votes, vote events and takeovers (simulated with the cases).
+        self.records = record_designs(cases, cap)
+        self.case_ids += [
+            c for c in dict.fromkeys(r.case_id for r in self.records) if c not in first
+        ]
+        #: Fee steps reported passed (their simulated pass share is a moment).
+        self.passed_obs = [
+            obs
+            for obs, _, _, _ in self.observations
+            if f.loc[obs, "matter"] == "fee" and f.loc[obs, "status"] == "passed"
+        ]
         self.example_design = {
             str(f.loc[d.obs_id, "example"]): i
             for i, d in enumerate(self.designs)
@@ -247,10 +266,30 @@ class Simulator:
                 comm = dataclasses.replace(sc.community, initial_collection_rate=case_collection)
                 sc = dataclasses.replace(sc, community=comm)
             batch.append(put(sc))
+        first_record = len(batch)
+        batch += [put(r.scenario) for r in self.records]
         model = _run(batch * S, np.random.SeedSequence([seed, 1]))
         n = len(batch)
         votes = _main_votes(model)
         coll = model.recorder.series["collection_rate"]
+        records = []
+        for j, r in enumerate(self.records):
+            for k in range(S):
+                run = first_record + j + k * n
+                if r.measure == "collection":
+                    value = float(coll[r.month, run])
+                else:
+                    v = votes.get(run)
+                    value = (
+                        np.nan
+                        if v is None
+                        else float(v["passed"])
+                        if r.measure == "passed"
+                        else float(v[f"{r.measure}_heads"])
+                    )
+                records.append(
+                    {"obs_id": r.obs_id, "measure": r.measure, "replicate": k, "value": value}
+                )
         rows = []
         for obs, cid, di, month in self.observations:
             for k in range(S):
@@ -268,6 +307,8 @@ class Simulator:
                     }
                 )
         out = SimOutcome(pd.DataFrame(rows))
+        if records:
+            out.records = pd.DataFrame(records)
         paths = out.paths
         for name, di in self.example_design.items():
             runs = [di + k * n for k in range(S)]
@@ -388,6 +429,7 @@ class MomentSet:
                     f"{list(MOMENT_NAMES)}"
                 )
         self.objective_targets = [t for t in self.targets if t.use == "objective"]
+        self.records: RecordMoments | None = None
         self.target_values = {t.name: t.value for t in self.targets} | (target_values or {})
         self.multiplicity = multiplicity
         self.observed: dict[str, ObservedRegression] = {}
@@ -424,11 +466,17 @@ class MomentSet:
             return np.ones(len(frame))
         return frame["case_id"].map(self.multiplicity).fillna(0.0).to_numpy(float)
 
+    def with_records(self, simulator: Simulator) -> MomentSet:
+        """Add the second pass's records simulated by ``simulator`` (returns ``self``)."""
+        self.records = RecordMoments(simulator.records, simulator.passed_obs, self.multiplicity)
+        return self
+
     @property
     def names(self) -> list[str]:
         """Names of the residual vector's entries."""
         out = [f"{n}:{c}" for n, o in self.observed.items() for c in o.spec.exog_names]
-        return out + [t.name for t in self.objective_targets]
+        out += [t.name for t in self.objective_targets]
+        return out + (self.records.names if self.records is not None else [])
 
     def simulated_regressions(self, sim: SimOutcome) -> dict[str, RegressionResult]:
         """The auxiliary regressions refitted on the simulated cases.
@@ -483,4 +531,6 @@ class MomentSet:
             elif t.kind == "upper":
                 gap = max(gap, 0.0)
             parts.append(np.array([gap / t.se]))
+        if self.records is not None:
+            parts.append(self.records.residuals(sim.records, sim.cases))
         return np.concatenate(parts) if parts else np.zeros(0)

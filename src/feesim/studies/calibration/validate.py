@@ -180,7 +180,7 @@ def leave_one_out(calibrator: Calibrator, fit: FitResult, progress: bool = False
         mult[cid] = 0.0
         ms = MomentSet(
             cases, calibrator.targets, multiplicity=mult, base=calibrator.moments, exclude_case=cid
-        )
+        ).with_records(calibrator.simulator)
         u, sim = calibrator.chord_solve(ms, fit)
         thetas.append({"case_id": cid, **calibrator.theta(u).to_dict()})
         for outcome in OUTCOMES:
