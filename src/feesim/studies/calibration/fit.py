@@ -178,7 +178,21 @@ PARAMETERS: tuple[FitParameter, ...] = (
         "payment response of conditional cooperators to satisfaction (frozen drift, collection)",
     ),
     FitParameter(
-        "pay_trust", 0.0, 12.0, ("pay_trust",), "payment response to trust (collection after steps)"
+        "pay_trust",
+        0.0,
+        12.0,
+        ("pay_trust",),
+        "payment response to trust (collection after steps and takeovers)",
+        # Process events move trust; a loose prior let the fit carry a step's collection gain
+        # on meetings and visits (the honest-levers issue): held near the judgement value.
+        prior_sd=1.5,
+    ),
+    FitParameter(
+        "fresh_start",
+        0.0,
+        1.0,
+        ("fresh_start",),
+        "how far payment records start afresh with a new firm or team (takeovers N22, N29)",
     ),
     FitParameter(
         "campaign_door",

@@ -39,9 +39,16 @@ from feesim.studies.calibration.fitted import (
     params_path,
     write_params_file,
 )
+from feesim.studies.calibration.posterior import sample_posterior
 from feesim.studies.calibration.report import write_report
 from feesim.studies.calibration.result import CalibrationRun
-from feesim.studies.calibration.validate import LooResult, RecoveryResult, leave_one_out, recovery
+from feesim.studies.calibration.validate import (
+    LooResult,
+    RecoveryResult,
+    leave_one_out,
+    recovery,
+    validation_figures,
+)
 
 __all__ = ["CalibrationRun", "run_calibration"]
 
@@ -207,9 +214,13 @@ def run_calibration(
         ens.index.name = "member"
         ens_u = [np.array(u) for u in saved["u"]]  # type: ignore[index]
     else:
-        bar.set_description("ensemble")
-        ens = cal.ensemble(fit, np.random.default_rng([settings.seed, 11]))
+        bar.set_description("posterior")
+        ens = sample_posterior(
+            cal, fit, particles=settings.bootstrap, rng=np.random.default_rng([settings.seed, 11])
+        )
         ens_u = list(ens.attrs.pop("u"))
+        fit.extra["posterior_ess"] = float(ens.attrs.get("ess", np.nan))
+        fit.extra["posterior_acceptance"] = float(ens.attrs.get("acceptance", np.nan))
         state.put(
             "ensemble", {"theta": ens.to_dict(orient="list"), "u": [u.tolist() for u in ens_u]}
         )
@@ -227,7 +238,7 @@ def run_calibration(
         )
     else:
         bar.set_description("leave one out")
-        loo = leave_one_out(cal, fit)
+        loo = leave_one_out(cal, fit, members=ens_u)
         state.put(
             "loo",
             {
@@ -267,6 +278,7 @@ def run_calibration(
                 settings=rec_settings,
                 cache=rcache,
                 tolerance=recovery_tolerance(fit, cal),
+                posterior_particles=max(settings.bootstrap // 2, 16),
             )
             state.put(
                 "recovery",
@@ -303,6 +315,11 @@ def run_calibration(
             "recovery_all_within_tolerance": bool(rec.all_recovered) if rec is not None else False,
         },
     )
+    coverage_synthetic = None
+    if rec is not None and "covered_90" in rec.frame:
+        coverage_synthetic = float(rec.frame["covered_90"].mean())
+    validation = validation_figures(loo, coverage_synthetic)
+    atomic_write_text(out_dir / "validation.json", json.dumps(validation, indent=2) + "\n")
     behaviour_params = ptable[[p.kind == "behaviour" for p in cal.parameters]]
     pfile = write_params_file(
         params_path(out_dir),

@@ -40,17 +40,19 @@ from feesim.studies.calibration.moments import MomentSet, SimOutcome
 from feesim.studies.calibration.regressions import fit_interval_logit
 
 __all__ = [
+    "VALIDATION_OUTCOMES",
     "LooResult",
     "RecoveryResult",
     "baseline_predictions",
     "interval_error",
     "leave_one_out",
     "recovery",
+    "validation_figures",
 ]
 
 log = logging.getLogger(__name__)
 
-OUTCOMES = ("approval", "collection")
+OUTCOMES = ("approval", "turnout", "collection")
 
 
 def interval_error(pred: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -120,10 +122,15 @@ class LooResult:
         for outcome, g in self.frame.groupby("outcome"):
             w = g["weight"].to_numpy()
             row: dict[str, object] = {"outcome": outcome, "n": len(g)}
-            for p in ("model", "mean", "step", "fitted"):
+            for p in ("model", "mean", "step", "fitted", "no_change"):
+                if f"err_{p}" not in g or g[p].isna().all():
+                    continue
                 e = g[f"err_{p}"].to_numpy()
                 row[f"mae_{p}"] = float(e.mean())
                 row[f"wmae_{p}"] = float((w * e).sum() / w.sum())
+            if "covered" in g:
+                has = g["pi_lower"].notna()
+                row["coverage_90"] = float(g.loc[has, "covered"].mean()) if has.any() else np.nan
             for p in ("mean", "step"):
                 base = row[f"wmae_{p}"]
                 row[f"gain_vs_{p}"] = (
@@ -162,8 +169,47 @@ class LooResult:
         return cls(frame=t["frame"], thetas=t["thetas"])
 
 
-def leave_one_out(calibrator: Calibrator, fit: FitResult, progress: bool = False) -> LooResult:
-    """Leave each community out, re-solve, predict it; baselines on the same other cases."""
+def _no_change(row: pd.Series) -> float:
+    """Collection if nothing changed: the figure before the change (0.80 when unknown)."""
+    before = row.get("collection_before", np.nan)
+    return float(before) if np.isfinite(before) else 0.80
+
+
+def _member_predictions(
+    calibrator: Calibrator, members: Sequence[np.ndarray], obs: Sequence[str], outcome: str
+) -> pd.DataFrame:
+    """Predictions of each posterior member (rows) for figures ``obs`` (columns)."""
+    out = {}
+    for m, u in enumerate(members):
+        sim = calibrator.simulate(u)
+        out[m] = _predict(sim, obs, outcome)
+    return pd.DataFrame(out).T
+
+
+def _predict(sim: SimOutcome, obs: Sequence[str], outcome: str) -> pd.Series:
+    """The model's prediction of figures ``obs``: case rows by median, records by mean."""
+    from_cases = _predictions(sim, obs, outcome) if outcome in sim.cases else pd.Series()
+    rec = sim.records
+    if rec is not None and len(rec):
+        r = rec[rec["obs_id"].isin(obs) & (rec["measure"] == outcome)]
+        from_records = r.groupby("obs_id")["value"].mean()
+        from_cases = pd.concat([from_cases.drop(from_records.index, errors="ignore"), from_records])
+    return from_cases
+
+
+def leave_one_out(
+    calibrator: Calibrator,
+    fit: FitResult,
+    progress: bool = False,
+    members: Sequence[np.ndarray] | None = None,
+) -> LooResult:
+    """Leave each community out, re-solve, predict it; baselines on the same other figures.
+
+    Figures: approval, turnout and collection of the case rows, and the second pass's records
+    (firm-vote tallies, vote events, takeovers). With ``members`` (posterior draws, unit cube)
+    each prediction gets a 90% predictive interval: the members' spread around the full fit,
+    moved to the left-out prediction.
+    """
     from tqdm.auto import tqdm
 
     cases = calibrator.cases
@@ -173,7 +219,36 @@ def leave_one_out(calibrator: Calibrator, fit: FitResult, progress: bool = False
     test_rows = {
         o: f[f[f"use_{o}"].isin(["fit", "target"]) & f["case_id"].isin(simulated)] for o in OUTCOMES
     }
-    ids = sorted(set(test_rows["approval"]["case_id"]) | set(test_rows["collection"]["case_id"]))
+    designs = calibrator.simulator.records
+    ids = sorted(set().union(*(set(t["case_id"]) for t in test_rows.values())))
+    ids = sorted(set(ids) | {d.case_id for d in designs})
+    # Vote outcomes known for the base rate of pass/fail: events and fee steps' results.
+    known_votes = pd.concat(
+        [
+            pd.DataFrame(
+                [(d.case_id, d.lo) for d in designs if d.kind == "event"],
+                columns=["case_id", "y"],
+            ),
+            pd.DataFrame(
+                {
+                    "case_id": f.loc[f["matter"] == "fee", "case_id"],
+                    "y": f.loc[f["matter"] == "fee", "status"].map(
+                        {"passed": 1.0, "rejected": 0.0, "no_quorum": 0.0}
+                    ),
+                }
+            ).dropna(),
+        ]
+    )
+    spread: dict[str, pd.DataFrame] = {}
+    if members is not None:
+        for outcome in OUTCOMES:
+            obs = list(test_rows[outcome].index)
+            spread[outcome] = _member_predictions(calibrator, members, obs, outcome)
+        for measure in ("turnout", "approval", "passed", "collection"):
+            obs = [d.obs_id for d in designs if d.measure == measure]
+            if obs:
+                m = _member_predictions(calibrator, members, obs, measure)
+                spread[measure] = pd.concat([spread.get(measure, pd.DataFrame()), m], axis=1)
     records, thetas = [], []
     for cid in tqdm(ids, desc="leave one out", disable=not progress):
         mult = pd.Series(1.0, index=calibrator.simulator.case_ids)
@@ -191,14 +266,15 @@ def leave_one_out(calibrator: Calibrator, fit: FitResult, progress: bool = False
             train = cases.rows(outcome)
             train = train[train["case_id"] != cid]
             base = baseline_predictions(train, test, outcome)
-            model = _predictions(sim, list(test.index), outcome)
-            fitted = _predictions(full, list(test.index), outcome)
+            model = _predict(sim, list(test.index), outcome)
+            fitted = _predict(full, list(test.index), outcome)
             for obs, r in test.iterrows():
                 records.append(
                     {
                         "obs_id": obs,
                         "case_id": cid,
                         "outcome": outcome,
+                        "kind": "case",
                         "lo": r[f"{outcome}_lo"],
                         "hi": r[f"{outcome}_hi"],
                         "weight": r["weight"],
@@ -207,12 +283,58 @@ def leave_one_out(calibrator: Calibrator, fit: FitResult, progress: bool = False
                         "fitted": fitted.get(obs, np.nan),
                         "mean": base.loc[obs, "mean"],
                         "step": base.loc[obs, "step"],
+                        "no_change": _no_change(r) if outcome == "collection" else np.nan,
                     }
                 )
+        for d in (d for d in designs if d.case_id == cid):
+            model = _predict(sim, [d.obs_id], d.measure).get(d.obs_id, np.nan)
+            fitted = _predict(full, [d.obs_id], d.measure).get(d.obs_id, np.nan)
+            row = {
+                "obs_id": d.obs_id,
+                "case_id": cid,
+                "outcome": "pass_fail" if d.kind == "event" else d.measure,
+                "kind": d.kind,
+                "lo": d.lo,
+                "hi": d.hi,
+                "weight": d.weight,
+                "step_pct": 0.0,
+                "model": model,
+                "fitted": fitted,
+                "no_change": np.nan,
+            }
+            if d.kind == "event":
+                other = known_votes[known_votes["case_id"] != cid]["y"]
+                row["mean"] = row["step"] = float(other.mean()) if len(other) else 0.5
+            else:
+                train = cases.rows(d.measure if d.measure != "collection" else "collection")
+                train = train[train["case_id"] != cid]
+                pseudo = pd.DataFrame({"step_pct": [0.0]}, index=[d.obs_id])
+                base = baseline_predictions(train, pseudo, d.measure)
+                row["mean"], row["step"] = base.loc[d.obs_id, "mean"], base.loc[d.obs_id, "step"]
+                if d.kind == "takeover":
+                    row["no_change"] = float(d.scenario.community.initial_collection_rate or 0.8)
+            records.append(row)
     frame = pd.DataFrame(records)
-    for p in ("model", "mean", "step", "fitted"):
+    for p in ("model", "mean", "step", "fitted", "no_change"):
         pred = frame[p].fillna(0.5).to_numpy()  # a missing prediction counts as a coin toss
-        frame[f"err_{p}"] = interval_error(pred, frame["lo"], frame["hi"])
+        err = interval_error(pred, frame["lo"], frame["hi"])
+        brier = (pred - frame["lo"].to_numpy(float)) ** 2
+        frame[f"err_{p}"] = np.where(frame["outcome"] == "pass_fail", brier, err)
+    # 90% predictive intervals from the posterior members, moved to the left-out prediction.
+    if spread:
+        lower, upper = [], []
+        for _, r in frame.iterrows():
+            key = "passed" if r["outcome"] == "pass_fail" else r["outcome"]
+            m = spread.get(key)
+            if m is None or r["obs_id"] not in m.columns:
+                lower.append(np.nan)
+                upper.append(np.nan)
+                continue
+            dev = m[r["obs_id"]].to_numpy(float) - r["fitted"]
+            lower.append(r["model"] + np.nanquantile(dev, 0.05))
+            upper.append(r["model"] + np.nanquantile(dev, 0.95))
+        frame["pi_lower"], frame["pi_upper"] = lower, upper
+        frame["covered"] = (frame["pi_upper"] >= frame["lo"]) & (frame["pi_lower"] <= frame["hi"])
     return LooResult(frame=frame, thetas=pd.DataFrame(thetas).set_index("case_id"))
 
 
@@ -300,7 +422,28 @@ def synthetic_data(
             lo, hi = rounding_interval(f"{round(float(v), 2):.2f}")
             frame.loc[obs, f"{outcome}_lo"] = lo
             frame.loc[obs, f"{outcome}_hi"] = hi
-    cases = dataclasses.replace(calibrator.cases, frame=frame)
+    # The second pass's records, as the model would have reported them.
+    rec = sim.records
+    rec = rec[rec["replicate"] == 0].set_index(["obs_id", "measure"])["value"]
+    tallies = calibrator.cases.tallies.copy()
+    for i, t in tallies.iterrows():
+        v = rec.get((t["obs_id"], t["measure"]), np.nan)
+        if np.isfinite(v):
+            tallies.loc[i, ["lo", "hi"]] = rounding_interval(f"{round(float(v), 2):.2f}")
+    events = calibrator.cases.events.copy()
+    for obs in events.index:
+        v = rec.get((obs, "passed"), np.nan)
+        if np.isfinite(v):
+            events.loc[obs, "passed"] = float(v)
+    takeovers = calibrator.cases.takeovers.copy()
+    for obs in takeovers.index:
+        v = rec.get((obs, "collection"), np.nan)
+        if np.isfinite(v):
+            lo, hi = rounding_interval(f"{round(float(v), 2):.2f}")
+            takeovers.loc[obs, ["collection_after_lo", "collection_after_hi"]] = lo, hi
+    cases = dataclasses.replace(
+        calibrator.cases, frame=frame, tallies=tallies, events=events, takeovers=takeovers
+    )
     targets = [
         dataclasses.replace(t, value=sim.moment(t.name)) if t.use == "objective" else t
         for t in calibrator.targets
@@ -316,8 +459,13 @@ def recovery(
     settings: FitSettings | None = None,
     tolerance: dict[str, float] | None = None,
     cache: EvaluationCache | None = None,
+    posterior_particles: int = 0,
 ) -> RecoveryResult:
     """Calibrate on data simulated from ``truth`` and compare.
+
+    With ``posterior_particles`` the posterior (:mod:`~feesim.studies.calibration.posterior`)
+    is drawn on the synthetic data too, and ``frame["covered_90"]`` says whether each
+    parameter's 90% interval covers the truth.
 
     Parameters
     ----------
@@ -344,6 +492,12 @@ def recovery(
     )
     cal.progress = calibrator.progress
     fit = cal.fit()
+    draws = None
+    if posterior_particles:
+        from feesim.studies.calibration.posterior import coverage, sample_posterior
+
+        draws = sample_posterior(cal, fit, particles=posterior_particles, rng=seed)
+        covered = coverage(draws, pd.Series(truth))["covered"]
     rows = []
     for p in cal.parameters:
         tol = (tolerance or {}).get(p.name, 0.1 * (p.hi - p.lo))
@@ -357,6 +511,53 @@ def recovery(
                 "error": err,
                 "tolerance": tol,
                 "recovered": abs(err) <= tol,
+                **({"covered_90": bool(covered[p.name])} if draws is not None else {}),
             }
         )
     return RecoveryResult(pd.DataFrame(rows).set_index("parameter"), fit)
+
+
+#: The outcomes of ``calibration/validation.json`` and their naive baselines (JSON key: column).
+VALIDATION_OUTCOMES: dict[str, dict[str, str]] = {
+    "approval": {"baseline_mean": "mean", "baseline_logit": "step"},
+    "turnout": {"baseline_mean": "mean", "baseline_logit": "step"},
+    "collection": {"baseline_mean": "mean", "baseline_no_change": "no_change"},
+    "pass_fail": {"baseline_rate": "mean"},
+}
+
+
+def validation_figures(loo: LooResult, coverage_synthetic: float | None = None) -> dict:
+    """The leave-one-out record as plain data (``calibration/validation.json``).
+
+    For each of ``approval``, ``turnout``, ``collection`` (after a step, a new firm or a
+    takeover) and ``pass_fail``: ``n`` figures, the model's reliability-weighted error
+    (``model``: interval error; Brier score for ``pass_fail``), the baselines' and
+    ``coverage_90``, the share of left-out figures whose reported interval meets the model's 90%
+    predictive interval; ``gain`` is the relative reduction of the model's error against each
+    baseline. ``coverage_synthetic_90`` is the share of parameters whose posterior 90% interval
+    covered the truth on synthetic data.
+    """
+    s = loo.summary_frame()
+
+    def num(x: object) -> float | None:
+        v = float(x)  # type: ignore[arg-type]
+        return v if np.isfinite(v) else None
+
+    out: dict[str, object] = {}
+    for outcome, baselines in VALIDATION_OUTCOMES.items():
+        if outcome not in s.index:
+            out[outcome] = {"n": 0}
+            continue
+        row = s.loc[outcome]
+        entry: dict[str, object] = {"n": int(row["n"]), "model": num(row["wmae_model"])}
+        gains = {}
+        for key, col in baselines.items():
+            value = row.get(f"wmae_{col}", np.nan)
+            entry[key] = num(value)
+            if entry[key] and entry["model"] is not None:
+                gains[key] = num(1 - entry["model"] / value)  # type: ignore[operator]
+        entry["gain"] = gains
+        entry["coverage_90"] = num(row.get("coverage_90", np.nan))
+        out[outcome] = entry
+    out["coverage_synthetic_90"] = coverage_synthetic
+    return out
