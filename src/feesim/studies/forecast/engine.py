@@ -378,9 +378,12 @@ def run_forecast(
     runner = Runner(workers, progress) if runner is None else runner
     try:
         null = inp.is_null()
+        motion = f"scenario:{inp.motion_key}"
         branches: list[tuple[Scenario, str | None]] = [(inp.status_quo, None)]
         if not null:
-            branches.append((inp.scenario(), f"scenario:{inp.motion_key}"))
+            branches.append((inp.scenario(), motion))
+            # The same process without the step: how much of the change is the process.
+            branches.append((inp.scenario(inp.process_only()), motion))
         out = run_branches(
             branches,
             runs=runs,
@@ -396,6 +399,7 @@ def run_forecast(
             runner.close()
     status_quo = out[0]
     proposal = out[1] if not null else status_quo
+    process = out[2] if not null else status_quo
     elapsed = time.perf_counter() - started
     if on_done is not None:
         on_done(elapsed)
@@ -403,6 +407,7 @@ def run_forecast(
         inp,
         status_quo=status_quo,
         proposal=proposal,
+        process=process,
         runs=runs,
         seed=seed,
         populations=populations,

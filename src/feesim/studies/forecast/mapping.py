@@ -207,6 +207,30 @@ class ForecastInput:
             and not p.release_public_income
         )
 
+    def process_only(self) -> Proposal:
+        """The proposal's process without its step: what the decomposition compares against.
+
+        The same announcement, disclosure or audit, meetings and door-to-door rounds, voted on
+        at the same month, but the fees unchanged and nothing bought with them (no service
+        package, quality first, trial, works, campaign or release of public income). The
+        difference between it and the status quo is what the process does; the difference
+        between the proposal and it is what the step and its package do.
+        """
+        p = self.proposal
+        return dataclasses.replace(
+            p,
+            new_fee_per_m2=None,
+            step_pct=0.0,
+            step_yuan=None,
+            service_quality=0.0,
+            packages=(),
+            quality_first_months=0,
+            trial_months=0,
+            renovation_bundled=False,
+            campaign_steps=0,
+            release_public_income=False,
+        )
+
     def scenario(self, proposal: Proposal | None = None) -> Scenario:
         """The scenario with the proposal (or ``proposal``) inserted at its place."""
         p = self.proposal if proposal is None else proposal

@@ -40,7 +40,7 @@ from feesim.studies.forecast.outcomes import EXIT_WINDOWS, TESTS, BranchOutcome
 
 __all__ = ["JSON_KEYS", "SCHEMA_VERSION", "ForecastResult", "SearchResult", "verdict"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _DIST = "distribution {mean, p05, p50, p95} over runs"
 
@@ -105,6 +105,11 @@ JSON_KEYS: dict[str, str] = {
     "(distribution over members or null), between_member_sd (or null)",
     "windows": "collection_12m_month, exit_window_start, exit_windows, months_after_vote",
     "defaults": "every item the input file left out, with the default used",
+    "decomposition": "how much of the change is the process and how much the step: for "
+    "collection_rate_12m, collection_rate_end, firm_margin_12m and firm_exit_probability_36m, "
+    "the mean over runs of total (proposal minus status quo), process (the same process without "
+    "the step minus status quo) and step (proposal minus process), on common random numbers; "
+    "null for a null proposal",
     "search": "step search results (null unless --search)",
     "elapsed_s": "wall time of the simulations (seconds)",
 }
@@ -209,8 +214,9 @@ class ForecastResult:
         populations: int,
         ensemble_members: int,
         elapsed_s: float,
+        process: BranchOutcome | None = None,
     ) -> ForecastResult:
-        """Summarise the two branches."""
+        """Summarise the branches (``process``: the process without the step)."""
         from feesim.engine.rules.government import calendar
 
         sc = inp.status_quo
@@ -278,6 +284,11 @@ class ForecastResult:
             "exit_windows": list(EXIT_WINDOWS),
             "months_after_vote": T - vm,
         }
+        d["decomposition"] = (
+            None
+            if null or process is None
+            else _decomposition(status_quo, process, proposal, vm, m12, T)
+        )
         d["defaults"] = list(inp.defaults)
         d["search"] = None
         d["elapsed_s"] = float(elapsed_s)
@@ -500,6 +511,37 @@ def _per_run(
         status_quo.series["firm_cash_yuan"], T - 1
     )
     return out
+
+
+def _decomposition(
+    status_quo: BranchOutcome,
+    process: BranchOutcome,
+    proposal: BranchOutcome,
+    vm: int,
+    m12: int,
+    T: int,
+) -> dict[str, dict[str, float]]:
+    """Mean effects: total, process (without the step) and step (see ``JSON_KEYS``)."""
+
+    def values(b: BranchOutcome) -> dict[str, np.ndarray]:
+        col = b.series["collection_rate"]
+        return {
+            "collection_rate_12m": _at(col, m12),
+            "collection_rate_end": _at(col, T - 1),
+            "firm_margin_12m": _margin(b, vm + 1, m12 + 1),
+            "firm_exit_probability_36m": _exit_within(b, vm, 36).astype(float),
+        }
+
+    sq, pr, pp = values(status_quo), values(process), values(proposal)
+    mean = lambda x: float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
+    return {
+        k: {
+            "total": mean(pp[k] - sq[k]),
+            "process": mean(pr[k] - sq[k]),
+            "step": mean(pp[k] - pr[k]),
+        }
+        for k in sq
+    }
 
 
 @dataclass(frozen=True)
