@@ -37,6 +37,11 @@ log = logging.getLogger(__name__)
 
 _FF = "Fischbacher, Gaechter & Fehr 2001 (domain-rules 4.2)"
 _HABIT = "Chang 2025 HKU thesis: past payment predicts payment (domain-rules 4.1)"
+_PROCESS = (
+    "judgement: one event leaves a small, fading trace (governance_half_life_months); what "
+    "lasts is what residents then see; seed 003 credits a cost review with acceptance of the "
+    "fee (approval: disclosure_learning, approve_process), not with payment"
+)
 
 
 @dataclass(frozen=True)
@@ -152,30 +157,31 @@ class Behaviour:
         source="Huang, Chen & Chen (Taiwan): trust drives renewal (domain-rules 4.1)",
     )
     trust_disclosure: float = param(
-        0.04,
+        0.02,
         unit="trust points",
         lo=0,
         hi=0.5,
         kind="uncertainty",
         doc="trust gained when the firm posts its accounts before a proposal",
+        source=_PROCESS,
     )
     trust_audit: float = param(
-        0.08,
+        0.03,
         unit="trust points",
         lo=0,
         hi=0.5,
         kind="uncertainty",
         doc="trust gained from a third-party audit or price assessment",
-        source="seed 003: third-party cost review made residents accept the new fee",
+        source=_PROCESS,
     )
     trust_negotiation: float = param(
-        0.1,
+        0.03,
         unit="trust points",
         lo=0,
         hi=0.5,
         kind="uncertainty",
         doc="trust gained from fee negotiation meetings (price joint meetings)",
-        source="seeds 000, 002",
+        source=_PROCESS,
     )
     trust_evaluation: float = param(
         0.0,
