@@ -40,6 +40,7 @@ __all__ = [
     "Government",
     "History",
     "Legal",
+    "MenuOption",
     "Meta",
     "Package",
     "Proposal",
@@ -784,6 +785,19 @@ class Package:
 
 
 @dataclass(frozen=True)
+class MenuOption:
+    """One service level of a menu vote: its step and what it buys."""
+
+    name: str = param(doc="e.g. 'basic', 'tidy', 'liveable'")
+    step_pct: float = param(
+        unit="share", lo=-0.9, hi=10, kind="lever", doc="the option's relative step (0.2 = +20%)"
+    )
+    service_quality: float = param(
+        0.0, unit="quality points", lo=0, hi=1, kind="lever", doc="service the option buys"
+    )
+
+
+@dataclass(frozen=True)
 class Proposal:
     """A matter put to the owners' vote.
 
@@ -877,6 +891,13 @@ class Proposal:
         source="seed 004",
     )
     packages: tuple[Package, ...] = param((), doc="value-added packages voted separately")
+    menu: tuple[MenuOption, ...] = param(
+        (),
+        doc="service levels to choose from in one vote (each owner who takes part picks one; "
+        "the most chosen passes if more than half of the participants' heads and area chose "
+        "it); the proposal's own step is then 0",
+        source="cases_more N07, N11: menu votes pick the cheapest option",
+    )
     effective: Literal["next_cycle", "next_month", "next_year"] = param(
         "next_cycle", kind="lever", doc="when a passed fee takes effect"
     )
@@ -905,6 +926,13 @@ class Proposal:
                 "new_fee_per_m2",
                 given or None,
                 "exactly one of new_fee_per_m2, step_pct or step_yuan for a fee proposal",
+            )
+        if self.menu and (len(self.menu) < 2 or self.matter != "fee" or self.step_pct != 0):
+            raise _err(
+                path,
+                "menu",
+                [o.name for o in self.menu],
+                "at least two options on a fee proposal whose own step_pct is 0",
             )
         if self.matter == "maintenance_fund" and self.fund_bill_per_m2 <= 0:
             raise _err(

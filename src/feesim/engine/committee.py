@@ -160,6 +160,14 @@ class Motion:
     quality_delivered: float = -1.0  # quality the firm delivered at the announcement
     approval: float = 0.0  # approval by heads of the main vote (share of participants)
     packages_adopted: list[bool] = field(default_factory=list)
+    choice: int = -1  # the option a menu vote chose
+
+    @property
+    def service_quality(self) -> float:
+        """Service the motion promises: its package, or the chosen option's."""
+        if self.choice >= 0:
+            return self.spec.menu[self.choice].service_quality
+        return self.spec.service_quality
 
     @property
     def label(self) -> str:
@@ -321,15 +329,26 @@ class OwnersCommittee(mesa.Agent):
         )
 
     def on_vote(
-        self, month: int, m: Motion, passed: bool, quorum: bool, approval: float = 0.0
+        self,
+        month: int,
+        m: Motion,
+        passed: bool,
+        quorum: bool,
+        approval: float = 0.0,
+        option: int = -1,
     ) -> list[Ballot]:
         """Act on the result of the main vote of motion ``m``.
 
-        Returns the questions that follow on the same ballot sheet: the value-added packages
-        of a fee motion that passed (each a simple-majority matter of its own).
+        ``option`` is the service level a menu vote chose. Returns the questions that follow
+        on the same ballot sheet: the value-added packages of a fee motion that passed (each a
+        simple-majority matter of its own).
         """
         c, r, spec = self.community, self.run, m.spec
         m.approval = approval if approval == approval else 0.0
+        if spec.menu and option >= 0 and passed:
+            m.choice = option
+            m.new_fee = m.fee_before * (1.0 + spec.menu[option].step_pct)
+            c.log(r, month, "menu_choice", f"motion {m.key}: {spec.menu[option].name}")
         if not quorum and m.retries_left > 0:
             m.retries_left -= 1
             m.vote_month = month + 1
@@ -370,7 +389,7 @@ class OwnersCommittee(mesa.Agent):
         """
         delivered = self.community.delivered_quality(self.run)
         base = m.quality_delivered if m.quality_delivered >= 0 else delivered
-        return min(1.2, base + m.spec.service_quality + extra)
+        return min(1.2, base + m.service_quality + extra)
 
     def _take_effect(self, m: Motion, month: int) -> None:
         c, r, spec = self.community, self.run, m.spec

@@ -523,7 +523,12 @@ class FeeModel(mesa.Model):
                 b.ref.packages_adopted.append(d.passed)
                 continue
             packages += self.committees[b.run].on_vote(
-                t, b.ref, d.passed, d.figures["quorum_met"], d.figures["approval_heads"]
+                t,
+                b.ref,
+                d.passed,
+                d.figures["quorum_met"],
+                d.figures["approval_heads"],
+                d.figures.get("option", -1),
             )
         self.last_vote = LastVote(t, result.participates, result.approves, result.voting)
         for k, group in vote.package_rounds(packages):

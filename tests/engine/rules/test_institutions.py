@@ -130,3 +130,33 @@ def test_the_government_share_of_works_spares_the_owners_a_top_up(frozen):
     assert not (state_pays.events["event"] == "works_top_up").any()
     assert (owners_pay.series["fund_balance_yuan"] >= 0).all()
     assert not owners_pay.series["fund_balance_yuan"].equals(state_pays.series["fund_balance_yuan"])
+
+
+def test_a_menu_vote_picks_the_cheapest_option(load_example, monkeypatch):
+    """Owners choosing among service levels pick the cheapest (cases_more N07, N11)."""
+    from feesim.config.scenario import MenuOption
+    from feesim.engine.rules import vote
+
+    x = load_example("xianghe_2025")
+    menu = (
+        MenuOption("basic", 0.1, 0.05),
+        MenuOption("tidy", 0.3, 0.15),
+        MenuOption("liveable", 0.6, 0.3),
+    )
+    prop = dataclasses.replace(x.proposals[0], new_fee_per_m2=None, step_pct=0.0, menu=menu)
+    winners: list[int] = []
+    choose = vote._menu_choice
+
+    def spy(*args, **kwargs):
+        yes, won = choose(*args, **kwargs)
+        winners.extend(won.values())
+        return yes, won
+
+    monkeypatch.setattr(vote, "_menu_choice", spy)
+    result = st.run(dataclasses.replace(x, proposals=(prop,)), 12, 3)
+    assert len(winners) == 12
+    assert winners.count(0) >= 9, winners
+    # The chosen option is counted under Art. 278: a plurality short of half the participants
+    # passes nothing.
+    v = result.votes
+    assert ((v["approval_heads"] > 0.5) == v["passed"]).all() or not v["passed"].any()

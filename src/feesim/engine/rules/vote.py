@@ -566,6 +566,12 @@ def hold(
         participants,
         runs_v,
     )
+    menus = [b for b in ballots if b.package is None and b.spec.menu]
+    choice = None
+    if menus:
+        yes_v, choice = _menu_choice(
+            hv, beh, voters, month, sub, menus, runs_v, sat, trust, part_v, yes_v, visited, process
+        )
     gain_trust = per_household(beh.trust_visit, hv.run) * visited
     if units is None:
         add_personal(hh, slice(None), gain_trust)
@@ -588,5 +594,73 @@ def hold(
             supermajority=supermajority[sel],
             silent_majority=flag,
         )
-        decided += [Decided(by_run[int(slot)], out.row(j)) for j, slot in enumerate(sel)]
+        for j, slot in enumerate(sel):
+            figures = out.row(j)
+            if choice is not None and int(slot) in choice:
+                figures["option"] = choice[int(slot)]
+            decided.append(Decided(by_run[int(slot)], figures))
     return VoteRound(decided, part, yes, voting)
+
+
+def _menu_choice(
+    hv: Households,
+    beh: RunValues,
+    voters: Electorate,
+    month: int,
+    sub: int,
+    menus: list[Ballot],
+    runs_v: np.ndarray,
+    sat: np.ndarray,
+    trust: np.ndarray,
+    part_v: np.ndarray,
+    yes_v: np.ndarray,
+    visited: np.ndarray,
+    process: np.ndarray,
+) -> tuple[np.ndarray, dict[int, int]]:
+    """Menu votes: every owner who takes part picks the option it values most.
+
+    An option's value is the approval utility of its step and its service (the same terms as a
+    yes/no vote, a door-to-door visit included) plus a Gumbel draw (a logit choice); the option
+    most chosen by heads is the one put to the Art. 278 count, its choosers being the "yes".
+    Returns the "yes" of every owner (unchanged outside the menu runs) and each menu run's
+    winning option (index into its menu), keyed by the batch's run number.
+    """
+    R = hv.n_runs
+    where = {int(np.searchsorted(runs_v, b.run)): b for b in menus}  # local run -> ballot
+    K = max(len(b.spec.menu) for b in menus)
+    values = np.full((K, hv.n), -np.inf, dtype=np.float32)
+    sizes = np.diff(hv.run_start)
+    for k in range(K):
+        step_rb = np.zeros((R, hv.n_types))
+        dfee_rb = np.zeros((R, hv.n_types))
+        promised = np.zeros(R)
+        offered = []
+        for i, b in where.items():
+            if k >= len(b.spec.menu):
+                continue
+            opt = b.spec.menu[k]
+            nb = len(b.fee_before)
+            step_rb[i, :nb] = opt.step_pct
+            dfee_rb[i, :nb] = b.fee_before * opt.step_pct
+            promised[i] = opt.service_quality
+            offered.append(i)
+        rise = dfee_rb.astype(F32).ravel().take(hv.rb)
+        u = approval_utility(
+            hv, beh, sat, trust, step_rb, rise * hv.area_per_income, promised, np.zeros(R), process
+        )
+        u += per_household(beh.approve_visit, hv.run) * visited
+        draw = voters.streams.uniform_runs(
+            Decision.APPROVAL, month, runs_v, sizes, sub=500 + 10 * sub + k
+        )
+        gumbel = -np.log(-np.log(np.clip(draw, 1e-7, 1 - 1e-7)))
+        values[k] = np.where(np.isin(hv.run, offered), u + gumbel.astype(F32), -np.inf)
+    pick_owner = np.argmax(values, axis=0).take(hv.owner_primary)
+    winners: dict[int, int] = {}
+    yes = yes_v.copy()
+    for i, b in where.items():
+        mine = hv.owner_run == i
+        chose = np.bincount(pick_owner[mine & part_v], minlength=len(b.spec.menu))
+        best = int(np.argmax(chose))
+        winners[int(b.run)] = best
+        yes[mine] = part_v[mine] & (pick_owner[mine] == best)
+    return yes, winners
