@@ -147,7 +147,14 @@ def test_pass_probability_never_rises_with_the_step():
 
 
 def test_zero_step_reproduces_the_status_quo_exactly():
-    inp = community(**{"proposal.step_percent": 0, "proposal.service_improvement": 0.0})
+    inp = community(
+        **{
+            "proposal.step_percent": 0,
+            "proposal.service_improvement": 0.0,
+            "proposal.audit": "none",
+            "proposal.door_to_door_rounds": 0,
+        }
+    )
     assert inp.is_null()
     r = forecast(inp, runs=30)
     assert r["null_proposal"] is True and r.pass_probability == 1.0
@@ -168,6 +175,28 @@ def test_zero_step_with_a_package_is_voted():
     assert not inp.is_null()
     r = forecast(inp, runs=20)
     assert r["null_proposal"] is False and r["turnout_heads"]["mean"] is not None
+
+
+@pytest.mark.parametrize(
+    "process",
+    [
+        {"proposal.audit": "accounts"},
+        {"proposal.audit": "none", "proposal.negotiation_meetings": True},
+        {"proposal.audit": "none", "proposal.door_to_door_rounds": 2},
+    ],
+    ids=["posted accounts", "meetings", "door-to-door rounds"],
+)
+def test_a_zero_step_carrying_only_process_is_simulated(process):
+    """Posted accounts, meetings or door-to-door rounds move trust and payment in the model, so
+    a zero step carrying only them is put to the owners and simulated (issue 14: it was
+    declared "no change" and its branch was the status quo)."""
+    inp = community(**{"proposal.step_percent": 0, "proposal.service_improvement": 0.0, **process})
+    assert not inp.is_null()
+    r = forecast(inp, runs=20)
+    assert r["null_proposal"] is False and r["turnout_heads"]["mean"] is not None
+    after = slice(inp.vote_month + 1, None)
+    sq, pr = r.status_quo.series["trust"][:, after], r.proposal.series["trust"][:, after]
+    assert np.mean(pr - sq) > 0.005
 
 
 def test_results_do_not_depend_on_workers_and_repeat_with_the_seed():

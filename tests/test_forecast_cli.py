@@ -208,7 +208,7 @@ BAD_FILES = [
     ),
     (
         _swap("door_to_door_rounds = 2", 'door_to_door_rounds = 2\naudit = "none"'),
-        "disclosure",
+        "proposal.audit: got 'none'",
         "'audit' or 'assessment'",
     ),
     (_swap("[committee]", "[community.x]\n[committee]"), "community.x", "allowed keys"),

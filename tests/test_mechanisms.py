@@ -298,12 +298,14 @@ def test_a_smaller_copy_of_an_estate_runs_like_the_estate(examples):
 
 def test_campaign_step_five_sues_a_share_of_those_still_refusing(small_scenario):
     """Step 5 files suits against ``legal.sue_share`` of the households still owing, not all of
-    them (domain-rules B.5: firms sue a minority of debtors)."""
+    them (domain-rules B.5: firms sue a minority of debtors); here suits are cheap enough to be
+    worth filing against every debt."""
     from feesim.config.params import to_mapping
 
     data = to_mapping(_with(small_scenario, proposals=()))
     data["campaigns"] = [{"month": 3, "steps": 5}]
     data["legal"]["sue_share"] = 0.25
+    data["legal"]["cost_per_case_yuan"] = 1.0
     sc = feesim.scenario_from_mapping(data).with_changes(
         **{"community.households": 2000, "community.initial_collection_rate": 0.6}
     )
@@ -343,7 +345,11 @@ def test_more_campaign_steps_never_lower_first_year_collection(load_example, bil
         series = FeeModel([s] * 6, rng=4).run().series
         dec.append(series.loc[series["date"] == "2025-12", "collection_rate"].mean())
     assert all(b >= a - 1e-9 for a, b in itertools.pairwise(dec)), dec
-    assert dec[4] > dec[0]
+    if billing != "monthly":
+        # Under monthly billing the ordinary hazard already gives a whole month's propensity;
+        # the rounds add to it only where a step's boost beats it (recovered arrears, which
+        # used to lift collection through the firm's staffing, are one-off cash: issue 14).
+        assert dec[4] > dec[0]
 
 
 def test_the_firm_holds_service_through_a_thin_margin_and_cuts_under_a_loss(small_scenario):

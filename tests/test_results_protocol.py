@@ -293,9 +293,13 @@ def test_forecast_result_round_trips_and_keeps_its_json(forecast_result, tmp_pat
 def test_null_forecast_saves_one_branch(forecast_input, tmp_path):
     from tests.test_forecast import community, forecast
 
-    null = forecast(
-        community(**{"proposal.step_percent": 0, "proposal.service_improvement": 0}), runs=10
-    )
+    nothing = {
+        "proposal.step_percent": 0,
+        "proposal.service_improvement": 0,
+        "proposal.audit": "none",
+        "proposal.door_to_door_rounds": 0,
+    }
+    null = forecast(community(**nothing), runs=10)
     assert null.data["null_proposal"]
     back = round_trip(null, tmp_path)
     assert not (tmp_path / "saved" / "proposal_runs.parquet").exists()

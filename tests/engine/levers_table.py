@@ -2,9 +2,10 @@
 
 Each :class:`Lever` names a base community, how the lever changes it (in force from month 0),
 optionally the same lever switched on later (``dated``), and the expected sign of its effect on
-outcomes, with the source of the expectation. ``tests/engine/test_comparative_statics.py``
-asserts every row on common random numbers; the README's table "Levers and the directions they
-must move outcomes" is this list (a test keeps them in step).
+outcomes (``signs``), or the direction it must not move them (``holds``: "not down" / "not up"),
+with the source of the expectation. ``tests/engine/test_comparative_statics.py`` asserts every
+row on common random numbers; the README's table "Levers and the directions they must move
+outcomes" is this list (a test keeps them in step).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from feesim.config.scenario import Campaign, Change, Renovation, Scenario
+from feesim.config.scenario import Campaign, Change, Proposal, Renovation, Scenario
 from tests.engine import statics as st
 
 #: Outcomes, with the minimum size of a directed effect and how each is read.
@@ -23,6 +24,7 @@ OUTCOMES: dict[str, tuple[float, st.Outcome | None]] = {
     "passes": (0.1, st.vote("passed")),
     "collection": (0.01, None),  # at the lever's horizon (Lever.collection_month)
     "exit": (6.0, st.notice_month),  # months until notice or exit: positive = later
+    "assessment": (1.0, st.trailing("assessment_score", 60)),  # district score, last 5 years
 }
 
 
@@ -38,6 +40,14 @@ class Lever:
     dated: Callable[[Scenario], Scenario] | None = None  # the lever switched on at month 12
     collection_month: int = 59  # December of year 5 (frozen) / of year 3 (xianghe: 35)
     replicates: int = 16
+    #: Outcomes the lever must not move the other way: +1 not down, -1 not up (no effect of at
+    #: least the outcome's minimum and three standard errors against the direction).
+    holds: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: Smaller minimum effects for this lever (an effect the sources expect to be small).
+    minimum: dict[str, float] = dataclasses.field(default_factory=dict)
+    #: Month collection is read at when the lever is switched on at month 12 (default: the same
+    #: as ``collection_month``); for a one-off lever, the end of the year it acts in.
+    dated_collection_month: int | None = None
 
 
 def _schedule(path: str, value: object, month: int = 12) -> Callable[[Scenario], Scenario]:
@@ -67,6 +77,22 @@ def _renovation(month: int) -> Callable[[Scenario], Scenario]:
         works = Renovation(month=month, cost_per_m2=60.0, government_share=0.4, quality_boost=0.08)
         gov = dataclasses.replace(sc.government, renovations=(works,))
         return dataclasses.replace(sc, government=gov)
+
+    return f
+
+
+def _process_only(month: int) -> Callable[[Scenario], Scenario]:
+    """A zero step carrying posted accounts, negotiation meetings and two door-to-door rounds."""
+
+    def f(sc: Scenario) -> Scenario:
+        prop = Proposal(
+            month=month,
+            step_pct=0.0,
+            disclosure="accounts",
+            negotiation_meetings=True,
+            door_to_door_rounds=2,
+        )
+        return dataclasses.replace(sc, proposals=(*sc.proposals, prop))
 
     return f
 
@@ -134,9 +160,11 @@ LEVERS: tuple[Lever, ...] = (
         "frozen",
         _campaign(0, 5),
         {"collection": +1},
-        "seed 004 (five-step escalation)",
+        "seed 004 (five-step escalation); recovered arrears are one-off cash (issue 14)",
         dated=_campaign(12, 5),
-        collection_month=23,
+        collection_month=11,
+        dated_collection_month=23,
+        holds={"exit": +1},
     ),
     Lever(
         "bigger step: +60% instead of +29%, same package",
@@ -181,6 +209,47 @@ LEVERS: tuple[Lever, ...] = (
         {"approval": -1},
         "seeds 000, 002 (price joint meetings)",
     ),
+    # -- institutions as they work (issue 14) -------------------------------------------------
+    Lever(
+        "legal action against long-term debtors (suits worth their cost)",
+        "frozen",
+        _set("legal.enabled", True),
+        {"collection": +1},
+        "domain-rules 2.1, B.2-5 (firms win >90%; suits costly and slow)",
+        dated=_schedule("legal.enabled", True),
+    ),
+    Lever(
+        "absentee owners 20% -> 50% of units",
+        "xianghe",
+        _set("community.absentee_share", 0.5),
+        {"turnout": -1},
+        "domain-rules 1.4 (ballots collected door to door; 'often people are not at home')",
+    ),
+    Lever(
+        "12345 record left out of the district assessment (10% of the score -> 0)",
+        "frozen",
+        _set("government.assessment_hotline_weight", 0.0),
+        {"assessment": +1},
+        "domain-rules 5; AGG-03, AGG-05, AGG-12 (a declining estate draws more complaints than "
+        "the city's average)",
+        dated=_schedule("government.assessment_hotline_weight", 0.0),
+    ),
+    Lever(
+        "3-month trial of the new service before the fee",
+        "xianghe",
+        _proposal(trial_months=3),
+        {"approval": +1},
+        "seed 003 (先体验后付费), AGG-21",
+        minimum={"approval": 0.01},
+    ),
+    Lever(
+        "process only: a zero step with posted accounts, meetings, 2 door-to-door rounds",
+        "frozen",
+        _process_only(12),
+        {"collection": +1, "exit": +1},
+        "seed 002 (explaining the figures), domain-rules C.3 (trust raises willingness to pay)",
+        collection_month=35,
+    ),
 )
 
 
@@ -190,7 +259,14 @@ def base_scenario(lever: Lever, load_example: Callable[[str], Scenario]) -> Scen
 
 
 _ARROW = {+1: "up", -1: "down"}
-_COLUMNS = ("approval", "turnout", "passes", "collection", "exit")
+_HOLD = {+1: "not down", -1: "not up"}
+_COLUMNS = ("approval", "turnout", "passes", "collection", "exit", "assessment")
+
+
+def _cell(lever: Lever, outcome: str) -> str:
+    if outcome in lever.signs:
+        return _ARROW[lever.signs[outcome]]
+    return _HOLD.get(lever.holds.get(outcome, 0), "")
 
 
 def table_markdown() -> str:
@@ -201,7 +277,7 @@ def table_markdown() -> str:
         "| "
         + lever.name
         + " | "
-        + " | ".join(_ARROW.get(lever.signs.get(c, 0), "") for c in _COLUMNS)
+        + " | ".join(_cell(lever, c) for c in _COLUMNS)
         + f" | {'yes' if lever.dated else ''} | {lever.source} |"
         for lever in LEVERS
     ]

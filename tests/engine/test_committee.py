@@ -75,8 +75,8 @@ class FakeCommunity:
     def set_service_floor(self, run, quality):
         self.floor = quality
 
-    def set_fee(self, run, fees, accepted=0.0):
-        self.calls.append(("set_fee", tuple(np.round(fees, 6)), accepted))
+    def set_fee(self, run, fees, accepted=0.0, rest_of_cycle=False):
+        self.calls.append(("set_fee", tuple(np.round(fees, 6)), accepted, rest_of_cycle))
         self.fee = np.asarray(fees, dtype=float)
 
     def release_public_income(self, run):
@@ -156,6 +156,7 @@ def test_a_passed_fee_takes_effect_with_its_packages_adopted(small_scenario):
     assert m.status == "effective"
     set_fee = next(call for call in c.calls if call[0] == "set_fee")
     assert set_fee[1] == pytest.approx((0.77, 1.49)) and set_fee[2] == 0.8
+    assert set_fee[3] is False  # from the next cycle's bill
     # The package is a floor the firm must keep: delivered at announcement + package + extra.
     assert c.floor == pytest.approx(0.45 + 0.1 + 0.04)
     assert ("campaign", 10, 2) in c.calls
@@ -202,3 +203,32 @@ def test_disclosed_losses_bring_a_cost_covering_proposal(small_scenario):
     quiet, _ = _committee(small_scenario, auto_propose=False)
     quiet.on_losses_disclosed(30)
     assert quiet.motions == []
+
+
+def test_a_trial_takes_effect_at_its_end_for_the_rest_of_the_cycle(small_scenario):
+    """The verdict falls when the trial ends, whatever the billing cycle, and the fee applies
+    from then (issue 14: it waited for the next cycle after the trial)."""
+    committee, c = _committee(small_scenario, Proposal(month=8, step_pct=0.2, trial_months=3))
+    committee.start_of_month(8)
+    m = committee.motions[0]
+    committee.on_vote(8, m, passed=True, quorum=True, approval=0.7)
+    assert m.effective_month == 8 + 1 + 3 and c.commit > 0  # the fake's cycle would say 10
+    committee.start_of_month(12)
+    set_fee = next(call for call in c.calls if call[0] == "set_fee")
+    assert m.status == "effective" and set_fee[3] is True
+
+
+@pytest.mark.parametrize("evaluations", [0, 6])
+def test_a_surge_of_complaints_brings_an_evaluation_or_a_rectification(small_scenario, evaluations):
+    committee, c = _committee(small_scenario, evaluation_months=evaluations)
+    early = committee.on_complaint_surge(20)
+    assert "complaint_surge" in c.events()
+    if evaluations:
+        assert early and not any(call[0] == "rectify" for call in c.calls)
+    else:
+        until = 20 + small_scenario.committee.rectification_months
+        assert not early and ("rectify", until) in c.calls
+    # Once in a rectification period; not at all when the committee ignores the hotline.
+    assert not committee.on_complaint_surge(21)
+    deaf, d = _committee(small_scenario, complaint_response=False)
+    assert not deaf.on_complaint_surge(20) and d.calls == []

@@ -129,10 +129,14 @@ def test_bigger_steps_lose_votes_for_a_given_package(xianghe):
 
 
 # -- every lever of the contract -----------------------------------------------------------------
-def _assert_direction(lever, base, variant, minimum_scale=1.0):
+def _assert_direction(lever, base, variant, minimum_scale=1.0, dated=False):
+    month = lever.collection_month
+    if dated and lever.dated_collection_month is not None:
+        month = lever.dated_collection_month
     for outcome, sign in lever.signs.items():
         minimum, read = OUTCOMES[outcome]
-        read = read or st.collection_at(lever.collection_month)
+        minimum = lever.minimum.get(outcome, minimum)
+        read = read or st.collection_at(month)
         eff = st.effect(base, variant, read, replicates=lever.replicates)
         ok = (
             eff.positive(minimum * minimum_scale)
@@ -140,6 +144,15 @@ def _assert_direction(lever, base, variant, minimum_scale=1.0):
             else eff.negative(minimum * minimum_scale)
         )
         assert ok, f"{lever.name}: {outcome} should go {'up' if sign > 0 else 'down'}: {eff}"
+    for outcome, sign in lever.holds.items():
+        # Not the other way: no effect of the outcome's full minimum against the direction.
+        minimum, read = OUTCOMES[outcome]
+        read = read or st.collection_at(month)
+        eff = st.effect(base, variant, read, replicates=lever.replicates)
+        wrong = eff.negative(minimum) if sign > 0 else eff.positive(minimum)
+        assert not wrong, (
+            f"{lever.name}: {outcome} should not go {'down' if sign > 0 else 'up'}: {eff}"
+        )
 
 
 @pytest.mark.parametrize("lever", LEVERS, ids=lambda lever: lever.name)
@@ -152,7 +165,7 @@ def test_each_lever_moves_outcomes_the_way_the_sources_say(lever, load_example):
 def test_a_lever_switched_on_later_points_the_same_way(lever, load_example):
     base = base_scenario(lever, load_example)
     # Later means less time to act before the horizon: the same sign, a smaller minimum.
-    _assert_direction(lever, base, lever.dated(base), minimum_scale=0.5)
+    _assert_direction(lever, base, lever.dated(base), minimum_scale=0.5, dated=True)
 
 
 def test_the_readme_table_lists_every_lever_with_its_directions():

@@ -366,20 +366,44 @@ class Behaviour:
     )
     pay_enforcement: float = param(
         0.8,
-        unit="log-odds per enforcement level",
+        unit="log-odds at full deterrence",
         lo=0,
         hi=10,
         kind="uncertainty",
-        doc="response of conditional cooperators and payers to reminders and enforcement",
+        doc="response of conditional cooperators and payers to legal deterrence (0-1, grows "
+        "with the suits residents see) and to a legal demand",
     )
     pay_enforcement_fr: float = param(
         2.0,
-        unit="log-odds per enforcement level",
+        unit="log-odds at full deterrence",
         lo=0,
         hi=10,
         kind="uncertainty",
-        doc="response of free riders to enforcement (they pay mainly under it)",
+        doc="response of free riders to legal deterrence and a legal demand (they pay mainly "
+        "under it)",
         source=_FF,
+    )
+    deterrence_suits: float = param(
+        1.0,
+        unit="suits per 100 households",
+        lo=0.01,
+        hi=100,
+        kind="uncertainty",
+        doc="suits residents have seen (per 100 households, fading with "
+        "deterrence_half_life_months) at which legal deterrence is half its full strength; "
+        "deterrence = seen / (seen + this)",
+        source="judgement: a few suits in a thousand households are talked about, not feared "
+        "(issue 14); Tianjin Xidi: 400 suits in ~1,500 households with most still refusing "
+        "(domain-rules 2.1)",
+    )
+    deterrence_half_life_months: float = param(
+        6.0,
+        unit="months",
+        lo=0.5,
+        hi=120,
+        kind="uncertainty",
+        doc="half-life of the suits residents remember seeing (deterrence fades when suits stop)",
+        source="judgement",
     )
     pay_persuasion: float = param(
         1.0,
@@ -578,6 +602,29 @@ class Behaviour:
         hi=0,
         kind="uncertainty",
         doc="engagement of absentee owners (units let out) relative to owner-occupiers",
+    )
+    absentee_response: float = param(
+        0.5,
+        unit="share",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="weight of the service in an absentee owner's payment decision, relative to an "
+        "owner-occupier's (they see less of it; they owe the fee all the same)",
+        source="judgement (no figure in the sources); Civil Code Art. 944: not using the "
+        "service is no ground to refuse the fee (domain-rules 2.1); owners who do not live "
+        "there keep a stake through the unit's price (domain-rules C.5)",
+    )
+    absentee_reach: float = param(
+        0.5,
+        unit="share",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="chance that a door-to-door round (ballots, persuasion) or a campaign round reaches "
+        "an absentee owner, relative to an owner-occupier",
+        source="judgement; Beijing 2019: paper voting needs door-to-door collection and 'often "
+        "people are not at home' (domain-rules 1.4)",
     )
     engagement_trust: float = param(
         0.4,

@@ -29,6 +29,7 @@ from feesim.errors import ConfigError
 from feesim.io import read_toml
 
 __all__ = [
+    "AUDIT_RULE",
     "SCHEDULABLE",
     "TIER_QUALITY",
     "BuildingType",
@@ -49,11 +50,13 @@ __all__ = [
     "Simulation",
     "TierUpgrade",
     "VoteRules",
+    "audit_missing",
     "load_scenario",
     "scenario_from_mapping",
 ]
 
 Billing = Literal["monthly", "quarterly", "yearly"]
+Jurisdiction = Literal["shanghai", "elsewhere"]
 Tier = Literal["basic", "tidy", "liveable"]
 
 #: Service quality (0-1, 1 = the liveable standard fully staffed) that each Huangpu service
@@ -159,6 +162,13 @@ class Community:
     housing_kind: Literal["old_public", "old_commodity", "commodity", "resettlement"] = param(
         "old_commodity", doc="售后公房 / old commodity / newer commodity / resettlement housing"
     )
+    jurisdiction: Jurisdiction = param(
+        "shanghai",
+        doc="where the community is, for the rules that are local: in Shanghai a fixed-fee "
+        "increase needs an audit of the last 12 months or a third-party price assessment first; "
+        "elsewhere no such rule applies",
+        source="Shanghai Provisions Art. 48; 沪房规范〔2021〕6号 §15 (domain-rules 1.2)",
+    )
     stairwell_min: int = param(
         6,
         unit="households",
@@ -183,7 +193,20 @@ class Community:
         lo=0,
         hi=1,
         kind="uncertainty",
-        doc="units whose owner lives elsewhere (let to renters or empty)",
+        doc="units whose owner lives elsewhere (let to renters or empty); the owner is billed "
+        "and liable, pays with less regard to the service and is harder to reach "
+        "(behaviour.absentee_response, absentee_reach)",
+    )
+    renter_share: float = param(
+        0.6,
+        unit="share of absentee units",
+        lo=0,
+        hi=1,
+        kind="uncertainty",
+        doc="absentee units let to renters (the rest stand empty): renters live with the "
+        "service and call the hotline, but are not billed and do not vote",
+        source="judgement (no figure in the sources); Civil Code Art. 944 and Shanghai "
+        "Provisions Art. 49: the owner owes the fee; Art. 278: owners vote",
     )
     retiree_share: float = param(
         0.4,
@@ -590,6 +613,14 @@ class Committee:
         kind="lever",
         doc="propose a cost-covering step when the firm discloses sustained losses",
     )
+    complaint_response: bool = param(
+        True,
+        kind="lever",
+        doc="act on a surge of 12345 complaints: an early resident evaluation where the "
+        "committee holds them, else a rectification order",
+        source="AGG-03: Xuhui removed firms with many complaints; domain-rules E.2-3 (the "
+        "residents' committee and the housing office follow complaints up)",
+    )
     door_to_door_intensity: float = param(
         0.3,
         unit="share of households per round",
@@ -697,6 +728,17 @@ class Government:
         doc="assessment score below which no subsidy is paid",
         source="Dongming Road street 2023: <60 nil, 60-70 80%, 71+ 100%",
     )
+    assessment_hotline_weight: float = param(
+        0.1,
+        unit="share of the assessment score",
+        lo=0,
+        hi=0.4,
+        kind="lever",
+        doc="weight of the community's 12345 hotline record in the district assessment (taken "
+        "from the residents' part, 40% of the score; the inspected service is the other 60%)",
+        source="domain-rules 5: residential area 15-40% of the score; AGG-03: Xuhui removed "
+        "firms with many complaints; AGG-05: Beixinjing tracks 12345 satisfaction (judgement)",
+    )
     renovations: tuple[Renovation, ...] = param(())
     tier_upgrades: tuple[TierUpgrade, ...] = param(())
     emergency_months: int = param(
@@ -741,9 +783,22 @@ class Legal:
         source="domain-rules B5",
     )
     cost_per_case_yuan: float = param(
-        1500.0, unit="yuan", lo=0, hi=1e6, kind="uncertainty", doc="firm's cost per suit"
+        1500.0,
+        unit="yuan",
+        lo=0,
+        hi=1e6,
+        kind="uncertainty",
+        doc="firm's cost per suit; the firm sues only where win_rate times what the court will "
+        "order (the debt and the bills falling due during the delay) covers it",
     )
-    delay_months: int = param(6, unit="months", lo=0, hi=60, kind="uncertainty")
+    delay_months: int = param(
+        6,
+        unit="months",
+        lo=0,
+        hi=60,
+        kind="uncertainty",
+        doc="months from filing a suit to the judgment",
+    )
     win_rate: float = param(
         0.9,
         unit="share",
@@ -855,7 +910,9 @@ class Proposal:
         lo=0,
         hi=24,
         kind="lever",
-        doc="months the new service runs before the new fee is charged (先体验后付费)",
+        doc="months the new service runs after the vote before the new fee is charged "
+        "(先体验后付费); residents' verdict falls at the trial's end and the fee applies from "
+        "then, a supplementary bill covering the rest of the billing cycle",
         source="seed 003; AGG-21 Balizhuang 2-3 months",
     )
     disclosure: Literal["audit", "assessment", "accounts", "none"] = param(
@@ -899,7 +956,10 @@ class Proposal:
         source="cases_more N07, N11: menu votes pick the cheapest option",
     )
     effective: Literal["next_cycle", "next_month", "next_year"] = param(
-        "next_cycle", kind="lever", doc="when a passed fee takes effect"
+        "next_cycle",
+        kind="lever",
+        doc="when a passed fee takes effect (a step with a trial period takes effect when the "
+        "trial ends)",
     )
     retries: int = param(
         1,
@@ -1019,6 +1079,7 @@ class History:
 SCHEDULABLE: dict[str, str] = {
     "government.subsidy_per_m2": "the district subsidy's level (0 stops it)",
     "government.subsidy_min_score": "the assessment score below which no subsidy is paid",
+    "government.assessment_hotline_weight": "the weight of the 12345 record in the assessment",
     "firm.public_income_yuan_month": "public income (parking, advertising)",
     "firm.public_income_firm_share": "the share of public income contracted to the firm",
     "firm.contract": "the contract form (fixed_fee or cost_plus)",
@@ -1029,6 +1090,7 @@ SCHEDULABLE: dict[str, str] = {
     "committee.rollback": "whether a bad score rolls the latest step back",
     "committee.door_to_door_intensity": "the reach of door-to-door rounds",
     "committee.auto_propose": "whether the committee asks for cost-covering steps itself",
+    "committee.complaint_response": "whether the committee acts on a surge of complaints",
     "committee.tender_after_bad_scores": "bad scores in a row that lead to a tender",
     "legal.enabled": "ordinary legal action against long-term debtors",
     "legal.sue_share": "the share of eligible debtors sued each month",
@@ -1044,6 +1106,37 @@ class Change:
         doc="lever fields (dotted, as in the scenario file) and their new values, e.g. "
         '{ "government.subsidy_per_m2" = 0.1 }; see SCHEDULABLE',
         kind="lever",
+    )
+
+
+#: What the audit rule allows, as an error message says it (see :func:`audit_missing`).
+AUDIT_RULE = (
+    "'audit' or 'assessment': in Shanghai an increase under a fixed-fee contract must follow a "
+    "12-month audit or a third-party price assessment (Shanghai Provisions Art. 48; "
+    "沪房规范〔2021〕6号 §15; set community.jurisdiction = 'elsewhere' outside Shanghai)"
+)
+
+
+def audit_missing(scenario: Scenario, proposal: Proposal) -> bool:
+    """Whether ``proposal`` raises a fixed fee without the audit or assessment Shanghai requires.
+
+    The rule is Shanghai's (``community.jurisdiction``); a cost-plus contract publishes audited
+    accounts every year instead.
+    """
+    if scenario.community.jurisdiction != "shanghai" or scenario.firm.contract != "fixed_fee":
+        return False
+    if proposal.matter != "fee" or proposal.disclosure in ("audit", "assessment"):
+        return False
+    return (
+        (proposal.step_pct or 0) > 0
+        or (proposal.step_yuan or 0) > 0
+        or (
+            proposal.new_fee_per_m2 is not None
+            and any(
+                proposal.new_fee_per_m2.get(b.name, b.fee_per_m2) > b.fee_per_m2
+                for b in scenario.community.building_types
+            )
+        )
     )
 
 
@@ -1081,30 +1174,8 @@ class Scenario:
                         sorted(keys),
                         f"one fee for each building type: {sorted(names)}",
                     )
-            raises_fee = prop.matter == "fee" and (
-                (prop.step_pct or 0) > 0
-                or (prop.step_yuan or 0) > 0
-                or (
-                    prop.new_fee_per_m2 is not None
-                    and any(
-                        prop.new_fee_per_m2[b.name] > b.fee_per_m2
-                        for b in self.community.building_types
-                    )
-                )
-            )
-            if (
-                raises_fee
-                and self.firm.contract == "fixed_fee"
-                and prop.disclosure not in ("audit", "assessment")
-            ):
-                raise _err(
-                    p,
-                    "disclosure",
-                    prop.disclosure,
-                    "'audit' or 'assessment': under a fixed-fee contract an increase must "
-                    "follow a 12-month audit or a third-party price assessment (Shanghai "
-                    "Provisions Art. 48; 沪房规范〔2021〕6号 §15)",
-                )
+            if audit_missing(self, prop):
+                raise _err(p, "disclosure", prop.disclosure, AUDIT_RULE)
         for i, c in enumerate(self.campaigns):
             if c.month >= months:
                 raise _err(f"campaigns[{i}]", "month", c.month, f"< simulation.months ({months})")

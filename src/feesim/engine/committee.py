@@ -13,14 +13,18 @@ One :class:`OwnersCommittee` Mesa agent per community runs the *motions* put to 
 A motion's life: *scheduled* -> *announced* (disclosure, audit or price assessment and
 negotiation meetings move trust; with quality first the firm starts delivering the package) ->
 vote (:mod:`feesim.engine.rules.vote`; with no quorum it is retried the next month while
-retries remain) -> *pending* (a passed fee waits for the next billing cycle, or a trial period)
--> *effective* (fees change, the package becomes part of the contract, a collection campaign may
-start), or *rejected* / *no_quorum* / *trial_failed* / *rolled_back*.
+retries remain) -> *pending* (a passed fee waits for the next billing cycle, or for the end of
+its trial period, when residents' verdict falls and the fee applies at once, a supplementary
+bill covering the rest of the cycle) -> *effective* (fees change, the package becomes part of
+the contract, a collection campaign may start), or *rejected* / *no_quorum* / *trial_failed* /
+*rolled_back*.
 
 Resident evaluations (:mod:`feesim.engine.rules.evaluation`) below the threshold lead to a
 rollback of the latest step when ``committee.rollback`` is on and the step is recent (可进可退),
 otherwise to a rectification order; ``committee.tender_after_bad_scores`` bad scores in a row
-lead to a tender.
+lead to a tender. A surge of hotline complaints (:func:`feesim.engine.rules.complaints.surge`)
+brings an early evaluation, or a rectification order where the committee holds no evaluations
+(``committee.complaint_response``).
 
 The committee sees its community and pulls its levers only through the :class:`Community`
 interface (the model provides one, :class:`feesim.engine.community.CommunityDesk`); every event
@@ -36,6 +40,7 @@ import mesa
 import numpy as np
 
 from feesim.config.scenario import Proposal, Scenario
+from feesim.engine.rules.complaints import SURGE_MONTHS
 from feesim.engine.rules.vote import Ballot
 
 __all__ = ["OPEN", "Community", "Motion", "OwnersCommittee"]
@@ -111,8 +116,14 @@ class Community(Protocol):
     def set_service_floor(self, run: int, quality: float) -> None:
         """The service the contract's packages oblige the firm to keep."""
 
-    def set_fee(self, run: int, fees: np.ndarray, accepted: float = 0.0) -> None:
-        """Change the fees from the next bill (``accepted``: share of owners who voted yes)."""
+    def set_fee(
+        self, run: int, fees: np.ndarray, accepted: float = 0.0, rest_of_cycle: bool = False
+    ) -> None:
+        """Change the fees from the next bill (``accepted``: share of owners who voted yes).
+
+        With ``rest_of_cycle`` a rise applies from this month: the months of the billing cycle
+        already billed at the old fee get a supplementary bill for the difference.
+        """
 
     def release_public_income(self, run: int) -> None:
         """Public income goes to the owners' account instead of the firm."""
@@ -210,6 +221,7 @@ class OwnersCommittee(mesa.Agent):
         self.motions: list[Motion] = []
         self.last_step: _Step | None = None
         self.bad_scores = 0
+        self.surge_month = -(10**6)  # month it last acted on a surge of complaints
         for prop in scenario.proposals:
             self._add(prop, "scenario")
 
@@ -368,10 +380,13 @@ class OwnersCommittee(mesa.Agent):
         m.status = "pending"
         if spec.matter == "maintenance_fund" or spec.matter == "hire_firm":
             m.effective_month = month + 1
+        elif spec.trial_months > 0:
+            # The trial lasts what it says: the verdict falls at its end and the fee applies
+            # from then, a supplementary bill covering the rest of the billing cycle.
+            m.effective_month = month + 1 + spec.trial_months
+            c.set_commitment(r, max(c.commitment(r), self._promised(m)))
         else:
-            m.effective_month = c.effective_month(r, month + 1 + spec.trial_months, spec.effective)
-            if spec.trial_months > 0:
-                c.set_commitment(r, max(c.commitment(r), self._promised(m)))
+            m.effective_month = c.effective_month(r, month + 1, spec.effective)
         c.schedule(r, m.effective_month)
         c.log(
             r, month, "passed", f"{spec.matter} motion {m.key}, effective month {m.effective_month}"
@@ -413,13 +428,17 @@ class OwnersCommittee(mesa.Agent):
         extra_fee = sum((p.fee_per_m2 for p, ok in adopted if ok), 0.0)
         extra_q = sum((p.quality for p, ok in adopted if ok), 0.0)
         before = c.fees(r)
-        c.set_fee(r, m.new_fee + extra_fee, accepted=m.approval)
+        after = m.new_fee + extra_fee
+        c.set_fee(r, after, accepted=m.approval, rest_of_cycle=spec.trial_months > 0)
         floor_before = c.service_floor(r)
-        c.set_service_floor(r, max(floor_before, self._promised(m, extra_q)))
+        # A step or a package is a contract term (the service it was voted for is a floor); a
+        # zero step carrying only process (accounts, meetings, visits) changes no term.
+        if not np.allclose(after, before) or spec.service_quality > 0 or extra_q > 0:
+            c.set_service_floor(r, max(floor_before, self._promised(m, extra_q)))
+            self.last_step = _Step(month, before, m, floor_before)
         c.set_commitment(r, 0.0)
         if spec.release_public_income:
             c.release_public_income(r)
-        self.last_step = _Step(month, before, m, floor_before)
         m.status = "effective"
         if spec.campaign_steps > 0:
             c.start_campaign(r, month, spec.campaign_steps)
@@ -457,6 +476,25 @@ class OwnersCommittee(mesa.Agent):
         if 0 < s.tender_after_bad_scores <= self.bad_scores and c.firm_is_regular(r):
             self.bad_scores = 0
             c.tender(r, month + 1)
+
+    def on_complaint_surge(self, month: int) -> bool:
+        """Complaints to the hotline surged: act on them (``committee.complaint_response``).
+
+        A committee that holds resident evaluations holds one now (returns True: the model
+        runs it); one that does not orders the firm to rectify. It acts at most once in a
+        rectification period.
+        """
+        c, r, s = self.community, self.run, self.settings
+        quiet = max(s.rectification_months, SURGE_MONTHS)
+        if not s.complaint_response or not c.firm_is_regular(r) or month - self.surge_month < quiet:
+            return False
+        self.surge_month = month
+        c.log(r, month, "complaint_surge", "hotline complaints surged")
+        if s.evaluation_months > 0:
+            return True
+        c.order_rectification(r, month + s.rectification_months)
+        c.log(r, month, "rectification", "complaint surge")
+        return False
 
     def on_losses_disclosed(self, month: int) -> None:
         """The firm disclosed sustained losses: ask for a cost-covering step (auto proposal)."""

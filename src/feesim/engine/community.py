@@ -151,8 +151,19 @@ class CommunityDesk:
         """Service the voted packages oblige the firm to keep."""
         self.firms.floor_q[run] = quality
 
-    def set_fee(self, run: int, fees: np.ndarray, accepted: float = 0.0) -> None:
-        """Change the fees from the next bill."""
+    def set_fee(
+        self, run: int, fees: np.ndarray, accepted: float = 0.0, rest_of_cycle: bool = False
+    ) -> None:
+        """Change the fees from the next bill, or (``rest_of_cycle``) from this month.
+
+        A rise applied mid-cycle is billed this month for the months of the cycle left
+        (:func:`feesim.engine.rules.collection.bill`); a cut is not refunded for a cycle
+        already billed and applies from the next bill.
+        """
+        n = len(fees)
+        if rest_of_cycle:
+            rise = np.maximum(fees - self.state.fee[run, :n], 0.0)
+            self.state.fee_supplement[run, :n] += rise
         change_fee(self.state, self.perception, run, fees, accepted)
 
     def release_public_income(self, run: int) -> None:

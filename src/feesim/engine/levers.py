@@ -53,6 +53,8 @@ def apply_change(
                 setting.subsidy_rate[run] = value
             case "government.subsidy_min_score":
                 setting.subsidy_min[run] = value
+            case "government.assessment_hotline_weight":
+                setting.hotline_weight[run] = value
             case "firm.public_income_yuan_month":
                 setting.public_income[run] = value
             case "firm.public_income_firm_share":

@@ -34,10 +34,11 @@ Monthly order of events (one step = one month)
 6. **Collection** (:mod:`~feesim.engine.rules.collection`, :mod:`~feesim.engine.rules.payment`):
    court judgments, campaign rounds or the ordinary monthly hazard, payments settling bills;
    suits filed; fund bills.
-7. **Complaints** to the 12345 hotline (:mod:`~feesim.engine.rules.complaints`).
+7. **Complaints** to the 12345 hotline (:mod:`~feesim.engine.rules.complaints`), kept for a
+   year: they count in the district assessment, and a surge makes the committee act.
 8. **Owners' votes** (:mod:`~feesim.engine.rules.vote`).
 9. **Evaluations**: the district assessment that sets the subsidy; residents' evaluation every
-   few months (:mod:`~feesim.engine.rules.evaluation`).
+   few months, or early after a surge of complaints (:mod:`~feesim.engine.rules.evaluation`).
 10. **Finances** (:func:`~feesim.engine.rules.firm.settle_month` through the
     :mod:`~feesim.engine.ledger`); trailing-year results; morale; notices; committees told of
     disclosed losses.
@@ -145,6 +146,7 @@ def _setting(runs: list[Scenario], hh: Households, area_rb: np.ndarray) -> Setti
         public_share=col(lambda s: s.firm.public_income_firm_share),
         subsidy_rate=col(lambda s: s.government.subsidy_per_m2),
         subsidy_min=col(lambda s: s.government.subsidy_min_score),
+        hotline_weight=col(lambda s: s.government.assessment_hotline_weight),
         eval_every=np.array([sc.committee.evaluation_months for sc in runs]),
         eval_start=np.array([sc.committee.evaluation_start_month for sc in runs]),
         legal_on=np.array([sc.legal.enabled for sc in runs]),
@@ -252,6 +254,7 @@ class FeeModel(mesa.Model):
             full_fee=full_fee,
             released=np.zeros(R, dtype=bool),
             enforcement=np.zeros(R),
+            suits_seen=np.zeros(R),
             score=np.full(R, np.nan),
             subsidy_paid=np.zeros(R),
             fee_before_exit=fee.copy(),
@@ -259,6 +262,8 @@ class FeeModel(mesa.Model):
             mean_satisfaction=np.zeros(R),
             billed_year=np.zeros(R, dtype=np.int64),
             works_due=np.zeros(R, dtype=np.int64),
+            fee_supplement=np.zeros((R, B)),
+            complaints=np.zeros((R, 12)),
         )
         self.campaigns = collection.CampaignPlan()
         self.recorder = Recorder(hh, setting.months, B)
@@ -270,6 +275,10 @@ class FeeModel(mesa.Model):
         self.residents, self.perception = baseline.start_residents(
             hh, setting, state, self.firms, self.streams, templates, history
         )
+        # The hotline record of the year before month 0: what residents' month-0 mood brings.
+        state.complaints[:] = complaints.expected(
+            hh, self.residents.satisfaction, self.perception, setting.beh
+        )[:, None]
         fund = np.array([sc.community.maintenance_fund_per_m2 for sc in runs], dtype=np.float64)
         self.ledger = Ledger.open(
             hh,
@@ -375,6 +384,7 @@ class FeeModel(mesa.Model):
             billed = self._bill(t)
             paid = self._collect(t)
             n_complaints = self._complaints(t)
+            self.state.complaints[:, t % 12] = n_complaints
             self._votes(t, due)
             self._evaluate(t)
             flows = self._finances(t, billed, paid)
@@ -537,22 +547,30 @@ class FeeModel(mesa.Model):
 
     # -- 9. evaluations ----------------------------------------------------------------------------
     def _evaluate(self, t: int) -> None:
-        state = self.state
+        state, area = self.state, self.setting.area_total
         state.mean_satisfaction = self.hh.mean(self.residents.satisfaction)
-        state.score = evaluation.assess(self.firms, state.mean_satisfaction)
-        holds = evaluation.evaluations_due(t, self.setting)
-        if not holds.size:
+        hotline = complaints.rate(state.complaints, area)
+        state.score = evaluation.assess(
+            self.firms, state.mean_satisfaction, hotline, self.setting.hotline_weight
+        )
+        holds = set(evaluation.evaluations_due(t, self.setting).tolist())
+        early = set()
+        for run in np.flatnonzero(complaints.surge(state.complaints, t, area)):
+            run = int(run)
+            if self.committees[run].on_complaint_surge(t) and run not in holds:
+                early.add(run)
+        if not (holds or early):
             return
         scores = evaluation.resident_scores(self.hh, self.residents.satisfaction, self.firms)
         shortfall = evaluation.broken_promises(self.firms)
-        for run in holds:
-            run = int(run)
+        for run in sorted(holds | early):
             self.desk.trust_event(run, self.setting.coefficient("trust_evaluation", run))
             if shortfall[run] > 0:
                 broken = self.setting.coefficient("trust_broken_promise", run)
                 self.desk.trust_event(run, broken * shortfall[run])
                 self.log(run, t, "promise_broken", f"{shortfall[run]:.2f} of promised service")
-            self.log(run, t, "evaluation", f"score {scores[run]:.1f}")
+            why = " (early: complaint surge)" if run in early else ""
+            self.log(run, t, "evaluation", f"score {scores[run]:.1f}{why}")
             self.committees[run].on_evaluation(t, float(scores[run]))
 
     # -- 10. finances ------------------------------------------------------------------------------
@@ -657,7 +675,8 @@ class FeeModel(mesa.Model):
 
         Columns: ``household``, ``building_type``, ``group`` (stairwell group, numbered from 0
         within the run), ``owner``, ``area_m2``, ``type`` (conditional_cooperator, free_rider,
-        unconditional), ``leader``, ``absentee``, ``paying`` (owes nothing of this year's
+        unconditional), ``leader``, ``absentee``, ``occupancy`` (``owner``, ``renter`` or
+        ``empty``), ``paying`` (owes nothing of this year's
         bills), ``payment_record``, ``satisfaction``, ``trust``, ``owed_yuan``, and from the
         latest vote, if any: ``voted`` and ``approved`` (of the owner the unit belongs to).
         """
@@ -678,6 +697,9 @@ class FeeModel(mesa.Model):
                 "type": types[hh.htype[sl]],
                 "leader": hh.leader[sl],
                 "absentee": hh.absentee[sl],
+                "occupancy": np.where(
+                    hh.absentee[sl], np.where(hh.renter[sl], "renter", "empty"), "owner"
+                ),
                 "paying": owed == 0,
                 "payment_record": hh.habit[sl],
                 "satisfaction": self.residents.satisfaction[sl],

@@ -62,6 +62,7 @@ class Households:
     area: np.ndarray  # float32 m2
     htype: np.ndarray  # int8 CC / FR / UP
     absentee: np.ndarray  # bool: owner lives elsewhere
+    renter: np.ndarray  # bool: an absentee owner's unit let to renters (else empty)
     retiree: np.ndarray  # bool
     leader: np.ndarray  # bool: floor leader, party member or volunteer
     income: np.ndarray  # float32 yuan/month
@@ -294,6 +295,19 @@ def build_households(scenarios: Sequence[Scenario], streams: Streams) -> Househo
             cols[key].append(val)
 
     cat = {k: np.concatenate(v) if v else np.zeros(0) for k, v in cols.items()}
+    # Which absentee units are let: drawn from a stream of their own, so that the rest of the
+    # population does not depend on the share of renters.
+    occupancy = streams.generator(Decision.POPULATION, sub=2)
+    let = (
+        np.concatenate(
+            [
+                occupancy.random(sc.community.households) < sc.community.renter_share
+                for sc in scenarios
+            ]
+        )
+        if scenarios
+        else np.zeros(0, dtype=bool)
+    )
     n_total = int(run_sizes.sum())
     run_start = np.concatenate([[0], np.cumsum(run_sizes)]).astype(np.int64)
     run = np.repeat(np.arange(len(scenarios), dtype=np.int32), run_sizes)
@@ -330,6 +344,7 @@ def build_households(scenarios: Sequence[Scenario], streams: Streams) -> Househo
         area=area.astype(F32),
         htype=cat["htype"].astype(np.int8),
         absentee=cat["absentee"].astype(bool),
+        renter=cat["absentee"].astype(bool) & let,
         retiree=cat["retiree"].astype(bool),
         leader=cat["leader"].astype(bool),
         income=income.astype(F32),
@@ -400,6 +415,7 @@ def tile_households(template: Households, mapping: np.ndarray) -> Households:
             "area",
             "htype",
             "absentee",
+            "renter",
             "retiree",
             "leader",
             "income",

@@ -154,6 +154,7 @@ class Setting:
     public_share: np.ndarray  # (R,) share of public income contracted to the firm
     subsidy_rate: np.ndarray  # (R,) yuan/m2/month
     subsidy_min: np.ndarray  # (R,) assessment score below which no subsidy is paid
+    hotline_weight: np.ndarray  # (R,) weight of the 12345 record in the assessment score
     eval_every: np.ndarray  # (R,) int months between resident evaluations (0 none)
     eval_start: np.ndarray  # (R,) int month evaluations begin
     legal_on: np.ndarray  # (R,) bool ordinary legal action against debtors
@@ -197,7 +198,8 @@ class CommunityState:
     fee: np.ndarray  # (R, B) yuan/m2/month in force
     full_fee: np.ndarray  # (R, B) fee residents believe buys the full liveable standard
     released: np.ndarray  # (R,) bool: public income released to the owners after a step
-    enforcement: np.ndarray  # (R,) legal deterrence residents feel (decays monthly)
+    enforcement: np.ndarray  # (R,) legal deterrence residents feel (0-1)
+    suits_seen: np.ndarray  # (R,) suits residents remember, per 100 households (fading)
     score: np.ndarray  # (R,) district assessment score (sets the subsidy)
     subsidy_paid: np.ndarray  # (R,) yuan of subsidy paid in the latest month
     fee_before_exit: np.ndarray  # (R, B) fee when the firm left (the pool firm's base)
@@ -205,6 +207,8 @@ class CommunityState:
     mean_satisfaction: np.ndarray  # (R,) this month's mean household satisfaction
     billed_year: np.ndarray  # (R,) int64 fen billed in this calendar year
     works_due: np.ndarray  # (R,) int64 fen of the owners' share of works not yet paid
+    fee_supplement: np.ndarray  # (R, B) fee rise to bill for the rest of the cycle this month
+    complaints: np.ndarray  # (R, 12) hotline complaints of the last twelve months (slot t % 12)
 
     def fees(self, run: int, n_types: int) -> np.ndarray:
         """The fees in force in run ``run`` (a copy, one per building type)."""

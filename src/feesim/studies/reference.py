@@ -79,6 +79,9 @@ class HouseholdAgent(mesa.Agent):
         self.intercept = (
             intercept + val("leader_lean") * self.leader + float(model.residents.offset[self.run])
         )
+        if hh.absentee[index]:  # an absentee owner weighs the service less
+            b_sat *= val("absentee_response")
+        self.lived_in = not hh.absentee[index] or bool(hh.renter[index])
         self.b_sat, self.b_norm, self.b_enf, self.undermatch = b_sat, b_norm, b_enf, under
         self.b_habit, self.b_trust = val("pay_habit"), val("pay_trust")
         self.b_burden, self.sat_level = val("pay_burden"), val("sat_level")
@@ -127,7 +130,8 @@ class HouseholdAgent(mesa.Agent):
     def complain(self, cut: float) -> bool:
         """Whether the household calls the 12345 hotline this month."""
         z = self.c0 + self.c_cut * cut + self.c_dis * max(0.0, 0.5 - self.satisfaction)
-        return self.random.random() < _logistic(z)
+        # The draw is made for every unit; nobody calls from an empty one.
+        return self.random.random() < _logistic(z) and self.lived_in
 
     def close_cycle(self, cycle_months: int) -> None:
         """The billing cycle closes: record whether the bill was paid; unpaid becomes overdue."""

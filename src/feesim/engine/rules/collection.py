@@ -15,22 +15,30 @@ months from the day the bills go out:
 3. building volunteers contact those who refuse (days 20-30);
 4. the residents' committee and the subdistrict housing office, one by one (second month);
 5. legal action against those who still refuse (third month): a share ``legal.sue_share`` of
-   them is sued.
+   those whose debt makes a suit worth its cost is sued.
 
 Steps 1-4 are *rounds*: a household with an unpaid campaign bill pays in a round with
 probability ``logistic(z + step_boost)``, plus ``pay_persuasion`` where a volunteer lives in the
-stairwell (step 3) and for everyone still unpaid in step 4. Outside campaign rounds the ordinary
-monthly hazard applies (:func:`feesim.engine.rules.payment.cycle_hazard`). Step 5 files suits
-against a share of those still refusing, as ordinary legal action does against long-term debtors.
+stairwell (step 3) and for everyone still unpaid in step 4. A round reaches an absentee owner
+with probability ``behaviour.absentee_reach`` only; unreached, they pay at the ordinary hazard.
+Outside campaign rounds the ordinary monthly hazard applies
+(:func:`feesim.engine.rules.payment.cycle_hazard`). Step 5 files suits against a share of those
+still refusing, as ordinary legal action does against long-term debtors.
 Every round is a formal demand, which restarts the three-year limitation period (Civil Code Art.
 195).
 
 Legal action (``legal.enabled``, or step 5): the firm sues debtors owing at least
-``threshold_months`` of bills, a share ``sue_share`` a month (firms sue a minority); each suit
-costs the firm; after ``delay_months`` the court rules for the firm with probability
-``win_rate`` and the debtor pays everything owed, otherwise the claim is lost. A suit lowers the
-sued household's trust and raises the enforcement everyone in the community feels (deterrence),
-which decays month by month. Water and power are never cut (Civil Code Art. 944).
+``threshold_months`` of bills, a share ``sue_share`` a month (firms sue a minority), and only
+where the suit is worth its cost (:func:`worth_suing`: the expected recovery, ``win_rate`` times
+what the debtor will owe when the court rules, i.e. the debt plus the bills falling due during
+the ``delay_months``, at least ``cost_per_case_yuan``; domain-rules B.5: suits are costly and
+slow). Each suit costs the firm; after ``delay_months`` the court rules for the firm with
+probability ``win_rate`` and the debtor pays everything owed, otherwise the claim is lost. A suit
+lowers the sued household's trust. Everyone in the community feels legal *deterrence*
+(:func:`deterrence`): it grows with the suits residents have seen, per 100 households and fading
+with ``behaviour.deterrence_half_life_months``, and saturates (half strength at
+``behaviour.deterrence_suits``), so that a few suits a year in a large estate are not a threat
+every free rider heeds. Water and power are never cut (Civil Code Art. 944).
 """
 
 from __future__ import annotations
@@ -50,14 +58,13 @@ from feesim.engine.rules.payment import (
     settle,
     settle_fund,
 )
-from feesim.engine.rules.perception import add_personal
-from feesim.engine.state import CommunityState, MonthFlows, Residents, Setting
+from feesim.engine.rules.perception import add_personal, monthly_retention
+from feesim.engine.state import CommunityState, MonthFlows, Residents, RunValues, Setting
 
 F32 = np.float32
 
 __all__ = [
     "CAMPAIGN_DAYS",
-    "DETERRENCE_DECAY",
     "MAX_ROUNDS",
     "PAID_KEYS",
     "STEP_NAMES",
@@ -66,11 +73,13 @@ __all__ = [
     "bill",
     "close_cycles",
     "collect",
+    "deterrence",
     "eligible_debtors",
     "fresh_start",
     "record_weight",
     "stairwell_share",
     "update_records",
+    "worth_suing",
     "write_off_expired",
 ]
 
@@ -93,8 +102,6 @@ STEP_MONTH = (0, 0, 0, 1, 2)
 MAX_ROUNDS = 3
 #: Days of a month on the campaign's clock.
 MONTH_DAYS = 30
-#: Monthly persistence of the enforcement signal after suits are filed (judgement).
-DETERRENCE_DECAY = 0.7
 #: Slot values: no round, the ordinary monthly hazard, or campaign step 1-4.
 NO_ROUND, ORDINARY = -1, 0
 #: Ordinary payment hazard of a fund bill: due within a quarter (judgement).
@@ -206,6 +213,28 @@ def eligible_debtors(
     return (hh.owed() >= np.maximum(limit, 1)) & (hh.suit_month < 0)
 
 
+def worth_suing(hh: Households, monthly_bill_fen: np.ndarray, legal: RunValues) -> np.ndarray:
+    """Households whose debt makes a suit worth its cost to the firm.
+
+    The court rules after ``delay_months``, for the firm with probability ``win_rate``, and the
+    debtor then pays everything owed: the debt now plus the bills falling due meanwhile. The
+    firm sues where that expected recovery covers ``cost_per_case_yuan``.
+    """
+    delay = per_household(legal.delay_months, hh.run)
+    claim = hh.owed() + monthly_bill_fen * delay
+    recovery = per_household(legal.win_rate, hh.run) * claim
+    return recovery >= 100.0 * per_household(legal.cost_per_case_yuan, hh.run)
+
+
+def deterrence(seen: np.ndarray, half_strength: np.ndarray | float) -> np.ndarray:
+    """Legal deterrence (0-1) residents feel, from the suits they have seen per 100 households.
+
+    Saturating: ``seen / (seen + half_strength)``; none without suits, half at
+    ``half_strength``, approaching full deterrence only when suits are common.
+    """
+    return seen / (seen + np.asarray(half_strength, dtype=np.float64))
+
+
 def write_off_expired(
     hh: Households, limitation_months: np.ndarray | int, month: int
 ) -> np.ndarray:
@@ -258,7 +287,10 @@ def bill(
 ) -> np.ndarray:
     """Issue the bills of cycles starting this month; returns fen billed per run.
 
-    At month 0 a community enters mid-cycle and is billed the rest of its cycle.
+    At month 0 a community enters mid-cycle and is billed the rest of its cycle. A fee rise
+    that applies from this month in the middle of a cycle (the end of a trial period,
+    ``state.fee_supplement``) is billed for the months of the cycle left, the rest of the
+    cycle having been billed at the old fee.
     """
     m = setting.cal_months[t]
     offset = (m - 1) % setting.cycle
@@ -272,6 +304,14 @@ def bill(
         amount = np.rint(fee_h.astype(np.float64) * hh.area * mult * 100).astype(np.int64)
         hh.owed_cycle += amount
         billed = hh.per_run(amount)
+    if state.fee_supplement.any():
+        # Runs starting a cycle were just billed in full at the new fee.
+        left = np.where(months_billed > 0, 0, setting.cycle - offset).astype(np.float64)
+        rise = hh.by_type(state.fee_supplement).astype(np.float64)
+        extra = np.rint(rise * hh.area * left.take(hh.run) * 100).astype(np.int64)
+        hh.owed_cycle += extra
+        billed = billed + hh.per_run(extra)
+        state.fee_supplement[:] = 0.0
     if m == 1 or t == 0:
         state.billed_year = np.zeros(setting.runs, dtype=np.int64)
     state.billed_year = state.billed_year + billed
@@ -292,8 +332,9 @@ def collect(
     """Court judgments, then payments of fees and fund bills; suits; limitation.
 
     Returns the month's payments per run (keys :data:`PAID_KEYS`). Moves the households'
-    debts, ``state.enforcement`` (deterrence decays and rises with suits filed) and
-    ``flows.legal_cost``; campaign rounds are logged to ``recorder``.
+    debts, the suits residents have seen (``state.suits_seen``, fading) and the deterrence
+    they feel (``state.enforcement``, from next month), and ``flows.legal_cost``; campaign
+    rounds are logged to ``recorder``.
     """
     R, coef = setting.runs, residents.coef
     paid = {k: np.zeros(R, dtype=np.int64) for k in PAID_KEYS}
@@ -351,7 +392,10 @@ def collect(
         else:
             fpays = uf < cycle_hazard(zf, FUND_CYCLE_MONTHS)
         paid["fund"] += settle_fund(hh, fpays)
-    state.enforcement = DETERRENCE_DECAY * state.enforcement + (paid["suits"] > 0)
+    beh = setting.beh
+    seen = state.suits_seen * monthly_retention(beh.deterrence_half_life_months)
+    state.suits_seen = seen + 100.0 * paid["suits"] / setting.n_households
+    state.enforcement = deterrence(state.suits_seen, beh.deterrence_suits)
     return paid
 
 
@@ -412,9 +456,14 @@ def _round_probs(
 
     def at_least_ordinary(p: np.ndarray, s: int) -> np.ndarray:
         days = STEP_DAYS[s - 1] / MONTH_DAYS
-        return np.maximum(p, 1 - (1 - monthly) ** F32(days))
+        base = 1 - (1 - monthly) ** F32(days)
+        # Door-to-door steps; the legal demand of step 5 is served in writing and reaches all.
+        return base + (reach if s <= 4 else F32(1)) * (np.maximum(p, base) - base)
 
     pers = per_household(b.pay_persuasion, hh.run)
+    # A round reaches an absentee owner only by chance (the door is answered by a renter or
+    # nobody); unreached, the owner pays at the ordinary hazard over the step's days.
+    reach = np.where(hh.absentee, per_household(b.absentee_reach, hh.run), F32(1)).astype(F32)
     for k in range(slots.shape[0]):
         step = slots[k]
         if k > 0 and np.all(step < 0):
@@ -491,11 +540,15 @@ def _file_suits(
     eligible = eligible_debtors(hh, monthly_bill, legal.threshold_months)
     u = streams.uniform(Decision.LEGAL, t, hh.n)
     # Ordinary legal action targets long-term debtors; the campaign's step 5 targets everyone
-    # still refusing its bill. Either way the firm sues only a share of them (domain-rules
-    # B.5: suits are costly and slow, firms sue a minority of debtors).
+    # still refusing its bill. Either way the firm sues only where the suit pays for itself,
+    # and only a share of those (domain-rules B.5: suits are costly and slow, firms sue a
+    # minority of debtors).
     refusing = legal_step.take(hh.run) & (hh.owed() > 0) & (hh.suit_month < 0)
-    sue = ((eligible & setting.legal_on.take(hh.run)) | refusing) & (
-        u < per_household(legal.sue_share, hh.run)
+    worth = worth_suing(hh, monthly_bill, legal)
+    sue = (
+        ((eligible & setting.legal_on.take(hh.run)) | refusing)
+        & worth
+        & (u < per_household(legal.sue_share, hh.run))
     )
     if not sue.any():
         return

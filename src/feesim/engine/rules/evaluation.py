@@ -17,8 +17,15 @@ trust (model.md: broken promises cost trust).
 *District assessment* (subsidy and rankings; domain-rules section 5: third party 40-50%,
 housing office 20-30%, residential area 15-40%). Here: 60% inspected service (delivered quality
 as a share of the contracted tier's standard: inspectors check the standard the contract names,
-e.g. the Pudong basic standard) and 40% residents' verdict, where neutral satisfaction (0.5)
-scores 75 as on the evaluation sheet (residents' component = 100 * min(1, 0.25 + satisfaction)).
+e.g. the Pudong basic standard) and 40% residents' verdict. Of the residents' verdict,
+``government.assessment_hotline_weight`` (0.1 of the score by default) is the community's 12345
+hotline record: 100 at or below the city's average complaint rate
+(:data:`~feesim.engine.rules.complaints.TYPICAL_RATE`), ``100 * average / rate`` above it (half
+the points at twice the average); the rest is their satisfaction, where neutral satisfaction
+(0.5) scores 75 as on the evaluation sheet (100 * min(1, 0.25 + satisfaction)). Weights:
+judgement within the sources' ranges; districts weigh complaints (Xuhui removed firms "with many
+complaints, poor management and low satisfaction", AGG-03; Beixinjing street tracks its 12345
+satisfaction, AGG-05).
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from __future__ import annotations
 import numpy as np
 
 from feesim.engine.population import Households
+from feesim.engine.rules.complaints import TYPICAL_RATE
 from feesim.engine.rules.firm import FirmBook
 from feesim.engine.state import Setting
 
@@ -68,15 +76,25 @@ def evaluation_score(
 
 
 def assessment_score(
-    quality: np.ndarray, standard: np.ndarray, mean_satisfaction: np.ndarray
+    quality: np.ndarray,
+    standard: np.ndarray,
+    mean_satisfaction: np.ndarray,
+    complaint_rate: np.ndarray | None = None,
+    hotline_weight: np.ndarray | float = 0.0,
 ) -> np.ndarray:
     """District assessment score (0-100).
 
-    From delivered quality against the contracted ``standard`` and residents' mean satisfaction.
+    From delivered quality against the contracted ``standard``, residents' mean satisfaction
+    and, when given, the community's hotline ``complaint_rate`` (complaints per 100,000 m2 a
+    year) with its weight in the score (``hotline_weight``; see the module doc).
     """
     q = np.clip(quality / np.maximum(standard, 1e-9), 0.0, 1.0)
     residents = np.clip(0.25 + mean_satisfaction, 0.0, 1.0)
-    return 100.0 * (ASSESSMENT_QUALITY_WEIGHT * q + (1 - ASSESSMENT_QUALITY_WEIGHT) * residents)
+    score = ASSESSMENT_QUALITY_WEIGHT * q + (1 - ASSESSMENT_QUALITY_WEIGHT) * residents
+    if complaint_rate is not None:
+        hotline = np.minimum(1.0, TYPICAL_RATE / np.maximum(complaint_rate, 1e-9))
+        score = score + np.asarray(hotline_weight) * (hotline - residents)
+    return 100.0 * score
 
 
 def resident_scores(hh: Households, satisfaction: np.ndarray, firms: FirmBook) -> np.ndarray:
@@ -91,10 +109,22 @@ def resident_scores(hh: Households, satisfaction: np.ndarray, firms: FirmBook) -
     return evaluation_score(hh, satisfaction, firms.quality, promised)
 
 
-def assess(firms: FirmBook, mean_satisfaction: np.ndarray) -> np.ndarray:
-    """The district assessment score of every run's firm this month (it sets the subsidy)."""
+def assess(
+    firms: FirmBook,
+    mean_satisfaction: np.ndarray,
+    complaint_rate: np.ndarray | None = None,
+    hotline_weight: np.ndarray | float = 0.0,
+) -> np.ndarray:
+    """The district assessment score of every run's firm this month (it sets the subsidy).
+
+    ``complaint_rate``: each community's hotline complaints per 100,000 m2 a year over the last
+    twelve months, weighing ``hotline_weight`` of the score (without it the residents' part is
+    their satisfaction alone).
+    """
     standard = np.maximum(firms.tier_q, firms.floor_q)
-    return assessment_score(firms.quality, standard, mean_satisfaction)
+    return assessment_score(
+        firms.quality, standard, mean_satisfaction, complaint_rate, hotline_weight
+    )
 
 
 def evaluations_due(t: int, setting: Setting) -> np.ndarray:

@@ -13,7 +13,8 @@ the service level; equipment (lifts, pumps) is fixed per m2. At full standard st
 ``1 - materials_share`` (about 70%) of cost (AGG-14). Prices of materials follow inflation.
 
 *Margin policy* (fixed-fee contracts). On the revenue it expects (trailing-twelve-month
-collection x this month's fees, plus public income and subsidy) the firm hires up to the
+collection of the current year's bills x this month's fees, plus public income and subsidy;
+arrears recovered by campaigns or courts are one-off cash, not planned on) the firm hires up to the
 staffing it can afford at its target margin, never above its tier's standard; when its expected
 margin falls below target it holds its staffing, and only when it falls below ``cut_margin`` (a
 loss, by default) does it cut back to what the target margin affords. Cuts fall first on
@@ -139,7 +140,7 @@ class FirmBook:
     loss_months: np.ndarray  # int32 consecutive months with a trailing-year loss
     ring_revenue: np.ndarray  # (R, 12) yuan, last twelve months
     ring_cost: np.ndarray  # (R, 12)
-    ring_fee_cash: np.ndarray  # (R, 12) fee cash received
+    ring_fee_cash: np.ndarray  # (R, 12) fee cash received for the current year's bills
     ring_fee_due: np.ndarray  # (R, 12) fees accrued
     cost_plus: np.ndarray  # bool
     # static per run
@@ -201,7 +202,13 @@ class FirmBook:
         return self.staffing * self.unit_cost(wage, price) + self.equipment * price
 
     def trailing(self) -> tuple[np.ndarray, np.ndarray]:
-        """Trailing-twelve-month (collection ratio, profit in yuan)."""
+        """Trailing-twelve-month (collection ratio, profit in yuan).
+
+        The collection ratio is what the firm plans staffing on: cash received for the current
+        year's bills over the fees accrued. Arrears recovered by a campaign or a court are
+        one-off cash: they count in the profit (the money is the firm's) but not as recurring
+        revenue (issue 14: planned as recurring, they made the firm overhire and then cut).
+        """
         due = self.ring_fee_due.sum(axis=1)
         coll = np.divide(self.ring_fee_cash.sum(axis=1), due, out=np.ones_like(due), where=due > 0)
         return np.clip(coll, 0.0, 1.5), self.ring_revenue.sum(axis=1) - self.ring_cost.sum(axis=1)
@@ -393,7 +400,8 @@ class FirmBook:
 def expected_revenue(firms: FirmBook, setting: Setting, state: CommunityState) -> np.ndarray:
     """Revenue (yuan/month) each firm plans on.
 
-    This month's fees at its trailing-year collection (at most 1), its share of public income
+    This month's fees at its trailing-year collection of the current year's bills (at most 1;
+    recovered arrears are one-off, :meth:`FirmBook.trailing`), its share of public income
     (unless released to the owners) and the subsidy it was last paid.
     """
     coll, _ = firms.trailing()
@@ -472,6 +480,9 @@ def settle_month(
     """
     wage, price = setting.wage[t], setting.price[t]
     fee_paid = paid["cycle"] + paid["overdue"] + paid["arrears"] + paid["court"]
+    # What recurs: this year's bills paid by households of their own accord or in a campaign's
+    # rounds (arrears and court orders are one-off, see FirmBook.trailing).
+    recurring = paid["cycle"] + paid["overdue"]
     active = firms.state == REGULAR
     active |= firms.state == NOTICE
     factor = subsidy_factor(state.score, setting.subsidy_min)
@@ -522,6 +533,6 @@ def settle_month(
         hh=hh if ledger.strict else None,
     )
     accrual = (state.fee * setting.area_rb).sum(axis=1)
-    firms.record(t, revenue / 100.0, cost / 100.0, fee_paid / 100.0, accrual)
+    firms.record(t, revenue / 100.0, cost / 100.0, recurring / 100.0, accrual)
     out["firm_revenue"], out["firm_cost"] = revenue, cost
     return out

@@ -9,12 +9,16 @@ its billing cycle, where
         + pay_trust * (trust - 0.5)
         + pay_norm[type] * (neighbours_paying - undermatch - 0.5)   # conditional cooperation
         - pay_burden * bill / income
-        + pay_enforcement[type] * enforcement + pay_persuasion * visited
+        + pay_enforcement[type] * deterrence + pay_persuasion * visited
 
 Types follow Fischbacher, Gaechter & Fehr (2001): conditional cooperators weigh service and
 neighbours and slightly under-match what they see; free riders respond mainly to enforcement;
-unconditional payers pay. ``community_offset`` is set at month 0 so that the community's
-collection equals its reported rate (see :mod:`feesim.engine.model`).
+unconditional payers pay. ``deterrence`` (0-1) grows with the suits residents have seen
+(:func:`feesim.engine.rules.collection.deterrence`). An absentee owner (the unit let or empty)
+weighs the service by ``absentee_response`` of an occupier's ``pay_satisfaction``: they see less
+of it and owe the fee whether or not they use it (Civil Code Art. 944). ``community_offset`` is
+set at month 0 so that the community's collection equals its reported rate (see
+:mod:`feesim.engine.model`).
 
 Outside campaigns a household with an unpaid bill pays in a given month with the constant hazard
 ``1 - (1 - P) ** (1 / L)`` for a cycle of ``L`` months, so that the share paid by the end of the
@@ -85,10 +89,12 @@ def payment_coefficients(hh: Households, beh: object) -> PaymentCoefficients:
     run = hh.run
     lean = per_household(beh.leader_lean, run) * hh.leader
     up_sat = per_household(beh.pay_satisfaction_fr, run) * F32(0.5)
+    # Absentee owners see less of the service and weigh it less (they owe the fee all the same).
+    seen = np.where(hh.absentee, per_household(beh.absentee_response, run), F32(1)).astype(F32)
     return PaymentCoefficients(
         intercept=_by_type(hh, beh.pay_intercept_cc, beh.pay_intercept_fr, beh.pay_intercept_up)
         + lean,
-        satisfaction=_by_type(hh, beh.pay_satisfaction, beh.pay_satisfaction_fr, up_sat),
+        satisfaction=_by_type(hh, beh.pay_satisfaction, beh.pay_satisfaction_fr, up_sat) * seen,
         norm=_by_type(hh, beh.pay_norm, beh.pay_norm_fr, 0.0),
         enforcement=_by_type(hh, beh.pay_enforcement, beh.pay_enforcement_fr, beh.pay_enforcement),
         habit=per_household(beh.pay_habit, run),

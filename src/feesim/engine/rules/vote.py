@@ -24,7 +24,8 @@ round; a community's second question of the month waits for the next round
 sheet (:func:`package_rounds`), answered by the owners who took part.
 
 Deciding (:func:`approval_utility`, :func:`cast`): each unit has an approval utility and a
-turnout propensity. Door-to-door rounds (逐户上门) visit a share of households; a visit raises
+turnout propensity. Door-to-door rounds (逐户上门) visit a share of households (of absentee
+owners, ``behaviour.absentee_reach`` of that share: they are seldom at home); a visit raises
 turnout (ballots collected at the door), approval and personal trust. In every round each
 household also leans towards its stairwell group's current leaning. The owner's primary unit
 casts the owner's ballot.
@@ -313,6 +314,8 @@ def cast(
     group_size = np.diff(hh.group_start).astype(F32)
     lean_norm = np.zeros(hh.n, dtype=F32)
     n_rounds = int(rounds[voting].max()) if voting.any() else 0
+    # Absentee owners are found at home only by chance (domain-rules 1.4).
+    at_home = np.where(hh.absentee, per_household(beh.absentee_reach, run), F32(1)).astype(F32)
 
     batch_runs = np.arange(hh.n_runs) if runs is None else np.asarray(runs)
     sizes = np.diff(hh.run_start)
@@ -327,7 +330,7 @@ def cast(
         lean_norm = norm_w * (group_share.take(hh.group) - F32(0.5))
         if k == n_rounds:
             break
-        reach = np.where(voting & (rounds > k), intensity, 0.0).astype(F32).take(run)
+        reach = np.where(voting & (rounds > k), intensity, 0.0).astype(F32).take(run) * at_home
         hit = uniform(Decision.VISIT, 100 * sub + k) < reach
         visited |= hit
         v += per_household(beh.approve_visit, run) * hit

@@ -38,6 +38,7 @@ from feesim.config.scenario import Committee, Community, Firm, Government, Propo
 from feesim.errors import ConfigError
 
 __all__ = [
+    "PROPOSAL_KEYS",
     "BuildingInfo",
     "CommitteeInfo",
     "CommunityFile",
@@ -66,6 +67,23 @@ AREA_SD_SHARE = 0.2
 DEFAULT_VOTE_MONTH = 2
 
 
+#: Proposal fields (:class:`feesim.config.scenario.Proposal`) under their community-file keys
+#: (``[proposal]``), where the two hold the same value: errors name the key the user wrote.
+PROPOSAL_KEYS = {
+    "disclosure": "audit",
+    "service_quality": "service_improvement",
+    "renovation_bundled": "renovation",
+    "campaign_steps": "collection_campaign_steps",
+    "quality_first_months": "quality_first_months",
+    "trial_months": "trial_months",
+    "negotiation_meetings": "negotiation_meetings",
+    "door_to_door_rounds": "door_to_door_rounds",
+    "retries": "retries",
+    "effective": "effective",
+    "release_public_income": "release_public_income",
+}
+
+
 def _err(field: str, value: Any, expected: str) -> ConfigError:
     return ConfigError(f"{field}: got {value!r}; expected {expected}")
 
@@ -79,6 +97,12 @@ class CommunityInfo:
 
     name: str = param("unnamed community", doc="name shown in the report")
     district: str = param("", doc="district and subdistrict (descriptive)")
+    jurisdiction: Literal["shanghai", "elsewhere"] = param(
+        default_of(Community, "jurisdiction"),
+        doc="'shanghai' (a fixed-fee increase needs an audit or a price assessment first) or "
+        "'elsewhere' (no such rule)",
+        source="Shanghai Provisions Art. 48",
+    )
     housing_kind: Literal["old_public", "old_commodity", "commodity", "resettlement"] = param(
         default_of(Community, "housing_kind"),
         doc="售后公房 old_public, old_commodity, newer commodity, resettlement housing",
@@ -150,6 +174,13 @@ class CommunityInfo:
         lo=0,
         hi=1,
         doc="units whose owner lives elsewhere",
+    )
+    renter_share: float = param(
+        default_of(Community, "renter_share"),
+        unit="share of absentee units",
+        lo=0,
+        hi=1,
+        doc="absentee units let to renters (the rest stand empty)",
     )
     income_yuan_month: float = param(
         default_of(Community, "income_yuan_month"),
@@ -340,7 +371,8 @@ class ProposalInfo:
         unit="months",
         lo=0,
         hi=24,
-        doc="months of the new service before the new fee is charged",
+        doc="months of the new service after the vote before the new fee is charged (the fee "
+        "applies from the trial's end, with a supplementary bill for the rest of the cycle)",
     )
     renovation: bool = param(
         default_of(Proposal, "renovation_bundled"),
@@ -376,7 +408,8 @@ class ProposalInfo:
         doc="further votes if the quorum is missed",
     )
     effective: Literal["next_cycle", "next_month", "next_year"] = param(
-        default_of(Proposal, "effective"), doc="when a passed fee takes effect"
+        default_of(Proposal, "effective"),
+        doc="when a passed fee takes effect (with a trial period: when the trial ends)",
     )
     collection_campaign_steps: int = param(
         default_of(Proposal, "campaign_steps"),

@@ -59,6 +59,7 @@ from feesim.studies.forecast.community import (
     EQUIPMENT_LIFTS,
     FULL_FEE_LIFTS,
     FULL_FEE_NO_LIFTS,
+    PROPOSAL_KEYS,
     CommunityFile,
     FirmInfo,
     _err,
@@ -191,8 +192,12 @@ class ForecastInput:
     def is_null(self, proposal: Proposal | None = None) -> bool:
         """Whether the proposal changes nothing (a zero step with nothing attached).
 
-        Such a proposal is not put to a vote: the forecast's proposal branch is then the status
-        quo itself (see :mod:`feesim.studies.forecast.engine`).
+        Nothing attached: no service promise, package, quality first, trial, renovation,
+        campaign or release of public income, and no process either (no disclosure, audit or
+        assessment, no negotiation meetings, no door-to-door rounds), for the model moves trust
+        and payment with these alone. Such a proposal is not put to a vote: the forecast's
+        proposal branch is then the status quo itself (see
+        :mod:`feesim.studies.forecast.engine`).
         """
         p = self.proposal if proposal is None else proposal
         same_fee = bool(np.allclose(self.new_fees(p), self.current_fees, rtol=0, atol=1e-12))
@@ -205,6 +210,9 @@ class ForecastInput:
             and not p.renovation_bundled
             and p.campaign_steps == 0
             and not p.release_public_income
+            and p.disclosure == "none"
+            and not p.negotiation_meetings
+            and p.door_to_door_rounds == 0
         )
 
     def process_only(self) -> Proposal:
@@ -232,14 +240,31 @@ class ForecastInput:
         )
 
     def scenario(self, proposal: Proposal | None = None) -> Scenario:
-        """The scenario with the proposal (or ``proposal``) inserted at its place."""
+        """The scenario with the proposal (or ``proposal``) inserted at its place.
+
+        Raises
+        ------
+        ConfigError
+            For a proposal the scenario refuses, naming the key as the input file wrote it
+            (``proposal.audit`` in a community file, ``proposals[k].disclosure`` in a scenario
+            file).
+        """
         p = self.proposal if proposal is None else proposal
         props = list(self.status_quo.proposals)
         props.insert(self.motion_key, p)
         try:
             return self.status_quo.with_changes(proposals=tuple(props))
         except ConfigError as exc:
-            raise ConfigError(f"proposal: {exc}") from None
+            raise ConfigError(self._user_keys(str(exc))) from None
+
+    def _user_keys(self, message: str) -> str:
+        """An error about the proposal, with its field named as the input file names it."""
+        prefix = f"proposals[{self.motion_key}]."
+        if self.file_format != "community" or not message.startswith(prefix):
+            return f"proposal: {message}"
+        name, _, rest = message[len(prefix) :].partition(":")
+        key = PROPOSAL_KEYS.get(name)
+        return f"proposal.{key}:{rest}" if key else f"proposal: {message}"
 
     def with_proposal(self, **changes: Any) -> ForecastInput:
         """Copy with proposal fields changed (validated).
@@ -508,7 +533,9 @@ def community_to_input(
         building_types=tuple(btypes),
         billing=c.billing,
         housing_kind=c.housing_kind,
+        jurisdiction=c.jurisdiction,
         absentee_share=c.absentee_share,
+        renter_share=c.renter_share,
         retiree_share=c.retiree_share,
         income_yuan_month=c.income_yuan_month,
         pension_yuan_month=c.pension_yuan_month,
