@@ -878,6 +878,12 @@ def write_report(
     return atomic_write_text(out / "REPORT.md", text)
 
 
+_NO_INTERVALS = (
+    "no predictive intervals in this run (the leave one out had no posterior members): "
+    "not assessed."
+)
+
+
 def _verdict(met: object) -> str:
     return "not assessed" if met is None else "**met**" if met else "**not met**"
 
@@ -895,19 +901,32 @@ def _ids(frame: pd.DataFrame, col: str = "obs_id") -> str:
     return ", ".join(str(v) for v in frame[col]) or "none"
 
 
-def _skill_line(outcome: str, n: int, rows: pd.DataFrame) -> str:
-    """One outcome's out-of-sample skill against each of its baselines, with the verdict."""
+def _missing(frame: pd.DataFrame, outcome: str, column: str) -> list[str]:
+    """Left-out figures of ``outcome`` without a ``column`` prediction (scored as 0.5)."""
+    if column not in frame:
+        return []
+    g = frame[(frame["outcome"] == outcome) & frame[column].isna()]
+    return [str(x) for x in g["obs_id"]]
+
+
+def _skill_line(outcome: str, n: int, rows: pd.DataFrame, frame: pd.DataFrame) -> str:
+    """One outcome's out-of-sample skill against each of its baselines, with the verdict.
+
+    Figures without a prediction are scored as a coin toss (0.5) by the leave-one-out; where
+    that happened the line says so, because it flatters whichever predictor did predict.
+    """
     if not n:
         return f"**{outcome}**: no left-out figures, not assessed."
     measure = "Brier score" if outcome == "pass_fail" else "weighted error"
     parts = []
     for _, r in rows.iterrows():
-        gain = r["value"]
-        how = "cannot be beaten (its error is zero)" if gain == -np.inf else _relative(gain)
-        parts.append(
-            f"{r['baseline_error']:.3f} for {BASELINE_NAMES[r['baseline']]} (the model's is "
-            f"{how if gain == -np.inf else how + ' it'})"
-        )
+        gain, name = r["value"], BASELINE_NAMES[r["baseline"]]
+        if gain == -np.inf:
+            parts.append(f"{r['baseline_error']:.3f} for {name}, which cannot be beaten")
+        else:
+            parts.append(
+                f"{r['baseline_error']:.3f} for {name} (the model's is {_relative(gain)} it)"
+            )
     met = all(bool(m) for m in rows["met"])
     short = rows[rows["met"] == False]  # noqa: E712
     miss = ""
@@ -917,9 +936,26 @@ def _skill_line(outcome: str, n: int, rows: pd.DataFrame) -> str:
             for s, b in zip(short["shortfall"], short["baseline"], strict=True)
             if np.isfinite(s)
         )
+    notes, baseline_missing = [], False
+    for col, who in [("model", "the model")] + [
+        (VALIDATION_OUTCOMES[outcome][b], BASELINE_NAMES[b]) for b in rows["baseline"]
+    ]:
+        ids = _missing(frame, outcome, col)
+        if ids:
+            notes.append(f"{who} has no prediction for {', '.join(ids)}")
+            baseline_missing |= col != "model"
+    caveat = (
+        " Caution: "
+        + "; ".join(notes)
+        + ". The leave-one-out scores a missing prediction as 0.5, which flatters the other "
+        "predictor."
+        if notes
+        else ""
+    )
+    verdict = "**met as scored**" if met and baseline_missing else _verdict(met)
     return (
         f"**{outcome}** ({n} figures): {measure} {rows['model'].iloc[0]:.3f} for the model "
-        f"against {'; '.join(parts)}: {_verdict(met)}{miss}."
+        f"against {'; '.join(parts)}: {verdict}{miss}.{caveat}"
     )
 
 
@@ -1002,14 +1038,17 @@ def _summary_section(
     skill = crit[crit["criterion"] == "skill"]
     for outcome in VALIDATION_OUTCOMES:
         n = int(validation.get(outcome, {}).get("n", 0))
-        L.append("- " + _skill_line(outcome, n, skill[skill["outcome"] == outcome]))
+        L.append("- " + _skill_line(outcome, n, skill[skill["outcome"] == outcome], run.loo.frame))
     cov = crit[crit["criterion"] == "coverage"].iloc[0]
-    L.append(
-        f"- **Coverage**: the 90% predictive intervals meet the reported interval for "
-        f"{_pct(cov['value'])} of the {cov['outcome']} left out (at least 80% asked): "
-        f"{_verdict(cov['met'])}"
-        + (f", {100 * cov['shortfall']:.0f} points short." if cov["met"] is False else ".")
-    )
+    if cov["met"] is None:
+        L.append(f"- **Coverage**: {_NO_INTERVALS}")
+    else:
+        L.append(
+            f"- **Coverage**: the 90% predictive intervals meet the reported interval for "
+            f"{_pct(cov['value'])} of the {cov['outcome']} left out (at least 80% asked): "
+            f"{_verdict(cov['met'])}"
+            + (f", {100 * cov['shortfall']:.0f} points short." if cov["met"] is False else ".")
+        )
     rec = crit[crit["criterion"] == "recovery"].iloc[0]
     pcov = crit[crit["criterion"] == "posterior coverage"].iloc[0]
     if run.recovery is None:
@@ -1421,7 +1460,7 @@ def _validation_section(
     for outcome in VALIDATION_OUTCOMES:
         n = int(validation.get(outcome, {}).get("n", 0))
         rows_o = skill[skill["outcome"] == outcome]
-        L.append("- " + _skill_line(outcome, n, rows_o))
+        L.append("- " + _skill_line(outcome, n, rows_o, frame))
         for _, r in rows_o[rows_o["met"] == False].iterrows():  # noqa: E712
             col = VALIDATION_OUTCOMES[outcome][r["baseline"]]
             dec = deciding_cases(frame, outcome, col)
@@ -1439,17 +1478,20 @@ def _validation_section(
                 + "."
             )
     cov = crit[crit["criterion"] == "coverage"].iloc[0]
-    L.append(
-        f"- **Coverage of the 90% predictive intervals**: {_pct(cov['value'])} of the "
-        f"{cov['outcome']} left out (by outcome: "
-        + ", ".join(
-            f"{o} {_pct(_num(validation[o].get('coverage_90')))}"
-            for o in VALIDATION_OUTCOMES
-            if validation.get(o, {}).get("n")
+    if cov["met"] is None:
+        L.append(f"- **Coverage of the 90% predictive intervals**: {_NO_INTERVALS}")
+    else:
+        L.append(
+            f"- **Coverage of the 90% predictive intervals**: {_pct(cov['value'])} of the "
+            f"{cov['outcome']} left out (by outcome: "
+            + ", ".join(
+                f"{o} {_pct(_num(validation[o].get('coverage_90')))}"
+                for o in VALIDATION_OUTCOMES
+                if validation.get(o, {}).get("n")
+            )
+            + f"); at least 80% asked: {_verdict(cov['met'])}"
+            + (f", {100 * cov['shortfall']:.0f} points short." if cov["met"] is False else ".")
         )
-        + f"); at least 80% asked: {_verdict(cov['met'])}"
-        + (f", {100 * cov['shortfall']:.0f} points short." if cov["met"] is False else ".")
-    )
     misses = coverage_misses(frame)
     if len(misses):
         if "pi_lower" in frame:
@@ -1597,8 +1639,8 @@ def _limitations_section(
         werr = {p: float((w * late[f"err_{p}"]).sum() / w.sum()) for p in preds}
         L.append(
             "- The collection baselines have no variable for the time since the step, so they "
-            "cannot follow a ramp; part of the model's advantage on collection comes from "
-            f"{', '.join(early_ids)} (read fewer than 12 months after the step). Without "
+            f"cannot follow a ramp, where the model can: {', '.join(early_ids)} (read fewer "
+            "than 12 months after the step) favours the model. Without "
             f"{'them' if len(early_ids) > 1 else 'it'} the weighted errors of the other case "
             "rows are " + ", ".join(f"{werr[p]:.3f} for {_TEXT_NAMES[p]}" for p in preds) + "."
         )
