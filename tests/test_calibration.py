@@ -141,6 +141,69 @@ def test_baselines_follow_the_other_cases(cases):
     assert 0.5 < pred["mean"].iloc[0] < 1.0 and 0.0 < pred["step"].iloc[0] < 1.0
 
 
+def _loo_frame():
+    """A small leave-one-out frame: two approval figures and a vote."""
+    return pd.DataFrame(
+        {
+            "obs_id": ["X1", "X2", "V1"],
+            "kind": ["case", "case", "event"],
+            "outcome": ["approval", "approval", "pass_fail"],
+            "lo": [0.5, 0.6, 1.0],
+            "hi": [1.0, 0.7, 1.0],
+            "weight": [1.0, 0.5, 1.0],
+            "model": [0.4, 0.65, 0.2],
+            "mean": [0.8, 0.8, 0.9],
+            "err_model": [0.1, 0.0, 0.64],
+            "err_mean": [0.0, 0.1, 0.01],
+            "pi_lower": [0.3, 0.6, 0.1],
+            "pi_upper": [0.45, 0.7, 0.3],
+            "covered": [False, True, False],
+        }
+    )
+
+
+def test_the_criteria_say_met_only_at_a_20_percent_gain_and_80_percent_coverage():
+    from feesim.studies.calibration.report import criteria_frame
+
+    validation = {
+        "approval": {"n": 5, "model": 0.081, "baseline_mean": 0.1, "baseline_logit": 0.2},
+        "turnout": {"n": 3, "model": 0.05, "baseline_mean": 0.0, "baseline_logit": 0.1},
+        "collection": {"n": 0},
+        "pass_fail": {"n": 2, "model": 0.1, "baseline_rate": 0.2},
+    }
+    rec = pd.DataFrame(
+        {"recovered": [True] * 9 + [False], "covered_90": [True] * 6 + [False] * 4},
+        index=[f"p{i}" for i in range(10)],
+    )
+    c = criteria_frame(validation, _loo_frame(), rec).set_index(
+        ["criterion", "outcome", "baseline"]
+    )
+    approval_mean = c.loc[("skill", "approval", "baseline_mean")]
+    assert approval_mean["met"] is False  # a 19% gain misses
+    assert approval_mean["shortfall"] == pytest.approx(0.01)
+    assert c.loc[("skill", "approval", "baseline_logit"), "met"] is True  # 59.5%
+    assert c.loc[("skill", "turnout", "baseline_mean"), "met"] is False  # a zero-error baseline
+    assert c.loc[("skill", "collection", "baseline_no_change"), "met"] is None  # no figures
+    assert c.loc[("skill", "pass_fail", "baseline_rate"), "met"] is True  # 50%
+    coverage = c.loc[("coverage", "3 figures", "")]
+    assert coverage["value"] == pytest.approx(1 / 3) and coverage["met"] is False
+    assert c.loc[("recovery", "10 parameters", ""), "met"] is False
+    # Ten 90% intervals hold the truth at least 7 times in 95% of realisations; 6 is too few.
+    post = c.loc[("posterior coverage", "10 parameters", "")]
+    assert post["required"] == pytest.approx(0.7) and post["met"] is False
+    without = criteria_frame(validation, _loo_frame(), None).set_index("criterion")
+    assert without.loc["recovery", "met"] is None
+
+
+def test_the_deciding_cases_are_those_that_raise_the_models_error_most():
+    from feesim.studies.calibration.report import deciding_cases
+
+    d = deciding_cases(_loo_frame(), "approval", "mean")
+    # X1 adds 1.0 * (0.1 - 0.0) / 1.5; X2 lowers the model's error relative to the mean.
+    assert list(d["obs_id"]) == ["X1"]
+    assert d["excess"].iloc[0] == pytest.approx(0.1 / 1.5)
+
+
 # -- parameter recovery (small synthetic design) -------------------------------------------------
 def _synthetic_cases(path, n=16):
     header = next(csv.reader(io.StringIO(load_cases().path.read_text(encoding="utf-8"))))
@@ -260,14 +323,106 @@ def test_quick_calibration_writes_a_loadable_params_file(quick_run, monkeypatch)
     assert default_behaviour() == beh
 
 
+def _report_section(text, heading):
+    """The lines of a REPORT.md section, from its heading to the next of the same level."""
+    lines = text.splitlines()
+    start = lines.index(heading)
+    level = heading.split(" ")[0] + " "
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(level)), len(lines))
+    return lines[start:end]
+
+
 def test_quick_calibration_writes_the_report_with_its_figures(quick_run):
     _, out = quick_run
     text = (out / "REPORT.md").read_text(encoding="utf-8")
-    for heading in ("## Auxiliary regressions", "## Fitted parameters", "## Leave one case out"):
-        assert heading in text
-    for fig in ("cases", "coefficients", "loo", "paths", "parameters"):
+    for heading in (
+        "## Summary",
+        "## Data",
+        "### The second sourcing pass",
+        "## Auxiliary regressions on the reported cases",
+        "## Fitted parameters",
+        "### The posterior",
+        "## The second pass's records: reported against simulated",
+        "### Fee steps reported passed",
+        "## Reported against simulated, case by case",
+        "## Validation: leave one case out",
+        "### Against the done-when criteria",
+        "## Parameter recovery",
+        "## Limitations",
+    ):
+        assert heading in text.splitlines(), heading
+    for fig in ("cases", "coefficients", "validation", "loo", "paths", "parameters"):
         png = out / "figures" / f"{fig}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"(figures/{fig}.png)" in text
+    # The bootstrap ensemble is gone from the method; the posterior's diagnostics are stated.
+    assert "bootstrap over communities with randomised" not in text
+    posterior = "\n".join(_report_section(text, "### The posterior"))
+    assert "effective sample size of the importance weights" in posterior
+    assert "acceptance of the moves" in posterior
+
+
+def test_the_report_counts_the_second_pass_and_names_what_it_leaves_out(quick_run):
+    _, out = quick_run
+    text = (out / "REPORT.md").read_text(encoding="utf-8")
+    data = _report_section(text, "### The second sourcing pass")
+    cases = load_cases()
+    table = {line.split("|")[1].strip(): line for line in data if line.startswith("| ")}
+    for kind in ("tallies", "events", "takeovers", "exits"):
+        frame = getattr(cases, kind)
+        cells = [c.strip() for c in table[kind].strip("|").split("|")]
+        # records, flagged fit, flagged none, as in the tidy frames of load_cases()
+        assert cells[1:4] == [
+            str(len(frame)),
+            str(int((frame["use"] == "fit").sum())),
+            str(int((frame["use"] == "none").sum())),
+        ], kind
+    assert "section 8" in "\n".join(data) and "use_note" in "\n".join(data)
+    # A Taiwan vote is listed as left out with its reason; a takeover whose collection is read
+    # by its takeover flag is not.
+    left = {line.split("|")[1].strip(): line for line in data if line.startswith("| N")}
+    assert "Taiwan" in left["N09a"]
+    assert "N22a" not in left
+
+
+def test_the_report_states_the_validation_figures_and_the_criteria(quick_run):
+    import json
+
+    _, out = quick_run
+    text = (out / "REPORT.md").read_text(encoding="utf-8")
+    validation = json.loads((out / "validation.json").read_text(encoding="utf-8"))
+    section = _report_section(text, "## Validation: leave one case out")
+    rows = [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in section
+        if line.startswith("| ") and line.split("|")[1].strip() in validation
+    ]
+    # The table of validation.json: one row per outcome and baseline.
+    rows = [r for r in rows if len(r) > 3 and r[3] in ("mean", "logit", "no_change", "rate")]
+    # Every outcome of validation.json with its n and the model's error, once per baseline.
+    for outcome in ("approval", "turnout", "collection", "pass_fail"):
+        entry = validation[outcome]
+        mine = [r for r in rows if r[0] == outcome]
+        baselines = [k for k in entry if k.startswith("baseline_")]
+        assert len(mine) == len(baselines) >= 1, outcome
+        for r in mine:
+            assert r[1] == str(entry["n"])
+            assert r[2] == f"{entry['model']:.3f}"
+            assert entry[f"baseline_{r[3]}"] == pytest.approx(float(r[4]), abs=5e-4)
+    # A verdict for each done-when criterion, in the summary and the validation section.
+    summary = "\n".join(_report_section(text, "## Summary"))
+    for outcome in ("approval", "turnout", "collection", "pass_fail"):
+        assert f"- **{outcome}**" in summary
+    assert "- **Coverage**" in summary and "- **Recovery**" in summary
+    assert "**Passed fee steps**" in summary and "at least 80%" in summary
+    criteria = "\n".join(_report_section(text, "### Against the done-when criteria"))
+    verdicts = criteria.count("**met") + criteria.count("**not met**")  # "**met as scored**" too
+    assert verdicts == 5  # four outcomes and the coverage
+    records = "\n".join(
+        _report_section(text, "## The second pass's records: reported against simulated")
+    )
+    for d in ("N05a", "N22a", "N58a"):  # a tally, a takeover and an event of the fit
+        assert f"| {d} |" in records
 
 
 def test_a_stopped_calibration_resumes_from_its_checkpoint(tmp_path):
