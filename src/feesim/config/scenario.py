@@ -457,6 +457,17 @@ class Firm:
         source="judgement; Civil Code Art. 947: notice of non-renewal 90 days before the term "
         "ends; firms leave over 'long-term losses' (domain-rules 3.5)",
     )
+    renewal_months: int = param(
+        12,
+        unit="months",
+        lo=1,
+        hi=120,
+        kind="uncertainty",
+        doc="consecutive months the trailing-year margin must have stayed below renewal_margin "
+        "for the firm to decline renewal (a sustained, not a passing, shortfall)",
+        source="judgement; domain-rules 3.5: firms leave over 'long-term losses', not one bad "
+        "quarter",
+    )
     notice_months: int = param(
         3,
         unit="months",
@@ -483,12 +494,17 @@ class Firm:
         doc="fastest monthly hiring",
     )
     staff_floor: float = param(
-        0.3,
+        0.42,
         unit="share of liveable staffing",
         lo=0,
         hi=1,
         kind="uncertainty",
-        doc="staff kept whatever the losses (security, refuse, lifts)",
+        doc="staff kept whatever the losses (security, refuse, lifts): below it the firm loses "
+        "money instead of cutting further, and leaves after exit_loss_months",
+        source="judgement: security and cleaning are 75% of staffing (STAFF_SHARE) and are kept "
+        "at about 55% of their liveable posts (gate guards, daily refuse: domain-rules 3.2, the "
+        "Minhang guards; D.7 basic services at minimum), greening and repairs can go; "
+        "0.75 x 0.55 = 0.41",
     )
     quality_lag: float = param(
         0.35,

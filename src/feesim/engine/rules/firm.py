@@ -53,8 +53,8 @@ Provisions Art. 46) unless the firm has given notice or the owners tender it.
 ``exit_loss_months`` months (and no price step is pending), or whose cash falls below its credit
 limit, gives ``notice_months`` notice, serves at its floor and leaves when the notice ends, or at
 the end of its term if that comes within a year (Civil Code Art. 947: 90 days before term end).
-A fixed-fee firm whose trailing-year margin is below ``renewal_margin`` when its term is
-``notice_months`` from its end declines to renew (no step pending): running a contract at no
+A fixed-fee firm whose trailing-year margin has stayed below ``renewal_margin`` for
+``renewal_months`` months when its term is ``notice_months`` from its end declines to renew (no step pending): running a contract at no
 margin, e.g. under a rectification order, is not a business it keeps. The
 subdistrict appoints a temporary provider from the district pool (Shanghai Provisions Art. 52):
 basic service only, its cost billed to all owners, any shortfall advanced by the subdistrict,
@@ -138,6 +138,7 @@ class FirmBook:
     rectify_until: np.ndarray  # int32
     term_end: np.ndarray  # int32 month the current contract term ends
     loss_months: np.ndarray  # int32 consecutive months with a trailing-year loss
+    thin_months: np.ndarray  # int32 consecutive months with a trailing-year margin below renewal
     ring_revenue: np.ndarray  # (R, 12) yuan, last twelve months
     ring_cost: np.ndarray  # (R, 12)
     ring_fee_cash: np.ndarray  # (R, 12) fee cash received for the current year's bills
@@ -159,6 +160,7 @@ class FirmBook:
     quality_lag: np.ndarray
     exit_loss_months: np.ndarray
     renewal_margin: np.ndarray
+    renewal_months: np.ndarray
     notice_months: np.ndarray
     term_months: np.ndarray
     credit_months: np.ndarray
@@ -346,15 +348,20 @@ class FirmBook:
             & ~step_pending
             & ((self.loss_months >= self.exit_loss_months) | broke)
         )
-        # Non-renewal: decided when the term is the notice period from its end.
+        # Non-renewal: decided when the term is the notice period from its end, on a margin that
+        # stayed thin for ``renewal_months`` (or its whole tenure, if shorter); a firm that
+        # targets a small margin sits near it month to month, and one bad month is no reason
+        # to give up a contract.
         revenue = self.ring_revenue.sum(axis=1)
         margin = np.divide(profit, revenue, out=np.zeros_like(profit), where=revenue > 0)
+        thin = regular & ~self.cost_plus & (margin < self.renewal_margin)
+        self.thin_months = np.where(thin, self.thin_months + 1, 0)
         declines = (
             regular
             & ~self.cost_plus
             & ~step_pending
             & (self.term_end - month == self.notice_months)
-            & (margin < self.renewal_margin)
+            & (self.thin_months >= np.minimum(self.renewal_months, month - self.since + 1))
         )
         gives_notice |= declines | unfunded
         self.state[gives_notice] = NOTICE
@@ -391,6 +398,7 @@ class FirmBook:
         self.rectify_until[runs] = -1
         self.term_end[runs] = month + self.term_months[runs]
         self.loss_months[runs] = 0
+        self.thin_months[runs] = 0
         # A newcomer judges its prospects on the community's history of collection (the fee
         # rings stay), but starts its own profit record at the planned monthly result.
         self.ring_revenue[runs] = expected_revenue[:, None]
