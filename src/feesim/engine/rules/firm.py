@@ -49,19 +49,20 @@ cost of full service (a disclosure or audit) learn :func:`full_service_fee`.
 *Contract term.* At the end of each ``term_months`` term the contract renews tacitly (Shanghai
 Provisions Art. 46) unless the firm has given notice or the owners tender it.
 
-*Exit.* A fixed-fee firm whose trailing-twelve-month result stays negative for
-``exit_loss_months`` months (and no price step is pending), or whose cash falls below its credit
-limit, gives ``notice_months`` notice, serves at its floor and leaves when the notice ends, or at
-the end of its term if that comes within a year (Civil Code Art. 947: 90 days before term end).
-A fixed-fee firm whose trailing-year margin has stayed below ``renewal_margin`` for
-``renewal_months`` months when its term is ``notice_months`` from its end declines to renew (no step pending): running a contract at no
-margin, e.g. under a rectification order, is not a business it keeps. The
-subdistrict appoints a temporary provider from the district pool (Shanghai Provisions Art. 52):
-basic service only, its cost billed to all owners, any shortfall advanced by the subdistrict,
-until the owners vote a new firm in. When the temporary service runs out and no firm was voted
-in, a district state-owned provider takes over where the district keeps one
-(``government.state_provider``): basic service at the fee before the exit, its deficit funded
-by the district (:mod:`feesim.engine.rules.succession`).
+*Exit.* A fixed-fee firm whose trailing-twelve-month result stays negative for ``exit_loss_months``
+months (and no price step is pending), or whose cash falls below its credit limit, gives
+``notice_months`` notice, serves at its floor and leaves when the notice ends, or at the end of its
+term if that comes within a year (Civil Code Art. 947: 90 days before term end). A fixed-fee firm
+whose trailing-year margin has stayed below ``renewal_margin`` for ``renewal_months`` months when
+its term is ``notice_months`` from its end declines to renew (no step pending): running a contract
+at no margin, e.g. under a rectification order, is not a business it keeps. Below ``staff_floor``
+(the essential posts) it cannot cut: it makes losses instead and leaves after ``exit_loss_months``
+(domain-rules D.6). The subdistrict appoints a temporary provider from the district pool (Shanghai
+Provisions Art. 52): basic service only, its cost billed to all owners, any shortfall advanced by
+the subdistrict, until the owners vote a new firm in. When the temporary service runs out and no
+firm was voted in, a district state-owned provider takes over where the district keeps one
+(``government.state_provider``): basic service at the fee before the exit, its deficit funded by the
+district (:mod:`feesim.engine.rules.succession`).
 """
 
 from __future__ import annotations
