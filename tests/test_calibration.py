@@ -496,3 +496,23 @@ def test_without_a_fitted_file_the_judgement_defaults_are_used_and_said(
         assert "no fitted parameter file found" in caplog.text
     finally:
         fb._cached_default.cache_clear()
+
+
+def test_the_naive_baselines_still_predict_from_one_or_two_figures():
+    # Leaving one turnout case out can leave two figures: too few for even the intercept-only
+    # logit; the baseline then predicts their weighted midpoint instead of scoring a coin toss.
+    from feesim.studies.calibration.validate import baseline_predictions
+
+    for n, level in ((1, 0.65), (2, 0.70)):
+        train = pd.DataFrame(
+            {
+                "turnout_lo": [0.6, 0.7][:n],
+                "turnout_hi": [0.7, 0.8][:n],
+                "weight": [1.0] * n,
+                "step_pct": [10.0, 20.0][:n],
+            }
+        )
+        test = pd.DataFrame({"step_pct": [0.0]}, index=["left-out"])
+        pred = baseline_predictions(train, test, "turnout")
+        assert pred.loc["left-out", "mean"] == pytest.approx(level)
+        assert pred.loc["left-out", "step"] == pytest.approx(level)

@@ -231,8 +231,8 @@ def fit_metadata(
         "feesim_version": feesim_version(),
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "method": "penalised indirect inference (auxiliary censored-logit regressions and "
-        "time-path targets), trust-region least squares; ensemble by bootstrap over cases "
-        "with randomised priors",
+        "time-path targets), trust-region least squares; ensemble: posterior particles by "
+        "sequential Monte Carlo (resample-move) on the tempered indirect-inference likelihood",
         "objective": float(cost),
         "data_hash": data_hash,
         "quick": bool(quick),

@@ -221,12 +221,14 @@ class Simulator:
         self.case_ids += [
             c for c in dict.fromkeys(r.case_id for r in self.records) if c not in first
         ]
-        #: Fee steps reported passed (their simulated pass share is a moment).
-        self.passed_obs = [
-            obs
-            for obs, _, _, _ in self.observations
-            if f.loc[obs, "matter"] == "fee" and f.loc[obs, "status"] == "passed"
-        ]
+        #: Fee steps reported passed (their simulated pass share is a moment): one observation
+        #: per case, since two observations of a case (e.g. SEED-03a and SEED-03b, collection
+        #: 3 and 12 months on) report the same vote.
+        passed: dict[str, str] = {}
+        for obs, cid, _, _ in self.observations:
+            if f.loc[obs, "matter"] == "fee" and f.loc[obs, "status"] == "passed":
+                passed.setdefault(cid, obs)
+        self.passed_obs = list(passed.values())
         self.example_design = {
             str(f.loc[d.obs_id, "example"]): i
             for i, d in enumerate(self.designs)

@@ -19,6 +19,9 @@ from feesim.studies.calibration.data import CaseData, Target
 from feesim.studies.calibration.fit import Calibrator, FitParameter, FitResult, FitSettings
 from feesim.studies.calibration.validate import LooResult, RecoveryResult
 
+#: The record tables of :class:`CaseData` besides the cases themselves.
+SECOND_PASS = ("tallies", "events", "takeovers", "exits")
+
 __all__ = ["CalibrationRun"]
 
 
@@ -94,6 +97,8 @@ class CalibrationRun:
             "timings": self.timings,
         }
         tables = {"cases_raw": self.cases.raw, "cases": self.cases.frame}
+        # The second pass's records (vote tallies, events, takeovers, exits) feed the calibrator.
+        tables.update({f"cases_{k}": getattr(self.cases, k) for k in SECOND_PASS})
         return save_result(out, self, tables, provenance=provenance, attrs=attrs)
 
     @classmethod
@@ -107,6 +112,7 @@ class CalibrationRun:
             frame=stored.tables["cases"],
             path=Path(p["cases"]),
             sha256=p["cases_sha256"],
+            **{k: stored.tables.get(f"cases_{k}", pd.DataFrame()) for k in SECOND_PASS},
         )
         targets = [Target(**t) for t in a["targets"]]
         settings = FitSettings(**p["settings"])

@@ -213,6 +213,9 @@ def run_calibration(
         ens = pd.DataFrame(saved["theta"])  # type: ignore[index]
         ens.index.name = "member"
         ens_u = [np.array(u) for u in saved["u"]]  # type: ignore[index]
+        # The sampler's diagnostics are checkpointed with the particles, not with the fit.
+        fit.extra["posterior_ess"] = float(saved.get("ess", np.nan))  # type: ignore[union-attr]
+        fit.extra["posterior_acceptance"] = float(saved.get("acceptance", np.nan))  # type: ignore[union-attr]
     else:
         bar.set_description("posterior")
         ens = sample_posterior(
@@ -222,7 +225,13 @@ def run_calibration(
         fit.extra["posterior_ess"] = float(ens.attrs.get("ess", np.nan))
         fit.extra["posterior_acceptance"] = float(ens.attrs.get("acceptance", np.nan))
         state.put(
-            "ensemble", {"theta": ens.to_dict(orient="list"), "u": [u.tolist() for u in ens_u]}
+            "ensemble",
+            {
+                "theta": ens.to_dict(orient="list"),
+                "u": [u.tolist() for u in ens_u],
+                "ess": fit.extra["posterior_ess"],
+                "acceptance": fit.extra["posterior_acceptance"],
+            },
         )
     fit.ensemble = ens
     fit.extra["ensemble_u"] = [u.tolist() for u in ens_u]
@@ -313,6 +322,8 @@ def run_calibration(
             },
             "loo_beats_baselines": bool(loo.beats_baselines),
             "recovery_all_within_tolerance": bool(rec.all_recovered) if rec is not None else False,
+            "posterior_ess": float(fit.extra.get("posterior_ess", np.nan)),
+            "posterior_acceptance": float(fit.extra.get("posterior_acceptance", np.nan)),
         },
     )
     coverage_synthetic = None

@@ -83,6 +83,15 @@ def baseline_predictions(train: pd.DataFrame, test: pd.DataFrame, outcome: str) 
     step = fit_interval_logit(lo, hi, x, ["const", "step_pct"], weights=w, fast=True)
     xt = np.column_stack([np.ones(len(test)), test["step_pct"].to_numpy(float)])
     p_mean = mean.predict(xt[:, :1])
+    if not mean.estimable or not np.all(np.isfinite(p_mean)):
+        # Too few rows for even the intercept-only logit: the weighted mean of the intervals'
+        # midpoints (a baseline must still predict, or the missing figure scores a coin toss).
+        mid = np.where(
+            np.isfinite(lo) & np.isfinite(hi), (lo + hi) / 2, np.where(np.isfinite(lo), lo, hi)
+        )
+        ok = np.isfinite(mid) & (w > 0)
+        level = float(np.average(mid[ok], weights=w[ok])) if ok.any() else np.nan
+        p_mean = np.full(len(test), level)
     # Too few rows for two coefficients (n < 4): the step model falls back to the mean.
     p_step = step.predict(xt) if step.estimable else p_mean
     return pd.DataFrame({"mean": p_mean, "step": p_step}, index=test.index)
