@@ -75,6 +75,9 @@ class FakeCommunity:
     def set_service_floor(self, run, quality):
         self.floor = quality
 
+    def endorse(self, run, households):
+        self.calls.append(("endorse", None if households is None else len(households)))
+
     def set_fee(self, run, fees, accepted=0.0, rest_of_cycle=False):
         self.calls.append(("set_fee", tuple(np.round(fees, 6)), accepted, rest_of_cycle))
         self.fee = np.asarray(fees, dtype=float)

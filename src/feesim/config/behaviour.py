@@ -405,6 +405,28 @@ class Behaviour:
         doc="half-life of the suits residents remember seeing (deterrence fades when suits stop)",
         source="judgement",
     )
+    pay_endorsement: float = param(
+        1.5,
+        unit="log-odds",
+        lo=0,
+        hi=6,
+        kind="uncertainty",
+        doc="payment of a household whose owner voted for the fee step in force: the owners "
+        "agreed the price, so non-payment loses its protest reason (fades with "
+        "endorsement_half_life_months; voided by a rollback)",
+        source="seed 002: after the voted +29% step residents paid 97%, 'a vote of trust'; "
+        "Dal Bo, Foster & Putterman (2010, AER 100(5)) find cooperation higher under a rule the "
+        "group chose than under the same rule imposed; size left to the calibration",
+    )
+    endorsement_half_life_months: float = param(
+        24.0,
+        unit="months",
+        lo=1,
+        hi=240,
+        kind="uncertainty",
+        doc="half-life of the commitment of an owner who voted for the fee in force",
+        source="judgement: one billing year to two (design/model.md: accumulating states relax)",
+    )
     pay_persuasion: float = param(
         1.0,
         unit="log-odds",

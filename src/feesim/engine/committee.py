@@ -116,6 +116,9 @@ class Community(Protocol):
     def set_service_floor(self, run: int, quality: float) -> None:
         """The service the contract's packages oblige the firm to keep."""
 
+    def endorse(self, run: int, households: np.ndarray | None) -> None:
+        """The fee now in force was voted for by the owners of ``households`` (None: by nobody)."""
+
     def set_fee(
         self, run: int, fees: np.ndarray, accepted: float = 0.0, rest_of_cycle: bool = False
     ) -> None:
@@ -172,6 +175,7 @@ class Motion:
     approval: float = 0.0  # approval by heads of the main vote (share of participants)
     packages_adopted: list[bool] = field(default_factory=list)
     choice: int = -1  # the option a menu vote chose
+    approvers: np.ndarray | None = None  # households whose owner voted for the motion
 
     @property
     def service_quality(self) -> float:
@@ -348,15 +352,18 @@ class OwnersCommittee(mesa.Agent):
         quorum: bool,
         approval: float = 0.0,
         option: int = -1,
+        approvers: np.ndarray | None = None,
     ) -> list[Ballot]:
         """Act on the result of the main vote of motion ``m``.
 
-        ``option`` is the service level a menu vote chose. Returns the questions that follow
+        ``option`` is the service level a menu vote chose; ``approvers`` the households whose
+        owner voted yes (they endorse the fee if it takes effect). Returns the questions that follow
         on the same ballot sheet: the value-added packages of a fee motion that passed (each a
         simple-majority matter of its own).
         """
         c, r, spec = self.community, self.run, m.spec
         m.approval = approval if approval == approval else 0.0
+        m.approvers = approvers
         if spec.menu and option >= 0 and passed:
             m.choice = option
             m.new_fee = m.fee_before * (1.0 + spec.menu[option].step_pct)
@@ -430,6 +437,9 @@ class OwnersCommittee(mesa.Agent):
         before = c.fees(r)
         after = m.new_fee + extra_fee
         c.set_fee(r, after, accepted=m.approval, rest_of_cycle=spec.trial_months > 0)
+        if np.any(after > before + 1e-9):
+            # A price the owners agreed: those who voted for it are committed to paying it.
+            c.endorse(r, m.approvers)
         floor_before = c.service_floor(r)
         # A step or a package is a contract term (the service it was voted for is a floor); a
         # zero step carrying only process (accounts, meetings, visits) changes no term.
@@ -461,6 +471,7 @@ class OwnersCommittee(mesa.Agent):
         if s.rollback and step is not None and month - step.month <= s.rollback_window_months:
             c.set_fee(r, step.fee_before)
             c.set_service_floor(r, step.floor_before)
+            c.endorse(r, None)  # the fee they voted for is gone
             step.motion.status = "rolled_back"
             self.last_step = None
             c.trust_event(r, c.coefficient("trust_rollback", r))

@@ -151,6 +151,16 @@ class CommunityDesk:
         """Service the voted packages oblige the firm to keep."""
         self.firms.floor_q[run] = quality
 
+    def endorse(self, run: int, households: np.ndarray | None) -> None:
+        """The fee now in force was voted for by the owners of ``households`` (None: nobody).
+
+        A new fee supersedes the commitment to the one before it.
+        """
+        lo, hi = self.hh.run_start[run], self.hh.run_start[run + 1]
+        self.hh.endorsed[lo:hi] = 0.0
+        if households is not None and len(households):
+            self.hh.endorsed[households] = 1.0
+
     def set_fee(
         self, run: int, fees: np.ndarray, accepted: float = 0.0, rest_of_cycle: bool = False
     ) -> None:

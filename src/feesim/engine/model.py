@@ -69,6 +69,7 @@ from feesim.engine.rules.firm import DISCLOSE_LOSS_MONTHS, REGULAR, FirmBook
 from feesim.engine.rules.perception import (
     Perception,
     attitudes,
+    relax_endorsement,
     relax_personal,
     update_perception,
     update_trust,
@@ -539,11 +540,17 @@ class FeeModel(mesa.Model):
                 d.figures["quorum_met"],
                 d.figures["approval_heads"],
                 d.figures.get("option", -1),
+                self._approvers(b.run, result.approves) if d.passed else None,
             )
         self.last_vote = LastVote(t, result.participates, result.approves, result.voting)
         for k, group in vote.package_rounds(packages):
             # Same ballot sheet: the owners who took part answer the package questions too.
             self._hold(t, 1000 * (sub + 1) + k, group, participants=result.participates)
+
+    def _approvers(self, run: int, approves: np.ndarray) -> np.ndarray:
+        """Households of ``run`` whose owner voted yes (``approves`` is over owners)."""
+        lo, hi = self.hh.run_start[run], self.hh.run_start[run + 1]
+        return lo + np.flatnonzero(approves.take(self.hh.owner[lo:hi]))
 
     # -- 9. evaluations ----------------------------------------------------------------------------
     def _evaluate(self, t: int) -> None:
@@ -628,6 +635,7 @@ class FeeModel(mesa.Model):
             b.governance_half_life_months,
         )
         relax_personal(self.hh, b.personal_half_life_months)
+        relax_endorsement(self.hh, b.endorsement_half_life_months)
 
     # ==========================================================================================
     # state a user may read or set (phase diagrams, what-if starts, pictures)

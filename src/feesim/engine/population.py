@@ -73,6 +73,7 @@ class Households:
     # -- dynamic state ------------------------------------------------------------------------
     habit: np.ndarray  # float32 payment record in [0, 1]
     trust_personal: np.ndarray  # float32 personal trust experience (suits, visits)
+    endorsed: np.ndarray  # float32 commitment to the fee in force (1 = the owner voted for it)
     owed_cycle: np.ndarray  # int64 fen unpaid of the current billing cycle's bill
     overdue: np.ndarray  # int64 fen unpaid of earlier cycles of this calendar year
     arrears: np.ndarray  # int64 fen unpaid of earlier years' bills
@@ -354,6 +355,7 @@ def build_households(scenarios: Sequence[Scenario], streams: Streams) -> Househo
         engagement0=cat["engagement0"].astype(F32),
         habit=np.ones(n_total, dtype=F32),
         trust_personal=np.zeros(n_total, dtype=F32),
+        endorsed=np.zeros(n_total, dtype=F32),
         owed_cycle=np.zeros(n_total, dtype=np.int64),
         overdue=np.zeros(n_total, dtype=np.int64),
         arrears=np.zeros(n_total, dtype=np.int64),
@@ -425,6 +427,7 @@ def tile_households(template: Households, mapping: np.ndarray) -> Households:
             "engagement0",
             "habit",
             "trust_personal",
+            "endorsed",
             "owed_cycle",
             "overdue",
             "arrears",

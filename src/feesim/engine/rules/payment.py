@@ -10,6 +10,7 @@ its billing cycle, where
         + pay_norm[type] * (neighbours_paying - undermatch - 0.5)   # conditional cooperation
         - pay_burden * bill / income
         + pay_enforcement[type] * deterrence + pay_persuasion * visited
+        + pay_endorsement * endorsed                    # the owner voted for this fee
 
 Types follow Fischbacher, Gaechter & Fehr (2001): conditional cooperators weigh service and
 neighbours and slightly under-match what they see; free riders respond mainly to enforcement;
@@ -66,6 +67,7 @@ class PaymentCoefficients:
     burden: np.ndarray | np.floating
     persuasion: np.ndarray | np.floating
     undermatch: np.ndarray
+    endorsement: np.ndarray | np.floating = F32(0)
 
 
 def _by_type(hh: Households, cc: object, fr: object, up: object) -> np.ndarray:
@@ -101,6 +103,7 @@ def payment_coefficients(hh: Households, beh: object) -> PaymentCoefficients:
         trust=per_household(beh.pay_trust, run),
         burden=per_household(beh.pay_burden, run),
         persuasion=per_household(beh.pay_persuasion, run),
+        endorsement=per_household(beh.pay_endorsement, run),
         # Conditional cooperators under-match what they see; others follow the share as seen.
         undermatch=np.where(hh.htype == CC, per_household(beh.undermatch, run), F32(0)).astype(F32)
         + F32(0.5),
@@ -139,6 +142,7 @@ def propensity(
     z -= c.burden * bill_burden
     if enforcement is not None:
         z += c.enforcement * enforcement
+    z += c.endorsement * hh.endorsed
     return z
 
 

@@ -49,6 +49,7 @@ __all__ = [
     "household_satisfaction",
     "household_trust",
     "monthly_retention",
+    "relax_endorsement",
     "relax_personal",
     "trust_shock",
     "update_perception",
@@ -190,6 +191,11 @@ def trust_shock(p: Perception, runs: np.ndarray, amount: np.ndarray | float) -> 
 def relax_personal(hh: Households, half_life: np.ndarray | float) -> None:
     """Personal trust experience fades one month towards 0 (in place)."""
     hh.trust_personal *= per_household(monthly_retention(half_life), hh.run)
+
+
+def relax_endorsement(hh: Households, half_life: np.ndarray | float) -> None:
+    """Owners' commitment to the fee they voted for fades one month towards 0 (in place)."""
+    hh.endorsed *= per_household(monthly_retention(half_life), hh.run)
 
 
 def add_personal(hh: Households, who: np.ndarray | slice, amount: np.ndarray | float) -> None:

@@ -188,6 +188,14 @@ PARAMETERS: tuple[FitParameter, ...] = (
         prior_sd=1.5,
     ),
     FitParameter(
+        "pay_endorsement",
+        0.0,
+        6.0,
+        ("pay_endorsement",),
+        "payment of owners who voted for the fee in force (collection after a passed step)",
+        prior_sd=1.0,
+    ),
+    FitParameter(
         "fresh_start",
         0.0,
         1.0,
