@@ -234,7 +234,10 @@ def test_a_surge_of_complaints_brings_the_committee_to_act(frozen):
     """Service cut sharply (wages +10% a year) makes complaints surge; the committee orders
     rectification, or holds an early evaluation where it holds evaluations (before: the surge
     was recorded and nothing followed)."""
-    sc = frozen.with_changes(**{"simulation.months": 48, "government.wage_growth": 0.1})
+    # A low staff floor lets the firm cut deep (the floor would stop the cuts and hasten its exit).
+    sc = frozen.with_changes(
+        **{"simulation.months": 48, "government.wage_growth": 0.1, "firm.staff_floor": 0.2}
+    )
     ev = st.run(sc, 4, 3).events
     surges = ev[ev["event"] == "complaint_surge"]
     assert len(surges) > 0

@@ -457,6 +457,18 @@ class Firm:
         source="judgement; Civil Code Art. 947: notice of non-renewal 90 days before the term "
         "ends; firms leave over 'long-term losses' (domain-rules 3.5)",
     )
+    renewal_margin_sd: float = param(
+        0.02,
+        unit="share of revenue",
+        lo=0,
+        hi=0.5,
+        kind="uncertainty",
+        doc="spread across firms of renewal_margin (each run's firm draws its own, normally "
+        "distributed): firms differ in the contracts they keep, so the chance of non-renewal "
+        "rises smoothly as the margin falls instead of jumping at one threshold",
+        source="judgement; AGG-17: net margins of listed firms vary by several points around "
+        "their 5-7% mean",
+    )
     renewal_months: int = param(
         12,
         unit="months",

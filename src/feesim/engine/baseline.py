@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtri
 
 from feesim.config.scenario import TIER_QUALITY, Scenario
 from feesim.engine.population import Households, per_household, template_index
@@ -261,10 +262,23 @@ def initial_collection(scenarios: list[Scenario]) -> np.ndarray:
     )
 
 
+def _standard_normal(streams: Streams, decision: Decision, runs: int) -> np.ndarray:
+    """One standard normal draw per run, each from the run's own stream."""
+    u = streams.uniform_runs(decision, 0, np.arange(runs), np.ones(runs, dtype=np.int64))
+    return ndtri(np.clip(u.astype(np.float64), 1e-9, 1 - 1e-9))
+
+
 def build_firms(
-    setting: Setting, state: CommunityState, equip_rb: np.ndarray, history: HistoryValues
+    setting: Setting,
+    state: CommunityState,
+    equip_rb: np.ndarray,
+    history: HistoryValues,
+    streams: Streams,
 ) -> FirmBook:
     """Each run's firm at month 0: its contract, cost structure, staffing and trailing year.
+
+    Each run's firm draws the margin below which it declines to renew (stream ``FIRM``, one
+    per run, so the draw does not depend on the other runs of the batch).
 
     Staffing, cash and the trailing year are those of the history; the book's contract form is
     the history's too until :func:`start_residents` has spun the history up.
@@ -313,7 +327,8 @@ def build_firms(
         max_hire=f(lambda x: x.max_hire_rate),
         quality_lag=f(lambda x: x.quality_lag),
         exit_loss_months=f(lambda x: x.exit_loss_months).astype(np.int32),
-        renewal_margin=f(lambda x: x.renewal_margin),
+        renewal_margin=f(lambda x: x.renewal_margin)
+        + f(lambda x: x.renewal_margin_sd) * _standard_normal(streams, Decision.FIRM, R),
         renewal_months=f(lambda x: x.renewal_months).astype(np.int32),
         notice_months=f(lambda x: x.notice_months).astype(np.int32),
         term_months=f(lambda x: x.term_months).astype(np.int32),

@@ -270,7 +270,7 @@ class FeeModel(mesa.Model):
         self.recorder = Recorder(hh, setting.months, B)
         self.agenda = Agenda(setting.months)
         history = baseline.HistoryValues.of(runs)
-        self.firms: FirmBook = baseline.build_firms(setting, state, equip_rb, history)
+        self.firms: FirmBook = baseline.build_firms(setting, state, equip_rb, history, self.streams)
         self.residents: Residents
         self.perception: Perception
         self.residents, self.perception = baseline.start_residents(

@@ -31,6 +31,7 @@ class Decision(enum.IntEnum):
     FUND_PAYMENT = 7
     LEGAL = 8
     PARAMETERS = 9
+    FIRM = 10
 
 
 def as_seed_sequence(seed: int | np.random.SeedSequence | None) -> np.random.SeedSequence:
