@@ -75,6 +75,9 @@ class FakeCommunity:
     def set_service_floor(self, run, quality):
         self.floor = quality
 
+    def repayment_fee(self, run, amount_yuan, months):
+        return np.full(len(self.fee), amount_yuan / months / 1e5)
+
     def endorse(self, run, households):
         self.calls.append(("endorse", None if households is None else len(households)))
 

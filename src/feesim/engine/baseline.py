@@ -35,6 +35,7 @@ from scipy.special import ndtri
 from feesim.config.scenario import TIER_QUALITY, Scenario
 from feesim.engine.population import Households, per_household, template_index
 from feesim.engine.rng import Decision, Streams
+from feesim.engine.rules import complaints
 from feesim.engine.rules.collection import record_weight, stairwell_share, update_records
 from feesim.engine.rules.evaluation import assess
 from feesim.engine.rules.firm import FUNCTIONS, FirmBook
@@ -357,14 +358,14 @@ def _staff_baseline(
     state.subsidy_paid = history.subsidy_rate * setting.area_total * subsidy_factor
     revenue0 = accrual * np.nan_to_num(c0, nan=0.85) + history.public_to_firm + state.subsidy_paid
     wage0, price0 = setting.wage[0], setting.price[0]
-    x_tier = fb.tier_q / fb.management
+    x_tier = fb.staffing_for(fb.tier_q)
     given = np.array(
         [np.nan if sc.firm.initial_quality is None else sc.firm.initial_quality for sc in runs]
     )
     x0 = np.where(
         np.isnan(given),
         np.clip(fb.affordable(revenue0, wage0, price0), fb.staff_floor, x_tier),
-        np.nan_to_num(given) / fb.management,
+        fb.staffing_for(np.nan_to_num(given)),
     )
     fb.allocate(x0)
     fb.held = fb.staffing.copy()
@@ -459,7 +460,12 @@ def start_residents(
     coef = payment_coefficients(hh, setting.beh)
     shift = history.trust_shift
     s, tau = attitudes(hh, perception, state.fee, state.full_fee, setting.beh, shift)
-    factor = subsidy_factor(assess(firms, hh.mean(s)), setting.subsidy_min)
+    # The assessment as month 1 will make it: the hotline record is what month-0 moods bring.
+    hotline = complaints.rate(
+        complaints.expected(hh, s, perception, setting.beh)[:, None], setting.area_total
+    )
+    score = assess(firms, hh.mean(s), hotline, setting.hotline_weight)
+    factor = subsidy_factor(score, setting.subsidy_min)
     if np.any((history.subsidy_rate > 0) & (factor < 1)):
         _staff_baseline(firms, setting, state, history, factor)
         perception = Perception.start(firms.quality, state.fee)

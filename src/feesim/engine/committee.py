@@ -57,6 +57,9 @@ DISCLOSURE_TRUST = {
 #: How much of the true cost of full service residents learn from each kind of disclosure
 #: (times ``behaviour.disclosure_learning``).
 DISCLOSURE_LEARNING = {"audit": 1.0, "assessment": 1.0, "accounts": 0.5, "none": 0.0}
+#: Months over which a deficit-funding step repays the owners' deficit (judgement: one
+#: budget year, as the yearly audited accounts of a cost-plus contract run; domain-rules 3.1).
+DEFICIT_REPAY_MONTHS = 12
 
 
 class Community(Protocol):
@@ -115,6 +118,9 @@ class Community(Protocol):
 
     def set_service_floor(self, run: int, quality: float) -> None:
         """The service the contract's packages oblige the firm to keep."""
+
+    def repayment_fee(self, run: int, amount_yuan: float, months: int) -> np.ndarray:
+        """Fee per m2 (per building type) that raises ``amount_yuan`` over ``months``."""
 
     def endorse(self, run: int, households: np.ndarray | None) -> None:
         """The fee now in force was voted for by the owners of ``households`` (None: by nobody)."""
@@ -176,6 +182,8 @@ class Motion:
     packages_adopted: list[bool] = field(default_factory=list)
     choice: int = -1  # the option a menu vote chose
     approvers: np.ndarray | None = None  # households whose owner voted for the motion
+    surcharge: np.ndarray | None = None  # part of the new fee that repays a deficit, per type
+    surcharge_until: int = -1  # month the surcharge lapses (-1: none running)
 
     @property
     def service_quality(self) -> float:
@@ -293,6 +301,8 @@ class OwnersCommittee(mesa.Agent):
                 self._announce(m, month)
             if m.status == "pending" and m.effective_month == month:
                 self._take_effect(m, month)
+            if m.surcharge_until == month and m.surcharge is not None:
+                self._end_surcharge(m, month)
 
     def due_votes(self, month: int) -> list[Motion]:
         """Announced motions whose vote is this month."""
@@ -413,6 +423,13 @@ class OwnersCommittee(mesa.Agent):
         base = m.quality_delivered if m.quality_delivered >= 0 else delivered
         return min(1.2, base + m.service_quality + extra)
 
+    def _end_surcharge(self, m: Motion, month: int) -> None:
+        """The deficit is repaid: the fee drops by the surcharge the owners voted for."""
+        c, r = self.community, self.run
+        c.set_fee(r, np.maximum(c.fees(r) - m.surcharge, 0.0))
+        m.surcharge_until = -1
+        c.log(r, month, "surcharge_ended", f"motion {m.key}: {c.fees(r).round(3).tolist()}")
+
     def _take_effect(self, m: Motion, month: int) -> None:
         c, r, spec = self.community, self.run, m.spec
         if spec.matter == "maintenance_fund":
@@ -424,6 +441,7 @@ class OwnersCommittee(mesa.Agent):
             return
         if spec.matter == "hire_firm":
             c.hire_firm(r, month, m.new_fee)
+            c.endorse(r, m.approvers)  # the owners voted this firm in at its fee
             m.status = "effective"
             return
         if spec.trial_months > 0 and c.trial_failed(r):
@@ -437,7 +455,7 @@ class OwnersCommittee(mesa.Agent):
         before = c.fees(r)
         after = m.new_fee + extra_fee
         c.set_fee(r, after, accepted=m.approval, rest_of_cycle=spec.trial_months > 0)
-        if np.any(after > before + 1e-9):
+        if not np.allclose(after, before):
             # A price the owners agreed: those who voted for it are committed to paying it.
             c.endorse(r, m.approvers)
         floor_before = c.service_floor(r)
@@ -447,6 +465,11 @@ class OwnersCommittee(mesa.Agent):
             c.set_service_floor(r, max(floor_before, self._promised(m, extra_q)))
             self.last_step = _Step(month, before, m, floor_before)
         c.set_commitment(r, 0.0)
+        if m.surcharge is not None:
+            for other in self.motions:
+                other.surcharge_until = -1  # superseded: this fee repays the whole deficit
+            m.surcharge_until = month + DEFICIT_REPAY_MONTHS
+            c.schedule(r, m.surcharge_until)
         if spec.release_public_income:
             c.release_public_income(r)
         m.status = "effective"
@@ -512,13 +535,23 @@ class OwnersCommittee(mesa.Agent):
         if self.settings.auto_propose:
             self._ask_cost_covering_step(month + 2, 1e-9, relative=False)
 
-    def on_deficit(self, month: int) -> None:
+    def on_deficit(self, month: int, deficit_yuan: float) -> None:
         """Cost-plus accounts show a deficit the owners bear: ask them to fund it with a step.
 
         Under 酬金制 the owners bear surplus and deficit (domain-rules 3.1); the committee puts
-        the fee that covers the service's cost to the owners whatever ``auto_propose`` says.
+        to the owners, whatever ``auto_propose`` says, the fee that covers the service's cost
+        and repays the deficit over :data:`DEFICIT_REPAY_MONTHS` (so a deficit never grows
+        unasked: voted down, it ends the contract after ``firm.deficit_months``).
         """
-        self._ask_cost_covering_step(month + 2, 1e-9, relative=False, origin="deficit")
+        c, r = self.community, self.run
+        if any(m.surcharge_until > month for m in self.motions):
+            return  # a repayment is under way: next year's accounts will tell
+        current = c.fees(r)
+        fee = np.maximum(c.asking_fee(r, current.copy()), current)
+        surcharge = c.repayment_fee(r, deficit_yuan, DEFICIT_REPAY_MONTHS)
+        m = self.propose(month + 2, "fee", fee + surcharge, "deficit", rounds=2, retries=1)
+        if m is not None:
+            m.surcharge = surcharge  # for DEFICIT_REPAY_MONTHS once in force, then it lapses
 
     def on_tier_upgrade(self, month: int) -> None:
         """The contract's tier was upgraded: put the fee of its price band to the owners.

@@ -151,6 +151,14 @@ class CommunityDesk:
         """Service the voted packages oblige the firm to keep."""
         self.firms.floor_q[run] = quality
 
+    def repayment_fee(self, run: int, amount_yuan: float, months: int) -> np.ndarray:
+        """Fee per m2 (per building type) that raises ``amount_yuan`` over ``months``.
+
+        The same addition on every m2, at 90% collection (the asking fee's assumption).
+        """
+        per_m2 = max(amount_yuan, 0.0) / max(months, 1) / (0.9 * self.setting.area_total[run])
+        return np.full(self.setting.building_types(run), per_m2)
+
     def endorse(self, run: int, households: np.ndarray | None) -> None:
         """The fee now in force was voted for by the owners of ``households`` (None: nobody).
 

@@ -307,6 +307,7 @@ class FeeModel(mesa.Model):
             self.committees,
             self.recorder.event,
             self._fresh_start,
+            self.desk.endorse,
         )
         self.desk.succession = self.succession
         self.last_vote: LastVote | None = None
@@ -619,7 +620,7 @@ class FeeModel(mesa.Model):
             balance = self.ledger.owners_account[run] / 100.0
             self.log(run, t, "accounts_audited", f"owners' account {balance:,.0f} yuan")
             if balance < 0:
-                self.committees[run].on_deficit(t)
+                self.committees[run].on_deficit(t, -balance)
 
     # -- 11. closing -------------------------------------------------------------------------------
     def _close(self, t: int) -> None:

@@ -51,6 +51,18 @@ def test_cost_plus_owners_must_fund_a_deficit_or_lose_the_firm(frozen):
     assert before["owners_account_yuan"].min() < 0
 
 
+def test_a_funded_deficit_is_repaid_and_its_surcharge_lapses(frozen):
+    """The deficit step covers the service and repays the deficit over a year, then the
+    repayment lapses (before: the deficit could grow without bound when no step was needed)."""
+    funded = _cost_plus_with_a_standard(frozen, refuse=False)
+    s, ev = funded.series, funded.events
+    assert (ev["event"] == "surcharge_ended").groupby(ev["run"]).any().all()
+    worst = s.groupby("run")["owners_account_yuan"].min()
+    last_year = s[s["month"] >= 108].groupby("run")["owners_account_yuan"].mean()
+    assert (worst < 0).all()
+    assert (last_year > 0.5 * worst).all(), (worst, last_year)
+
+
 def test_a_loss_making_firm_carries_its_losses_for_two_years_before_leaving(small_scenario):
     sc = dataclasses.replace(small_scenario, proposals=()).with_changes(
         **{
@@ -88,8 +100,10 @@ def test_the_district_provider_takes_over_when_temporary_service_runs_out(frozen
 def test_a_new_team_at_the_same_fee_lifts_a_low_paying_estate(frozen):
     low = frozen.with_changes(**{"community.initial_collection_rate": 0.5})
     renewed = dataclasses.replace(low, firm=dataclasses.replace(low.firm, overhaul_months=(0,)))
-    two_years = st.effect(low, renewed, st.collection_at(23), replicates=12)
-    assert two_years.positive(0.05), two_years
+    # The first December: without the new team this estate's firm gives notice within the
+    # year in most runs, and the district provider that follows confounds later months.
+    first_year = st.effect(low, renewed, st.collection_at(11), replicates=12)
+    assert first_year.positive(0.05), first_year
 
 
 def test_a_tier_upgrade_without_money_does_not_gut_any_function(frozen):

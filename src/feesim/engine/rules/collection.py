@@ -270,9 +270,13 @@ def update_records(habit: np.ndarray, paid_up: np.ndarray, weight: np.ndarray) -
 
 
 def fresh_start(hh: Households, run: int, share: float) -> None:
-    """A new provider: the records of ``run``'s households move ``share`` back to neutral."""
-    sl = hh.run_slice(run)
-    update_records(hh.habit[sl], F32(0.5), F32(share))
+    """A new provider: the bad records of ``run``'s households move ``share`` back to neutral.
+
+    Non-payment under the old provider is forgiven in part; a good record stays good (a fresh
+    start cannot make good payers worse).
+    """
+    habit = hh.habit[hh.run_slice(run)]
+    habit += F32(share) * np.maximum(F32(0.5) - habit, F32(0))
 
 
 def stairwell_share(hh: Households, habit: np.ndarray | None = None) -> np.ndarray:

@@ -34,7 +34,7 @@ import numpy as np
 
 from feesim.engine.population import Households
 from feesim.engine.rules.complaints import TYPICAL_RATE
-from feesim.engine.rules.firm import FirmBook
+from feesim.engine.rules.firm import FirmBook, quality_of_staffing
 from feesim.engine.state import Setting
 
 __all__ = [
@@ -138,5 +138,7 @@ def evaluations_due(t: int, setting: Setting) -> np.ndarray:
 def broken_promises(firms: FirmBook) -> np.ndarray:
     """Promised service (packages, commitments) not delivered, beyond a tolerance (per run)."""
     promised = np.maximum(firms.floor_q, firms.commit_q)
-    shortfall = promised - firms.quality - PROMISE_TOLERANCE
+    # A firm staffed for its promise keeps it while quality catches up with the staff.
+    kept = np.maximum(firms.quality, quality_of_staffing(firms.staffing, firms.management))
+    shortfall = promised - kept - PROMISE_TOLERANCE
     return np.where(promised > 0, np.maximum(shortfall, 0.0), 0.0)

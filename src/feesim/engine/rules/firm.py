@@ -88,11 +88,14 @@ __all__ = [
     "STAFF_SHARE",
     "STATE",
     "FirmBook",
+    "allocation",
     "cost_covering_fee",
     "expected_revenue",
     "full_service_fee",
     "overhaul",
+    "quality_of_staffing",
     "settle_month",
+    "staffing_for_quality",
 ]
 
 #: Service functions of a firm.
@@ -243,10 +246,12 @@ class FirmBook:
     ) -> np.ndarray:
         """Factor by which a pool firm multiplies the fees it asks.
 
-        At ``collection``, revenue then covers the cost of ``target_q`` with the target margin.
+        At ``collection``, revenue then covers the cost of ``target_q`` with the target margin
+        (a fixed-fee firm) or the remuneration (a cost-plus contract).
         """
-        x = target_q / NEW_FIRM_MANAGEMENT
-        need = (x * self.unit_cost(wage, price) + self.equipment * price) * (1 + self.target_margin)
+        x = staffing_for_quality(target_q, np.full(np.shape(target_q), NEW_FIRM_MANAGEMENT))
+        keep = np.where(self.cost_plus, 1.0 + self.remuneration, 1.0 + self.target_margin)
+        need = (x * self.unit_cost(wage, price) + self.equipment * price) * keep
         return np.maximum(need - other_income, 0.0) / np.maximum(collection * revenue_at_fee, 1e-9)
 
     # -- monthly rules ----------------------------------------------------------------------
@@ -255,8 +260,8 @@ class FirmBook:
     ) -> None:
         """Set this month's staffing and let delivered quality follow it (in place)."""
         mgmt = self.management
-        x_floor = self.floor_q / mgmt
-        x_tier = np.maximum(self.tier_q / mgmt, x_floor)
+        x_floor = self.staffing_for(self.floor_q)
+        x_tier = np.maximum(self.staffing_for(self.tier_q), x_floor)
         x_aff = self.affordable(expected_revenue, wage, price)
         x_cut = self.affordable(expected_revenue, wage, price, margin=self.cut_margin)
         current = self.staffing
@@ -266,16 +271,21 @@ class FirmBook:
         # staff taken on under a rectification order or a commitment ahead of a vote are let go
         # (at the cut rate) when the order or the commitment ends.
         held = self.held
+        x_no_margin = self.affordable(expected_revenue, wage, price, margin=0.0)
+        # A voted package is kept as far as the revenue covers it without a loss: a fixed-fee
+        # firm does not run its promise at a loss, the service lags, and the evaluation
+        # (rectification, then rollback) is what answers that. Under cost-plus the owners fund
+        # the package (a deficit is put to them, see the committee's ``on_deficit``).
+        x_kept = np.where(self.cost_plus, x_floor, np.minimum(x_floor, x_no_margin))
         target = np.where(x_aff >= held, x_aff, np.where(x_cut >= held, held, x_aff))
-        target = np.maximum(np.minimum(x_tier, target), x_floor)
+        target = np.maximum(np.minimum(x_tier, target), x_kept)
         self.held = target
         rectify = self.rectify_until > month
-        x_no_margin = self.affordable(expected_revenue, wage, price, margin=0.0)
         target = np.where(rectify, np.maximum(target, np.minimum(x_tier, x_no_margin)), target)
         committed = self.commit_q > 0
-        target = np.where(committed, np.maximum(target, self.commit_q / mgmt), target)
+        target = np.where(committed, np.maximum(target, self.staffing_for(self.commit_q)), target)
         target = np.maximum(target, self.staff_floor)
-        emergency_x = TIER_QUALITY["basic"] / mgmt
+        emergency_x = self.staffing_for(TIER_QUALITY["basic"])
         target = np.where(self.state == NOTICE, self.staff_floor, target)
         target = np.where((self.state == EMERGENCY) | (self.state == STATE), emergency_x, target)
         ref = np.maximum(current, 0.3)
@@ -285,20 +295,14 @@ class FirmBook:
         self.q += self.quality_lag[:, None] * (goal - self.q)
 
     def allocate(self, overall: np.ndarray) -> None:
-        """Spread an overall staffing ratio over functions, cutting greening and repairs first.
+        """Spread an overall staffing ratio over functions (see :func:`allocation`)."""
+        self.x = allocation(overall, self.management)
 
-        Below full liveable staffing (``1 / management``), function ``f`` keeps
-        ``(overall / full) ** CUT_WEIGHT[f]`` of it (then all are rescaled to the overall ratio):
-        the discretionary functions shrink first and most as staffing falls, but none is cut to
-        nothing, and the spread depends on the staff the firm has, not on the standard its
-        contract names (a tier upgrade the revenue cannot pay for leaves the functions as they
-        were).
-        """
-        full = 1.0 / self.management
-        ratio = np.minimum(overall / full, 1.0)
-        self.x = np.maximum(ratio[:, None] ** CUT_WEIGHT[None, :] * full[:, None], 0.02)
-        # Rescale so the share-weighted mean equals the requested overall ratio exactly.
-        self.x *= (overall / (self.x @ STAFF_SHARE))[:, None]
+    def staffing_for(
+        self, quality: np.ndarray | float, management: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Overall staffing that delivers ``quality`` once quality has caught up with it."""
+        return staffing_for_quality(quality, self.management if management is None else management)
 
     def record(
         self,
@@ -406,6 +410,49 @@ class FirmBook:
         self.ring_cost[runs] = expected_cost[:, None]
 
 
+def allocation(overall: np.ndarray, management: np.ndarray) -> np.ndarray:
+    """Staffing per function (runs x functions) for an overall ratio, cutting greening first.
+
+    Below full liveable staffing (``1 / management``), function ``f`` keeps
+    ``(overall / full) ** CUT_WEIGHT[f]`` of it (then all are rescaled to the overall ratio):
+    the discretionary functions shrink first and most as staffing falls, but none is cut to
+    nothing, and the spread depends on the staff the firm has, not on the standard its contract
+    names (a tier upgrade the revenue cannot pay for leaves the functions as they were).
+    """
+    overall = np.asarray(overall, dtype=np.float64)
+    full = 1.0 / np.asarray(management, dtype=np.float64)
+    ratio = np.minimum(overall / full, 1.0)
+    x = np.maximum(ratio[..., None] ** CUT_WEIGHT * full[..., None], 0.02)
+    # Rescale so the share-weighted mean equals the requested overall ratio exactly.
+    return x * (overall / (x @ STAFF_SHARE))[..., None]
+
+
+def quality_of_staffing(overall: np.ndarray, management: np.ndarray) -> np.ndarray:
+    """Overall quality that staffing ``overall`` delivers once quality has caught up."""
+    x = allocation(overall, management)
+    return np.minimum(x * np.asarray(management)[..., None], 1.2) @ SALIENCE
+
+
+def staffing_for_quality(quality: np.ndarray | float, management: np.ndarray) -> np.ndarray:
+    """Overall staffing whose allocation delivers ``quality`` (the inverse of the above).
+
+    Below full staffing the functions residents watch most (greening, repairs) are cut hardest,
+    so a quality target takes more than ``quality / management`` staff. Solved by bisection
+    (quality rises with staffing); a target above what any staffing delivers gets the most
+    useful staffing.
+    """
+    mgmt = np.asarray(management, dtype=np.float64)
+    q = np.broadcast_to(np.asarray(quality, dtype=np.float64), mgmt.shape)
+    lo = np.zeros(mgmt.shape)
+    hi = np.full(mgmt.shape, 1.2) / mgmt
+    for _ in range(40):  # 2**-40 of the bracket: far below any staffing step
+        mid = 0.5 * (lo + hi)
+        below = quality_of_staffing(mid, mgmt) < q
+        lo = np.where(below, mid, lo)
+        hi = np.where(below, hi, mid)
+    return np.where(q > 0, hi, 0.0)
+
+
 def expected_revenue(firms: FirmBook, setting: Setting, state: CommunityState) -> np.ndarray:
     """Revenue (yuan/month) each firm plans on.
 
@@ -438,7 +485,10 @@ def cost_covering_fee(
     other = (setting.public_income * setting.public_share * ~state.released + state.subsidy_paid)[
         sl
     ]
-    standard = max(TIER_QUALITY[setting.scenarios[run].firm.tier], firms.tier_q[run])
+    # The contract's standard, or the service voted packages oblige the firm to keep.
+    standard = max(
+        TIER_QUALITY[setting.scenarios[run].firm.tier], firms.tier_q[run], firms.floor_q[run]
+    )
     k = firms.slice(sl).cost_covering_factor(
         revenue, other, np.array([standard]), setting.wage[month, sl], setting.price[month, sl]
     )

@@ -33,6 +33,7 @@ from feesim.engine.rules.firm import (
     STATE_MANAGEMENT,
     FirmBook,
     cost_covering_fee,
+    staffing_for_quality,
 )
 from feesim.engine.rules.perception import Perception, change_fee, trust_shock
 from feesim.engine.state import CommunityState, Setting
@@ -85,6 +86,9 @@ class Succession:
     newcomer : callable
         ``newcomer(run)`` is called when a new firm or the district's provider takes over (the
         payment records' fresh start, :func:`feesim.engine.rules.collection.fresh_start`).
+    endorse : callable
+        ``endorse(run, None)`` is called when a fee nobody voted for takes over (a temporary
+        or the district's provider): owners' commitment to the fee they voted for lapses.
     """
 
     def __init__(
@@ -96,6 +100,7 @@ class Succession:
         committees: Sequence[Proposer],
         log: Callable[[int, int, str, str], None],
         newcomer: Callable[[int], None],
+        endorse: Callable[[int, np.ndarray | None], None],
     ) -> None:
         self.setting = setting
         self.state = state
@@ -104,6 +109,7 @@ class Succession:
         self.committees = committees
         self.log = log
         self.newcomer = newcomer
+        self.endorse = endorse
 
     def asking_fee(self, t: int, run: int, base: np.ndarray) -> np.ndarray:
         """Fees a firm from the district pool asks in month ``t`` (``base`` scaled up)."""
@@ -141,7 +147,9 @@ class Succession:
         state.fee_before_exit[runs] = state.fee[runs]
         wage, price = setting.wage[t, runs], setting.price[t, runs]
         sub = fb.slice(runs)
-        x_basic = TIER_QUALITY["basic"] / EMERGENCY_MANAGEMENT
+        x_basic = staffing_for_quality(
+            TIER_QUALITY["basic"], np.full(runs.size, EMERGENCY_MANAGEMENT)
+        )
         cost = x_basic * sub.unit_cost(wage, price) + sub.equipment * price
         accrual = (state.fee[runs] * setting.area_rb[runs]).sum(axis=1)
         k = cost / np.maximum(accrual, 1e-9)
@@ -157,6 +165,7 @@ class Succession:
         )
         for run in runs:
             run = int(run)
+            self.endorse(run, None)
             self._trust(run, "trust_exit")
             self.log(run, t, "emergency_provider", "temporary basic service, cost billed to owners")
             fee = self.asking_fee(t, run, state.fee_before_exit[run, : self._types(run)])
@@ -170,13 +179,14 @@ class Succession:
         change_fee(state, self.perception, run, state.fee_before_exit[run, : self._types(run)])
         sub = fb.slice(slice(run, run + 1))
         wage, price = setting.wage[t, run : run + 1], setting.price[t, run : run + 1]
-        x_basic = TIER_QUALITY["basic"] / STATE_MANAGEMENT
+        x_basic = staffing_for_quality(TIER_QUALITY["basic"], np.full(1, STATE_MANAGEMENT))
         cost = x_basic * sub.unit_cost(wage, price) + sub.equipment * price
         fb.start_provider(
             np.array([run]), t, STATE, STATE_MANAGEMENT, np.zeros(1, dtype=np.int64), cost, cost
         )
         self._trust(run, "trust_new_firm")
         self.newcomer(run)
+        self.endorse(run, None)
         self.log(run, t, "state_provider", "district state-owned provider, basic service, old fee")
 
     def _renew(self, run: int, t: int) -> None:

@@ -32,7 +32,7 @@ import pandas as pd
 
 from feesim.config.params import edit
 from feesim.config.scenario import Scenario
-from feesim.studies.calibration.cases import VOTE_MONTH, case_scenario, observation_month
+from feesim.studies.calibration.cases import MONTHS, VOTE_MONTH, case_scenario
 from feesim.studies.calibration.data import CaseData
 
 __all__ = [
@@ -84,6 +84,16 @@ def _takeover(row: pd.Series, cap: int, before: float) -> Scenario:
     return dataclasses.replace(sc, proposals=(), firm=firm, community=comm)
 
 
+def takeover_month(months_after: float) -> int:
+    """Simulated month at whose end a figure ``months_after`` the takeover is read.
+
+    The new team starts in :data:`VOTE_MONTH` (see :func:`_takeover`), so twelve months after
+    is the end of month ``VOTE_MONTH + 11``.
+    """
+    m = max(1, round(months_after))
+    return min(VOTE_MONTH + m - 1, MONTHS - 1)
+
+
 def record_designs(cases: CaseData, max_households: int) -> list[RecordDesign]:
     """The second pass's figures marked ``fit``, as scenarios (see the module doc)."""
     f = cases.frame
@@ -115,7 +125,10 @@ def record_designs(cases: CaseData, max_households: int) -> list[RecordDesign]:
     for obs, e in events[events["use"] == "fit"].iterrows():
         row = f.loc[obs]
         firm = e["matter"] == "hire_firm"
-        sc = _firm_vote(row, max_households) if firm else case_scenario(row).scenario
+        if firm:
+            sc = _firm_vote(row, max_households)
+        else:
+            sc = case_scenario(row, max_households=max_households).scenario
         y = float(e["passed"])
         out.append(
             RecordDesign(
@@ -128,7 +141,7 @@ def record_designs(cases: CaseData, max_households: int) -> list[RecordDesign]:
         lo_b, hi_b = k["collection_before_lo"], k["collection_before_hi"]
         before = float(np.clip((lo_b + hi_b) / 2, 0.1, 0.95))
         months = k["collection_months_after"]
-        month = observation_month(12.0 if math.isnan(months) else float(months))
+        month = takeover_month(12.0 if math.isnan(months) else float(months))
         out.append(
             RecordDesign(
                 str(obs),
@@ -200,7 +213,11 @@ class RecordMoments:
                 out.append(w * gap / TALLY_SE)
         if self.passed_obs:
             sel = cases[cases["obs_id"].isin(self.passed_obs)]
-            share = float(sel["passed"].mean()) if len(sel) else np.nan
+            # Weighted by the cases' multiplicity: a case left out (weight 0) or resampled by
+            # the bootstrap counts as it does in the other moments.
+            w = sel["case_id"].map(self._mult).to_numpy(float) if len(sel) else np.zeros(0)
+            y = sel["passed"].to_numpy(float) if len(sel) else np.zeros(0)
+            share = float(np.average(y, weights=w)) if w.sum() > 0 else np.nan
             gap = min(share - PASSED_SHARE, 0.0) if np.isfinite(share) else -1.0
             out.append(gap / PASSED_SE)
         return np.asarray(out, dtype=float)
