@@ -506,7 +506,7 @@ class Firm:
         doc="fastest monthly hiring",
     )
     staff_floor: float = param(
-        0.42,
+        0.35,
         unit="share of liveable staffing",
         lo=0,
         hi=1,
@@ -514,9 +514,11 @@ class Firm:
         doc="staff kept whatever the losses (security, refuse, lifts): below it the firm loses "
         "money instead of cutting further, and leaves after exit_loss_months",
         source="judgement: security and cleaning are 75% of staffing (STAFF_SHARE) and are kept "
-        "at about 55% of their liveable posts (gate guards, daily refuse: domain-rules 3.2, the "
-        "Minhang guards; D.7 basic services at minimum), greening and repairs can go; "
-        "0.75 x 0.55 = 0.41",
+        "at somewhat under half of their liveable posts (gate guards, daily refuse: domain-rules "
+        "3.2, the Minhang guards; D.7 basic services at minimum), greening and repairs can go; "
+        "0.75 x 0.47 = 0.35. No source gives the share: 0.3-0.42 are defensible; higher floors "
+        "turn the frozen-fee decline into an early exit with little visible cut, lower ones "
+        "into a long decline without exit",
     )
     quality_lag: float = param(
         0.35,
