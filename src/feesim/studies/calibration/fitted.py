@@ -232,7 +232,8 @@ def fit_metadata(
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "method": "penalised indirect inference (auxiliary censored-logit regressions and "
         "time-path targets), trust-region least squares; ensemble: posterior particles by "
-        "sequential Monte Carlo (resample-move) on the tempered indirect-inference likelihood",
+        "one round of sequential Monte Carlo (importance sampling from a Student-t around the fit, "
+        "resample, random-walk Metropolis moves) on the indirect-inference pseudo-likelihood",
         "objective": float(cost),
         "data_hash": data_hash,
         "quick": bool(quick),
