@@ -354,3 +354,50 @@ def test_benchmark_function_reports_its_timings():
     assert len(out["seconds"]) == 2 and out["best"] == min(out["seconds"])
     assert (out["runs"], out["households"], out["months"]) == (8, 100, 6)
     assert 0.0 <= out["pass_probability"] <= 1.0
+
+
+def _menu_input():
+    """A zero step with nothing attached but a menu of service levels (a scenario proposal)."""
+    from feesim.config.scenario import MenuOption
+
+    inp = community(
+        **{
+            "proposal.step_percent": 0,
+            "proposal.service_improvement": 0.0,
+            "proposal.audit": "none",
+            "proposal.door_to_door_rounds": 0,
+        }
+    )
+    assert inp.is_null()
+    menu = (MenuOption("basic", 0.0, 0.0), MenuOption("tidy", 0.3, 0.15))
+    return inp.with_proposal(menu=menu)
+
+
+def test_a_menu_is_not_a_null_proposal():
+    """A menu puts steps to the vote even when the proposal's own step is 0 (review item 1)."""
+    assert not _menu_input().is_null()
+
+
+def test_the_process_without_the_step_offers_no_menu():
+    """The decomposition's "process only" branch drops the options a ballot offers: a menu's
+    steps and services are the step, not the process (review item 1)."""
+    inp = _menu_input()
+    p = inp.process_only()
+    assert p.menu == () and p.step_pct == 0.0
+    assert inp.headline_step(p) == 0.0
+    inp.scenario(p)  # a valid proposal in its scenario
+
+
+@pytest.mark.parametrize("month", ["2026-12", 17])
+def test_a_schedule_beyond_the_forecast_is_refused_as_written(month):
+    """A community file's [[schedule]] month past the forecast's end is refused with the value
+    the file gave and the last month allowed (review item 4)."""
+    data = copy.deepcopy(BASE)
+    data["schedule"] = [{"month": month, "set": {"government.subsidy_per_m2": 0.1}}]
+    with pytest.raises(ConfigError) as err:
+        community_to_input(data)
+    msg = str(err.value)
+    assert msg.startswith(f"schedule[0].month: got {month!r};") and "\n" not in msg
+    assert "2026-05" in msg and "0-16" in msg  # vote in month 3 + 14 months after it
+    data["schedule"][0]["month"] = "2026-05"
+    assert community_to_input(data).status_quo.schedule[0].month == 16

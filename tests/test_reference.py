@@ -9,8 +9,9 @@ import pytest
 from scipy import stats
 
 import feesim
+from feesim.config.scenario import SCHEDULABLE
 from feesim.errors import ConfigError
-from feesim.studies.reference import HouseholdAgent, ReferenceModel
+from feesim.studies.reference import REFERENCE_SCHEDULABLE, HouseholdAgent, ReferenceModel
 
 RUNS = 40
 COLUMNS = (
@@ -78,3 +79,35 @@ def test_reference_keeps_the_ledger_and_refuses_unsupported_rules(scenario, smal
         ReferenceModel(small_scenario)
     with pytest.raises(ConfigError, match=r"legal\.enabled"):
         ReferenceModel(scenario.with_changes(**{"legal.enabled": True}))
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("legal.enabled", True),
+        ("legal.sue_share", 0.5),
+        ("committee.auto_propose", True),
+        ("committee.tender_after_bad_scores", 2),
+        ("firm.tier", "liveable"),
+        ("firm.contract", "cost_plus"),
+    ],
+)
+def test_reference_refuses_scheduled_changes_it_does_not_implement(scenario, key, value):
+    """A [[schedule]] change the reference does not implement is refused in one line, not
+    silently ignored (review item 5)."""
+    sc = scenario.with_changes(schedule=[{"month": 6, "set": {key: value}}])
+    with pytest.raises(ConfigError) as err:
+        ReferenceModel(sc)
+    msg = str(err.value)
+    assert msg.startswith(f"scenarios[0].schedule[0].set.{key}:") and "\n" not in msg
+    assert "per-agent reference" in msg
+
+
+def test_reference_runs_scheduled_changes_of_the_shared_community_rules(scenario):
+    assert set(SCHEDULABLE) > REFERENCE_SCHEDULABLE
+    sc = scenario.with_changes(
+        schedule=[{"month": 3, "set": {"government.subsidy_per_m2": 0.2}}],
+        **{"simulation.months": 6},
+    )
+    events = ReferenceModel(sc, rng=1).run().events
+    assert (events["event"] == "lever_changed").sum() == 1

@@ -130,6 +130,19 @@ CASES = [
         ["proposals[0]", "fund_bill_per_m2", "> 0"],
     ),
     (
+        "menu-too-long",
+        edit("step_pct = 0.2", "step_pct = 0.0")
+        + "".join(
+            f'\n[[proposals.menu]]\nname = "level {k}"\nstep_pct = {k / 10}\n' for k in range(11)
+        ),
+        ["proposals[0].menu", "'level 10'", "at most 10", "[[proposals.menu]]"],
+    ),
+    (
+        "schedule-after-horizon",
+        SMALL_TOML + '\n[[schedule]]\nmonth = 24\nset = { "legal.enabled" = true }\n',
+        ["schedule[0].month", "got 24", "< simulation.months (24)"],
+    ),
+    (
         "types-exceed-one",
         edit(
             "households = 240",
@@ -237,3 +250,12 @@ def test_existing_output_is_not_clobbered_by_a_failed_run(tmp_path, capsys, exam
     assert main(["run", str(bad), "--out", str(out)]) == 2
     assert (out / "series.csv").read_bytes() == before
     capsys.readouterr()
+
+
+def test_a_menu_of_ten_options_loads():
+    """Ten options is the most a menu may offer (each draws its own stream sub-index)."""
+    text = edit("step_pct = 0.2", "step_pct = 0.0") + "".join(
+        f'\n[[proposals.menu]]\nname = "level {k}"\nstep_pct = {k / 10}\n' for k in range(10)
+    )
+    sc = feesim.scenario_from_mapping(tomllib.loads(text))
+    assert len(sc.proposals[0].menu) == 10

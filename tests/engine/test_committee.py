@@ -8,7 +8,7 @@ import mesa
 import numpy as np
 import pytest
 
-from feesim.config.scenario import Package, Proposal
+from feesim.config.scenario import MenuOption, Package, Proposal
 from feesim.engine.committee import Community, OwnersCommittee
 
 
@@ -166,6 +166,24 @@ def test_a_passed_fee_takes_effect_with_its_packages_adopted(small_scenario):
     # The package is a floor the firm must keep: delivered at announcement + package + extra.
     assert c.floor == pytest.approx(0.45 + 0.1 + 0.04)
     assert ("campaign", 10, 2) in c.calls
+
+
+def test_a_menu_choice_promises_the_service_of_the_chosen_option(small_scenario):
+    """The service a menu vote buys is the chosen option's, not the proposal's own (0): an
+    option that keeps the fee and buys service still sets the floor the firm must keep
+    (review item 2)."""
+    menu = (MenuOption("service only", 0.0, 0.2), MenuOption("tidy", 0.3, 0.3))
+    prop = Proposal(month=8, step_pct=0.0, menu=menu)
+    committee, c = _committee(small_scenario, prop)
+    committee.start_of_month(8)
+    m = committee.motions[0]
+    committee.on_vote(8, m, passed=True, quorum=True, approval=0.7, option=0)
+    assert m.service_quality == 0.2
+    committee.start_of_month(m.effective_month)
+    assert m.status == "effective"
+    np.testing.assert_allclose(c.fee, [0.6, 1.2])  # the chosen option keeps the fee
+    assert c.floor == pytest.approx(0.45 + 0.2)  # delivered at announcement + the option's
+    assert committee.last_step is not None  # a contract term: a bad score can roll it back
 
 
 def test_no_quorum_is_retried_while_retries_remain(small_scenario):

@@ -35,6 +35,14 @@ READS = {
         lambda m, r: m.committees[r].settings.evaluation_threshold,
     ),
     "committee.rollback": (True, lambda m, r: m.committees[r].settings.rollback),
+    "committee.rollback_window_months": (
+        6,
+        lambda m, r: m.committees[r].settings.rollback_window_months,
+    ),
+    "committee.rectification_months": (
+        2,
+        lambda m, r: m.committees[r].settings.rectification_months,
+    ),
     "committee.door_to_door_intensity": (0.9, lambda m, r: _intensity(m, r)),
     "committee.auto_propose": (True, lambda m, r: m.committees[r].settings.auto_propose),
     "committee.complaint_response": (
@@ -112,3 +120,29 @@ def test_door_to_door_reach_grows_with_intensity_capacity_and_an_owners_committe
         ("committee.kind", "none"),
     ):
         assert door_to_door_reach(small_scenario.with_changes(**{key: value})) < base
+
+
+def test_a_scheduled_rectification_period_acts_from_its_month(small_scenario):
+    """Both committee levers can change at a month (review item 7); a bad score after the
+    change orders rectification for the new period."""
+    sc = small_scenario.with_changes(
+        **{
+            "proposals": [],
+            "schedule": [
+                {
+                    "month": 2,
+                    "set": {
+                        "committee.rectification_months": 2,
+                        "committee.rollback_window_months": 0,
+                    },
+                }
+            ],
+        }
+    )
+    model = FeeModel(sc, rng=1)
+    model.run(3)
+    committee = model.committees[0]
+    assert committee.settings.rectification_months == 2
+    assert committee.settings.rollback_window_months == 0
+    committee.on_evaluation(3, 0.0)
+    assert model.firms.rectify_until[0] == 3 + 2

@@ -30,6 +30,7 @@ from feesim.io import read_toml
 
 __all__ = [
     "AUDIT_RULE",
+    "MENU_MAX_OPTIONS",
     "SCHEDULABLE",
     "TIER_QUALITY",
     "BuildingType",
@@ -63,6 +64,12 @@ Tier = Literal["basic", "tidy", "liveable"]
 #: type stands for: basic (保障型), tidy (整洁型), liveable (宜居型). Judgement on the three-type
 #: standard of 黄府办发〔2019〕009号 (domain-rules section 5).
 TIER_QUALITY: dict[str, float] = {"basic": 0.55, "tidy": 0.75, "liveable": 1.0}
+
+#: Most options a menu vote may offer: each option's value draws from its own random stream
+#: (sub-index ``500 + 10 * round + option`` of the approval decision, ``round`` being the
+#: month's vote round; :mod:`feesim.engine.rules.vote`), so an eleventh option would share the
+#: stream of the next round's first.
+MENU_MAX_OPTIONS = 10
 
 _SCHEDULE_EG = '{ "government.subsidy_per_m2" = 0.1 }'
 _START_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -980,9 +987,9 @@ class Proposal:
     packages: tuple[Package, ...] = param((), doc="value-added packages voted separately")
     menu: tuple[MenuOption, ...] = param(
         (),
-        doc="service levels to choose from in one vote (each owner who takes part picks one; "
-        "the most chosen passes if more than half of the participants' heads and area chose "
-        "it); the proposal's own step is then 0",
+        doc="service levels to choose from in one vote, 2-10 options (each owner who takes "
+        "part picks one; the most chosen passes if more than half of the participants' heads "
+        "and area chose it); the proposal's own step is then 0",
         source="cases_more N07, N11: menu votes pick the cheapest option",
     )
     effective: Literal["next_cycle", "next_month", "next_year"] = param(
@@ -1023,6 +1030,14 @@ class Proposal:
                 "menu",
                 [o.name for o in self.menu],
                 "at least two options on a fee proposal whose own step_pct is 0",
+            )
+        if len(self.menu) > MENU_MAX_OPTIONS:
+            raise _err(
+                path,
+                "menu",
+                [o.name for o in self.menu],
+                f"at most {MENU_MAX_OPTIONS} options ([[proposals.menu]] entries; got "
+                f"{len(self.menu)})",
             )
         if self.matter == "maintenance_fund" and self.fund_bill_per_m2 <= 0:
             raise _err(
@@ -1118,6 +1133,10 @@ SCHEDULABLE: dict[str, str] = {
     "one is that many months after the change)",
     "committee.evaluation_threshold": "the score below which the committee acts",
     "committee.rollback": "whether a bad score rolls the latest step back",
+    "committee.rollback_window_months": "how long after a step a bad score can still roll it "
+    "back (for every later score, the step's age counted from its own month)",
+    "committee.rectification_months": "the period of a rectification ordered after the change "
+    "(and the committee's quiet spell after a complaint surge)",
     "committee.door_to_door_intensity": "the reach of door-to-door rounds",
     "committee.auto_propose": "whether the committee asks for cost-covering steps itself",
     "committee.complaint_response": "whether the committee acts on a surge of complaints",

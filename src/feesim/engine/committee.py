@@ -460,8 +460,9 @@ class OwnersCommittee(mesa.Agent):
             c.endorse(r, m.approvers)
         floor_before = c.service_floor(r)
         # A step or a package is a contract term (the service it was voted for is a floor); a
-        # zero step carrying only process (accounts, meetings, visits) changes no term.
-        if not np.allclose(after, before) or spec.service_quality > 0 or extra_q > 0:
+        # zero step carrying only process (accounts, meetings, visits) changes no term. The
+        # service is the motion's: a menu vote's is the chosen option's, not the proposal's own.
+        if not np.allclose(after, before) or m.service_quality > 0 or extra_q > 0:
             c.set_service_floor(r, max(floor_before, self._promised(m, extra_q)))
             self.last_step = _Step(month, before, m, floor_before)
         c.set_commitment(r, 0.0)

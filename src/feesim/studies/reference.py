@@ -11,7 +11,11 @@ Scope: ordinary months, i.e. perceiving service (satisfaction, trust), bills, th
 decision at the billing cycle's hazard, settling this year's bills, hotline complaints, the
 cycle's close (payment records, overdue bills, arrears at year end, neighbours' shares) and the
 limitation period. Scenarios with proposals, campaigns, fund bills or legal action are refused:
-those rules are not part of the reference.
+those rules are not part of the reference. A ``[[schedule]]`` change is run only for the levers
+of :data:`REFERENCE_SCHEDULABLE`, which act through the community-level rules the two models
+share; any other is refused: legal action (the reference's collection files no suits) and the
+levers that put matters to the owners' vote (a tier upgrade's fee, a cost-plus deficit, an
+automatic step, a tender).
 """
 
 from __future__ import annotations
@@ -28,7 +32,28 @@ from feesim.engine.population import CC, FR
 from feesim.engine.rules.collection import PAID_KEYS
 from feesim.errors import ConfigError
 
-__all__ = ["HouseholdAgent", "ReferenceModel"]
+__all__ = ["REFERENCE_SCHEDULABLE", "HouseholdAgent", "ReferenceModel"]
+
+#: Levers a ``[[schedule]]`` entry may change in the reference: they act through community-level
+#: rules shared with the vectorised model (subsidy, assessment, public income, evaluations,
+#: rectification and rollback, the reach of visits), not through household rules it rewrites
+#: or through votes it does not hold.
+REFERENCE_SCHEDULABLE: frozenset[str] = frozenset(
+    {
+        "government.subsidy_per_m2",
+        "government.subsidy_min_score",
+        "government.assessment_hotline_weight",
+        "firm.public_income_yuan_month",
+        "firm.public_income_firm_share",
+        "committee.evaluation_months",
+        "committee.evaluation_threshold",
+        "committee.rollback",
+        "committee.rollback_window_months",
+        "committee.rectification_months",
+        "committee.door_to_door_intensity",
+        "committee.complaint_response",
+    }
+)
 
 
 def _logistic(z: float) -> float:
@@ -179,6 +204,15 @@ class ReferenceModel(FeeModel):
                     f"scenarios[{i}].{used[0]}: not supported by the per-agent "
                     "reference (ordinary months only)"
                 )
+            for j, change in enumerate(sc.schedule):
+                for key in change.set:
+                    if key not in REFERENCE_SCHEDULABLE:
+                        raise ConfigError(
+                            f"scenarios[{i}].schedule[{j}].set.{key}: not supported by the "
+                            "per-agent reference (it runs scheduled changes of "
+                            + ", ".join(sorted(REFERENCE_SCHEDULABLE))
+                            + ")"
+                        )
         super().__init__(runs, **kwargs)
         self.households = [HouseholdAgent(self, i) for i in range(self.hh.n)]
         self._group_members: dict[int, list[HouseholdAgent]] = {}

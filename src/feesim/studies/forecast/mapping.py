@@ -192,11 +192,11 @@ class ForecastInput:
     def is_null(self, proposal: Proposal | None = None) -> bool:
         """Whether the proposal changes nothing (a zero step with nothing attached).
 
-        Nothing attached: no service promise, package, quality first, trial, renovation,
-        campaign or release of public income, and no process either (no disclosure, audit or
-        assessment, no negotiation meetings, no door-to-door rounds), for the model moves trust
-        and payment with these alone. Such a proposal is not put to a vote: the forecast's
-        proposal branch is then the status quo itself (see
+        Nothing attached: no service promise, package, menu of service levels, quality first,
+        trial, renovation, campaign or release of public income, and no process either (no
+        disclosure, audit or assessment, no negotiation meetings, no door-to-door rounds), for
+        the model moves trust and payment with these alone. Such a proposal is not put to a
+        vote: the forecast's proposal branch is then the status quo itself (see
         :mod:`feesim.studies.forecast.engine`).
         """
         p = self.proposal if proposal is None else proposal
@@ -205,6 +205,7 @@ class ForecastInput:
             same_fee
             and p.service_quality == 0
             and not p.packages
+            and not p.menu
             and p.quality_first_months == 0
             and p.trial_months == 0
             and not p.renovation_bundled
@@ -220,9 +221,10 @@ class ForecastInput:
 
         The same announcement, disclosure or audit, meetings and door-to-door rounds, voted on
         at the same month, but the fees unchanged and nothing bought with them (no service
-        package, quality first, trial, works, campaign or release of public income). The
-        difference between it and the status quo is what the process does; the difference
-        between the proposal and it is what the step and its package do.
+        package, menu of service levels, quality first, trial, works, campaign or release of
+        public income). The difference between it and the status quo is what the process does;
+        the difference between the proposal and it is what the step and its package (or the
+        menu's options) do.
         """
         p = self.proposal
         return dataclasses.replace(
@@ -232,6 +234,7 @@ class ForecastInput:
             step_yuan=None,
             service_quality=0.0,
             packages=(),
+            menu=(),
             quality_first_months=0,
             trial_months=0,
             renovation_bundled=False,
@@ -573,10 +576,7 @@ def community_to_input(
         ),
         "government": to_mapping(government),
         "behaviour": to_mapping(beh),
-        "schedule": [
-            {"month": _vote_month(ch.month, fc.start, f"schedule[{i}].month"), "set": ch.set}
-            for i, ch in enumerate(cf.schedule)
-        ],
+        "schedule": _schedule(cf, fc.start, vote + after),
         # A community file describes the estate as it stands: its reported collection was
         # observed under its subsidy, public income, contract and trust (feesim.config.
         # scenario.History), which therefore do not act again on top of the report.
@@ -601,6 +601,32 @@ def community_to_input(
         local_behaviour=dict(cf.behaviour),
     )
     out.scenario()
+    return out
+
+
+def _schedule(cf: CommunityFile, start: str, months: int) -> list[dict[str, Any]]:
+    """The file's ``[[schedule]]`` entries in months from ``start``, within the forecast.
+
+    Raises
+    ------
+    ConfigError
+        For a month at or after the forecast's end, naming it as the file wrote it.
+    """
+    y0, m0 = int(start[:4]), int(start[5:7])
+    last = m0 - 1 + months - 1
+    end = f"{y0 + last // 12}-{last % 12 + 1:02d}"
+    out = []
+    for i, ch in enumerate(cf.schedule):
+        key = f"schedule[{i}].month"
+        month = _vote_month(ch.month, start, key)
+        if month >= months:
+            raise _err(
+                key,
+                ch.month,
+                f"a month from forecast.start to the forecast's last month, {end} (0-"
+                f"{months - 1} months after the start: the vote plus forecast.months_after_vote)",
+            )
+        out.append({"month": month, "set": ch.set})
     return out
 
 
