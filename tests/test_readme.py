@@ -68,3 +68,23 @@ def test_ci_runs_the_readme_test_command():
     assert shown == block
     assert "pip install" in block and "pytest" in block  # set-up and tests in one command
     assert "awk '/<!-- test-command -->/" in ci.read_text()
+
+
+def test_the_readme_names_every_lever_that_cannot_change_at_a_month():
+    """ "Levers ... can be switched at a month" holds with the exceptions the README states: every
+    scenario lever outside SCHEDULABLE that carries no month of its own is named there (review
+    item 7)."""
+    from feesim.config.params import describe
+    from feesim.config.scenario import SCHEDULABLE, Scenario
+
+    own_months = ("proposals[]", "campaigns[]", "schedule[]", "government.renovations[]")
+    own_months += ("government.tier_upgrades[]", "firm.overhaul_months", "firm.replace_months")
+    section = README.split("## Levers and the directions", 1)[1].split("Trust relaxes", 1)[0]
+    for row in describe(Scenario):
+        name = row["field"]
+        if row["kind"] != "lever" or name in SCHEDULABLE or name.startswith(own_months):
+            continue
+        if name == "community.building_types[].fee_per_m2":
+            assert "fee itself changes only by the owners' vote" in section
+            continue
+        assert re.search(rf"`[\w.]*\b{name.rsplit('.', 1)[1]}`", section), name

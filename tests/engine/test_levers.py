@@ -146,3 +146,24 @@ def test_a_scheduled_rectification_period_acts_from_its_month(small_scenario):
     assert committee.settings.rollback_window_months == 0
     committee.on_evaluation(3, 0.0)
     assert model.firms.rectify_until[0] == 3 + 2
+
+
+def test_a_contract_switch_is_alike_at_month_0_and_a_tier_is_not(small_scenario):
+    """What engine/levers.py says: a contract switch scheduled at month 0 and the same contract
+    in the scenario give the same run; the scenario's tier is history, a scheduled tier is a
+    change of standard the firm staffs towards (review item 7)."""
+    sc = small_scenario.with_changes(proposals=[])
+    now = feesim.simulate(sc.with_changes(**{"firm.contract": "cost_plus"}), seed=3).series
+    dated = {"month": 0, "set": {"firm.contract": "cost_plus"}}
+    later = feesim.simulate(sc.with_changes(schedule=[dated]), seed=3).series
+    assert now.equals(later)
+    rich = sc.with_changes(
+        **{
+            "community.building_types[0].fee_per_m2": 3.0,
+            "community.building_types[1].fee_per_m2": 3.5,
+        }
+    )
+    now = feesim.simulate(rich.with_changes(**{"firm.tier": "liveable"}), seed=3).series
+    dated = {"month": 0, "set": {"firm.tier": "liveable"}}
+    later = feesim.simulate(rich.with_changes(schedule=[dated]), seed=3).series
+    assert now["service_quality"].iloc[0] > later["service_quality"].iloc[0] + 0.2

@@ -3,7 +3,19 @@
 A scenario's settings hold from month 0 (on top of its history, :mod:`feesim.engine.baseline`);
 a :class:`~feesim.config.scenario.Change` sets some levers (:data:`~feesim.config.scenario.
 SCHEDULABLE`) anew at the start of its month, before the committee's business of that month.
-A lever switched on at month 0 this way and the same setting in the scenario act alike.
+A lever switched on at month 0 this way and the same setting in the scenario act alike, with
+one exception, the service tier:
+
+- ``firm.contract`` takes effect at the start of its month, whenever that is (the firm's book
+  switches at once; it does not wait for a tender or the contract's renewal). In the scenario
+  it also acts from month 0 on a month-0 state built under ``history.contract``, so a switch
+  scheduled at month 0 and the same contract in the scenario give the same run.
+- ``firm.tier`` in the scenario is part of the history: the month-0 staffing is built under
+  its standard and nothing is voted. A scheduled tier, even at month 0, is a change of the
+  standard from the scenario's: the firm staffs towards it over the following months and, for
+  an upgrade, the committee puts the fee of its price band to the owners
+  (:meth:`~feesim.engine.committee.OwnersCommittee.on_tier_upgrade`), as a
+  ``government.tier_upgrades`` entry does.
 """
 
 from __future__ import annotations
