@@ -248,6 +248,9 @@ class Behaviour:
         kind="uncertainty",
         doc="personal trust gained from a door-to-door visit (fades with "
         "personal_half_life_months)",
+        source="judgement: domain-rules C.4: visits act through attention, norms and trust, but "
+        "no effect size is documented (F: known gaps); 0.05 is of the order of an audit's "
+        "effect on community trust (trust_audit) and a fifth of a suit's (trust_sued)",
     )
     fresh_start: float = param(
         0.3,

@@ -827,6 +827,10 @@ class Legal:
         kind="uncertainty",
         doc="firm's cost per suit; the firm sues only where win_rate times what the court will "
         "order (the debt and the bills falling due during the delay) covers it",
+        source="judgement: domain-rules B.5 asks for a per-case cost (suits are costly) but the "
+        "sources give no figure; 1,500 yuan stands for the court fee, the formal demand that "
+        "must come first (催告, 2.1) and staff or lawyer time, against claims of a year or "
+        "more of fees (threshold_months)",
     )
     delay_months: int = param(
         6,
@@ -835,6 +839,9 @@ class Legal:
         hi=60,
         kind="uncertainty",
         doc="months from filing a suit to the judgment",
+        source="judgement: domain-rules B.5 (suits are slow) gives no duration; 6 months allows "
+        "for mediation before or at filing (2.1: people's mediation, pre-litigation mediation) "
+        "and a summary or small-claims procedure (2.1)",
     )
     win_rate: float = param(
         0.9,
@@ -880,12 +887,30 @@ class Package:
 class MenuOption:
     """One service level of a menu vote: its step and what it buys."""
 
-    name: str = param(doc="e.g. 'basic', 'tidy', 'liveable'")
+    name: str = param(
+        doc="label in the vote table and event log, e.g. 'basic', 'tidy', 'liveable'",
+        source="domain-rules 5: Huangpu's basic, tidy and liveable types; cases_more N11: "
+        "four priced service grades or the status quo",
+    )
     step_pct: float = param(
-        unit="share", lo=-0.9, hi=10, kind="lever", doc="the option's relative step (0.2 = +20%)"
+        unit="share",
+        lo=-0.9,
+        hi=10,
+        kind="lever",
+        doc="the option's relative step (0.2 = +20%)",
+        source="no default (the ballot states it); bounds as proposals[].step_pct; cases_more "
+        "N11: grades about 30% apart (1.10, 1.43, 1.76, 2.10 yuan/m2)",
     )
     service_quality: float = param(
-        0.0, unit="quality points", lo=0, hi=1, kind="lever", doc="service the option buys"
+        0.0,
+        unit="quality points",
+        lo=0,
+        hi=1,
+        kind="lever",
+        doc="service the option buys",
+        source="judgement: 0, an option that buys nothing unless the ballot says so; the "
+        "quality points of proposals[].service_quality, with the gaps between the tiers of "
+        "TIER_QUALITY (0.2-0.25, domain-rules 5) as a guide",
     )
 
 
@@ -1096,9 +1121,19 @@ class History:
         lo=0,
         hi=5,
         doc="district subsidy paid to the firm before month 0",
+        source="judgement: the reference condition (none), so that a subsidy set in the "
+        "scenario acts on top of it; declare the estate's own (0.175-0.35 in Pudong, "
+        "domain-rules 5) when its figures were reported under one",
     )
     public_income_yuan_month: float = param(
-        0.0, unit="yuan/month", lo=0, hi=1e7, doc="public income before month 0"
+        0.0,
+        unit="yuan/month",
+        lo=0,
+        hi=1e7,
+        doc="public income before month 0",
+        source="judgement: the reference condition (none), so that public income set in the "
+        "scenario acts on top of it; it belongs to the owners (Shanghai Provisions Art. 51, "
+        "domain-rules 1.2) and how much reaches the firm varies by estate",
     )
     public_income_firm_share: float | None = param(
         None,
@@ -1107,9 +1142,14 @@ class History:
         hi=1,
         doc="share of that income contracted to the firm before month 0 (empty: the firm's "
         "current share)",
+        source="judgement: empty keeps the contract's current share, i.e. no change of the "
+        "contract at month 0",
     )
     contract: Literal["fixed_fee", "cost_plus"] = param(
-        "fixed_fee", doc="contract form before month 0"
+        "fixed_fee",
+        doc="contract form before month 0",
+        source="judgement: the reference condition, fixed-fee (包干制), against which a "
+        "cost-plus contract set in the scenario acts; the two forms: domain-rules 3.1",
     )
     trust: float = param(
         0.5,
@@ -1117,6 +1157,9 @@ class History:
         lo=0,
         hi=1,
         doc="mean trust while the figures were reported (0.5 ordinary)",
+        source="judgement: the middle of the 0-1 scale, community.initial_trust's default: "
+        "neither the trust that audits and meetings build nor the distrust broken promises "
+        "leave (domain-rules C.3)",
     )
 
 
