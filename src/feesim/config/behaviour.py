@@ -11,7 +11,6 @@ read as the log-odds of a household at the middle of every scale.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import logging
 import os
@@ -764,8 +763,3 @@ def with_coefficients(
 def behaviour_mapping(b: Behaviour) -> dict[str, float]:
     """Plain ``{name: value}`` of a behaviour object."""
     return to_mapping(b)
-
-
-def behaviour_fields() -> list[str]:
-    """Names of all behavioural coefficients."""
-    return [f.name for f in dataclasses.fields(Behaviour)]

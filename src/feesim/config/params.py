@@ -166,14 +166,11 @@ def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> Any:
         real = [o for o in options if o is not type(None)]
         if len(real) == 1:  # Optional[X]: X's own message is the most precise one
             return _convert(path, value, real[0], meta)
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
+        for option in real:
             try:
                 return _convert(path, value, option, meta)
-            except ConfigError as exc:
-                errors.append(exc)
+            except ConfigError:
+                continue
         raise _fail(path, value, _type_name(tp))
     if origin is Literal:
         allowed = get_args(tp)

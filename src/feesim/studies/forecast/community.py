@@ -522,7 +522,7 @@ def parse_new_fee(text: str, names: tuple[str, ...]) -> dict[str, float] | float
             value = float(text)
         except ValueError:
             raise _err("--new-fee", text, allowed) from None
-        if not (0 <= value <= 50) or value != value:
+        if not 0 <= value <= 50:  # NaN too
             raise _err("--new-fee", text, "a fee in [0, 50] yuan/m2/month")
         return value
     out: dict[str, float] = {}
@@ -539,7 +539,7 @@ def parse_new_fee(text: str, names: tuple[str, ...]) -> dict[str, float] | float
             fee = float(val)
         except ValueError:
             raise _err(f"--new-fee {key}", val.strip(), "a number (yuan/m2/month)") from None
-        if not (0 <= fee <= 50) or fee != fee:
+        if not 0 <= fee <= 50:  # NaN too
             raise _err(f"--new-fee {key}", fee, "a fee in [0, 50] yuan/m2/month")
         out[key] = fee
     missing = [n for n in names if n not in out]
