@@ -315,7 +315,7 @@ def leave_one_out(
                 other = known_votes[known_votes["case_id"] != cid]["y"]
                 row["mean"] = row["step"] = float(other.mean()) if len(other) else 0.5
             else:
-                train = cases.rows(d.measure if d.measure != "collection" else "collection")
+                train = cases.rows(d.measure)
                 train = train[train["case_id"] != cid]
                 pseudo = pd.DataFrame({"step_pct": [0.0]}, index=[d.obs_id])
                 base = baseline_predictions(train, pseudo, d.measure)
