@@ -118,7 +118,7 @@ def test_json_schema_is_stable(xianghe_run):
     _, out = xianghe_run
     d = json.loads((out / "forecast.json").read_text())
     assert set(d) == set(JSON_KEYS)
-    assert d["schema_version"] == 1
+    assert d["schema_version"] == 2  # 2: the decomposition
     for key in DIST_KEYS:
         assert set(d[key]) == DIST, key
         assert all(isinstance(v, float) for v in d[key].values()), key

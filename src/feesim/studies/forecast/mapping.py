@@ -13,7 +13,9 @@ How the firm's disclosure maps onto the model's firm (:class:`feesim.config.scen
 
 - ``staff`` (people on site) and the service quality they deliver now (``service_quality``,
   default: the quality of the contracted ``service_tier``) give the staff the full liveable
-  standard needs: ``staff_per_10k_m2 = staff / (quality / management_quality) / area * 1e4``;
+  standard needs: ``staff_per_10k_m2 = staff / x / area * 1e4``, where ``x`` is the share of
+  liveable staffing that delivers ``quality`` under the firm's management
+  (:func:`feesim.engine.rules.firm.staffing_for_quality`);
   the firm then starts at exactly the disclosed staff (``initial_quality = quality``);
 - ``average_wage_yuan_month`` gives ``wage_premium`` = wage / Shanghai minimum wage at the start;
 - ``annual_cost_yuan`` (the audited yearly cost) gives the materials share: materials = cost -
@@ -48,6 +50,7 @@ from feesim.config.scenario import (
     Simulation,
     scenario_from_mapping,
 )
+from feesim.engine.rules.firm import staffing_for_quality
 from feesim.errors import ConfigError
 from feesim.io import read_toml
 from feesim.studies.forecast.community import (
@@ -688,7 +691,8 @@ def _map_disclosure(firm: FirmInfo, draft: Scenario, defaults: list[str]) -> dic
                 f"firm.service_quality = {q}  # default: the quality of the tier "
                 f"'{firm.service_tier}' (the disclosed staff deliver it)"
             )
-        x_now = q / firm.management_quality
+        # The share of liveable staffing that delivers q, as the model's firm allocates it.
+        x_now = float(staffing_for_quality(q, np.array([firm.management_quality]))[0])
         per10k = staff / x_now / area * 1e4
         if not 0.1 <= per10k <= 50:
             raise _err(
