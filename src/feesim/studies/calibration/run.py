@@ -16,7 +16,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 from feesim.io import atomic_write_text
 from feesim.studies.calibration.data import (
     CaseData,
+    Target,
     calibration_dir,
     data_hash,
     load_cases,
@@ -134,6 +135,19 @@ def _tag(cases: CaseData, settings: FitSettings, quick: bool) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
+@dataclass
+class _Setup:
+    """What the phases share: the data, the checkpoint and the calibrator."""
+
+    cases: CaseData
+    targets: list[Target]
+    tag: str
+    ck: Path
+    cache: EvaluationCache
+    state: _State
+    cal: Calibrator
+
+
 def run_calibration(
     out: str | Path | None = None,
     *,
@@ -169,6 +183,42 @@ def run_calibration(
     out_dir = Path(out) if out is not None else (base / "quick" if quick else base)
     settings = settings or (FitSettings.quick(seed) if quick else FitSettings(seed=seed))
     timings: dict[str, float] = {}
+    s = _setup(base, out_dir, settings, quick=quick, fresh=fresh, timings=timings)
+    bar = tqdm(desc="simulations", unit="sim", disable=not progress)
+    s.cal.progress = lambda: bar.update(1)
+    fit = _fit_phase(s, bar, timings)
+    ens, ens_u = _ensemble_phase(s, fit, settings, bar, timings)
+    loo = _leave_one_out_phase(s, fit, ens_u, bar, timings)
+    rec = _recovery_phase(s, fit, settings, bar, timings) if settings.recovery else None
+    bar.close()
+    run = _write_outputs(
+        s,
+        settings,
+        fit,
+        ens,
+        loo,
+        rec,
+        out_dir,
+        quick=quick,
+        timings=timings,
+        t_all=t_all,
+        report=report,
+    )
+    log.info("calibration finished in %.0f s: %s", time.perf_counter() - t_all, run.params_file)
+    return run
+
+
+# -- the phases ----------------------------------------------------------------------------------
+def _setup(
+    base: Path,
+    out_dir: Path,
+    settings: FitSettings,
+    *,
+    quick: bool,
+    fresh: bool,
+    timings: dict[str, float],
+) -> _Setup:
+    """Data and targets, the checkpoint (emptied with ``fresh``) and the calibrator."""
     t = time.perf_counter()
     cases = load_cases(base / "cases.csv")
     _, targets = load_targets(base / "targets.toml")
@@ -190,10 +240,12 @@ def run_calibration(
         ck,
         cache.loaded,
     )
-    bar = tqdm(desc="simulations", unit="sim", disable=not progress)
-    cal.progress = lambda: bar.update(1)
+    return _Setup(cases, targets, tag, ck, cache, state, cal)
 
-    # -- fit --------------------------------------------------------------------------------
+
+def _fit_phase(s: _Setup, bar: tqdm, timings: dict[str, float]) -> FitResult:
+    """The fit (indirect inference), or the checkpoint's."""
+    cal, state = s.cal, s.state
     t = time.perf_counter()
     saved = state.get("fit")
     if saved:
@@ -205,8 +257,14 @@ def run_calibration(
         state.put("fit", _fit_to_json(fit))
         log.info("fit: cost %.3f after %d simulations (%s)", fit.cost, fit.nfev, fit.message)
     timings["fit"] = time.perf_counter() - t
+    return fit
 
-    # -- ensemble ---------------------------------------------------------------------------
+
+def _ensemble_phase(
+    s: _Setup, fit: FitResult, settings: FitSettings, bar: tqdm, timings: dict[str, float]
+) -> tuple[pd.DataFrame, list[np.ndarray]]:
+    """The parameter ensemble (posterior draws), or the checkpoint's; set on ``fit``."""
+    cal, state = s.cal, s.state
     t = time.perf_counter()
     saved = state.get("ensemble")
     if saved:
@@ -236,8 +294,14 @@ def run_calibration(
     fit.ensemble = ens
     fit.extra["ensemble_u"] = [u.tolist() for u in ens_u]
     timings["ensemble"] = time.perf_counter() - t
+    return ens, ens_u
 
-    # -- leave one out ----------------------------------------------------------------------
+
+def _leave_one_out_phase(
+    s: _Setup, fit: FitResult, ens_u: list[np.ndarray], bar: tqdm, timings: dict[str, float]
+) -> LooResult:
+    """Leave one case out against the baselines, or the checkpoint's."""
+    cal, state = s.cal, s.state
     t = time.perf_counter()
     saved = state.get("loo")
     if saved:
@@ -256,50 +320,70 @@ def run_calibration(
             },
         )
     timings["leave one out"] = time.perf_counter() - t
+    return loo
 
-    # -- recovery ---------------------------------------------------------------------------
-    rec = None
-    if settings.recovery:
-        t = time.perf_counter()
-        saved = state.get("recovery")
-        bar.set_description("recovery")
-        rcache = EvaluationCache(ck / f"recovery-{tag}.jsonl", tag)
-        truth = fit.theta.to_dict()
-        rec_settings = FitSettings(
-            **{
-                **asdict(settings),
-                "screen": 0,
-                "starts": 1,
-                "recovery": False,
-                "polish": settings.polish // 2,
-            }
+
+def _recovery_phase(
+    s: _Setup, fit: FitResult, settings: FitSettings, bar: tqdm, timings: dict[str, float]
+) -> RecoveryResult:
+    """Parameter recovery on data simulated at the fit, or the checkpoint's."""
+    cal, state, ck, tag = s.cal, s.state, s.ck, s.tag
+    t = time.perf_counter()
+    saved = state.get("recovery")
+    bar.set_description("recovery")
+    rcache = EvaluationCache(ck / f"recovery-{tag}.jsonl", tag)
+    truth = fit.theta.to_dict()
+    rec_settings = FitSettings(
+        **{
+            **asdict(settings),
+            "screen": 0,
+            "starts": 1,
+            "recovery": False,
+            "polish": settings.polish // 2,
+        }
+    )
+    if saved:
+        rec = RecoveryResult(
+            frame=pd.DataFrame(saved["frame"]).set_index("parameter"),  # type: ignore[index]
+            fit=_fit_from_json(saved["fit"]),  # type: ignore[index]
         )
-        if saved:
-            rec = RecoveryResult(
-                frame=pd.DataFrame(saved["frame"]).set_index("parameter"),  # type: ignore[index]
-                fit=_fit_from_json(saved["fit"]),  # type: ignore[index]
-            )
-        else:
-            rec = recovery(
-                cal,
-                truth,
-                seed=settings.seed + 7919,
-                settings=rec_settings,
-                cache=rcache,
-                tolerance=recovery_tolerance(fit, cal),
-                posterior_particles=max(settings.bootstrap // 2, 16),
-            )
-            state.put(
-                "recovery",
-                {
-                    "frame": rec.frame.reset_index().to_dict(orient="list"),
-                    "fit": _fit_to_json(rec.fit),
-                },
-            )
-        timings["parameter recovery"] = time.perf_counter() - t
-    bar.close()
+    else:
+        rec = recovery(
+            cal,
+            truth,
+            seed=settings.seed + 7919,
+            settings=rec_settings,
+            cache=rcache,
+            tolerance=recovery_tolerance(fit, cal),
+            posterior_particles=max(settings.bootstrap // 2, 16),
+        )
+        state.put(
+            "recovery",
+            {
+                "frame": rec.frame.reset_index().to_dict(orient="list"),
+                "fit": _fit_to_json(rec.fit),
+            },
+        )
+    timings["parameter recovery"] = time.perf_counter() - t
+    return rec
 
-    # -- outputs ----------------------------------------------------------------------------
+
+def _write_outputs(
+    s: _Setup,
+    settings: FitSettings,
+    fit: FitResult,
+    ens: pd.DataFrame,
+    loo: LooResult,
+    rec: RecoveryResult | None,
+    out_dir: Path,
+    *,
+    quick: bool,
+    timings: dict[str, float],
+    t_all: float,
+    report: bool,
+) -> CalibrationRun:
+    """``validation.json``, the fitted file and (with ``report``) the report."""
+    cases, targets, cache, cal = s.cases, s.targets, s.cache, s.cal
     t = time.perf_counter()
     behaviour = cal.behaviour(fit.u)
     summary = fit.summary_frame(cal.parameters)
@@ -355,7 +439,6 @@ def run_calibration(
     if report:
         run.timings["outputs"] = time.perf_counter() - t
         run.report_file = write_report(run, out_dir, total_seconds=time.perf_counter() - t_all)
-    log.info("calibration finished in %.0f s: %s", time.perf_counter() - t_all, pfile)
     return run
 
 

@@ -1,0 +1,364 @@
+"""The report's data: the first coding and the second sourcing pass, and its records.
+
+What ``cases.csv`` holds and feeds (section "Data"), the second pass's records and which the
+calibration simulates, what is left out, and the simulated records and passed fee steps against
+the reported ones (section "The second pass's records").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from feesim.studies.calibration.data import MORE_USES, SAME_FIGURE
+from feesim.studies.calibration.records import PASSED_SE, PASSED_SHARE
+from feesim.studies.calibration.report.common import (
+    OUTCOME_COLS,
+    PASSED_FLOOR,
+    RECORD_KINDS,
+    _fmt_interval,
+    _ids,
+    _md_table,
+    _member_sims,
+    _pct,
+    _verdict,
+)
+from feesim.studies.calibration.validate import interval_error
+
+if TYPE_CHECKING:  # pragma: no cover
+    from feesim.studies.calibration.result import CalibrationRun
+
+
+def second_pass_table(run: CalibrationRun) -> pd.DataFrame:
+    """How many records of each second-pass kind there are, are flagged, and are simulated.
+
+    One row per kind (``tallies``: one per figure; ``events``: one per vote; ``takeovers``,
+    ``exits``: one per row) with the counts of records, of those flagged ``fit`` and ``none``,
+    and of those the calibration simulates (its moments), and the simulated observations.
+    """
+    cases, designs = run.cases, run.calibrator.simulator.records
+    rows = []
+    for frame_name, kind in RECORD_KINDS.items():
+        frame = getattr(cases, frame_name)
+        use = frame["use"] if "use" in frame else pd.Series(dtype=str)
+        sim = [d.obs_id for d in designs if d.kind == kind]
+        rows.append(
+            {
+                "kind": frame_name,
+                "records": len(frame),
+                "flagged fit": int((use == "fit").sum()),
+                "flagged none": int((use == "none").sum()),
+                "simulated": len(sim),
+                "simulated records": ", ".join(dict.fromkeys(sim)) or "-",
+            }
+        )
+    return pd.DataFrame(rows).set_index("kind")
+
+
+def unsimulated_tallies(run: CalibrationRun) -> pd.DataFrame:
+    """Tally figures flagged ``fit`` that no record design simulates (with what they are)."""
+    t = run.cases.tallies
+    if t.empty:
+        return t
+    simulated = {
+        (d.obs_id, d.measure, round(d.lo, 9), round(d.hi, 9))
+        for d in run.calibrator.simulator.records
+        if d.kind == "tally"
+    }
+    key = zip(t["obs_id"], t["measure"], t["lo"].round(9), t["hi"].round(9), strict=True)
+    used = np.array([k in simulated for k in key], dtype=bool)
+    out = t[(t["use"] == "fit") & ~used]
+    return out[["obs_id", "measure", "count", "basis", "source", "lo", "hi", "disputed"]]
+
+
+def left_out_records(run: CalibrationRun) -> pd.DataFrame:
+    """Second-pass rows with a figure marked ``none``: which flags, and the row's ``use_note``.
+
+    An old flag marked ``none`` because a new flag reads the same figure and is ``fit`` (a
+    takeover's collection, an event's approval bound) is not a figure left out.
+    """
+    raw = run.cases.raw
+    if "record_kind" not in raw:
+        return pd.DataFrame(columns=["record_kind", "left out", "reason"])
+    flags = [c for c in ("use_approval", "use_turnout", "use_collection", *MORE_USES) if c in raw]
+    read_by = {old: [new for o, new in SAME_FIGURE if o == old] for old in flags}
+    rows = {}
+    for obs, r in raw[raw["record_kind"] != ""].iterrows():
+        left = [
+            c
+            for c in flags
+            if r[c] == "none" and not any(r.get(new, "") == "fit" for new in read_by[c])
+        ]
+        if left:
+            rows[obs] = {
+                "record_kind": r["record_kind"],
+                "left out": ", ".join(c.removeprefix("use_") for c in left),
+                "reason": r["use_note"].replace("|", "/"),
+            }
+    return pd.DataFrame.from_dict(
+        rows, orient="index", columns=["record_kind", "left out", "reason"]
+    ).rename_axis("obs_id")
+
+
+def record_table(run: CalibrationRun) -> pd.DataFrame:
+    """The second pass's simulated records, reported against simulated at the fit.
+
+    One row per record design: ``kind`` (tally, event, takeover), ``measure``, what was voted
+    on or what came in, the reported ``lo``/``hi`` (an event: 1 passed, 0 failed), the mean
+    over replicates at the fit (an event: the pass rate), its 5-95% range over the posterior
+    members, ``distance`` (from the reported interval; an event: from 0 or 1) and the whitened
+    ``residual`` of the objective.
+    """
+    cal, fit = run.calibrator, run.fit
+    raw = run.cases.raw
+    sim = cal.simulate(fit.u)
+    members = _member_sims(run)
+
+    def means(s: object) -> pd.Series:
+        rec = s.records  # type: ignore[attr-defined]
+        if rec is None or rec.empty:
+            return pd.Series(dtype=float)
+        return rec.groupby(["obs_id", "measure"])["value"].mean()
+
+    at_fit, by_member = means(sim), [means(m) for m in members]
+    rows = []
+    for d in cal.simulator.records:
+        key = (d.obs_id, d.measure)
+        value = float(at_fit.get(key, np.nan))
+        band = [float(m.get(key, np.nan)) for m in by_member]
+        r = raw.loc[d.obs_id] if d.obs_id in raw.index else pd.Series(dtype=str)
+        what = (
+            str(r.get("firm_change", ""))
+            if d.kind == "takeover"
+            else f"{r.get('vote_subject', '')} ({r.get('vote_rule', '')})"
+        )
+        distance = (
+            abs(value - d.lo)
+            if d.kind == "event"
+            else float(interval_error(np.array([value]), np.array([d.lo]), np.array([d.hi]))[0])
+        )
+        name = f"{d.kind}:{d.obs_id}:{d.measure}"
+        rows.append(
+            {
+                "obs_id": d.obs_id,
+                "kind": d.kind,
+                "measure": d.measure,
+                "what": what,
+                "weight": d.weight,
+                "reported_lo": d.lo,
+                "reported_hi": d.hi,
+                "simulated": value,
+                "param_lo": float(np.nanquantile(band, 0.05)) if members else np.nan,
+                "param_hi": float(np.nanquantile(band, 0.95)) if members else np.nan,
+                "distance": distance,
+                "residual": float(fit.residuals.get(name, np.nan)),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@dataclasses.dataclass(frozen=True)
+class PassedShare:
+    """Share of the simulated runs of the fee steps reported passed that pass in the model.
+
+    Attributes
+    ----------
+    share : float
+        At the fit, over every run of every such step.
+    lo, hi : float
+        5-95% range of the share over the posterior members (NaN without members).
+    by_case : pandas.Series
+        Pass rate at the fit per observation (``obs_id`` index), lowest first.
+    """
+
+    share: float
+    lo: float
+    hi: float
+    by_case: pd.Series
+
+
+def passed_share(run: CalibrationRun) -> PassedShare:
+    """The pass share of the reported-passed fee steps at the fit and over the posterior."""
+    cal = run.calibrator
+    obs = cal.simulator.passed_obs
+
+    def runs(s: object) -> pd.DataFrame:
+        c = s.cases  # type: ignore[attr-defined]
+        return c[c["obs_id"].isin(obs)]
+
+    at_fit = runs(cal.simulate(run.fit.u))
+    members = [float(runs(m)["passed"].mean()) for m in _member_sims(run)]
+    lo, hi = np.nanquantile(members, [0.05, 0.95]) if members else (np.nan, np.nan)
+    return PassedShare(
+        share=float(at_fit["passed"].mean()) if len(at_fit) else np.nan,
+        lo=float(lo),
+        hi=float(hi),
+        by_case=at_fit.groupby("obs_id")["passed"].mean().astype(float).sort_values(),
+    )
+
+
+def _data_section(run: CalibrationRun) -> list[str]:
+    f = run.cases.frame
+    L = ["## Data", ""]
+    counts = []
+    for o in OUTCOME_COLS:
+        vc = f[f"use_{o}"].replace("", "(no figure)").value_counts()
+        counts.append(pd.Series(vc, name=o))
+    L.append(
+        f"`cases.csv` has {len(f)} rows, {run.cases.n_sourced_outcomes} of them with a sourced "
+        "outcome. Which figures of the first coding feed what:"
+    )
+    L.append("")
+    L.append(
+        _md_table(pd.concat(counts, axis=1).fillna(0).astype(int).rename_axis("use"), "{:.0f}")
+    )
+    L.append("")
+    L.append(
+        "`fit`: a row of an auxiliary regression; `target`: the community is a time-path "
+        "target simulated with its curated example; `no`: excluded, with the reason in the "
+        "row's `use_note` (fee cuts, parking fees, maintenance-fund votes, steps of unknown size, "
+        "disputed tallies with no usable interval, collection levels observed without any "
+        "change, which the model takes as input); `none`: a second-pass row's figure that the "
+        "step regressions do not read. Censored figures are intervals: '>0.95' is [0.95, 1], a "
+        "rounded 85% is [0.845, 0.855], a disputed tally is the interval between the competing "
+        "counts, and a share of all owners bounds the share of participants from below."
+    )
+    L.append("")
+    L.append("### The second sourcing pass")
+    L.append("")
+    raw = run.cases.raw
+    second = raw[raw["record_kind"] != ""] if "record_kind" in raw else raw.iloc[:0]
+    kinds = second["record_kind"].value_counts()
+    L.append(
+        f"The second pass (`calibration/README.md` section 8) adds {len(second)} rows ("
+        + ", ".join(f"{v} {k}" for k, v in kinds.items())
+        + "). Their figures are read as tidy records (`load_cases()`: `tallies`, one per "
+        "figure; `events`, one per vote; `takeovers`; `exits`), and the flags `"
+        + "`, `".join(MORE_USES)
+        + "` say which the calibration may use (`fit`) and which not (`none`, README 8.5). "
+        "How many of each the calibration simulates as moments of its objective:"
+    )
+    L.append("")
+    L.append(_md_table(second_pass_table(run), "{:.0f}"))
+    L.append("")
+    L.append(
+        "Simulated (`feesim.studies.calibration.records`): tallies by heads of votes that are "
+        "not disputed, turnout as a share of all owners and approval as a share of the "
+        "participants, each as a vote to hire a firm from the pool at the community's fee; "
+        "every event flagged `fit` as that community's vote (a firm vote as a vote to hire a "
+        "firm); every takeover flagged `fit` as a new team at an unchanged fee in a community "
+        "collecting what was reported before. The fee steps reported passed add one moment: "
+        "the share of their simulated runs that pass (records section)."
+    )
+    L.append("")
+    un = unsimulated_tallies(run)
+    if len(un):
+        L.append(
+            "Tally figures flagged `fit` that are not simulated (area counts, other bases and "
+            "disputed tallies are not the model's approval or turnout by heads; a share of all "
+            "owners enters through the bound it implies on the participants' share, which is "
+            "simulated where the table above lists the record):"
+        )
+        L.append("")
+        L.append(_md_table(un.set_index("obs_id")))
+        L.append("")
+    spt = second_pass_table(run)
+    if (
+        "exits" in spt.index
+        and spt.loc["exits", "flagged fit"]
+        and not spt.loc["exits", "simulated"]
+    ):
+        L.append(
+            f"The {spt.loc['exits', 'flagged fit']} exits flagged `fit` are coded with their "
+            "circumstances but are not yet a moment of the calibration: nothing in the "
+            "objective compares the model's firm exits with them."
+        )
+        L.append("")
+    left = left_out_records(run)
+    L.append(
+        f"Left out: {len(left)} second-pass rows have a figure marked `none`, with the reason in "
+        "the row's `use_note` (README 8.5; Hong Kong and Taiwan, whose rules the model does not "
+        "implement, 8.6; the 20 records coded without a row, 8.8):"
+    )
+    L.append("")
+    L.append(_md_table(left))
+    L.append("")
+    return L
+
+
+def _records_section(run: CalibrationRun, records: pd.DataFrame, passed: PassedShare) -> list[str]:
+    L = ["## The second pass's records: reported against simulated", ""]
+    if records.empty:
+        L += ["No record of the second pass is simulated in this run.", ""]
+    else:
+        L.append(
+            "Every simulated tally, event and takeover at the fit: `reported` (an event: passed "
+            "or failed), `simulated` (the mean over replicates; an event: the share of runs that "
+            "pass), `param_lo`/`param_hi` (5-95% over the posterior members), `distance` (from "
+            "the reported interval; an event: from 1 or 0) and the whitened `residual` in the "
+            "objective."
+        )
+        L.append("")
+        shown = records.copy()
+        shown["reported"] = [
+            ("passed" if lo == 1 else "failed") if k == "event" else _fmt_interval(lo, hi)
+            for k, lo, hi in zip(
+                shown["kind"], shown["reported_lo"], shown["reported_hi"], strict=True
+            )
+        ]
+        cols = ["kind", "measure", "what", "weight", "reported", "simulated", "param_lo"]
+        cols += ["param_hi", "distance", "residual"]
+        L.append(_md_table(shown.set_index("obs_id")[cols]))
+        L.append("")
+        for kind, label in (("tally", "tallies"), ("takeover", "takeovers")):
+            g = records[records["kind"] == kind]
+            if len(g):
+                inside = g[g["distance"] <= 1e-9]
+                L.append(
+                    f"- {label.capitalize()}: {len(inside)} of {len(g)} within the reported "
+                    f"interval ({_ids(inside)}); mean distance outside "
+                    f"{g['distance'].mean():.3f}, largest {g['distance'].max():.3f} "
+                    f"({g.loc[g['distance'].idxmax(), 'obs_id']})."
+                )
+        ev = records[records["kind"] == "event"]
+        if len(ev):
+            right = ev[ev["distance"] < 0.5]
+            L.append(
+                f"- Events: the model gives the reported result in most runs for {len(right)} of "
+                f"{len(ev)} votes ({_ids(right)}); mean distance of the pass rate from the "
+                f"result {ev['distance'].mean():.2f}."
+            )
+        L.append("")
+    L.append("### Fee steps reported passed")
+    L.append("")
+    if not np.isfinite(passed.share):
+        L += ["No fee step reported passed is simulated in this run.", ""]
+        return L
+    band = (
+        f" (5-95% over the posterior members: {_pct(passed.lo)} to {_pct(passed.hi)})"
+        if np.isfinite(passed.lo)
+        else ""
+    )
+    L.append(
+        f"A passed vote met its quorum and majority, so the model should pass these steps. At "
+        f"the fit {_pct(passed.share)} of the simulated runs of the {len(passed.by_case)} fee "
+        f"steps reported passed pass{band}. The institutions issue asks for at least "
+        f"{_pct(PASSED_FLOOR)} after recalibration: {_verdict(passed.share >= PASSED_FLOOR)}"
+        + (
+            f", {100 * (PASSED_FLOOR - passed.share):.0f} points short."
+            if passed.share < PASSED_FLOOR
+            else "."
+        )
+        + f" The objective holds the share above {_pct(PASSED_SHARE)} with a tolerance of "
+        f"{100 * PASSED_SE:.0f} points (`records.PASSED_SHARE`, a one-sided moment). Pass rate "
+        "per step at the fit, lowest first:"
+    )
+    L.append("")
+    by = passed.by_case.to_frame("pass rate")
+    by["step_pct"] = run.cases.frame.loc[by.index, "step_pct"]
+    L.append(_md_table(by.rename_axis("obs_id")))
+    L.append("")
+    return L
