@@ -21,7 +21,7 @@ distributed = pytest.importorskip("distributed")
 @pytest.fixture(scope="module")
 def ensemble(small_scenario):
     # 240-household communities, 24 months; 24 members in chunks of 4.
-    return Ensemble(small_scenario, replicates=24, seed=11, chunk_households=960)
+    return Ensemble(small_scenario, replicates=24, rng=11, chunk_households=960)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_dask_worker_killed_mid_ensemble_loses_no_member(small_scenario):
     ens = Ensemble(
         small_scenario.with_changes(**{"simulation.months": 60}),
         replicates=16,
-        seed=5,
+        rng=5,
         chunk_households=240,
     )
     expected = ens.run("serial", progress=False)
@@ -98,7 +98,7 @@ def test_local_pool_worker_killed_loses_no_member(small_scenario):
     ens = Ensemble(
         small_scenario.with_changes(**{"simulation.months": 60}),
         replicates=8,
-        seed=6,
+        rng=6,
         chunk_households=240,
     )
     expected = ens.run("serial", progress=False)
@@ -126,7 +126,7 @@ def test_a_failing_member_is_recorded_and_the_rest_complete(small_scenario, brok
     ens = Ensemble(
         {"a": small_scenario, "b": broken, "c": small_scenario},
         replicates=4,
-        seed=3,
+        rng=3,
         chunk_households=6 * 240,
     )
     result = ens.run("serial", progress=False)
@@ -166,7 +166,7 @@ def test_parameter_sets_cross_scenarios(small_scenario):
 
     b = small_scenario.behaviour
     params = [b, dataclasses.replace(b, pay_intercept_fr=-3.0)]
-    ens = Ensemble({"a": small_scenario}, replicates=3, params=params, seed=2)
+    ens = Ensemble({"a": small_scenario}, replicates=3, params=params, rng=2)
     assert [(m.key, m.params, m.replicate) for m in ens.members] == [
         ("a", 0, 0),
         ("a", 0, 1),

@@ -127,13 +127,13 @@ def test_pass_probability_never_rises_with_the_step():
         outs = run_branches(
             [(inp.scaled(s).scenario(), "scenario:0") for s in steps],
             runs=40,
-            seed=5,
+            rng=5,
             populations=10,
             vote_month=inp.vote_month,
             runner=runner,
         )
         curve = pass_probabilities(
-            [inp.scaled(s) for s in steps], runs=40, seed=5, populations=10, runner=runner
+            [inp.scaled(s) for s in steps], runs=40, rng=5, populations=10, runner=runner
         )
     probs = [c["pass_probability"] for c in curve]
     assert all(a >= b for a, b in itertools.pairwise(probs)), probs
@@ -174,7 +174,7 @@ def test_results_do_not_depend_on_workers_and_repeat_with_the_seed():
     inp = community()
     a = forecast(inp, runs=30, workers=1, populations=5).to_dict()
     b = forecast(inp, runs=30, workers=2, populations=5).to_dict()
-    c = forecast(inp, runs=30, workers=1, populations=5, seed=99).to_dict()
+    c = forecast(inp, runs=30, workers=1, populations=5, rng=99).to_dict()
     for d in (a, b, c):
         d.pop("elapsed_s")
     assert a == b

@@ -18,12 +18,12 @@ from feesim.surfaces import plotting
 
 @pytest.fixture(scope="module")
 def ensemble(small_scenario):
-    return feesim.simulate([small_scenario] * 6, seed=4)
+    return feesim.simulate([small_scenario] * 6, rng=4)
 
 
 @pytest.fixture(scope="module")
 def single(small_scenario):
-    return feesim.simulate(small_scenario, seed=4)
+    return feesim.simulate(small_scenario, rng=4)
 
 
 @pytest.fixture(autouse=True)
@@ -131,7 +131,7 @@ def test_vote_without_votes(single):
 
 
 def test_campaign_curve_is_the_campaign_table(load_example):
-    result = feesim.simulate(load_example("fund_topup"), seed=2)
+    result = feesim.simulate(load_example("fund_topup"), rng=2)
     ax = plotting.plot_campaign(result)
     c = result.campaigns
     first = c[c["campaign"] == c["campaign"].min()].groupby("day")["share_paid"].mean()

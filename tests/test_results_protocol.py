@@ -148,7 +148,7 @@ def test_load_refuses_other_classes_unfinished_saves_and_newer_formats(tmp_path)
 @pytest.fixture(scope="module")
 def simulation(small_scenario):
     sc = small_scenario.with_changes(**{"simulation.months": 14})
-    return feesim.simulate([sc, sc, sc], seed=4)
+    return feesim.simulate([sc, sc, sc], rng=4)
 
 
 def test_simulation_result_round_trips_with_its_provenance(simulation, tmp_path):
@@ -219,7 +219,7 @@ def ensemble_result(ensemble_scenario):
             raise feesim.SimulationError("member 3 failed on purpose")
         return real(chunk)
 
-    ens = ensemble.Ensemble(ensemble_scenario, replicates=4, seed=3, chunk_households=480)
+    ens = ensemble.Ensemble(ensemble_scenario, replicates=4, rng=3, chunk_households=480)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(ensemble, "run_chunk", run_chunk)
         return ens.run("serial", progress=False)
@@ -238,7 +238,7 @@ def test_ensemble_result_round_trips(ensemble_result, tmp_path):
 def test_ensemble_streamed_to_parquet_saves_whole_tables(ensemble_scenario, tmp_path):
     from feesim.studies.ensemble import Ensemble, EnsembleResult
 
-    ens = Ensemble(ensemble_scenario, replicates=4, seed=3, chunk_households=480)
+    ens = Ensemble(ensemble_scenario, replicates=4, rng=3, chunk_households=480)
     streamed = ens.run("serial", progress=False, out=tmp_path / "stream", tables=("votes",))
     back = round_trip(streamed, tmp_path)
     pd.testing.assert_frame_equal(streamed.votes, back.votes)
@@ -637,7 +637,7 @@ def test_calibration_run_round_trips_with_a_rebuilt_calibrator(tmp_path):
 
     cases = load_cases()
     _, targets = load_targets()
-    settings = FitSettings.quick(seed=3)
+    settings = FitSettings.quick(rng=3)
     names = [p.name for p in PARAMETERS]
     params = [p for p in PARAMETERS if p.name in names[:2]]
     fit = _fit(tuple(names[:2]))

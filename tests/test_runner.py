@@ -134,7 +134,7 @@ def test_bad_arguments_are_clear_errors():
 
 # -- every study on the runner -----------------------------------------------------------------
 def _ensemble(small_scenario, executor, **kw):
-    ens = Ensemble(small_scenario, replicates=8, seed=11, chunk_households=480)
+    ens = Ensemble(small_scenario, replicates=8, rng=11, chunk_households=480)
     return ens.run(executor, progress=False, **kw).series
 
 
@@ -205,7 +205,7 @@ def test_a_failing_work_unit_is_data_in_every_study(small_scenario, broken_engin
     broken = small_scenario.with_changes(**{"meta.name": broken_engine})
     with cf.ThreadPoolExecutor(2) as pool:
         # ensemble: the broken scenario's members fail; the others complete
-        ens = Ensemble({"a": small_scenario, "b": broken}, replicates=3, seed=1).run(
+        ens = Ensemble({"a": small_scenario, "b": broken}, replicates=3, rng=1).run(
             pool, progress=False
         )
         assert ens.failures["key"].tolist() == ["b"] * 3

@@ -275,12 +275,12 @@ def bench_scaling(
     sc = _scenario("frozen_fee", **{"community.households": 2000, "simulation.months": months})
     replicates = chunks * chunk_households // 2000
     ens = Ensemble(
-        sc, replicates=replicates, seed=1, chunk_households=chunk_households, populations=4
+        sc, replicates=replicates, rng=1, chunk_households=chunk_households, populations=4
     )
     tiny = Ensemble(
         sc.with_changes(**{"community.households": 20, "simulation.months": 1}),
         replicates=2,
-        seed=1,
+        rng=1,
     ).chunks(tables=())[0]
     out: dict[str, Any] = {"chunks": chunks, "households": replicates * 2000, "months": months}
     names = {1: "one_worker", 2: "two_workers"}

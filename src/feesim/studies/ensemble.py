@@ -16,6 +16,12 @@ the failing members are lost; failures are recorded with their error, never fata
 with a worker are rerun by the runner (a broken local pool is rebuilt; Dask retries tasks of
 lost workers itself). Results can stream to partitioned Parquet (``out=``): each chunk writes
 its tables from the worker, so memory stays flat however large the sweep.
+
+An output folder holds one run only: the run writes to a fresh temporary folder beside it
+(absolute paths, so that Dask workers with another working directory write to the same place)
+and moves its tables, ``members.csv`` and ``summary.csv`` into place when every chunk is done
+(:func:`feesim.io.staged_output`). An interrupted or failed run leaves the folder as it was; a
+new run replaces the tables of an earlier one, never mixes with them.
 """
 
 from __future__ import annotations
@@ -36,7 +42,7 @@ import pandas as pd
 from feesim.config.behaviour import Behaviour
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
-from feesim.io import write_atomically
+from feesim.io import atomic_write_text, staged_output, write_atomically
 from feesim.protocol import (
     ESTIMATE_COLUMNS,
     load_result,
@@ -45,9 +51,19 @@ from feesim.protocol import (
     save_result,
     share_estimate,
 )
+from feesim.seeding import rng_alias, root_seed
 from feesim.studies.runner import Failed, Runner
 
-__all__ = ["Chunk", "ChunkOutcome", "Ensemble", "EnsembleResult", "Member", "run_chunk"]
+__all__ = [
+    "Chunk",
+    "ChunkOutcome",
+    "Ensemble",
+    "EnsembleResult",
+    "Member",
+    "run_chunk",
+    "unify_schemas",
+    "write_tables",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +71,8 @@ TABLES = ("series", "votes", "events", "campaigns")
 #: Households simulated together in one chunk by default (about 20-40 MB of state).
 DEFAULT_CHUNK_HOUSEHOLDS = 200_000
 MEMBER_COLUMNS = ("member", "key", "replicate", "params")
+#: What an ensemble run writes at the top of its output folder (and replaces there).
+OUTPUTS = (*TABLES, "members.csv", "summary.csv")
 
 
 @dataclass(frozen=True)
@@ -342,8 +360,11 @@ class Ensemble:
         Histories per scenario and parameter set.
     params : sequence of Behaviour, optional
         Behaviour parameter sets to cross with the scenarios (e.g. a calibrated ensemble).
-    seed : int
-        Root of all chunk seeds.
+    rng : int or numpy.random.SeedSequence
+        Root of all chunk seeds (SPEC 7; default 0). A SeedSequence made from one whole
+        number is that number.
+    seed : int, optional
+        Deprecated alias of ``rng``.
     chunk_households : int
         Households simulated together in one chunk (members are never split).
     populations : int, optional
@@ -352,7 +373,7 @@ class Ensemble:
 
     Examples
     --------
-    >>> ens = Ensemble(load_scenario("examples/xianghe_2025.toml"), replicates=100, seed=1)
+    >>> ens = Ensemble(load_scenario("examples/xianghe_2025.toml"), replicates=100, rng=1)
     >>> res = ens.run(workers=2, out="out/xianghe_ensemble")  # doctest: +SKIP
     """
 
@@ -362,10 +383,12 @@ class Ensemble:
         *,
         replicates: int = 1,
         params: Sequence[Behaviour] | None = None,
-        seed: int = 0,
+        rng: int | np.random.SeedSequence | None = None,
         chunk_households: int = DEFAULT_CHUNK_HOUSEHOLDS,
         populations: int | None = None,
+        seed: int | None = None,
     ) -> None:
+        root = root_seed(rng_alias(rng, seed), "rng")
         if isinstance(scenarios, Scenario):
             scenarios = {scenarios.meta.name: scenarios}
         elif not isinstance(scenarios, Mapping):
@@ -378,12 +401,14 @@ class Ensemble:
         for name, value in (("replicates", replicates), ("chunk_households", chunk_households)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name}: got {value!r}; expected an integer >= 1")
-        if not isinstance(seed, int) or seed < 0:
-            raise ConfigError(f"seed: got {seed!r}; expected an integer >= 0")
+        if populations is not None and (
+            isinstance(populations, bool) or not isinstance(populations, int) or populations < 1
+        ):
+            raise ConfigError(f"populations: got {populations!r}; expected an integer >= 1")
         self.scenarios = dict(scenarios)
         self.replicates = replicates
         self.params = list(params) if params is not None else []
-        self.seed = seed
+        self.seed = 0 if root is None else root
         self.chunk_households = chunk_households
         self.populations = populations
         self.members = self._members()
@@ -439,7 +464,8 @@ class Ensemble:
                 seed=seeds[k],
                 populations=self.populations,
                 tables=tuple(tables),
-                out=None if out is None else str(out),
+                # Absolute: a Dask worker's working directory is not this process's.
+                out=None if out is None else os.path.abspath(out),
             )
             for k, g in enumerate(groups)
         ]
@@ -470,51 +496,76 @@ class Ensemble:
             Address of a ``dask.distributed`` scheduler; uses ``Client(scheduler).get_executor()``
             (install ``feesim[distributed]``).
         out : path, optional
-            Folder for partitioned Parquet tables (``out/series/chunk-000001.parquet``, ...).
-            Without it, tables are returned in memory.
+            Folder for partitioned Parquet tables (``out/series/chunk-000001.parquet``, ...),
+            ``members.csv`` and ``summary.csv`` (:data:`OUTPUTS`). The run writes to a fresh
+            folder beside it and moves everything into place at the end, replacing what an
+            earlier run wrote there (other files are left alone); if the run fails or is
+            interrupted, the folder keeps its previous contents. Without it, tables are
+            returned in memory.
         tables : sequence of str
             Tables to keep (``series``, ``votes``, ``events``, ``campaigns``).
         progress : bool
             Show a progress bar.
+
+        Raises
+        ------
+        OutputError
+            Before any member runs, if ``out`` cannot be written (an existing file, a path
+            under a file, an empty path).
         """
         unknown = [t for t in tables if t not in TABLES]
         if unknown:
             raise ConfigError(f"tables: got {unknown[0]!r}; expected some of {', '.join(TABLES)}")
-        if out is not None:
-            Path(out).mkdir(parents=True, exist_ok=True)
-        chunks = self.chunks(out=out, tables=tables)
         with Runner.using(
             executor, workers=workers, scheduler=scheduler, progress=progress
         ) as runner:
-            done = runner.map(run_chunk, chunks, desc="ensemble", unit="member", size=_size)
-            outcomes = [_outcome(o) for o in done]
-            # A chunk whose simulation failed is rerun member by member so that only failing
-            # members are lost (those reruns draw from the member's own sub-seed).
-            reruns: dict[int, list[Chunk]] = {}
-            for outcome in outcomes:
-                if not outcome.ok and len(outcome.members) > 1:
-                    log.warning(
-                        "chunk %d failed (%s); rerunning its members one by one",
-                        outcome.chunk,
-                        outcome.error,
-                    )
-                    reruns[outcome.chunk] = _members_alone(chunks[outcome.chunk])
-            flat = [c for subs in reruns.values() for c in subs]
-            redone = iter(
-                [
-                    _outcome(o)
-                    for o in runner.map(run_chunk, flat, desc="reruns", unit="member", size=_size)
-                ]
-                if flat
-                else []
-            )
+            if out is None:
+                return self._run(runner, None, tables)
+            with staged_output(out, OUTPUTS, key="out") as folder:
+                result = self._run(runner, folder, tables)
+                write_tables(result, folder)
+            result.out = Path(os.path.abspath(out))
+            return result
+
+    def _run(self, runner: Runner, folder: Path | None, tables: Sequence[str]) -> EnsembleResult:
+        """Run every member on ``runner``; chunks write their tables into ``folder`` if given.
+
+        ``folder`` is written as is (no staging): :meth:`run` and
+        :func:`~feesim.studies.portfolio.run_portfolio` give a staged folder.
+        """
+        chunks = self.chunks(out=folder, tables=tables)
+        done = runner.map(run_chunk, chunks, desc="ensemble", unit="member", size=_size)
+        outcomes = [_outcome(o) for o in done]
+        # A chunk whose simulation failed is rerun member by member so that only failing
+        # members are lost (those reruns draw from the member's own sub-seed).
+        reruns: dict[int, list[Chunk]] = {}
+        for outcome in outcomes:
+            if not outcome.ok and len(outcome.members) > 1:
+                log.warning(
+                    "chunk %d failed (%s); rerunning its members one by one",
+                    outcome.chunk,
+                    outcome.error,
+                )
+                reruns[outcome.chunk] = _members_alone(chunks[outcome.chunk])
+        flat = [c for subs in reruns.values() for c in subs]
+        redone = iter(
+            [
+                _outcome(o)
+                for o in runner.map(run_chunk, flat, desc="reruns", unit="member", size=_size)
+            ]
+            if flat
+            else []
+        )
         final: list[ChunkOutcome] = []
         for outcome in outcomes:
             if outcome.chunk in reruns:
                 final.extend(next(redone) for _ in reruns[outcome.chunk])
             else:
                 final.append(outcome)
-        return self._collect(final, out, tables)
+        if folder is not None:
+            for table in tables:
+                unify_schemas(folder / table)
+        return self._collect(final, folder, tables)
 
     def _collect(
         self,
@@ -562,6 +613,47 @@ class Ensemble:
             for t, fs in frames.items():
                 result._tables[t] = pd.concat(fs, ignore_index=True) if fs else pd.DataFrame()
         return result
+
+
+def write_tables(result: EnsembleResult, folder: str | os.PathLike[str]) -> None:
+    """Write ``members.csv`` and ``summary.csv`` of ``result`` into ``folder``.
+
+    With the Parquet tables beside them this is the folder :meth:`EnsembleResult.load` reads.
+    """
+    atomic_write_text(Path(folder) / "summary.csv", result.summary.to_csv(index=False))
+    atomic_write_text(Path(folder) / "members.csv", result.members.to_csv(index=False))
+
+
+def unify_schemas(folder: Path) -> None:
+    """Give every chunk file of one table the same column types.
+
+    A chunk in which a column has no value (a table with no rows, e.g. no campaign in those
+    members) stores it with Arrow's null type, and reading the folder as one dataset
+    (``pandas.read_parquet(folder)``) then fails on the first typed chunk. Such files are
+    small; they are rewritten with the types the other chunks use (null casts to any type).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted(folder.glob("chunk-*.parquet"))
+    if len(files) < 2:
+        return
+    schemas = {f: pq.read_schema(f) for f in files}
+    types: dict[str, pa.DataType] = {}
+    for schema in schemas.values():
+        for fld in schema:
+            if not pa.types.is_null(fld.type):
+                types.setdefault(fld.name, fld.type)
+    for f, schema in schemas.items():
+        nulls = [fld.name for fld in schema if pa.types.is_null(fld.type) and fld.name in types]
+        if not nulls:
+            continue
+        target = pa.schema(
+            [pa.field(fld.name, types.get(fld.name, fld.type)) for fld in schema],
+            metadata=schema.metadata,
+        )
+        table = pq.read_table(f).cast(target)
+        write_atomically(f, lambda fh, t=table: pq.write_table(t, fh))
 
 
 def _size(chunk: Chunk) -> int:

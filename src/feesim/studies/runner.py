@@ -40,6 +40,7 @@ import math
 import multiprocessing
 import os
 import pickle
+import signal
 import sys
 import threading
 import traceback
@@ -50,7 +51,15 @@ from typing import Any, NoReturn
 
 from feesim.errors import ConfigError, FeesimError
 
-__all__ = ["MAX_RESTARTS", "PRELOAD", "Failed", "Runner", "available_cores", "process_pool"]
+__all__ = [
+    "MAX_RESTARTS",
+    "PRELOAD",
+    "Failed",
+    "Runner",
+    "available_cores",
+    "process_pool",
+    "terminate_pool",
+]
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +128,73 @@ def process_pool(workers: int | None = None, *, start: str = "auto") -> cf.Proce
         ctx.set_forkserver_preload(list(PRELOAD))
     n = available_cores() if workers is None else workers
     log.debug("process pool: %d worker(s), start method %s", n, method)
-    return cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx)
+    return cf.ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_worker_signals)
+
+
+def _worker_signals() -> None:
+    """Signals in a pool worker: Ctrl-C is the parent's to handle, SIGTERM ends the worker.
+
+    Ctrl-C at a terminal reaches the whole process group; the workers ignore it so that the
+    parent alone decides (it stops them, :meth:`Runner.close`) and no worker prints a
+    traceback. A forked worker would otherwise inherit the parent's SIGTERM handler (the
+    command line's, which unwinds the parent); the default ends the worker at once.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def terminate_pool(pool: cf.ProcessPoolExecutor, timeout: float = 5.0) -> None:
+    """Stop a local pool now: cancel queued work and end its worker processes.
+
+    Used when the caller gives up on the work (an error, Ctrl-C, SIGTERM): a plain shutdown
+    would wait for the units in flight, which can take minutes. Python 3.14's
+    ``ProcessPoolExecutor.terminate_workers`` does this; before it the pool's processes are
+    read from its ``_processes`` table.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    for proc in processes:
+        with contextlib.suppress(Exception):
+            proc.join(timeout)
+            if proc.is_alive():  # pragma: no cover - a worker that ignores SIGTERM
+                proc.kill()
+
+
+def _connect(client: Callable[..., Any], address: str) -> Any:
+    """A Dask client on ``address``; a malformed or dead address is a one-line error.
+
+    The address is parsed and, for TCP, tried with a plain socket first: a ``Client`` that
+    fails to connect prints a traceback of its own when it is garbage collected.
+    """
+    import socket
+
+    from distributed.comm import parse_address, parse_host_port
+
+    def refuse(detail: str) -> ConfigError:
+        return ConfigError(
+            f"--scheduler: got {address!r}; {detail}; expected the address of a running "
+            "dask.distributed scheduler, such as tcp://10.0.0.5:8786"
+        )
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme in ("tcp", "tls"):
+            host, port = parse_host_port(location)
+    except (ValueError, TypeError) as exc:
+        raise refuse(f"not an address ({exc})") from None
+    if scheme in ("tcp", "tls"):
+        try:
+            socket.create_connection((host, port), timeout=5).close()
+        except OSError as exc:
+            raise refuse(f"no scheduler answers there ({exc.strerror or exc})") from None
+    try:
+        return client(address, timeout="10s")
+    except (OSError, ValueError) as exc:  # pragma: no cover - answered the socket, not Dask
+        first = str(exc).splitlines()[0] if str(exc) else repr(exc)
+        raise refuse(f"cannot connect ({first})") from None
 
 
 # ==============================================================================================
@@ -287,13 +362,24 @@ class Runner:
     def __enter__(self) -> Runner:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        self.close(terminate=kind is not None)
 
-    def close(self) -> None:
-        """Shut the local pool down and close the Dask client (a given executor stays open)."""
+    def close(self, terminate: bool = False) -> None:
+        """Shut the local pool down and close the Dask client (a given executor stays open).
+
+        Parameters
+        ----------
+        terminate : bool
+            End the local workers now instead of waiting for the units in flight (what the
+            context manager does when its body raises, e.g. on Ctrl-C or SIGTERM, so that no
+            worker outlives the work).
+        """
         if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+            if terminate:
+                terminate_pool(self._pool)
+            else:
+                self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
         if self._client is not None:
             self._client.close()
@@ -310,7 +396,7 @@ class Runner:
                         "scheduler: dask.distributed is not installed; "
                         "pip install 'feesim[distributed]'"
                     ) from None
-                self._client = Client(self.scheduler)
+                self._client = _connect(Client, self.scheduler)
             return self._client.get_executor()
         if isinstance(self.executor, cf.Executor):
             return self.executor
@@ -319,7 +405,9 @@ class Runner:
         if self.executor is None and (self.workers == 1 or count == 1):
             return None
         if self._pool is None:
-            self._pool = process_pool(self.workers)
+            # No more processes than units: a 20-run forecast on --workers 64 starts 4.
+            n = self.workers or available_cores()
+            self._pool = process_pool(n if count is None else max(1, min(n, count)))
         return self._pool
 
     def map(

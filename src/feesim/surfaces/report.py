@@ -33,14 +33,31 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from feesim.io import atomic_write_bytes, atomic_write_text
+from feesim.io import atomic_write_bytes, atomic_write_text, staged_output
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
     from feesim.studies.forecast.result import ForecastResult
 
-__all__ = ["plot_collection", "plot_firm", "plot_search", "plot_vote", "write_report"]
+__all__ = [
+    "REPORT_OUTPUTS",
+    "plot_collection",
+    "plot_firm",
+    "plot_search",
+    "plot_vote",
+    "write_report",
+]
+
+#: What :func:`write_report` writes into its folder (and replaces there).
+REPORT_OUTPUTS = (
+    "forecast.json",
+    "report.html",
+    "vote.png",
+    "collection.png",
+    "firm.png",
+    "search.png",
+)
 
 PROPOSAL_COLOUR = "#1f6fb4"
 STATUS_QUO_COLOUR = "#b4541f"
@@ -373,12 +390,24 @@ def _html(result: ForecastResult, pngs: dict[str, bytes]) -> str:
 
 
 def write_report(result: ForecastResult, directory: str | os.PathLike[str]) -> Path:
-    """Write ``forecast.json``, ``report.html`` and the PNG plots to ``directory`` (atomically).
+    """Write ``forecast.json``, ``report.html`` and the PNG plots to ``directory``.
 
-    Returns the folder.
+    The files are written to a fresh folder beside ``directory`` and moved into place together
+    (:func:`feesim.io.staged_output`): a report of an earlier run there is replaced whole
+    (``search.png`` of an earlier search included), and a failure leaves it as it was. Other
+    files in the folder are left alone. Returns the folder.
+
+    Raises
+    ------
+    OutputError
+        If ``directory`` cannot be written (an existing file, a path under a file, empty).
     """
-    out = Path(directory)
-    out.mkdir(parents=True, exist_ok=True)
+    with staged_output(directory, REPORT_OUTPUTS) as tmp:
+        _write_report(result, tmp)
+    return Path(directory)
+
+
+def _write_report(result: ForecastResult, out: Path) -> None:
     pngs = {
         "vote.png": _png(plot_vote(result)),
         "collection.png": _png(plot_collection(result)),
@@ -390,4 +419,3 @@ def write_report(result: ForecastResult, directory: str | os.PathLike[str]) -> P
         atomic_write_bytes(out / name, data)
     atomic_write_text(out / "forecast.json", result.to_json())
     atomic_write_text(out / "report.html", _html(result, pngs))
-    return out

@@ -40,6 +40,7 @@ import numpy as np
 from feesim.config.behaviour import Behaviour
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
+from feesim.seeding import rng_alias, root_seed
 from feesim.studies.forecast.ensemble import apply_overrides, behaviour_ensemble
 from feesim.studies.forecast.mapping import ForecastInput
 from feesim.studies.forecast.outcomes import (
@@ -218,15 +219,23 @@ def run_branches(
     branches: Sequence[tuple[Scenario, str | None]],
     *,
     runs: int,
-    seed: int,
+    rng: int | None = None,
     populations: int,
     vote_month: int,
     runner: Runner,
     ensemble: Sequence[Behaviour] = (),
     overrides: dict[str, float] | None = None,
     desc: str = "forecast",
+    seed: int | None = None,
 ) -> list[BranchOutcome]:
-    """Run several branches (scenario, motion label) on the same seeds; one outcome each."""
+    """Run several branches (scenario, motion label) on the same seeds; one outcome each.
+
+    ``rng`` is the root seed (a whole number, or a SeedSequence of one); ``seed`` its
+    deprecated alias.
+    """
+    seed = root_seed(rng_alias(rng, seed), "rng")
+    if seed is None:
+        raise ConfigError("rng: missing; expected the root seed of the branches")
     all_tasks: list[_Task] = []
     spans = []
     for scenario, motion in branches:
@@ -276,7 +285,7 @@ def run_forecast(
     inp: ForecastInput,
     *,
     runs: int = 1000,
-    seed: int | None = None,
+    rng: int | np.random.SeedSequence | np.random.Generator | None = None,
     populations: int = 20,
     workers: int | None = None,
     ensemble: Sequence[Behaviour] | str | os.PathLike[str] | None = "auto",
@@ -284,6 +293,7 @@ def run_forecast(
     runner: Runner | None = None,
     executor: cf.Executor | str | None = None,
     on_done: Callable[[float], None] | None = None,
+    seed: int | None = None,
 ) -> ForecastResult:
     """Forecast a proposal: pass probability, vote distributions, collection and the firm.
 
@@ -293,8 +303,9 @@ def run_forecast(
         The community and its proposal (:func:`feesim.studies.forecast.load_forecast_input`).
     runs : int
         Replicates of each branch.
-    seed : int, optional
-        Root seed (default: the file's seed).
+    rng : int, SeedSequence or Generator, optional
+        Root seed (SPEC 7; default: the file's seed). A SeedSequence of one whole number is
+        that number; a Generator gives a root drawn from it.
     populations : int
         Household populations drawn per chunk of :data:`CHUNK_RUNS` runs (shared by the runs;
         every later decision is drawn per run).
@@ -316,11 +327,14 @@ def run_forecast(
         not depend on it.
     on_done : callable, optional
         Called with the elapsed seconds when the runs are done.
+    seed : int, optional
+        Deprecated alias of ``rng``.
 
     Returns
     -------
     ForecastResult
     """
+    seed = root_seed(rng_alias(rng, seed), "rng")
     seed = inp.seed if seed is None else seed
     _check(runs, populations, seed)
     members = resolve_ensemble(ensemble)
@@ -335,7 +349,7 @@ def run_forecast(
         out = run_branches(
             branches,
             runs=runs,
-            seed=seed,
+            rng=seed,
             populations=populations,
             vote_month=inp.vote_month,
             runner=runner,

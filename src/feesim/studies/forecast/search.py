@@ -29,6 +29,7 @@ from feesim.config.behaviour import Behaviour
 from feesim.config.params import from_mapping
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
+from feesim.seeding import rng_alias, root_seed
 from feesim.studies.forecast.engine import (
     _check,
     forecast_runner,
@@ -69,17 +70,22 @@ def pass_probabilities(
     variants: Sequence[ForecastInput],
     *,
     runs: int,
-    seed: int,
+    rng: int | None = None,
     populations: int,
     runner: Runner,
     ensemble: Sequence[Behaviour] = (),
     desc: str = "search",
+    seed: int | None = None,
 ) -> list[dict[str, float]]:
     """Pass probability (and median turnout and approval) of each variant, same streams.
 
-    Returns one dict per variant: ``pass_probability``, ``turnout_heads_p50``,
-    ``approval_heads_p50``, ``approval_area_p50``.
+    ``rng`` is the root seed (``seed``: its deprecated alias). Returns one dict per variant:
+    ``pass_probability``, ``turnout_heads_p50``, ``approval_heads_p50``,
+    ``approval_area_p50``.
     """
+    seed = root_seed(rng_alias(rng, seed), "rng")
+    if seed is None:
+        raise ConfigError("rng: missing; expected the root seed of the variants")
     tasks = []
     spans = []
     for v in variants:
@@ -138,7 +144,7 @@ def search_step(
     *,
     target: float = 0.8,
     runs: int = 400,
-    seed: int | None = None,
+    rng: int | np.random.SeedSequence | np.random.Generator | None = None,
     populations: int = 20,
     workers: int | None = None,
     ensemble: Sequence[Behaviour] | str | None = "auto",
@@ -148,6 +154,7 @@ def search_step(
     step_grid: Sequence[float] | None = None,
     service_grid: Sequence[float] = SERVICE_GRID,
     lead_grid: Sequence[int] = LEAD_GRID,
+    seed: int | None = None,
 ) -> SearchResult:
     """Find the largest step whose pass probability reaches ``target``; curves for the report.
 
@@ -156,8 +163,9 @@ def search_step(
     inp : ForecastInput
     target : float
         Pass probability to reach (0-1, default 0.8).
-    runs, seed, populations, workers, ensemble, progress, runner, executor
-        As in :func:`~feesim.studies.forecast.engine.run_forecast`. The search makes many small
+    runs, rng, populations, workers, ensemble, progress, runner, executor, seed
+        As in :func:`~feesim.studies.forecast.engine.run_forecast` (``seed``: the deprecated
+        alias of ``rng``). The search makes many small
         calls; a runner (or executor) kept open across them starts the workers once.
     step_grid : sequence of float, optional
         Headline (area-weighted) steps to try (0.2 = +20%); default: 12 steps up to twice the
@@ -180,6 +188,7 @@ def search_step(
     """
     if not (isinstance(target, int | float) and 0 < target <= 1):
         raise ConfigError(f"target: got {target!r}; expected a probability in (0, 1]")
+    seed = root_seed(rng_alias(rng, seed), "rng")
     seed = inp.seed if seed is None else seed
     _check(runs, populations, seed)
     members = resolve_ensemble(ensemble)
@@ -188,7 +197,7 @@ def search_step(
         raise ConfigError(f"step_grid: got {grid!r}; expected steps > -0.9")
     own = runner is None
     runner = forecast_runner(executor if own else runner, workers, progress)
-    kw = {"runs": runs, "seed": seed, "populations": populations, "runner": runner}
+    kw = {"runs": runs, "rng": seed, "populations": populations, "runner": runner}
     try:
         curve = pass_probabilities(
             [inp.scaled(s) for s in grid], ensemble=members, desc="step curve", **kw

@@ -23,6 +23,7 @@ import pandas as pd
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
 from feesim.protocol import ESTIMATE_COLUMNS, load_result, sample_estimate, save_result
+from feesim.seeding import rng_alias, root_seed
 from feesim.studies.runner import Failed, Runner, available_cores
 from feesim.studies.sensitivity.designs import Design
 from feesim.studies.sensitivity.factors import Factor, _apply, _get, _validated
@@ -313,17 +314,18 @@ def evaluate(
     *,
     outcomes: Sequence[Outcome] = DEFAULT_OUTCOMES,
     replicates: int = 1,
-    seed: int | None = None,
+    rng: int | np.random.SeedSequence | np.random.Generator | None = None,
     executor: Runner | cf.Executor | str | None = None,
     workers: int | None = None,
     chunk_households: int | None = None,
     progress: bool = True,
+    seed: int | None = None,
 ) -> Evaluation:
     """Simulate every design point and reduce it to the outcomes.
 
     Each point sets the factors' values in the target's scenario(s) and runs them through
     :class:`feesim.studies.ensemble.Ensemble` (``replicates`` histories of each scenario, chunked by
-    households, seeded by ``seed``). Every point uses the same seed (common random numbers).
+    households, seeded by ``rng``). Every point uses the same seed (common random numbers).
 
     Parameters
     ----------
@@ -336,8 +338,9 @@ def evaluate(
         within the horizon, mean service quality.
     replicates : int
         Histories per scenario and point (averaged into the point's value).
-    seed : int, optional
-        Root seed (default: the portfolio's, or the first scenario's ``simulation.seed``).
+    rng : int, SeedSequence or Generator, optional
+        Root seed (SPEC 7; default: the portfolio's, or the first scenario's
+        ``simulation.seed``).
     executor : Runner, Executor, "serial", "processes" or None
         Where chunks run (:class:`feesim.studies.runner.Runner`): a runner kept open by the
         caller, any :class:`concurrent.futures.Executor` (e.g. Dask's ``client.get_executor()``),
@@ -378,9 +381,8 @@ def evaluate(
     if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
         raise ConfigError(f"replicates: got {replicates!r}; expected an integer >= 1")
     scenarios, target_name, default_seed = _targets(target)
+    seed = root_seed(rng_alias(rng, seed), "rng")
     seed = default_seed if seed is None else seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed: got {seed!r}; expected an integer >= 0")
     chunk_households = chunk_households or DEFAULT_CHUNK_HOUSEHOLDS
     factors = design.factors
     first = next(iter(scenarios.values()))
@@ -411,7 +413,7 @@ def evaluate(
             )
             _validated(next(iter(point.values())), where)
             ens = Ensemble(
-                point, replicates=replicates, seed=seed, chunk_households=chunk_households
+                point, replicates=replicates, rng=seed, chunk_households=chunk_households
             )
             for c in ens.chunks(tables=tables):
                 yield _Unit(i, c, outcomes)
@@ -419,7 +421,7 @@ def evaluate(
     probe = Ensemble(
         scenarios,
         replicates=replicates,
-        seed=seed,
+        rng=seed,
         chunk_households=chunk_households,
     )
     n_chunks = len(probe.chunks(tables=tables)) * design.points

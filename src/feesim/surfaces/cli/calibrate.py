@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
-from feesim.surfaces.cli.args import seed_int
+from feesim.surfaces.cli.args import nonempty_path, seed_int
 
 __all__ = ["add_calibrate_parser"]
 
@@ -19,7 +18,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     run = run_calibration(
         args.out,
         quick=args.quick,
-        seed=args.seed,
+        rng=args.seed,
         fresh=args.fresh,
         progress=not args.quiet,
     )
@@ -41,7 +40,7 @@ def add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
     cal.add_argument("--quick", action="store_true", help="small budget (10-20 s; writes to --out)")
     cal.add_argument(
         "--out",
-        type=Path,
+        type=nonempty_path,
         help="output folder (default: calibration/, or calibration/quick with --quick)",
     )
     cal.add_argument(

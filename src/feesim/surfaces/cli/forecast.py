@@ -5,13 +5,16 @@ Registered by :func:`feesim.surfaces.cli.main.build_parser`.
 ::
 
     feesim forecast COMMUNITY.toml [--new-fee X | --step-pct P] [--runs N] [--seed S]
-                    [--out DIR] [--months M] [--populations K] [--workers W]
+                    [--out DIR] [--months-after-vote M] [--populations K] [--workers W]
                     [--search [--target 0.8] [--search-runs N]]
-                    [--ensemble FILE | --no-ensemble] [--quiet]
+                    [--ensemble FILE | --no-ensemble] [--quiet] [--force]
 
 ``--new-fee`` is one number (yuan/m2/month, the new fee of every building type) or one fee per
 type, ``multi-storey=0.97,high-rise=1.44``; ``--step-pct 29`` is a +29% step for every type.
 Either replaces the fee of the file's proposal (the service package and the process stay).
+``--months-after-vote`` (alias ``--months``) is the horizon after the vote, not the total months
+simulated as in ``feesim run``. Every input (the file, the ensemble file, ``--out``) is checked
+before any simulation starts.
 """
 
 from __future__ import annotations
@@ -21,7 +24,22 @@ import time
 from pathlib import Path
 from typing import Any
 
-from feesim.surfaces.cli.args import percent, positive_int, probability, seed_int
+from feesim.errors import ConfigError
+from feesim.io import check_output_dir
+from feesim.surfaces.cli.args import (
+    MAX_RUNS,
+    add_force,
+    check_limit,
+    check_workers,
+    nonempty_path,
+    percent,
+    positive_int,
+    probability,
+    seed_int,
+)
+
+#: Why runs are limited, for the message.
+_RUNS_WHY = "each run keeps its monthly outcomes in memory, about 5 KB a run and branch"
 
 __all__ = ["add_forecast_parser"]
 
@@ -33,20 +51,35 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from feesim.studies.forecast.search import search_step
     from feesim.surfaces.report import write_report
 
+    check_limit("--runs", args.runs, MAX_RUNS, _RUNS_WHY, args.force)
+    if args.search:
+        check_limit("--search-runs", args.search_runs, MAX_RUNS, _RUNS_WHY, args.force)
+    check_workers(args.workers, args.force)
+    out = args.out or Path("out") / "forecast" / Path(args.community).stem
+    check_output_dir(out)
     inp = load_forecast_input(args.community, months_after_vote=args.months)
     if args.new_fee is not None:
         inp = inp.with_new_fee(parse_new_fee(args.new_fee, inp.building_names))
     elif args.step_pct is not None:
         inp = inp.with_step(args.step_pct / 100.0)
     ensemble: Any = None if args.no_ensemble else (args.ensemble or "auto")
-    out = args.out or Path("out") / "forecast" / Path(args.community).stem
+    if args.ensemble is not None:
+        from feesim.studies.forecast.ensemble import read_ensemble
+
+        ensemble = read_ensemble(args.ensemble)
+        if not ensemble:
+            raise ConfigError(
+                f"--ensemble: {args.ensemble} holds no parameter sets; expected [[ensemble]] "
+                "tables, [ensemble] csv = 'file.csv' or a fitted file (or --no-ensemble for the "
+                "point estimate)"
+            )
     started = time.perf_counter()
     # One runner for the forecast and the search: the worker processes start once.
     with forecast_runner(workers=args.workers, progress=False if args.quiet else None) as runner:
         result = run_forecast(
             inp,
             runs=args.runs,
-            seed=args.seed,
+            rng=args.seed,
             populations=args.populations,
             ensemble=ensemble,
             runner=runner,
@@ -56,15 +89,15 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
                 inp,
                 target=args.target,
                 runs=args.search_runs,
-                seed=args.seed,
+                rng=args.seed,
                 populations=args.populations,
                 ensemble=ensemble,
                 runner=runner,
             )
             result = result.with_search(search)
     elapsed = time.perf_counter() - started
-    print(result.summary_text())
     folder = write_report(result, out)
+    print(result.summary_text())
     print(f"  total {elapsed:.1f} s; wrote {folder}/forecast.json, report.html and PNG plots")
     return 0
 
@@ -78,7 +111,7 @@ def add_forecast_parser(sub: Any) -> argparse.ArgumentParser:
         "Art. 278, turnout and approval by heads and by area, collection and the firm's "
         "viability against the status quo on the same random streams.",
     )
-    p.add_argument("community", type=Path, help="community file or scenario file (TOML)")
+    p.add_argument("community", type=nonempty_path, help="community file or scenario file (TOML)")
     fee = p.add_mutually_exclusive_group()
     fee.add_argument(
         "--new-fee",
@@ -94,9 +127,20 @@ def add_forecast_parser(sub: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--runs", type=positive_int, default=1000, help="runs per branch (1000)")
     p.add_argument("--seed", type=seed_int, help="root seed (default: the file's)")
-    p.add_argument("--out", type=Path, help="output folder (default out/forecast/<file stem>)")
     p.add_argument(
-        "--months", type=positive_int, help="months to follow after the vote (default: file, or 36)"
+        "--out",
+        type=nonempty_path,
+        help="output folder (default out/forecast/<file stem>; replaces the report of an "
+        "earlier run there)",
+    )
+    p.add_argument(
+        "--months-after-vote",
+        "--months",
+        dest="months",
+        type=positive_int,
+        metavar="M",
+        help="months to follow after the vote (default: the file's months_after_vote, or 36); "
+        "not the total months simulated as in feesim run",
     )
     p.add_argument(
         "--populations",
@@ -114,11 +158,12 @@ def add_forecast_parser(sub: Any) -> argparse.ArgumentParser:
     )
     ens = p.add_mutually_exclusive_group()
     ens.add_argument(
-        "--ensemble", type=Path, help="behaviour ensemble file (TOML [[ensemble]] or CSV)"
+        "--ensemble", type=nonempty_path, help="behaviour ensemble file (TOML [[ensemble]] or CSV)"
     )
     ens.add_argument(
         "--no-ensemble", action="store_true", help="ignore the calibrated parameter ensemble"
     )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_force(p)
     p.set_defaults(func=_cmd_forecast)
     return p
