@@ -535,7 +535,10 @@ class Runner:
                     if restarts < MAX_RESTARTS:
                         restarts += 1
                         log.warning(
-                            "a worker died; restarting the pool for %d unit(s)", len(broken)
+                            "a worker died; restarting the pool for %d unit(s) (in a script, "
+                            'keep the work under if __name__ == "__main__": workers that start '
+                            "by importing the script would run it again)",
+                            len(broken),
                         )
                         self._pool.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
                         self._pool = target = process_pool(self.workers)  # type: ignore[assignment]

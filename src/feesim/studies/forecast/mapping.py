@@ -371,6 +371,23 @@ def _vote_month(vote: int | str, start: str) -> int:
     return months
 
 
+def _check_horizon(given: int | str, vote: int, after: int, from_file: bool) -> None:
+    """The vote plus the months after it must fit the simulation's longest horizon."""
+    longest = _field(Simulation, "months").metadata["hi"]
+    if vote + after > longest:
+        what = "forecast.months_after_vote" if from_file else "--months-after-vote"
+        raise _err(
+            "proposal.vote",
+            given,
+            f"a vote at most {longest - after} months after forecast.start, so that the vote "
+            f"and the {after} months after it ({what}) fit in {longest} months",
+        )
+
+
+def _field(cls: type, name: str) -> dataclasses.Field:
+    return next(f for f in dataclasses.fields(cls) if f.name == name)
+
+
 def community_to_input(
     data: dict[str, Any], *, source: str = "", months_after_vote: int | None = None
 ) -> ForecastInput:
@@ -468,6 +485,16 @@ def community_to_input(
         **fee_spec,
     )
     after = fc.months_after_vote if months_after_vote is None else months_after_vote
+    _check_horizon(prop.vote, vote, after, months_after_vote is None)
+    if prop.step_percent is not None and prop.step_percent != 0:
+        zero = [b.type for b in cf.buildings if b.fee == 0]
+        if zero:
+            raise _err(
+                "proposal.step_percent",
+                prop.step_percent,
+                f"a step of buildings whose fee is not 0 ({', '.join(zero)}: fee = 0, which a "
+                "percentage leaves at 0); give proposal.new_fee in yuan/m2/month instead",
+            )
     # -- firm ----------------------------------------------------------------------------------
     firm_kw: dict[str, Any] = {
         "contract": firm.contract,

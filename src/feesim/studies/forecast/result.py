@@ -166,6 +166,21 @@ def _margin(b: BranchOutcome, a: int, z: int) -> np.ndarray:
     return out
 
 
+def _exit_line(d: Mapping[str, Any], after: int) -> str:
+    """The firm's notice or exit within each window the runs follow (``after`` months)."""
+    parts = []
+    for w in EXIT_WINDOWS:
+        if w > after:
+            parts.append(f"{w} months: not followed (the runs end {after} months after the vote)")
+        else:
+            parts.append(
+                f"{w} months {d[f'firm_exit_probability_{w}m']:.1%} "
+                f"(status quo {d[f'status_quo_firm_exit_probability_{w}m']:.1%})"
+            )
+    # The firm's state "exit" is reached through notice: a firm that gives notice counts.
+    return "  firm notice/exit  within " + ", ".join(parts)
+
+
 def _exit_within(b: BranchOutcome, start: int, window: int) -> np.ndarray:
     return (b.exit_month >= start) & (b.exit_month < start + window)
 
@@ -323,7 +338,8 @@ class ForecastResult:
             f"{d['community']}: vote in {d['vote_date']} (month {d['vote_month']}), "
             f"{d['runs']} runs, seed {d['seed']}"
             + (f", {d['ensemble_members']} parameter sets" if d["ensemble_members"] else ""),
-            f"  proposal          {fees} yuan/m2/month ({pr['headline_step_pct']:+.1%})"
+            f"  proposal          {fees} yuan/m2/month ({pr['headline_step_pct']:+.1%} "
+            "area-weighted)"
             + (f", service +{pr['service_improvement']:.2f}" if pr["service_improvement"] else ""),
             f"  pass probability  {d['pass_probability']:.1%} (+/- {d['pass_probability_se']:.1%}"
             f"): {d['verdict']}",
@@ -340,30 +356,75 @@ class ForecastResult:
                 f"{d['no_quorum_probability']:.1%}, rejected {d['rejected_probability']:.1%}",
             ]
         c, s = d["collection_rate_12m"], d["status_quo_collection_rate_12m"]
-        when = d["collection_path"]["date"][d["windows"]["collection_12m_month"]]
+        w = d["windows"]
+        m12, after = w["collection_12m_month"], w["months_after_vote"]
+        when = d["collection_path"]["date"][m12]
         lines += [
-            f"  collection {when} {pct(c['p50'])} ({pct(c['p05'])}-{pct(c['p95'])}) vs status "
-            f"quo {pct(s['p50'])} ({pct(s['p05'])}-{pct(s['p95'])}) (year to date, 5-95%)",
-            f"  firm margin +12m  {pct(d['firm_margin_12m']['p50'])} vs status quo "
-            f"{pct(d['status_quo_firm_margin_12m']['p50'])}",
-            f"  firm exit         12 months {d['firm_exit_probability_12m']:.1%} "
-            f"(status quo {d['status_quo_firm_exit_probability_12m']:.1%}), 36 months "
-            f"{d['firm_exit_probability_36m']:.1%} "
-            f"(status quo {d['status_quo_firm_exit_probability_36m']:.1%})",
+            # Year to date: the share of this calendar year's bills paid by that month, so a
+            # month early in the year reads lower than December (domain-rules 2.2).
+            f"  collection        {pct(c['p50'])} ({pct(c['p05'])}-{pct(c['p95'])}) vs status "
+            f"quo {pct(s['p50'])} ({pct(s['p05'])}-{pct(s['p95'])}): year to date in {when}, "
+            f"{m12 - d['vote_month']} months after the vote (median, 5-95%)",
+            f"  firm margin       {pct(d['firm_margin_12m']['p50'])} vs status quo "
+            f"{pct(d['status_quo_firm_margin_12m']['p50'])} over the 12 months after the vote "
+            "(median)",
+            _exit_line(d, after),
         ]
-        u = d["uncertainty"]
-        if u["pass_probability_by_member"] is not None:
-            m = u["pass_probability_by_member"]
-            lines.append(
-                f"  parameter spread  pass probability {pct(m['p05'])}-{pct(m['p95'])} across "
-                f"{d['ensemble_members']} parameter sets"
-            )
+        spread = self._spread_line()
+        if spread:
+            lines.append(spread)
         s = d.get("search")
         if s:
             lines += _search_lines(s)
         lines.append(f"  {len(d['defaults'])} items took defaults (listed in the report)")
         lines.append(f"  simulated in {d['elapsed_s']:.1f} s")
         return "\n".join(lines)
+
+    def _spread_line(self) -> str | None:
+        """The pass probability's spread over parameter sets, if it exceeds seed noise.
+
+        Each set's pass share is an estimate from its own runs; with few runs per set the
+        shares spread by binomial noise alone (60 identical sets of 20 runs each spread over
+        about 30 points). The between-set variance of the pass indicator is compared with the
+        binomial variance expected from the runs per set (Pearson's chi-square test of
+        homogeneity, K - 1 degrees of freedom, 5% level); only a larger spread is reported as
+        parameter uncertainty.
+        """
+        d = self.data
+        k = int(d["ensemble_members"] or 0)
+        if k < 2 or d["null_proposal"]:
+            return None
+        passed = np.asarray(self.proposal.vote.passed, dtype=float)
+        member = np.asarray(self.proposal.member)
+        counts = np.array([(member == j).sum() for j in range(k)])
+        shares = np.array(
+            [passed[member == j].mean() if n else np.nan for j, n in enumerate(counts)]
+        )
+        used = counts > 0
+        pbar = float(passed.mean())
+        head = "  parameter sets    "
+        pooled = (
+            f"the pass probability above pools the runs of all {k} fitted parameter sets; "
+            "--no-ensemble gives the file's point estimate alone"
+        )
+        if pbar in (0.0, 1.0) or used.sum() < 2:
+            return f"{head}{pooled}; the sets do not differ"
+        from scipy.stats import chi2
+
+        stat = float((counts[used] * (shares[used] - pbar) ** 2).sum() / (pbar * (1 - pbar)))
+        p_value = float(chi2.sf(stat, int(used.sum()) - 1))
+        per = int(np.median(counts[used]))
+        if p_value >= 0.05:
+            return (
+                f"{head}{pooled}; their pass shares differ no more than seed noise from "
+                f"~{per} runs per set (chi-square p = {p_value:.2f}): no parameter spread to "
+                "report (more --runs would show one if there is)"
+            )
+        lo, hi = np.quantile(shares[used], [0.05, 0.95])
+        return (
+            f"{head}{pooled}; pass probability {lo:.0%}-{hi:.0%} across them (5-95%, beyond "
+            f"seed noise: chi-square p = {p_value:.2g}, ~{per} runs per set)"
+        )
 
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
         """The forecast's figures as estimates over runs, one row per branch and outcome.

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from feesim.config.scenario import load_scenario
-from feesim.errors import FeesimError
+from feesim.errors import ConfigError, FeesimError
 from feesim.surfaces.dashboard.model import SCENARIO_ENV
 
 __all__ = ["APP", "add_dashboard_parser", "check_dependencies", "serve", "solara_command"]
@@ -118,18 +118,50 @@ def _port(text: str) -> int:
     return value
 
 
+def check_listen(host: str, port: int) -> None:
+    """Check that the server can listen on ``host:port`` (the server itself would exit 3).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``--host`` or ``--port`` when the address is unknown or the port is taken.
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"--host: got {host!r}; not an address of this machine ({exc})") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigError(
+                f"--port: got {port}; cannot listen on {host}:{port} ({exc.strerror or exc}); "
+                "give a free port, e.g. --port 8766"
+            ) from None
+
+
 def _cmd_dashboard(args: object) -> int:
     host, port = args.host, args.port  # type: ignore[attr-defined]
     check_dependencies()
     if args.scenario is not None:  # type: ignore[attr-defined]
         load_scenario(args.scenario)  # type: ignore[attr-defined]
+    check_listen(host, port)
     print(f"feesim dashboard: http://{host}:{port}/ (Ctrl-C to stop)")
-    return serve(
+    status = serve(
         args.scenario,  # type: ignore[attr-defined]
         host=host,
         port=port,
         open_browser=not args.no_browser,  # type: ignore[attr-defined]
     )
+    if status not in (0, -2, 130):  # -2 / 130: stopped with Ctrl-C
+        raise FeesimError(
+            f"dashboard: the server stopped with status {status}; run with -v for its log"
+        )
+    return 0
 
 
 def add_dashboard_parser(sub: object) -> None:
