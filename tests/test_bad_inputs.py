@@ -527,3 +527,17 @@ def test_version(capsys):
     with pytest.raises(SystemExit) as info:
         main(["--version"])
     assert info.value.code == 0 and capsys.readouterr().out.strip() == f"feesim {feesim_version()}"
+
+
+def test_dashboard_on_a_taken_port_is_one_line_naming_port_exit_2(capsys):
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        # Before: the server started, failed to listen and the command exited 3.
+        status, err = _run(["dashboard", "--no-browser", "--port", str(port)], capsys)
+    lines = err.strip().splitlines()
+    assert status == 2 and len(lines) == 1, err
+    assert "--port" in lines[0] and str(port) in lines[0] and "Traceback" not in err

@@ -169,7 +169,12 @@ def test_community_file_with_new_fee_and_search(tmp_path, capsys):
     s = d["search"]
     assert s["target"] == 0.8 and len(s["curve"]["step_pct"]) == len(s["curve"]["pass_probability"])
     assert (out / "search.png").exists()
-    assert (out / "report.html").read_text().count("data:image/png;base64,") == 4
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 4
+    # months_after_vote = 13: a 36-month exit window is not followed, and no figure says so.
+    assert "36 months: not followed" in printed and "within 36 months in" not in page
+    assert "not followed (the runs end 13 months after the vote)" in page
+    assert "within 12 months in" in page and "(12 months after the vote)" in page
 
 
 def test_step_pct_option(tmp_path):

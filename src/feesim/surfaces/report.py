@@ -222,6 +222,15 @@ def _img(png: bytes, alt: str) -> str:
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}">'
 
 
+def _collection_when(d: dict[str, Any]) -> str:
+    """When the headline collection figure is read: its calendar month and months after the vote.
+
+    The figure is year to date, so its calendar month matters (early in a year it reads low).
+    """
+    m12 = d["windows"]["collection_12m_month"]
+    return f"In {d['collection_path']['date'][m12]} ({m12 - d['vote_month']} months after the vote)"
+
+
 def _html(result: ForecastResult, pngs: dict[str, bytes]) -> str:
     d = result.data
     e = html.escape
@@ -246,12 +255,21 @@ def _html(result: ForecastResult, pngs: dict[str, bytes]) -> str:
     ]
     if not d["null_proposal"]:
         c, s = d["collection_rate_12m"], d["status_quo_collection_rate_12m"]
+        after = d["windows"]["months_after_vote"]
+        # The longest exit window the runs follow (a run ending 12 months after the vote says
+        # nothing about 36 months).
+        followed = [w for w in d["windows"]["exit_windows"] if w <= after]
+        exit_text = (
+            f"the firm leaves or gives notice within {followed[-1]} months in "
+            f"{d[f'firm_exit_probability_{followed[-1]}m']:.1%} of runs "
+            f"({d[f'status_quo_firm_exit_probability_{followed[-1]}m']:.1%} without the step)."
+            if followed
+            else f"the runs end {after} months after the vote, too early to count firm exits."
+        )
         parts.append(
-            f" Twelve months after the vote, collection is {_pct(c['p50'])} "
+            f" {_collection_when(d)}, year-to-date collection is {_pct(c['p50'])} "
             f"({_pct(c['p05'])}-{_pct(c['p95'])}) against {_pct(s['p50'])} without the step; "
-            f"the firm leaves or gives notice within 36 months in "
-            f"{d['firm_exit_probability_36m']:.1%} of runs "
-            f"({d['status_quo_firm_exit_probability_36m']:.1%} without the step)."
+            + exit_text
         )
     else:
         parts.append(
@@ -312,8 +330,10 @@ def _html(result: ForecastResult, pngs: dict[str, bytes]) -> str:
         "report it), proposal and status quo run on the same random streams, so the difference "
         "is the policy's effect.</p>",
         f"<table>{head}"
-        + _dist_row("proposal, 12 months after the vote", d["collection_rate_12m"])
-        + _dist_row("status quo, 12 months after the vote", d["status_quo_collection_rate_12m"])
+        + _dist_row(f"proposal, {_collection_when(d).lower()}", d["collection_rate_12m"])
+        + _dist_row(
+            f"status quo, {_collection_when(d).lower()}", d["status_quo_collection_rate_12m"]
+        )
         + _dist_row("difference (run by run)", d["difference_collection_rate_12m"])
         + _dist_row("proposal, last month", d["collection_rate_end"])
         + _dist_row("status quo, last month", d["status_quo_collection_rate_end"])
@@ -333,7 +353,10 @@ def _html(result: ForecastResult, pngs: dict[str, bytes]) -> str:
             f"<tr><td>within {w} months of the vote</td>"
             f"<td>{d[f'firm_exit_probability_{w}m']:.1%}</td>"
             f"<td>{d[f'status_quo_firm_exit_probability_{w}m']:.1%}</td></tr>"
-            for w in (12, 36)
+            if w <= d["windows"]["months_after_vote"]
+            else f"<tr><td>within {w} months of the vote</td><td colspan='2'>not followed (the "
+            f"runs end {d['windows']['months_after_vote']} months after the vote)</td></tr>"
+            for w in d["windows"]["exit_windows"]
         )
         + "</table>",
         _img(pngs["firm.png"], "firm cash and exit"),

@@ -13,7 +13,14 @@ from feesim.config.scenario import load_scenario
 from feesim.errors import ConfigError, FeesimError
 from feesim.surfaces.dashboard.model import SCENARIO_ENV
 
-__all__ = ["APP", "add_dashboard_parser", "check_dependencies", "serve", "solara_command"]
+__all__ = [
+    "APP",
+    "add_dashboard_parser",
+    "check_dependencies",
+    "check_listen",
+    "serve",
+    "solara_command",
+]
 
 log = logging.getLogger(__name__)
 
