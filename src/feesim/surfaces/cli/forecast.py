@@ -7,11 +7,14 @@ Registered by :func:`feesim.surfaces.cli.main.build_parser`.
     feesim forecast COMMUNITY.toml [--new-fee X | --step-pct P] [--runs N] [--seed S]
                     [--out DIR] [--months M] [--populations K] [--workers W]
                     [--search [--target 0.8] [--search-runs N]]
-                    [--ensemble FILE | --no-ensemble] [--quiet]
+                    [--ensemble FILE | --no-ensemble] [--quiet] [--lang LANG] [--pdf]
 
 ``--new-fee`` is one number (yuan/m2/month, the new fee of every building type) or one fee per
 type, ``multi-storey=0.97,high-rise=1.44``; ``--step-pct 29`` is a +29% step for every type.
 Either replaces the fee of the file's proposal (the service package and the process stay).
+``--lang`` sets the language of the report and the summary (:mod:`feesim.i18n`); ``--pdf``
+also prints the report to ``report.pdf`` (headless Chromium, offline; see
+:func:`feesim.surfaces.report.write_pdf`).
 """
 
 from __future__ import annotations
@@ -21,7 +24,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from feesim.surfaces.cli.args import percent, positive_int, probability, seed_int
+from feesim.i18n import gettext as _
+from feesim.surfaces.cli.args import (
+    add_lang_option,
+    percent,
+    positive_int,
+    probability,
+    seed_int,
+)
 
 __all__ = ["add_forecast_parser"]
 
@@ -63,8 +73,13 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
             result = result.with_search(search)
     elapsed = time.perf_counter() - started
     print(result.summary_text())
-    folder = write_report(result, out)
-    print(f"  total {elapsed:.1f} s; wrote {folder}/forecast.json, report.html and PNG plots")
+    folder = write_report(result, out, pdf=args.pdf)
+    print(
+        _("  total {s} s; wrote {folder}/forecast.json, report.html and PNG plots").format(
+            s=f"{elapsed:.1f}", folder=folder
+        )
+        + (_(", report.pdf") if args.pdf else "")
+    )
     return 0
 
 
@@ -72,52 +87,76 @@ def add_forecast_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``forecast`` sub-command to the ``feesim`` sub-parsers ``sub``."""
     p = sub.add_parser(
         "forecast",
-        help="test a proposed fee step before the owners vote (pass probability, collection, firm)",
-        description="Forecast a proposed fee step: the probability it passes under Civil Code "
-        "Art. 278, turnout and approval by heads and by area, collection and the firm's "
-        "viability against the status quo on the same random streams.",
+        help=_(
+            "test a proposed fee step before the owners vote (pass probability, collection, firm)"
+        ),
+        description=_(
+            "Forecast a proposed fee step: the probability it passes under Civil Code Art. 278, "
+            "turnout and approval by heads and by area, collection and the firm's viability "
+            "against the status quo on the same random streams."
+        ),
     )
-    p.add_argument("community", type=Path, help="community file or scenario file (TOML)")
+    p.add_argument("community", type=Path, help=_("community file or scenario file (TOML)"))
     fee = p.add_mutually_exclusive_group()
     fee.add_argument(
         "--new-fee",
         metavar="FEE",
-        help="new fee (yuan/m2/month): one number for every building type, or "
-        "TYPE=FEE,TYPE=FEE (e.g. multi-storey=0.97,high-rise=1.44)",
+        help=_(
+            "new fee (yuan/m2/month): one number for every building type, or "
+            "TYPE=FEE,TYPE=FEE (e.g. multi-storey=0.97,high-rise=1.44)"
+        ),
     )
     fee.add_argument(
         "--step-pct",
         type=percent,
         metavar="P",
-        help="relative step for every type, in percent (29 = +29%%)",
+        help=_("relative step for every type, in percent (29 = +29%%)"),
     )
-    p.add_argument("--runs", type=positive_int, default=1000, help="runs per branch (1000)")
-    p.add_argument("--seed", type=seed_int, help="root seed (default: the file's)")
-    p.add_argument("--out", type=Path, help="output folder (default out/forecast/<file stem>)")
+    p.add_argument("--runs", type=positive_int, default=1000, help=_("runs per branch (1000)"))
+    p.add_argument("--seed", type=seed_int, help=_("root seed (default: the file's)"))
+    p.add_argument("--out", type=Path, help=_("output folder (default out/forecast/<file stem>)"))
     p.add_argument(
-        "--months", type=positive_int, help="months to follow after the vote (default: file, or 36)"
+        "--months",
+        type=positive_int,
+        help=_("months to follow after the vote (default: file, or 36)"),
     )
     p.add_argument(
         "--populations",
         type=positive_int,
         default=20,
-        help="household populations per 500 runs (20)",
+        help=_("household populations per 500 runs (20)"),
     )
-    p.add_argument("--workers", type=positive_int, help="worker processes (default: up to 2)")
-    p.add_argument("--search", action="store_true", help="find the largest step that passes")
+    p.add_argument("--workers", type=positive_int, help=_("worker processes (default: up to 2)"))
     p.add_argument(
-        "--target", type=probability, default=0.8, help="pass probability to reach (0.8)"
+        "--search",
+        action="store_true",
+        help=_(
+            "find the largest step that passes, and the service, quality first and (when the "
+            "quorum binds) door-to-door rounds and reach that reach the target"
+        ),
     )
     p.add_argument(
-        "--search-runs", type=positive_int, default=400, help="runs per step in the search (400)"
+        "--target", type=probability, default=0.8, help=_("pass probability to reach (0.8)")
+    )
+    p.add_argument(
+        "--search-runs",
+        type=positive_int,
+        default=400,
+        help=_("runs per step in the search (400)"),
     )
     ens = p.add_mutually_exclusive_group()
     ens.add_argument(
-        "--ensemble", type=Path, help="behaviour ensemble file (TOML [[ensemble]] or CSV)"
+        "--ensemble", type=Path, help=_("behaviour ensemble file (TOML [[ensemble]] or CSV)")
     )
     ens.add_argument(
-        "--no-ensemble", action="store_true", help="ignore the calibrated parameter ensemble"
+        "--no-ensemble", action="store_true", help=_("ignore the calibrated parameter ensemble")
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help=_("no progress bar"))
+    p.add_argument(
+        "--pdf",
+        action="store_true",
+        help=_("also print the report to report.pdf (headless Chromium, offline)"),
+    )
+    add_lang_option(p)
     p.set_defaults(func=_cmd_forecast)
     return p

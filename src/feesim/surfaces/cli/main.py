@@ -2,20 +2,34 @@
 
 Errors in inputs print one line naming the field, the value and what is allowed, and exit with
 status 2 (no traceback).
+
+Language: ``--lang zh_CN`` or ``--lang en`` (before or after the sub-command), else the
+environment (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``), else Chinese; see
+:mod:`feesim.i18n`. Summaries, messages, help and argparse's own messages follow it; the files
+written (CSV, Parquet, JSON) do not.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from feesim.errors import ConfigError, FeesimError
+from feesim.i18n import gettext as _
+from feesim.i18n import ngettext, use_language
 from feesim.io import atomic_write_text
-from feesim.surfaces.cli.args import nonnegative_int, positive_int, seed_int
+from feesim.surfaces.cli.args import (
+    add_lang_option,
+    nonnegative_int,
+    positive_int,
+    requested_language,
+    seed_int,
+)
 
 __all__ = ["build_parser", "main"]
 
@@ -41,9 +55,13 @@ def _cmd_run_portfolio(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(result.summary_text())
-    print(f"  simulated in {time.perf_counter() - started:.1f} s")
+    print(_("  simulated in {s} s").format(s=f"{time.perf_counter() - started:.1f}"))
     if args.out:
-        print(f"  wrote {args.out}/communities.csv, districts.csv and Parquet tables")
+        print(
+            _("  wrote {out}/communities.csv, districts.csv and Parquet tables").format(
+                out=args.out
+            )
+        )
     return 0
 
 
@@ -51,14 +69,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from feesim.config.scenario import load_scenario
     from feesim.engine.model import FeeModel
     from feesim.studies.portfolio import is_portfolio
+    from feesim.surfaces.summaries import run_summary
 
     if is_portfolio(args.scenario):
         return _cmd_run_portfolio(args)
     if args.parameter_sets is not None:
         raise ConfigError(
-            f"--parameter-sets: got {args.parameter_sets} for {args.scenario}, a single scenario; "
-            "it applies to portfolio files (for one scenario, feesim forecast spreads its runs "
-            "over the fitted ensemble)"
+            _(
+                "--parameter-sets: got {k} for {file}, a single scenario; it applies to "
+                "portfolio files (for one scenario, feesim forecast spreads its runs over the "
+                "fitted ensemble)"
+            ).format(k=args.parameter_sets, file=args.scenario)
         )
     scenario = load_scenario(args.scenario)
     if args.months is not None:
@@ -66,14 +87,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = FeeModel(scenario, rng=args.seed).run()
     elapsed = time.perf_counter() - started
-    print(result.summary_text())
-    print(f"  simulated in {elapsed:.2f} s")
+    print(run_summary(result))
+    print(_("  simulated in {s} s").format(s=f"{elapsed:.2f}"))
     if args.out:
         out = result.save(args.out, fmt=args.format)
-        print(
-            f"  wrote {out}/series.{args.format}, votes.{args.format}, events.{args.format}, "
-            f"campaigns.{args.format}, {'meta.json' if args.format == 'csv' else 'result.json'}"
+        fmt = args.format
+        files = (
+            f"{out}/series.{fmt}, votes.{fmt}, events.{fmt}, campaigns.{fmt}, "
+            f"{'meta.json' if fmt == 'csv' else 'result.json'}"
         )
+        print(_("  wrote {files}").format(files=files))
     return 0
 
 
@@ -88,8 +111,10 @@ def _ensemble_members(scenarios: dict, k: int | None) -> list | None:
         # One list of parameter sets serves every scenario of an Ensemble.
         listed = ", ".join(f"{n}: {', '.join(sorted(o)) or 'none'}" for n, o in overrides.items())
         raise ConfigError(
-            "--parameter-sets: the scenarios set different behaviour coefficients themselves "
-            f"({listed}); run them in separate ensembles"
+            _(
+                "--parameter-sets: the scenarios set different behaviour coefficients "
+                "themselves ({listed}); run them in separate ensembles"
+            ).format(listed=listed)
         )
     return fitted_sets(k, next(iter(overrides.values())), "--parameter-sets")
 
@@ -117,14 +142,14 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     )
     elapsed = time.perf_counter() - started
     print(res.summary_text())
-    print(f"  simulated in {elapsed:.1f} s")
+    print(_("  simulated in {s} s").format(s=f"{elapsed:.1f}"))
     if args.out:
         atomic_write_text(Path(args.out) / "summary.csv", res.summary.to_csv(index=False))
         atomic_write_text(Path(args.out) / "members.csv", res.members.to_csv(index=False))
-        print(
-            f"  wrote {args.out}/series/, votes/, events/, campaigns/ (Parquet), summary.csv, "
-            "members.csv"
+        files = (
+            f"{args.out}/series/, votes/, events/, campaigns/ (Parquet), summary.csv, members.csv"
         )
+        print(_("  wrote {files}").format(files=files))
     return 0
 
 
@@ -195,72 +220,80 @@ def _cmd_describe(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``feesim`` command."""
+    """The argument parser of the ``feesim`` command (help in the language in force)."""
     parser = argparse.ArgumentParser(
         prog="feesim",
-        description="Simulate and forecast residential property-service fee changes.",
+        description=_("Simulate and forecast residential property-service fee changes."),
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_("more logging"))
+    add_lang_option(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser(
-        "run", help="simulate one scenario (or a portfolio of communities) and write its tables"
+        "run",
+        help=_("simulate one scenario (or a portfolio of communities) and write its tables"),
     )
-    run.add_argument("scenario", type=Path, help="scenario TOML, or portfolio CSV/TOML file")
-    run.add_argument("--months", type=positive_int, help="override simulation.months")
-    run.add_argument("--seed", type=seed_int, help="override simulation.seed")
-    run.add_argument("--out", type=Path, help="directory for series.csv, votes.csv, ...")
+    run.add_argument("scenario", type=Path, help=_("scenario TOML, or portfolio CSV/TOML file"))
+    run.add_argument("--months", type=positive_int, help=_("override simulation.months"))
+    run.add_argument("--seed", type=seed_int, help=_("override simulation.seed"))
+    run.add_argument("--out", type=Path, help=_("directory for series.csv, votes.csv, ..."))
     run.add_argument(
         "--format",
         choices=("csv", "parquet"),
         default="csv",
-        help="csv: tables and meta.json (default); parquet: tables and the result.json sidecar",
+        help=_("csv: tables and meta.json (default); parquet: tables and the result.json sidecar"),
     )
-    run.add_argument("--workers", type=positive_int, help="local processes for a portfolio")
-    run.add_argument("--scheduler", help="dask.distributed scheduler address for a portfolio")
+    run.add_argument("--workers", type=positive_int, help=_("local processes for a portfolio"))
+    run.add_argument("--scheduler", help=_("dask.distributed scheduler address for a portfolio"))
     run.add_argument(
         "--parameter-sets",
         type=nonnegative_int,
-        help="portfolio only: run it under this many members of the fitted behaviour ensemble "
-        "(overrides portfolio.parameter_sets; 0: the point estimate)",
+        help=_(
+            "portfolio only: run it under this many members of the fitted behaviour ensemble "
+            "(overrides portfolio.parameter_sets; 0: the point estimate)"
+        ),
     )
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--quiet", action="store_true", help=_("no progress bar"))
+    add_lang_option(run)
     run.set_defaults(func=_cmd_run)
 
-    ens = sub.add_parser("ensemble", help="many replicates of one or more scenarios")
-    ens.add_argument("scenarios", nargs="+", type=Path, help="scenario TOML files")
+    ens = sub.add_parser("ensemble", help=_("many replicates of one or more scenarios"))
+    ens.add_argument("scenarios", nargs="+", type=Path, help=_("scenario TOML files"))
     ens.add_argument("--replicates", type=positive_int, default=100)
     ens.add_argument("--seed", type=seed_int, default=0)
-    ens.add_argument("--months", type=positive_int, help="override simulation.months")
-    ens.add_argument("--workers", type=positive_int, help="local worker processes")
-    ens.add_argument("--scheduler", help="dask.distributed scheduler address")
+    ens.add_argument("--months", type=positive_int, help=_("override simulation.months"))
+    ens.add_argument("--workers", type=positive_int, help=_("local worker processes"))
+    ens.add_argument("--scheduler", help=_("dask.distributed scheduler address"))
     ens.add_argument(
         "--chunk-households",
         type=positive_int,
         default=200_000,
-        help="households simulated together in one batch",
+        help=_("households simulated together in one batch"),
     )
     ens.add_argument(
         "--populations",
         type=positive_int,
-        help="replicates share this many household populations (faster set-up)",
+        help=_("replicates share this many household populations (faster set-up)"),
     )
     ens.add_argument(
         "--parameter-sets",
         type=nonnegative_int,
-        help="cross every scenario and replicate with this many members of the fitted "
-        "behaviour ensemble, so the ranges carry parameter uncertainty as well as seed noise",
+        help=_(
+            "cross every scenario and replicate with this many members of the fitted "
+            "behaviour ensemble, so the ranges carry parameter uncertainty as well as seed noise"
+        ),
     )
-    ens.add_argument("--out", type=Path, help="folder for partitioned Parquet tables")
-    ens.add_argument("--quiet", action="store_true", help="no progress bar")
+    ens.add_argument("--out", type=Path, help=_("folder for partitioned Parquet tables"))
+    ens.add_argument("--quiet", action="store_true", help=_("no progress bar"))
+    add_lang_option(ens)
     ens.set_defaults(func=_cmd_ensemble)
 
-    bench = sub.add_parser("bench", help="measure speed, scaling and memory (issue 5 goals)")
-    bench.add_argument("--quick", action="store_true", help="smaller sizes (about 3 minutes)")
-    bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    bench = sub.add_parser("bench", help=_("measure speed, scaling and memory (issue 5 goals)"))
+    bench.add_argument("--quick", action="store_true", help=_("smaller sizes (about 3 minutes)"))
+    bench.add_argument("--json", type=Path, help=_("also write the figures to this JSON file"))
     bench.set_defaults(func=_cmd_bench)
 
-    desc = sub.add_parser("describe", help="list every scenario field with unit and source")
+    desc = sub.add_parser("describe", help=_("list every scenario field with unit and source"))
     desc.add_argument("--kind", choices=("lever", "uncertainty", "setting"))
     desc.set_defaults(func=_cmd_describe)
 
@@ -278,22 +311,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _argparse_in_language() -> Iterator[None]:
+    """Have argparse translate its own messages ("usage:", "error:") with feesim's catalogue.
+
+    argparse reads them through :func:`gettext.gettext` of the global domain, for which Python
+    ships no Chinese catalogue; its module-level ``_`` and ``ngettext`` are swapped for
+    feesim's for the duration of :func:`main` and put back afterwards.
+    """
+    saved = argparse._, argparse.ngettext  # type: ignore[attr-defined]
+    argparse._, argparse.ngettext = _, ngettext  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved  # type: ignore[attr-defined]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``feesim`` command; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return int(args.func(args))
-    except FeesimError as exc:
-        print(f"feesim: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # pragma: no cover
-        print("feesim: interrupted", file=sys.stderr)
-        return 130
+    argv = list(sys.argv[1:] if argv is None else argv)
+    with use_language(requested_language(argv)), _argparse_in_language():
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        logging.basicConfig(
+            level=logging.WARNING - 10 * min(args.verbose, 2),
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+        try:
+            return int(args.func(args))
+        except FeesimError as exc:
+            print(_("feesim: error: {message}").format(message=exc), file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:  # pragma: no cover
+            print(_("feesim: interrupted"), file=sys.stderr)
+            return 130
 
 
 if __name__ == "__main__":  # pragma: no cover
