@@ -30,8 +30,20 @@ LANGUAGES = ("zh_CN",)
 def extract() -> None:
     """Write the template from the source (no line numbers: diffs stay small)."""
     cmd = [
-        sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-        "-k", "N_", "--no-location", "--sort-output", "--omit-header", "-o", str(POT), ".",
+        sys.executable,
+        "-m",
+        "babel.messages.frontend",
+        "extract",
+        "-F",
+        "babel.cfg",
+        "-k",
+        "N_",
+        "--no-location",
+        "--sort-output",
+        "--omit-header",
+        "-o",
+        str(POT),
+        ".",
     ]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
 
@@ -52,10 +64,19 @@ def update_and_compile() -> None:
         path = po_path(lang)
         with path.open("rb") as f:
             cat = read_po(f, locale=lang)
+        created = cat.creation_date
         cat.update(template, no_fuzzy_matching=True)
+        cat.creation_date = created  # no churn: the files change only when messages do
         buf = io.BytesIO()
-        write_po(buf, cat, omit_header=False, no_location=True, sort_output=True,
-                 ignore_obsolete=True, width=100)
+        write_po(
+            buf,
+            cat,
+            omit_header=False,
+            no_location=True,
+            sort_output=True,
+            ignore_obsolete=True,
+            width=100,
+        )
         path.write_bytes(buf.getvalue())
         with path.with_suffix(".mo").open("wb") as f:
             write_mo(f, cat, use_fuzzy=False)
@@ -93,6 +114,7 @@ def problems() -> list[str]:
 
 
 def main() -> int:
+    """Update and compile, or only check (``--check``); exit status 1 on problems."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only check, change nothing")
     args = parser.parse_args()

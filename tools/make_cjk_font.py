@@ -22,6 +22,7 @@ any CJK font the system has (see :data:`feesim.surfaces.fonts.FALLBACK_FAMILIES`
 from __future__ import annotations
 
 import argparse
+import contextlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -36,10 +37,8 @@ def gb2312() -> str:
     out = []
     for hi in range(0xA1, 0xF8):
         for lo in range(0xA1, 0xFF):
-            try:
+            with contextlib.suppress(UnicodeDecodeError):  # unassigned cells
                 out.append(bytes([hi, lo]).decode("gb2312"))
-            except UnicodeDecodeError:
-                pass
     return "".join(out)
 
 
@@ -55,6 +54,7 @@ def characters() -> str:
 
 
 def main() -> int:
+    """Cut the font given on the command line (see the module docstring)."""
     from fontTools import subset
     from fontTools.ttLib import TTFont
 
@@ -75,11 +75,21 @@ def main() -> int:
     names = font["name"]
     for rec in list(names.names):
         if rec.nameID in (1, 4, 16):
-            names.setName(FAMILY if rec.nameID != 4 else f"{FAMILY} Regular", rec.nameID,
-                          rec.platformID, rec.platEncID, rec.langID)
+            names.setName(
+                FAMILY if rec.nameID != 4 else f"{FAMILY} Regular",
+                rec.nameID,
+                rec.platformID,
+                rec.platEncID,
+                rec.langID,
+            )
         elif rec.nameID in (3, 6):
-            names.setName(POSTSCRIPT if rec.nameID == 6 else f"feesim subset;{POSTSCRIPT}",
-                          rec.nameID, rec.platformID, rec.platEncID, rec.langID)
+            names.setName(
+                POSTSCRIPT if rec.nameID == 6 else f"feesim subset;{POSTSCRIPT}",
+                rec.nameID,
+                rec.platformID,
+                rec.platEncID,
+                rec.langID,
+            )
     if "CFF " in font:
         cff = font["CFF "].cff
         cff.fontNames = [POSTSCRIPT]
@@ -88,7 +98,9 @@ def main() -> int:
         top.FamilyName = FAMILY
     args.out.parent.mkdir(parents=True, exist_ok=True)
     font.save(args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size:,} bytes, {len(font.getGlyphOrder())} glyphs)")
+    print(
+        f"wrote {args.out} ({args.out.stat().st_size:,} bytes, {len(font.getGlyphOrder())} glyphs)"
+    )
     return 0
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from feesim.config.scenario import load_scenario
 from feesim.errors import FeesimError
+from feesim.i18n import gettext as _
+from feesim.i18n import resolve
 from feesim.surfaces.dashboard.model import SCENARIO_ENV
 
 __all__ = ["APP", "add_dashboard_parser", "check_dependencies", "serve", "solara_command"]
@@ -19,8 +21,6 @@ log = logging.getLogger(__name__)
 
 #: The Solara app module.
 APP = "feesim.surfaces.dashboard.app"
-
-_INSTALL = 'install them with: pip install "feesim[dashboard]"'
 
 
 def check_dependencies() -> None:
@@ -37,14 +37,20 @@ def check_dependencies() -> None:
         except ImportError:
             missing.append(module.split(".")[0].replace("_", "-"))
     if missing:
-        raise FeesimError(f"the dashboard needs {', '.join(missing)}; {_INSTALL}")
+        raise FeesimError(
+            _(
+                'the dashboard needs {missing}; install them with: pip install "feesim[dashboard]"'
+            ).format(missing=", ".join(missing))
+        )
     from importlib.metadata import version
 
     major = int(version("ipyvuetify").split(".")[0])
     if major >= 3:
         raise FeesimError(
-            f"ipyvuetify {version('ipyvuetify')} is installed; the offline dashboard needs "
-            f"ipyvuetify<3; {_INSTALL}"
+            _(
+                "ipyvuetify {v} is installed; the offline dashboard needs ipyvuetify<3; install "
+                'it with: pip install "feesim[dashboard]"'
+            ).format(v=version("ipyvuetify"))
         )
 
 
@@ -73,6 +79,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
     open_browser: bool = False,
+    lang: str | None = None,
 ) -> int:
     """Run the dashboard until interrupted; returns the server's exit status.
 
@@ -85,6 +92,9 @@ def serve(
         Where to listen (``127.0.0.1`` keeps it on this machine).
     open_browser : bool
         Open the page in the default browser.
+    lang : str, optional
+        Language the page starts in (default: the language in force, :mod:`feesim.i18n`); it
+        can be switched on the page.
 
     Raises
     ------
@@ -93,6 +103,9 @@ def serve(
     """
     check_dependencies()
     env = dict(os.environ)
+    # No "This website runs on Solara" banner: at 1366x768 it covered the vote bars.
+    env.setdefault("SOLARA_THEME_SHOW_BANNER", "False")
+    env["LANGUAGE"] = resolve(lang)
     if scenario is not None:
         load_scenario(scenario)  # fail here, with the field named, not inside the server
         env[SCENARIO_ENV] = str(Path(scenario).resolve())
@@ -112,9 +125,13 @@ def _port(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            _("expected a port number, got {text}").format(text=repr(text))
+        ) from None
     if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port in 0-65535, got {value}")
+        raise argparse.ArgumentTypeError(
+            _("expected a port in 0-65535, got {value}").format(value=value)
+        )
     return value
 
 
@@ -123,7 +140,9 @@ def _cmd_dashboard(args: object) -> int:
     check_dependencies()
     if args.scenario is not None:  # type: ignore[attr-defined]
         load_scenario(args.scenario)  # type: ignore[attr-defined]
-    print(f"feesim dashboard: http://{host}:{port}/ (Ctrl-C to stop)")
+    print(
+        _("feesim dashboard: http://{host}:{port}/ (Ctrl-C to stop)").format(host=host, port=port)
+    )
     return serve(
         args.scenario,  # type: ignore[attr-defined]
         host=host,
@@ -136,17 +155,25 @@ def add_dashboard_parser(sub: object) -> None:
     """Register ``feesim dashboard [SCENARIO.toml] [--host H] [--port N] [--no-browser]``."""
     p = sub.add_parser(  # type: ignore[attr-defined]
         "dashboard",
-        help="live dashboard of the two cycles in the browser (needs feesim[dashboard])",
-        description="Start the live dashboard (a Mesa SolaraViz app) on this machine; it works "
-        "without internet access.",
+        help=_("live dashboard of the two cycles in the browser (needs feesim[dashboard])"),
+        description=_(
+            "Start the live dashboard on this machine; it works without internet access. Its "
+            "language follows --lang, else LANGUAGE, LC_ALL or LANG (it can be switched on the "
+            "page)."
+        ),
     )
     p.add_argument(
         "scenario",
         nargs="?",
         type=Path,
-        help="base community (scenario TOML); default: an old public-housing estate",
+        help=_("base community (scenario TOML); default: an old public-housing estate"),
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
-    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument(
+        "--host", default="127.0.0.1", help=_("address to listen on (default 127.0.0.1)")
+    )
+    p.add_argument("--port", type=_port, default=8765, help=_("port (default 8765)"))
+    p.add_argument("--no-browser", action="store_true", help=_("do not open a browser"))
+    from feesim.surfaces.cli.args import add_lang_option
+
+    add_lang_option(p)
     p.set_defaults(func=_cmd_dashboard)
