@@ -257,3 +257,71 @@ def test_search_varies_the_turnout_levers_when_the_quorum_binds(examples):
     assert r["pass_probability"][1] >= r["pass_probability"][0]
     assert a["pass_probability"][1] >= a["pass_probability"][0]
     assert r["pass_probability"][0] < 0.8 <= r["pass_probability"][1]
+
+
+# ----------------------------------------------------------------------------------------------
+# the report in a real browser, and printed
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["zh_CN", "en"])
+def test_report_in_a_browser_and_printed(lang, tmp_path, capsys):
+    """feesim forecast --search --lang LANG --pdf: the page in Chromium, its print and its PDF.
+
+    Text in the language asked for, the font renders Chinese, nothing wider than the page,
+    page 1 printed on its own; screenshots kept in out/artifacts.
+    """
+    from tests.test_dashboard import ARTIFACTS, CHROMIUM_ARGS, ROOT, _chromium
+
+    executable = _chromium()
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from feesim.surfaces.cli.main import main
+
+    out = tmp_path / "out"
+    args = ["forecast", str(ROOT / "examples" / "community_xianghe.toml"), "--runs", "120"]
+    opts = ["--search", "--search-runs", "20", "--quiet", "--lang", lang, "--pdf"]
+    assert main([*args, *opts, "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert ("通过概率" in printed) == (lang == "zh_CN")
+    pdf = (out / "report.pdf").read_bytes()
+    assert pdf[:5] == b"%PDF-"
+    pages = len(re.findall(rb"/Type\s*/Page[^s]", pdf))
+    assert pages >= 4, pages
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    words = {
+        "zh_CN": ("能否通过", "每户多缴多少", "逐户上门"),
+        "en": ("Will it pass?", "What each household pays", "door-to-door"),
+    }[lang]
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 1400})
+            requests: list[str] = []
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto((out / "report.html").as_uri())
+            text = page.locator("body").inner_text()
+            for w in words:
+                assert w in text, w
+            assert page.evaluate(
+                "() => document.fonts.check(\"16px 'Feesim Noto Sans SC'\", '收缴率')"
+            )
+            # nothing wider than the page, every image inside it
+            assert page.evaluate("() => document.documentElement.scrollWidth <= window.innerWidth")
+            widths = page.evaluate(
+                "() => [...document.images].map(i => i.getBoundingClientRect().right)"
+            )
+            assert len(widths) >= 5 and max(widths) <= 1100
+            page.screenshot(path=str(ARTIFACTS / f"report-{lang}.png"))
+            # printed: A4 width, page 1 ends before "The proposal"
+            page.emulate_media(media="print")
+            page.set_viewport_size({"width": 794, "height": 1123})  # A4 at 96 dpi
+            assert page.evaluate("() => document.documentElement.scrollWidth <= 794")
+            brk = page.evaluate(
+                "() => getComputedStyle(document.querySelector('.page1')).breakAfter"
+            )
+            assert brk == "page"
+            page.screenshot(path=str(ARTIFACTS / f"report-{lang}-print.png"))
+        finally:
+            browser.close()
+    assert all(u.startswith(("file:", "data:")) for u in requests), requests
+    with capsys.disabled():
+        print(f"\nreport ({lang}): {out / 'report.html'}, {pages} PDF pages")

@@ -775,21 +775,51 @@ def plot_cycle(
     run: int | None = None,
     color: str | None = None,
     label: str | None = None,
+    until: int | None = None,
+    years: bool = True,
 ) -> Axes:
-    """A run's path in the quality-collection plane, one point per year (December).
+    """A run's path in the quality-collection plane: one point per calendar year, in order.
 
-    Collection is the year-to-date rate at December; quality is the December value. The first
-    point is month 0. For several runs the median path is drawn unless ``run`` is given.
+    Each point is a December: the service quality delivered that month and the share of the
+    year's bills paid by the year's end (the year-to-date collection rate at December, a whole
+    year's figure). Arrows lead from each year to the next; ``years`` labels the points; the
+    first year is a square. ``until`` (a month) stops the path at the last December before it
+    (e.g. the firm's exit). For several runs the median path is drawn unless ``run`` is given.
+
+    Partial years are left out: a year-to-date rate early in a year (month 0 of a run starting
+    in January is one month's bills) is not a year's collection.
     """
     ax = _axes(ax, figsize=(4.8, 4.0))
     s = result.series if run is None else result.series[result.series["run"] == run]
-    first = s[s["month"] == s["month"].min()]
     dec = s[s["calendar_month"] == 12]
-    pts = pd.concat([first, dec]).groupby("month")[["service_quality", "collection_rate"]].median()
+    if until is not None:
+        dec = dec[dec["month"] < until]
+    pts = dec.groupby(["month", "year"])[["service_quality", "collection_rate"]].median()
     colour = color or COLOURS["line"]
-    ax.plot(pts["service_quality"], pts["collection_rate"], "-o", color=colour, ms=3, label=label)
-    ax.plot(pts["service_quality"].iloc[:1], pts["collection_rate"].iloc[:1], "s", color=colour)
+    x = pts["service_quality"].to_numpy()
+    y = pts["collection_rate"].to_numpy()
+    ax.plot(x, y, "o", color=colour, ms=4, label=label)
+    if len(x):
+        ax.plot(x[:1], y[:1], "s", color=colour, ms=7)
+    for k in range(len(x) - 1):
+        ax.annotate(
+            "",
+            xy=(x[k + 1], y[k + 1]),
+            xytext=(x[k], y[k]),
+            arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.2, "shrinkA": 3, "shrinkB": 3},
+        )
+    if years:
+        for (_m, year), xi, yi in zip(pts.index, x, y, strict=True):
+            ax.annotate(
+                str(year),
+                (xi, yi),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize="x-small",
+                color=colour,
+            )
     _plane_style(ax)
+    ax.set_ylabel(_("collection (share of the year's bills paid by December)"), fontsize="small")
     if label:
         ax.legend(fontsize="small")
     return ax
