@@ -215,7 +215,7 @@ def _cmd_describe(args: argparse.Namespace) -> int:
         if r["doc"]:
             print(f"    {r['doc']}")
         if r["source"]:
-            print(f"    source: {r['source']}")
+            print(_("    source: {source}").format(source=r["source"]))
     return 0
 
 
