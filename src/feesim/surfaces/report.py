@@ -48,6 +48,7 @@ from feesim.errors import FeesimError
 from feesim.i18n import N_, ngettext, use_language
 from feesim.i18n import gettext as _
 from feesim.io import atomic_write_bytes, atomic_write_text
+from feesim.surfaces.summaries import test_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -78,22 +79,6 @@ MIN_FAILED_RUNS = 10
 #: Fewest runs per parameter set for a set's own pass probability to be shown as telling.
 MIN_RUNS_PER_SET = 10
 
-#: The verdicts of :func:`feesim.studies.forecast.result.verdict` (forecast.json keeps English).
-VERDICTS = {
-    "very likely passes": N_("very likely passes"),
-    "likely passes": N_("likely passes"),
-    "as likely to pass as not": N_("as likely to pass as not"),
-    "likely fails": N_("likely fails"),
-    "very likely fails": N_("very likely fails"),
-    "no change, not put to a vote": N_("no change, not put to a vote"),
-}
-#: The four tests of Civil Code Art. 278, as a reader knows them.
-TEST_NAMES = {
-    "quorum_heads": N_("owners taking part (at least 2/3 of all owners)"),
-    "quorum_area": N_("area taking part (at least 2/3 of the floor area)"),
-    "approval_heads": N_("owners in favour (more than 1/2 of those taking part)"),
-    "approval_area": N_("area in favour (more than 1/2 of the area taking part)"),
-}
 #: Why a vote fails, by the test that failed.
 FAIL_REASONS = {
     "quorum_heads": N_("too few owners take part (the 2/3 quorum of owners is missed)"),
@@ -635,7 +620,7 @@ def _page1(result: ForecastResult, outcomes: dict[str, Any], payments: list) -> 
         + "</p>"
     )
     # -- will it pass? -------------------------------------------------------------------------
-    verdict = _(VERDICTS.get(d["verdict"], d["verdict"]))
+    verdict = _(d["verdict"])  # forecast.json keeps it in English; the words are in the catalogue
     if d["null_proposal"]:
         parts.append(
             "<p class='answer'>"
@@ -722,7 +707,7 @@ def _why(result: ForecastResult) -> str:
         text = (
             _(
                 "It passed in every simulated vote; the test it came closest to failing is: {test}."
-            ).format(test=_(TEST_NAMES[test]))
+            ).format(test=test_name(test, plain=True))
             if test
             else ""
         )
@@ -985,7 +970,8 @@ def _html(result: ForecastResult, pngs: dict[str, bytes]) -> str:
             + "</th><th>".join(_e(h) for h in (_("test"), _("all votes"), _("failed votes")))
             + "</th></tr>"
             + "".join(
-                f"<tr><td>{_e(_(TEST_NAMES[t]))}</td><td>{_pct(d['binding'][t], 1)}</td><td>"
+                f"<tr><td>{_e(test_name(t, plain=True))}</td>"
+                f"<td>{_pct(d['binding'][t], 1)}</td><td>"
                 f"{_pct(d['binding_failed'][t], 1) if d['binding_failed'] else _('n/a')}</td></tr>"
                 for t in d["binding"]
             )
