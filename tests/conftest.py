@@ -87,3 +87,28 @@ def load_example():
         return feesim.load_scenario(EXAMPLES / f"{name}.toml")
 
     return _load
+
+
+#: Scenarios of this name fail in the engine when :func:`broken_engine` is in use.
+BROKEN = "broken"
+
+
+@pytest.fixture
+def broken_engine(monkeypatch):
+    """The engine, except that a batch holding a scenario named :data:`BROKEN` raises.
+
+    Work units look the engine up when they run, so the failure reaches them in this process
+    (serially or on a thread pool), the way a real failure of one work unit would.
+    """
+    import feesim.engine.model as model
+
+    real = model.FeeModel
+
+    class FeeModel(real):
+        def __init__(self, scenarios, *args, **kwargs):
+            if any(s.meta.name == BROKEN for s in scenarios):
+                raise feesim.SimulationError(f"scenario {BROKEN!r} failed on purpose")
+            super().__init__(scenarios, *args, **kwargs)
+
+    monkeypatch.setattr(model, "FeeModel", FeeModel)
+    return BROKEN

@@ -236,7 +236,7 @@ def test_search_varies_the_turnout_levers_when_the_quorum_binds(examples):
     from feesim.studies.forecast.search import search_step
 
     inp = load_forecast_input(examples / "xianghe_2025.toml")
-    with Runner(1, progress=False) as runner:
+    with Runner(workers=1, progress=False) as runner:
         s = search_step(
             inp,
             runs=30,

@@ -209,10 +209,20 @@ def ensemble_scenario(small_scenario):
 
 @pytest.fixture(scope="module")
 def ensemble_result(ensemble_scenario):
-    from feesim.studies.ensemble import Ensemble
+    from feesim.studies import ensemble
 
-    ens = Ensemble(ensemble_scenario, replicates=4, seed=3, chunk_households=480)
-    return ens.run("serial", progress=False, fail_on=(3,))
+    real = ensemble.run_chunk
+
+    def run_chunk(chunk):
+        # Member 3 fails (its chunk, then itself when rerun alone); the others run.
+        if any(m.member == 3 for m in chunk.members):
+            raise feesim.SimulationError("member 3 failed on purpose")
+        return real(chunk)
+
+    ens = ensemble.Ensemble(ensemble_scenario, replicates=4, seed=3, chunk_households=480)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ensemble, "run_chunk", run_chunk)
+        return ens.run("serial", progress=False)
 
 
 def test_ensemble_result_round_trips(ensemble_result, tmp_path):
@@ -327,7 +337,7 @@ def test_search_result_is_a_mapping_with_the_protocol(forecast_input, tmp_path):
     from feesim.studies.forecast.result import SearchResult
     from feesim.studies.forecast.search import search_step
 
-    with Runner(1, progress=False) as runner:
+    with Runner(workers=1, progress=False) as runner:
         s = search_step(
             forecast_input,
             runs=20,

@@ -579,7 +579,8 @@ def run_portfolio(
 
     Parameters
     ----------
-    executor, workers, scheduler : see :meth:`feesim.studies.ensemble.Ensemble.run`
+    executor, workers, scheduler, progress : see :meth:`feesim.studies.ensemble.Ensemble.run`
+        One :class:`~feesim.studies.runner.Runner` serves every parameter set.
     out : path, optional
         Folder for the Parquet tables written by the workers, and the reports as CSV
         (:meth:`PortfolioResult.save` with ``fmt="csv"``; the tables of parameter set ``p`` in
@@ -589,6 +590,7 @@ def run_portfolio(
         events are kept besides the per-community summary.
     """
     from feesim.studies.ensemble import Ensemble
+    from feesim.studies.runner import Runner
 
     scenarios = portfolio.scenarios()
     behaviours: list[Behaviour | None] = list(parameter_sets(portfolio)) or [None]
@@ -598,30 +600,25 @@ def run_portfolio(
     names = portfolio.table["community"].tolist()
     tables: Sequence[str] = ("series", "votes", "events") if keep_series else ("votes", "events")
     runs, frames = [], []
-    for p, behaviour in enumerate(behaviours):
-        if behaviour is None:
-            scs, where = scenarios, out
-        else:
-            log.info("parameter set %d of %d", p + 1, len(behaviours))
-            scs = [dataclasses.replace(sc, behaviour=behaviour) for sc in scenarios]
-            where = None if out is None else Path(out) / f"params-{p}"
-        ens = Ensemble(
-            {names[i]: scs[i] for i in order},
-            seed=portfolio.seed,
-            chunk_households=portfolio.chunk_households,
-        )
-        res = ens.run(
-            executor,
-            workers=workers,
-            scheduler=scheduler,
-            out=where,
-            tables=tables,
-            progress=progress,
-        )
-        comm = res.members.merge(res.summary, on="member", how="left")
-        comm["params"] = -1 if behaviour is None else p
-        runs.append(res)
-        frames.append(comm)
+    # One runner for every parameter set: the pool (or the Dask client) starts once.
+    with Runner.using(executor, workers=workers, scheduler=scheduler, progress=progress) as runner:
+        for p, behaviour in enumerate(behaviours):
+            if behaviour is None:
+                scs, where = scenarios, out
+            else:
+                log.info("parameter set %d of %d", p + 1, len(behaviours))
+                scs = [dataclasses.replace(sc, behaviour=behaviour) for sc in scenarios]
+                where = None if out is None else Path(out) / f"params-{p}"
+            ens = Ensemble(
+                {names[i]: scs[i] for i in order},
+                seed=portfolio.seed,
+                chunk_households=portfolio.chunk_households,
+            )
+            res = ens.run(runner, out=where, tables=tables)
+            comm = res.members.merge(res.summary, on="member", how="left")
+            comm["params"] = -1 if behaviour is None else p
+            runs.append(res)
+            frames.append(comm)
     comm = pd.concat(frames, ignore_index=True)
     info = portfolio.table.set_index("community")
     comm = comm.merge(info[["district", "households"]], left_on="key", right_index=True)

@@ -26,6 +26,7 @@ which test binds, and whether the step curve is flat (its pass probabilities wit
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -37,10 +38,17 @@ from feesim.config.behaviour import Behaviour
 from feesim.config.params import from_mapping
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
-from feesim.studies.forecast.engine import Runner, _check, make_tasks, resolve_ensemble
+from feesim.studies.forecast.engine import (
+    _check,
+    forecast_runner,
+    make_tasks,
+    resolve_ensemble,
+    run_tasks,
+)
 from feesim.studies.forecast.mapping import ForecastInput
 from feesim.studies.forecast.outcomes import TESTS
 from feesim.studies.forecast.result import SearchResult
+from feesim.studies.runner import Runner
 
 __all__ = ["SearchResult", "pass_probabilities", "search_step"]
 
@@ -113,7 +121,7 @@ def pass_probabilities(
         )
         spans.append((len(tasks), len(tasks) + len(ts)))
         tasks.extend(ts)
-    done = runner.map(tasks, desc=desc) if tasks else []
+    done = run_tasks(runner, tasks, desc=desc) if tasks else []
     out = []
     for span in spans:
         if span is None:
@@ -180,6 +188,7 @@ def search_step(
     ensemble: Sequence[Behaviour] | str | None = "auto",
     progress: bool | None = None,
     runner: Runner | None = None,
+    executor: cf.Executor | str | None = None,
     step_grid: Sequence[float] | None = None,
     service_grid: Sequence[float] = SERVICE_GRID,
     lead_grid: Sequence[int] = LEAD_GRID,
@@ -193,8 +202,9 @@ def search_step(
     inp : ForecastInput
     target : float
         Pass probability to reach (0-1, default 0.8).
-    runs, seed, populations, workers, ensemble, progress, runner
-        As in :func:`~feesim.studies.forecast.engine.run_forecast`.
+    runs, seed, populations, workers, ensemble, progress, runner, executor
+        As in :func:`~feesim.studies.forecast.engine.run_forecast`. The search makes many small
+        calls; a runner (or executor) kept open across them starts the workers once.
     step_grid : sequence of float, optional
         Headline (area-weighted) steps to try (0.2 = +20%); default: 12 steps up to twice the
         proposed step (at least +60%), plus the proposed step.
@@ -227,7 +237,7 @@ def search_step(
     if not grid or any(s <= -0.9 for s in grid):
         raise ConfigError(f"step_grid: got {grid!r}; expected steps > -0.9")
     own = runner is None
-    runner = Runner(workers, progress) if runner is None else runner
+    runner = forecast_runner(executor if own else runner, workers, progress)
     kw = {"runs": runs, "seed": seed, "populations": populations, "runner": runner}
     try:
         curve = pass_probabilities(

@@ -38,7 +38,7 @@ __all__ = ["add_forecast_parser"]
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
     from feesim.studies.forecast.community import parse_new_fee
-    from feesim.studies.forecast.engine import Runner, run_forecast
+    from feesim.studies.forecast.engine import forecast_runner, run_forecast
     from feesim.studies.forecast.mapping import load_forecast_input
     from feesim.studies.forecast.search import search_step
     from feesim.surfaces.report import write_report
@@ -51,7 +51,8 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     ensemble: Any = None if args.no_ensemble else (args.ensemble or "auto")
     out = args.out or Path("out") / "forecast" / Path(args.community).stem
     started = time.perf_counter()
-    with Runner(args.workers, progress=False if args.quiet else None) as runner:
+    # One runner for the forecast and the search: the worker processes start once.
+    with forecast_runner(workers=args.workers, progress=False if args.quiet else None) as runner:
         result = run_forecast(
             inp,
             runs=args.runs,
