@@ -134,7 +134,7 @@ def _page_css() -> str:
         f".v-application, .v-application .text-h6, .v-btn, .v-tab{{font-family:{CSS_STACK} "
         "!important}"
         ".v-application{font-size:17px}"
-        ".v-btn{text-transform:none !important;letter-spacing:0 !important}"
+        ".v-btn, .v-tab{text-transform:none !important;letter-spacing:0 !important}"
         ".feesim-preset .v-btn__content{white-space:normal}"
         ".feesim-monitor{display:flex;flex-wrap:wrap;gap:10px;margin:4px 0 10px}"
         ".feesim-tile{flex:1 1 150px;background:#f3f7fb;border-radius:6px;padding:6px 12px}"
