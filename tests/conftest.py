@@ -1,7 +1,13 @@
-"""Shared fixtures: paths, small valid scenarios."""
+"""Shared fixtures: paths, small valid scenarios.
+
+The suite runs in English (``LANGUAGE=en``, set before any test and inherited by the commands
+the tests start): most tests read English output; the tests of the Chinese surfaces ask for
+Chinese explicitly (``--lang zh_CN``, ``lang="zh_CN"`` or their own environment).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -52,6 +58,11 @@ step_pct = 0.2
 service_quality = 0.1
 door_to_door_rounds = 2
 """
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """English output for the whole run (feesim's default language is Chinese)."""
+    os.environ["LANGUAGE"] = "en"
 
 
 @pytest.fixture(scope="session")

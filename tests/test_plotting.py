@@ -160,11 +160,21 @@ def test_community_picture_counts_households(small_scenario):
 
 
 def test_cycle_path_is_december_values(single):
+    """One point per December (whole years only: no month-0 year-to-date point), in order,
+    with an arrow from each year to the next and the years written beside the points."""
     ax = plotting.plot_cycle(single)
     s = single.series
-    pts = pd.concat([s[s["month"] == 0], s[s["calendar_month"] == 12]])
+    pts = s[s["calendar_month"] == 12]
+    assert len(pts) >= 2
     np.testing.assert_allclose(ax.lines[0].get_xdata(), pts["service_quality"].to_numpy())
     np.testing.assert_allclose(ax.lines[0].get_ydata(), pts["collection_rate"].to_numpy())
+    arrows = [t for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
+    assert len(arrows) == len(pts) - 1
+    labels = [t.get_text() for t in ax.texts if t.get_text()]
+    assert labels == [str(y) for y in pts["year"]]
+    # until: the path stops before that month (e.g. a firm's exit)
+    cut = plotting.plot_cycle(single, until=int(pts["month"].iloc[1]))
+    assert len(cut.lines[0].get_xdata()) == 1
 
 
 @pytest.mark.parametrize(

@@ -352,10 +352,14 @@ def test_search_result_is_a_mapping_with_the_protocol(forecast_input, tmp_path):
     assert back == s
     f = s.summary_frame()
     check_estimates(f)
+    turnout = (
+        {"door_to_door_rounds": 6, "door_to_door_reach": 7} if s.levers["quorum_binds"] else {}
+    )
     assert f.groupby("lever").size().to_dict() == {
         "quality_first": 2,
         "service": 2,
         "step": len(s["curve"]["step_pct"]),
+        **turnout,
     }
     step = f[f["lever"] == "step"]
     assert step["mean"].tolist() == s["curve"]["pass_probability"]

@@ -102,6 +102,9 @@ class ForecastInput:
         Horizon after the vote month.
     local_behaviour : dict
         Behaviour coefficients the file set explicitly (kept for every ensemble member).
+    package : str
+        The service package in words (a community file's ``[proposal] package``; shown in the
+        report).
     """
 
     name: str
@@ -113,6 +116,7 @@ class ForecastInput:
     defaults: tuple[str, ...] = ()
     months_after_vote: int = 36
     local_behaviour: dict[str, float] = dataclasses.field(default_factory=dict)
+    package: str = ""
 
     # -- plain data (saved with a forecast) -----------------------------------------------------
     def to_mapping(self) -> dict[str, Any]:
@@ -127,6 +131,7 @@ class ForecastInput:
             "defaults": list(self.defaults),
             "months_after_vote": self.months_after_vote,
             "local_behaviour": dict(self.local_behaviour),
+            "package": self.package,
         }
 
     @classmethod
@@ -142,6 +147,7 @@ class ForecastInput:
             defaults=tuple(data["defaults"]),
             months_after_vote=int(data["months_after_vote"]),
             local_behaviour=dict(data["local_behaviour"]),
+            package=str(data.get("package", "")),
         )
 
     # -- derived -------------------------------------------------------------------------------
@@ -561,6 +567,7 @@ def community_to_input(
         defaults=tuple(defaults),
         months_after_vote=after,
         local_behaviour=dict(cf.behaviour),
+        package=prop.package,
     )
     out.scenario()
     return out

@@ -13,6 +13,15 @@ after a missed quorum), which makes each evaluation cheap.
 For the proposed step the search also reports the smallest service improvement (grid of
 quality points) and the smallest quality-first lead time (months before the vote) whose pass
 probability reaches the target.
+
+The lever that binds. When the proposed step's votes fail (or come closest to failing) on the
+quorum rather than on the majorities, no step size decides the vote: the pass probability is
+then flat in the step and the levers that matter are those that bring owners to vote. The
+search then also varies them for the proposed step: the door-to-door rounds before the vote and
+the share of households a round reaches (:data:`ROUNDS_GRID`, :data:`REACH_GRID`). These curves,
+which test binds, and whether the step curve is flat (its pass probabilities within
+:data:`FLAT_SPREAD` of each other) are :attr:`SearchResult.levers`; they are kept beside the
+``search`` entry of ``forecast.json``, whose keys stay those of schema version 1.
 """
 
 from __future__ import annotations
@@ -38,6 +47,7 @@ from feesim.studies.forecast.engine import (
     run_tasks,
 )
 from feesim.studies.forecast.mapping import ForecastInput
+from feesim.studies.forecast.outcomes import TESTS
 from feesim.studies.forecast.result import SearchResult
 from feesim.studies.runner import Runner
 
@@ -51,6 +61,15 @@ SERVICE_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
 LEAD_GRID = (0, 1, 2, 3, 4, 6, 8, 10, 12)
 #: Bisection steps after the grid (each halves the bracket).
 BISECT = 4
+#: Door-to-door rounds before the vote tried for the proposed step when the quorum binds.
+ROUNDS_GRID = (0, 1, 2, 3, 4, 6)
+#: Shares of households a door-to-door round reaches, tried when the quorum binds.
+REACH_GRID = (0.1, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9)
+#: A step curve whose pass probabilities all lie within this of each other is flat: the step
+#: does not decide the vote (two standard errors of a share near 1/2 at 400 runs is 0.05).
+FLAT_SPREAD = 0.05
+#: Quorum tests (of :data:`~feesim.studies.forecast.outcomes.TESTS`).
+QUORUM_TESTS = ("quorum_heads", "quorum_area")
 
 
 def _truncated(scenario: Scenario, months: int) -> Scenario:
@@ -81,7 +100,9 @@ def pass_probabilities(
 
     ``rng`` is the root seed (``seed``: its deprecated alias). Returns one dict per variant:
     ``pass_probability``, ``turnout_heads_p50``, ``approval_heads_p50``,
-    ``approval_area_p50``.
+    ``approval_area_p50`` and ``binding`` (share of the final votes decided by each test of
+    :data:`~feesim.studies.forecast.outcomes.TESTS`, among the failed votes when any failed;
+    ``None`` when nothing was voted).
     """
     seed = root_seed(rng_alias(rng, seed), "rng")
     if seed is None:
@@ -116,6 +137,7 @@ def pass_probabilities(
                     "turnout_heads_p50": float("nan"),
                     "approval_heads_p50": float("nan"),
                     "approval_area_p50": float("nan"),
+                    "binding": None,
                 }
             )
             continue
@@ -126,8 +148,30 @@ def pass_probabilities(
             x = np.concatenate([getattr(p.vote, k) for p in parts])
             x = x[np.isfinite(x)]
             med[f"{k}_p50"] = float(np.median(x)) if x.size else float("nan")
-        out.append({"pass_probability": float(passed.mean()), **med})
+        vote = [p.vote for p in parts]
+        out.append(
+            {
+                "pass_probability": float(passed.mean()),
+                **med,
+                "binding": _binding_shares(
+                    np.concatenate([v.binding for v in vote]),
+                    np.concatenate([v.voted for v in vote]),
+                    passed,
+                ),
+            }
+        )
     return out
+
+
+def _binding_shares(
+    binding: np.ndarray, voted: np.ndarray, passed: np.ndarray
+) -> dict[str, float] | None:
+    """Share of votes decided by each test: among failed votes if any failed, else all."""
+    pick = voted & ~passed if (voted & ~passed).any() else voted
+    if not pick.any():
+        return None
+    counts = np.bincount(binding[pick], minlength=len(TESTS))
+    return {t: float(c / pick.sum()) for t, c in zip(TESTS, counts, strict=True)}
 
 
 def _step_grid(inp: ForecastInput, points: int = 12) -> list[float]:
@@ -154,6 +198,8 @@ def search_step(
     step_grid: Sequence[float] | None = None,
     service_grid: Sequence[float] = SERVICE_GRID,
     lead_grid: Sequence[int] = LEAD_GRID,
+    rounds_grid: Sequence[int] = ROUNDS_GRID,
+    reach_grid: Sequence[float] = REACH_GRID,
     seed: int | None = None,
 ) -> SearchResult:
     """Find the largest step whose pass probability reaches ``target``; curves for the report.
@@ -172,6 +218,8 @@ def search_step(
         proposed step (at least +60%), plus the proposed step.
     service_grid, lead_grid
         Service improvements and quality-first lead times tried for the proposed step.
+    rounds_grid, reach_grid
+        Door-to-door rounds and reach tried for the proposed step when the quorum binds.
 
     Returns
     -------
@@ -184,7 +232,9 @@ def search_step(
         ``"none"``), ``largest_step_pass_probability``, ``largest_step_fees``,
         ``proposed_step_pct``, ``proposed_pass_probability``, ``service`` and
         ``quality_first`` (grids, pass probabilities and the smallest value reaching the
-        target, or ``None``).
+        target, or ``None``). Its :attr:`~SearchResult.levers` say which test binds, whether
+        the step curve is flat and, when the quorum binds, the pass probability against the
+        door-to-door rounds and reach (see the module docstring).
     """
     if not (isinstance(target, int | float) and 0 < target <= 1):
         raise ConfigError(f"target: got {target!r}; expected a probability in (0, 1]")
@@ -244,6 +294,9 @@ def search_step(
             kw,
             "quality first",
         )
+        levers = _binding_levers(
+            inp, grid, curve, target, members, kw, list(rounds_grid), list(reach_grid)
+        )
     finally:
         if own:
             runner.close()
@@ -274,7 +327,74 @@ def search_step(
         "service": _rename(service, "smallest_service_improvement"),
         "quality_first": _rename(quality_first, "smallest_quality_first_months"),
     }
-    return SearchResult(data)
+    return SearchResult(data, levers=levers)
+
+
+def _binding_levers(
+    inp: ForecastInput,
+    grid: list[float],
+    curve: list[dict[str, Any]],
+    target: float,
+    members: list[Behaviour],
+    kw: dict[str, Any],
+    rounds_grid: list[int],
+    reach_grid: list[float],
+) -> dict[str, Any]:
+    """Which test binds at the proposed step, whether the step curve is flat, turnout levers."""
+    proposed = inp.headline_step()
+    near = int(np.argmin([abs(s - proposed) for s in grid]))
+    binding = curve[near]["binding"]
+    probs = [c["pass_probability"] for c in curve]
+    flat = bool(max(probs) - min(probs) <= FLAT_SPREAD)
+    quorum = binding is not None and sum(binding[t] for t in QUORUM_TESTS) >= 0.5
+    out: dict[str, Any] = {
+        "binding": binding,
+        "binding_test": None if binding is None else max(binding, key=binding.__getitem__),
+        "quorum_binds": quorum,
+        "flat": flat,
+        "flat_spread": FLAT_SPREAD,
+        "step_range": [float(min(grid)), float(max(grid))],
+        "pass_range": [float(min(probs)), float(max(probs))],
+        "rounds": None,
+        "reach": None,
+    }
+    if not quorum:
+        return out
+    p = inp.proposal
+    rounds = _lever_curve(
+        inp,
+        [{"door_to_door_rounds": int(r)} for r in rounds_grid],
+        [int(r) for r in rounds_grid],
+        target,
+        members,
+        kw,
+        "door-to-door rounds",
+    )
+    # Reach acts through the rounds: with none planned, one round is assumed so that the curve
+    # says what a round reaching that share would do.
+    with_rounds = inp if p.door_to_door_rounds > 0 else inp.with_proposal(door_to_door_rounds=1)
+    variants = [
+        dataclasses.replace(
+            with_rounds,
+            status_quo=with_rounds.status_quo.with_changes(
+                **{"committee.door_to_door_intensity": float(x)}
+            ),
+        )
+        for x in reach_grid
+    ]
+    res = pass_probabilities(variants, ensemble=members, desc="door-to-door reach", **kw)
+    reach_probs = [r["pass_probability"] for r in res]
+    out["rounds"] = _rename(rounds, "smallest_rounds") | {"current": int(p.door_to_door_rounds)}
+    out["reach"] = {
+        "grid": [float(x) for x in reach_grid],
+        "pass_probability": reach_probs,
+        "smallest_reach": next(
+            (float(g) for g, q in zip(reach_grid, reach_probs, strict=True) if q >= target), None
+        ),
+        "rounds": int(with_rounds.proposal.door_to_door_rounds),
+        "current": float(inp.status_quo.committee.door_to_door_intensity),
+    }
+    return out
 
 
 def _rename(d: dict[str, Any], key: str) -> dict[str, Any]:

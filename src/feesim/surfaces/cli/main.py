@@ -13,6 +13,11 @@ Exit status, as Unix tools do:
   SIGPIPE ends other tools.
 
 Any other exception is a bug in feesim and keeps its traceback.
+
+Language: ``--lang zh_CN`` or ``--lang en`` (before or after the sub-command), else the
+environment (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``), else Chinese; see
+:mod:`feesim.i18n`. Summaries, messages, help and argparse's own messages follow it; the files
+written (CSV, Parquet, JSON) do not.
 """
 
 from __future__ import annotations
@@ -30,14 +35,18 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from feesim.errors import ConfigError, FeesimError, LimitError
+from feesim.i18n import gettext as _
+from feesim.i18n import ngettext, use_language
 from feesim.io import check_output_dir, check_output_file, read_toml, staged_output
 from feesim.surfaces.cli.args import (
     MAX_MEMBERS,
     add_force,
+    add_lang_option,
     check_workers,
     nonempty_path,
     nonnegative_int,
     positive_int,
+    requested_language,
     seed_int,
 )
 
@@ -62,7 +71,12 @@ class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one line (no usage block), exit status 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(
+            2,
+            _("{prog}: error: {message} (see {prog} --help)\n").format(
+                prog=self.prog, message=message
+            ),
+        )
 
 
 def _scenario_file(path: Path, option: str = "scenario") -> Any:
@@ -74,8 +88,10 @@ def _scenario_file(path: Path, option: str = "scenario") -> Any:
     if found and "simulation" not in data:
         tables = ", ".join(f"[{t}]" for t in found)
         raise ConfigError(
-            f"{option}: {path} is a community file ({tables}); forecast it with "
-            f"feesim forecast {path}, or give a scenario file"
+            _(
+                "{option}: {path} is a community file ({tables}); forecast it with feesim "
+                "forecast {path}, or give a scenario file"
+            ).format(option=option, path=path, tables=tables)
         )
     return load_scenario(path)
 
@@ -102,28 +118,37 @@ def _cmd_run_portfolio(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(result.summary_text())
-    print(f"  simulated in {time.perf_counter() - started:.1f} s")
+    print(_("  simulated in {s} s").format(s=f"{time.perf_counter() - started:.1f}"))
     if args.out:
-        print(f"  wrote {args.out}/communities.csv, districts.csv and Parquet tables")
+        print(
+            _("  wrote {out}/communities.csv, districts.csv and Parquet tables").format(
+                out=args.out
+            )
+        )
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from feesim.engine.model import FeeModel
     from feesim.studies.portfolio import is_portfolio
+    from feesim.surfaces.summaries import run_summary
 
     if is_portfolio(args.scenario):
         return _cmd_run_portfolio(args)
     if args.workers is not None or args.scheduler is not None:
         raise ConfigError(
-            f"--workers/--scheduler: given for {args.scenario}, a single scenario; they apply "
-            "to portfolio files (one scenario runs in this process)"
+            _(
+                "--workers/--scheduler: given for {file}, a single scenario; they apply to "
+                "portfolio files (one scenario runs in this process)"
+            ).format(file=args.scenario)
         )
     if args.parameter_sets is not None:
         raise ConfigError(
-            f"--parameter-sets: got {args.parameter_sets} for {args.scenario}, a single scenario; "
-            "it applies to portfolio files (for one scenario, feesim forecast spreads its runs "
-            "over the fitted ensemble)"
+            _(
+                "--parameter-sets: got {k} for {file}, a single scenario; it applies to "
+                "portfolio files (for one scenario, feesim forecast spreads its runs over the "
+                "fitted ensemble)"
+            ).format(k=args.parameter_sets, file=args.scenario)
         )
     if args.out is not None:
         check_output_dir(args.out)
@@ -136,14 +161,19 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.out is not None:
         with staged_output(args.out, RUN_OUTPUTS) as folder:
             result.save(folder, fmt=args.format)
-    print(result.summary_text())
-    print(f"  simulated {scenario.simulation.months} months in {elapsed:.2f} s")
-    if args.out is not None:
-        print(
-            f"  wrote {args.out}/series.{args.format}, votes.{args.format}, "
-            f"events.{args.format}, campaigns.{args.format}, "
-            f"{'meta.json' if args.format == 'csv' else 'result.json'}"
+    print(run_summary(result))
+    print(
+        _("  simulated in {s} s ({n} months from simulation.start)").format(
+            s=f"{elapsed:.2f}", n=scenario.simulation.months
         )
+    )
+    if args.out is not None:
+        fmt = args.format
+        files = (
+            f"{args.out}/series.{fmt}, votes.{fmt}, events.{fmt}, campaigns.{fmt}, "
+            f"{'meta.json' if fmt == 'csv' else 'result.json'}"
+        )
+        print(_("  wrote {files}").format(files=files))
     return 0
 
 
@@ -152,7 +182,11 @@ def _with_months(scenario: Any, months: int) -> Any:
     try:
         return scenario.with_changes(**{"simulation.months": months})
     except ConfigError as exc:
-        raise ConfigError(f"--months {months} (total months simulated): {exc}") from None
+        raise ConfigError(
+            _("--months {months} (total months simulated): {error}").format(
+                months=months, error=exc
+            )
+        ) from None
 
 
 def _ensemble_members(scenarios: dict, k: int | None) -> list | None:
@@ -166,8 +200,10 @@ def _ensemble_members(scenarios: dict, k: int | None) -> list | None:
         # One list of parameter sets serves every scenario of an Ensemble.
         listed = ", ".join(f"{n}: {', '.join(sorted(o)) or 'none'}" for n, o in overrides.items())
         raise ConfigError(
-            "--parameter-sets: the scenarios set different behaviour coefficients themselves "
-            f"({listed}); run them in separate ensembles"
+            _(
+                "--parameter-sets: the scenarios set different behaviour coefficients "
+                "themselves ({listed}); run them in separate ensembles"
+            ).format(listed=listed)
         )
     return fitted_sets(k, next(iter(overrides.values())), "--parameter-sets")
 
@@ -183,8 +219,10 @@ def scenario_keys(paths: Sequence[Path]) -> list[str]:
     for given, full in zip(paths, resolved, strict=True):
         if full in seen:
             raise ConfigError(
-                f"scenarios: {given} is given twice (as {seen[full]} before); give each file once "
-                "and raise --replicates for more runs of it"
+                _(
+                    "scenarios: {file} is given twice (as {before} before); give each file once "
+                    "and raise --replicates for more runs of it"
+                ).format(file=given, before=seen[full])
             )
         seen[full] = given
     keys = [p.stem for p in resolved]
@@ -205,9 +243,13 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     members = args.replicates * len(args.scenarios) * max(1, args.parameter_sets or 0)
     if members > MAX_MEMBERS and not args.force:
         raise LimitError(
-            f"--replicates: got {args.replicates:,}, {members:,} members in all (replicates x "
-            f"scenarios x parameter sets); at most {MAX_MEMBERS:,} members without --force (the "
-            "summary of every member is kept in memory); add --force if you mean it"
+            _(
+                "--replicates: got {replicates}, {members} members in all (replicates x "
+                "scenarios x parameter sets); at most {limit} members without --force (the "
+                "summary of every member is kept in memory); add --force if you mean it"
+            ).format(
+                replicates=f"{args.replicates:,}", members=f"{members:,}", limit=f"{MAX_MEMBERS:,}"
+            )
         )
     if args.out is not None:
         check_output_dir(args.out)
@@ -229,12 +271,12 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     )
     elapsed = time.perf_counter() - started
     print(res.summary_text())
-    print(f"  simulated in {elapsed:.1f} s")
+    print(_("  simulated in {s} s").format(s=f"{elapsed:.1f}"))
     if args.out is not None:
-        print(
-            f"  wrote {res.out}/series/, votes/, events/, campaigns/ (Parquet), summary.csv, "
-            "members.csv"
+        files = (
+            f"{res.out}/series/, votes/, events/, campaigns/ (Parquet), summary.csv, members.csv"
         )
+        print(_("  wrote {files}").format(files=files))
     return 0
 
 
@@ -302,104 +344,116 @@ def _cmd_describe(args: argparse.Namespace) -> int:
         if r["doc"]:
             print(f"    {r['doc']}")
         if r["source"]:
-            print(f"    source: {r['source']}")
+            print(_("    source: {source}").format(source=r["source"]))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``feesim`` command."""
+    """The argument parser of the ``feesim`` command (help in the language in force)."""
     from feesim.protocol import feesim_version
 
     parser = _Parser(
         prog="feesim",
-        description="Simulate and forecast residential property-service fee changes.",
+        description=_("Simulate and forecast residential property-service fee changes."),
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_("more logging"))
     parser.add_argument("--version", action="version", version=f"feesim {feesim_version()}")
+    add_lang_option(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser(
-        "run", help="simulate one scenario (or a portfolio of communities) and write its tables"
+        "run",
+        help=_("simulate one scenario (or a portfolio of communities) and write its tables"),
     )
     run.add_argument(
-        "scenario", type=nonempty_path, help="scenario TOML, or portfolio CSV/TOML file"
+        "scenario", type=nonempty_path, help=_("scenario TOML, or portfolio CSV/TOML file")
     )
     run.add_argument(
         "--months",
         type=positive_int,
-        help="total months simulated from simulation.start (overrides simulation.months; "
-        "for a portfolio, [portfolio] months)",
+        help=_(
+            "total months simulated from simulation.start (overrides simulation.months; "
+            "for a portfolio, [portfolio] months)"
+        ),
     )
-    run.add_argument("--seed", type=seed_int, help="override simulation.seed")
+    run.add_argument("--seed", type=seed_int, help=_("override simulation.seed"))
     run.add_argument(
         "--out",
         type=nonempty_path,
-        help="folder for series.csv, votes.csv, ... (replaces those of an earlier run there)",
+        help=_("folder for series.csv, votes.csv, ... (replaces those of an earlier run there)"),
     )
     run.add_argument(
         "--format",
         choices=("csv", "parquet"),
         default="csv",
-        help="csv: tables and meta.json (default); parquet: tables and the result.json sidecar",
+        help=_("csv: tables and meta.json (default); parquet: tables and the result.json sidecar"),
     )
-    run.add_argument("--workers", type=positive_int, help="local processes for a portfolio")
-    run.add_argument("--scheduler", help="dask.distributed scheduler address for a portfolio")
+    run.add_argument("--workers", type=positive_int, help=_("local processes for a portfolio"))
+    run.add_argument("--scheduler", help=_("dask.distributed scheduler address for a portfolio"))
     run.add_argument(
         "--parameter-sets",
         type=nonnegative_int,
-        help="portfolio only: run it under this many members of the fitted behaviour ensemble "
-        "(overrides portfolio.parameter_sets; 0: the point estimate)",
+        help=_(
+            "portfolio only: run it under this many members of the fitted behaviour ensemble "
+            "(overrides portfolio.parameter_sets; 0: the point estimate)"
+        ),
     )
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--quiet", action="store_true", help=_("no progress bar"))
     add_force(run)
+    add_lang_option(run)
     run.set_defaults(func=_cmd_run)
 
-    ens = sub.add_parser("ensemble", help="many replicates of one or more scenarios")
-    ens.add_argument("scenarios", nargs="+", type=nonempty_path, help="scenario TOML files")
+    ens = sub.add_parser("ensemble", help=_("many replicates of one or more scenarios"))
+    ens.add_argument("scenarios", nargs="+", type=nonempty_path, help=_("scenario TOML files"))
     ens.add_argument("--replicates", type=positive_int, default=100)
     ens.add_argument("--seed", type=seed_int, default=0)
     ens.add_argument(
         "--months",
         type=positive_int,
-        help="total months simulated from simulation.start (overrides simulation.months)",
+        help=_("total months simulated from simulation.start (overrides simulation.months)"),
     )
-    ens.add_argument("--workers", type=positive_int, help="local worker processes")
-    ens.add_argument("--scheduler", help="dask.distributed scheduler address")
+    ens.add_argument("--workers", type=positive_int, help=_("local worker processes"))
+    ens.add_argument("--scheduler", help=_("dask.distributed scheduler address"))
     ens.add_argument(
         "--chunk-households",
         type=positive_int,
         default=200_000,
-        help="households simulated together in one batch",
+        help=_("households simulated together in one batch"),
     )
     ens.add_argument(
         "--populations",
         type=positive_int,
-        help="replicates share this many household populations (faster set-up)",
+        help=_("replicates share this many household populations (faster set-up)"),
     )
     ens.add_argument(
         "--parameter-sets",
         type=nonnegative_int,
-        help="cross every scenario and replicate with this many members of the fitted "
-        "behaviour ensemble, so the ranges carry parameter uncertainty as well as seed noise",
+        help=_(
+            "cross every scenario and replicate with this many members of the fitted "
+            "behaviour ensemble, so the ranges carry parameter uncertainty as well as seed noise"
+        ),
     )
     ens.add_argument(
         "--out",
         type=nonempty_path,
-        help="folder for partitioned Parquet tables, members.csv and summary.csv (replaces "
-        "those of an earlier run there)",
+        help=_(
+            "folder for partitioned Parquet tables, members.csv and summary.csv (replaces "
+            "those of an earlier run there)"
+        ),
     )
-    ens.add_argument("--quiet", action="store_true", help="no progress bar")
+    ens.add_argument("--quiet", action="store_true", help=_("no progress bar"))
     add_force(ens)
+    add_lang_option(ens)
     ens.set_defaults(func=_cmd_ensemble)
 
-    bench = sub.add_parser("bench", help="measure speed, scaling and memory (issue 5 goals)")
-    bench.add_argument("--quick", action="store_true", help="smaller sizes (about 3 minutes)")
+    bench = sub.add_parser("bench", help=_("measure speed, scaling and memory (issue 5 goals)"))
+    bench.add_argument("--quick", action="store_true", help=_("smaller sizes (about 3 minutes)"))
     bench.add_argument(
-        "--json", type=nonempty_path, help="also write the figures to this JSON file"
+        "--json", type=nonempty_path, help=_("also write the figures to this JSON file")
     )
     bench.set_defaults(func=_cmd_bench)
 
-    desc = sub.add_parser("describe", help="list every scenario field with unit and source")
+    desc = sub.add_parser("describe", help=_("list every scenario field with unit and source"))
     desc.add_argument("--kind", choices=("lever", "uncertainty", "setting"))
     desc.set_defaults(func=_cmd_describe)
 
@@ -451,34 +505,52 @@ def _quiet_broken_pipe() -> int:
     return EXIT_BROKEN_PIPE
 
 
+@contextlib.contextmanager
+def _argparse_in_language() -> Iterator[None]:
+    """Have argparse translate its own messages ("usage:", "error:") with feesim's catalogue.
+
+    argparse reads them through :func:`gettext.gettext` of the global domain, for which Python
+    ships no Chinese catalogue; its module-level ``_`` and ``ngettext`` are swapped for
+    feesim's for the duration of :func:`main` and put back afterwards.
+    """
+    saved = argparse._, argparse.ngettext  # type: ignore[attr-defined]
+    argparse._, argparse.ngettext = _, ngettext  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved  # type: ignore[attr-defined]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``feesim`` command; returns the exit status."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except BrokenPipeError:  # --help or --version into a closed pipe
-        return _quiet_broken_pipe()
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        with _signals():
-            status = int(args.func(args))
-            sys.stdout.flush()  # a closed pipe shows here, not at exit
-            return status
-    except FeesimError as exc:
-        message = " ".join(str(exc).split("\n"))
-        print(f"feesim: error: {message}", file=sys.stderr)
-        return 2
-    except BrokenPipeError:
-        return _quiet_broken_pipe()
-    except Terminated:
-        print("feesim: terminated", file=sys.stderr)
-        return EXIT_TERMINATED
-    except KeyboardInterrupt:
-        print("feesim: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    argv = list(sys.argv[1:] if argv is None else argv)
+    with use_language(requested_language(argv)), _argparse_in_language():
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except BrokenPipeError:  # --help or --version into a closed pipe
+            return _quiet_broken_pipe()
+        logging.basicConfig(
+            level=logging.WARNING - 10 * min(args.verbose, 2),
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+        try:
+            with _signals():
+                status = int(args.func(args))
+                sys.stdout.flush()  # a closed pipe shows here, not at exit
+                return status
+        except FeesimError as exc:
+            message = " ".join(str(exc).split("\n"))
+            print(_("feesim: error: {message}").format(message=message), file=sys.stderr)
+            return 2
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
+        except Terminated:
+            print(_("feesim: terminated"), file=sys.stderr)
+            return EXIT_TERMINATED
+        except KeyboardInterrupt:
+            print(_("feesim: interrupted"), file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover
