@@ -1,7 +1,13 @@
-"""Shared fixtures: paths, small valid scenarios."""
+"""Shared fixtures: paths, small valid scenarios.
+
+The suite runs in English (``LANGUAGE=en``, set before any test and inherited by the commands
+the tests start): most tests read English output; the tests of the Chinese surfaces ask for
+Chinese explicitly (``--lang zh_CN``, ``lang="zh_CN"`` or their own environment).
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -54,6 +60,11 @@ door_to_door_rounds = 2
 """
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """English output for the whole run (feesim's default language is Chinese)."""
+    os.environ["LANGUAGE"] = "en"
+
+
 @pytest.fixture(scope="session")
 def examples() -> Path:
     """The examples folder."""
@@ -76,3 +87,28 @@ def load_example():
         return feesim.load_scenario(EXAMPLES / f"{name}.toml")
 
     return _load
+
+
+#: Scenarios of this name fail in the engine when :func:`broken_engine` is in use.
+BROKEN = "broken"
+
+
+@pytest.fixture
+def broken_engine(monkeypatch):
+    """The engine, except that a batch holding a scenario named :data:`BROKEN` raises.
+
+    Work units look the engine up when they run, so the failure reaches them in this process
+    (serially or on a thread pool), the way a real failure of one work unit would.
+    """
+    import feesim.engine.model as model
+
+    real = model.FeeModel
+
+    class FeeModel(real):
+        def __init__(self, scenarios, *args, **kwargs):
+            if any(s.meta.name == BROKEN for s in scenarios):
+                raise feesim.SimulationError(f"scenario {BROKEN!r} failed on purpose")
+            super().__init__(scenarios, *args, **kwargs)
+
+    monkeypatch.setattr(model, "FeeModel", FeeModel)
+    return BROKEN

@@ -19,9 +19,9 @@ REPLICATES = 6
 @pytest.fixture(scope="module")
 def frozen(load_example):
     sc = load_example("frozen_fee")
-    grow = feesim.simulate([sc] * REPLICATES, seed=101)
+    grow = feesim.simulate([sc] * REPLICATES, rng=101)
     flat = feesim.simulate(
-        [sc.with_changes(**{"government.wage_growth": 0.0})] * REPLICATES, seed=101
+        [sc.with_changes(**{"government.wage_growth": 0.0})] * REPLICATES, rng=101
     )
     return grow, flat
 
@@ -85,7 +85,7 @@ def test_frozen_fee_without_wage_growth_does_not_decline(frozen):
 
 @pytest.fixture(scope="module")
 def xianghe(load_example):
-    return feesim.simulate([load_example("xianghe_2025")] * REPLICATES, seed=202)
+    return feesim.simulate([load_example("xianghe_2025")] * REPLICATES, rng=202)
 
 
 def test_xianghe_vote_passes_with_reported_approval(xianghe):
@@ -117,8 +117,8 @@ def test_quyang_quality_first_beats_the_same_step_without_it(load_example):
         proposals=(dataclasses.replace(sc.proposals[0], quality_first_months=0),),
         firm=dataclasses.replace(sc.firm, overhaul_months=()),
     )
-    first = feesim.simulate([sc] * REPLICATES, seed=303)
-    direct = feesim.simulate([plain] * REPLICATES, seed=303)  # same streams: common random numbers
+    first = feesim.simulate([sc] * REPLICATES, rng=303)
+    direct = feesim.simulate([plain] * REPLICATES, rng=303)  # same streams: common random numbers
     a = first.votes.groupby("run").head(1)["approval_heads"].to_numpy()
     b = direct.votes.groupby("run").head(1)["approval_heads"].to_numpy()
     assert (a > b).all()
@@ -129,7 +129,7 @@ def test_quyang_quality_first_beats_the_same_step_without_it(load_example):
 
 
 def test_fund_topup_five_step_curve(load_example):
-    result = feesim.simulate([load_example("fund_topup")] * REPLICATES, seed=404)
+    result = feesim.simulate([load_example("fund_topup")] * REPLICATES, rng=404)
     votes = result.votes
     assert votes["supermajority"].all() and votes["passed"].all()
     assert (votes["approval_heads"] >= 0.75).all()

@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import io
 import logging
+import shutil
 import tomllib
 
 import numpy as np
@@ -122,10 +123,10 @@ def test_a_two_type_case_starts_with_the_same_service_as_a_one_type_case(cases):
 
 def test_simulations_use_common_random_numbers(cases):
     sim = Simulator(cases, SimSettings(replicates=1, max_households=80, examples=False))
-    a = sim.simulate(Behaviour(), seed=3).cases
-    b = sim.simulate(Behaviour(), seed=3).cases
+    a = sim.simulate(Behaviour(), rng=3).cases
+    b = sim.simulate(Behaviour(), rng=3).cases
     pd.testing.assert_frame_equal(a, b)
-    up = sim.simulate(dataclasses.replace(Behaviour(), approve_intercept=2.0), seed=3).cases
+    up = sim.simulate(dataclasses.replace(Behaviour(), approve_intercept=2.0), rng=3).cases
     # More willing owners approve more, case by case, with the same random numbers.
     assert (up["approval"] >= a["approval"] - 1e-9).mean() > 0.9
     assert up["approval"].mean() > a["approval"].mean() + 0.05
@@ -255,7 +256,7 @@ def test_parameter_recovery_on_synthetic_cases(tmp_path):
     st = _synthetic_settings()
     cal = Calibrator(syn, [], st, parameters=params)
     truth = {"approve_intercept": 1.0, "approve_step": 2.0}
-    rec = recovery(cal, truth, seed=4242, tolerance={"approve_intercept": 0.5, "approve_step": 1.0})
+    rec = recovery(cal, truth, rng=4242, tolerance={"approve_intercept": 0.5, "approve_step": 1.0})
     assert rec.all_recovered, rec.frame
     start_error = abs(rec.fit.theta - pd.Series({"approve_intercept": 0.0, "approve_step": 3.0}))
     assert (rec.frame["error"].abs() < start_error).all()
@@ -283,7 +284,7 @@ def test_leave_one_out_beats_the_baselines_when_the_model_is_right(tmp_path):
     syn = _synthetic_cases(tmp_path / "cases.csv")
     params = [p for p in PARAMETERS if p.name in ("approve_intercept", "approve_step")]
     cal = Calibrator(syn, [], _synthetic_settings(), parameters=params)
-    data, _ = synthetic_data(cal, {"approve_intercept": 1.5, "approve_step": 3.0}, seed=99)
+    data, _ = synthetic_data(cal, {"approve_intercept": 1.5, "approve_step": 3.0}, rng=99)
     cal2 = Calibrator(data, [], _synthetic_settings(), parameters=params)
     loo = leave_one_out(cal2, cal2.fit())
     s = loo.summary_frame().loc["approval"]
@@ -427,13 +428,17 @@ def test_the_report_states_the_validation_figures_and_the_criteria(quick_run):
         assert f"| {d} |" in records
 
 
-def test_a_stopped_calibration_resumes_from_its_checkpoint(tmp_path):
-    st = dataclasses.replace(FitSettings.quick(seed=9), bootstrap=2)
-    first = run_calibration(tmp_path, settings=st, quick=True, progress=False, report=False)
+def test_a_stopped_calibration_resumes_from_its_checkpoint(quick_run, tmp_path):
+    # The checkpoint of the quick calibration the command ran (quick_run, `--seed 5`): reused
+    # rather than computed again, which took a quarter of a minute.
+    shutil.copytree(quick_run[1] / "checkpoint", tmp_path / "checkpoint")
+    kw = {"quick": True, "rng": 5, "progress": False, "report": False}
+    first = run_calibration(tmp_path, **kw)  # every phase read back from the checkpoint
+    assert first.calibrator.n_sims == 0
     # Lose the finished phases but keep the cached simulations: nothing is simulated again.
     for p in (tmp_path / "checkpoint").glob("state-*.json"):
         p.unlink()
-    second = run_calibration(tmp_path, settings=st, quick=True, progress=False, report=False)
+    second = run_calibration(tmp_path, **kw)
     assert second.calibrator.n_sims == 0
     pd.testing.assert_series_equal(first.fit.theta, second.fit.theta)
 

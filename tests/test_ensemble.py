@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing
+import dataclasses
 import os
 import signal
 import threading
@@ -13,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from feesim.studies.ensemble import Ensemble
+from feesim.studies.ensemble import Ensemble, run_chunk
+from feesim.studies.runner import process_pool
 
 distributed = pytest.importorskip("distributed")
 
@@ -21,7 +21,7 @@ distributed = pytest.importorskip("distributed")
 @pytest.fixture(scope="module")
 def ensemble(small_scenario):
     # 240-household communities, 24 months; 24 members in chunks of 4.
-    return Ensemble(small_scenario, replicates=24, seed=11, chunk_households=960)
+    return Ensemble(small_scenario, replicates=24, rng=11, chunk_households=960)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +69,7 @@ def test_dask_worker_killed_mid_ensemble_loses_no_member(small_scenario):
     ens = Ensemble(
         small_scenario.with_changes(**{"simulation.months": 60}),
         replicates=16,
-        seed=5,
+        rng=5,
         chunk_households=240,
     )
     expected = ens.run("serial", progress=False)
@@ -98,12 +98,12 @@ def test_local_pool_worker_killed_loses_no_member(small_scenario):
     ens = Ensemble(
         small_scenario.with_changes(**{"simulation.months": 60}),
         replicates=8,
-        seed=6,
+        rng=6,
         chunk_households=240,
     )
     expected = ens.run("serial", progress=False)
-    ctx = multiprocessing.get_context("forkserver")
-    pool = cf.ProcessPoolExecutor(max_workers=2, mp_context=ctx)
+    # The caller's pool: once broken it is not the runner's to rebuild; lost chunks rerun here.
+    pool = process_pool(2, start="forkserver")
     holder: dict = {}
     runner = threading.Thread(target=lambda: holder.update(r=ens.run(pool, progress=False)))
     runner.start()
@@ -120,19 +120,34 @@ def test_local_pool_worker_killed_loses_no_member(small_scenario):
     pd.testing.assert_frame_equal(expected.series, result.series)
 
 
-def test_a_failing_member_is_recorded_and_the_rest_complete(ensemble, serial):
-    result = ensemble.run("serial", progress=False, fail_on=(5,))
+def test_a_failing_member_is_recorded_and_the_rest_complete(small_scenario, broken_engine):
+    broken = small_scenario.with_changes(**{"meta.name": broken_engine})
+    # Chunks of six members: chunk 0 = a0-a3 + broken0-1, chunk 1 = broken2-3 + c0-c3.
+    ens = Ensemble(
+        {"a": small_scenario, "b": broken, "c": small_scenario},
+        replicates=4,
+        rng=3,
+        chunk_households=6 * 240,
+    )
+    result = ens.run("serial", progress=False)
     failed = result.failures
-    assert failed["member"].tolist() == [5]
-    assert "failed on purpose" in failed["error"].iloc[0]
+    assert failed["key"].tolist() == ["b"] * 4
+    assert failed["error"].str.contains("failed on purpose").all()
     ok = result.members[result.members["status"] == "ok"]
-    assert len(ok) == 23
+    assert ok["key"].tolist() == ["a"] * 4 + ["c"] * 4
     assert sorted(result.series["member"].unique()) == sorted(ok["member"])
-    # Members of other chunks are untouched.
-    untouched = [m for m in range(24) if m // 4 != 5 // 4]
+    # The good members of the failing chunks were rerun alone, each on its chunk seed's child.
+    first = ens.chunks()[0]
+    alone = run_chunk(
+        dataclasses.replace(
+            first,
+            members=first.members[:1],
+            scenarios=first.scenarios[:1],
+            seed=np.random.SeedSequence(3).spawn(2)[0].spawn(6)[0],
+        )
+    )
     pd.testing.assert_frame_equal(
-        serial.series[serial.series["member"].isin(untouched)].reset_index(drop=True),
-        result.series[result.series["member"].isin(untouched)].reset_index(drop=True),
+        result.series[result.series["member"] == 0].reset_index(drop=True), alone.tables["series"]
     )
 
 
@@ -148,11 +163,10 @@ def test_parquet_streaming_round_trips(ensemble, serial, tmp_path):
 
 
 def test_parameter_sets_cross_scenarios(small_scenario):
-    import dataclasses
 
     b = small_scenario.behaviour
     params = [b, dataclasses.replace(b, pay_intercept_fr=-3.0)]
-    ens = Ensemble({"a": small_scenario}, replicates=3, params=params, seed=2)
+    ens = Ensemble({"a": small_scenario}, replicates=3, params=params, rng=2)
     assert [(m.key, m.params, m.replicate) for m in ens.members] == [
         ("a", 0, 0),
         ("a", 0, 1),

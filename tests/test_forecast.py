@@ -127,13 +127,13 @@ def test_pass_probability_never_rises_with_the_step():
         outs = run_branches(
             [(inp.scaled(s).scenario(), "scenario:0") for s in steps],
             runs=40,
-            seed=5,
+            rng=5,
             populations=10,
             vote_month=inp.vote_month,
             runner=runner,
         )
         curve = pass_probabilities(
-            [inp.scaled(s) for s in steps], runs=40, seed=5, populations=10, runner=runner
+            [inp.scaled(s) for s in steps], runs=40, rng=5, populations=10, runner=runner
         )
     probs = [c["pass_probability"] for c in curve]
     assert all(a >= b for a, b in itertools.pairwise(probs)), probs
@@ -203,7 +203,7 @@ def test_results_do_not_depend_on_workers_and_repeat_with_the_seed():
     inp = community()
     a = forecast(inp, runs=30, workers=1, populations=5).to_dict()
     b = forecast(inp, runs=30, workers=2, populations=5).to_dict()
-    c = forecast(inp, runs=30, workers=1, populations=5, seed=99).to_dict()
+    c = forecast(inp, runs=30, workers=1, populations=5, rng=99).to_dict()
     for d in (a, b, c):
         d.pop("elapsed_s")
     assert a == b
@@ -401,3 +401,56 @@ def test_a_schedule_beyond_the_forecast_is_refused_as_written(month):
     assert "2026-05" in msg and "0-16" in msg  # vote in month 3 + 14 months after it
     data["schedule"][0]["month"] = "2026-05"
     assert community_to_input(data).status_quo.schedule[0].month == 16
+
+
+# -- parameter spread only beyond seed noise (issue 17) ----------------------------------------
+def _pooled(shares: list[float], runs_per_set: int, seed: int = 0):
+    """A stand-in for a ForecastResult whose sets pass with the given true shares."""
+    from types import SimpleNamespace
+
+    gen = np.random.default_rng(seed)
+    member = np.repeat(np.arange(len(shares)), runs_per_set)
+    passed = gen.random(member.size) < np.asarray(shares)[member]
+    data = {
+        "ensemble_members": len(shares),
+        "null_proposal": False,
+        "pass_probability": float(passed.mean()),
+        "runs": int(member.size),
+    }
+    from feesim.studies.forecast.result import ForecastResult
+
+    vote = SimpleNamespace(passed=passed)
+    fake = SimpleNamespace(data=data, proposal=SimpleNamespace(vote=vote, member=member))
+    fake.parameter_spread = lambda: ForecastResult.parameter_spread(fake)
+    fake.per_member_pass = lambda: ForecastResult.per_member_pass(fake)
+    return fake
+
+
+def test_identical_parameter_sets_report_no_spread():
+    from feesim.studies.forecast.result import ForecastResult
+
+    # 60 identical sets of 20 runs: their pass shares spread over some 30 points by binomial
+    # noise alone, which the summary used to print as "pass probability 45%-75% across 60 sets".
+    fake = _pooled([0.6] * 60, 20)
+    spread = ForecastResult.parameter_spread(fake)
+    assert spread["p95"] - spread["p05"] > 0.2  # the raw range is wide ...
+    assert not spread["beyond_noise"] and spread["p_value"] > 0.2  # ... and only noise
+    line = ForecastResult._spread_line(fake)
+    assert "no parameter spread to report" in line and "across them" not in line
+    # The report says the same.
+    from feesim.surfaces.report import uncertainty_statement
+
+    text = uncertainty_statement(fake)
+    assert "no spread between the sets to report" in text and "on its own" not in text
+
+
+def test_parameter_sets_that_differ_report_their_spread():
+    from feesim.studies.forecast.result import ForecastResult
+
+    fake = _pooled([0.3, 0.9] * 10, 20)
+    spread = ForecastResult.parameter_spread(fake)
+    assert spread["beyond_noise"] and spread["p_value"] < 1e-6
+    assert "beyond seed noise" in ForecastResult._spread_line(fake)
+    from feesim.surfaces.report import uncertainty_statement
+
+    assert "under each set on its own" in uncertainty_statement(fake)

@@ -94,8 +94,9 @@ def test_xianghe_forecast_writes_its_files_and_likely_passes(xianghe_run, capsys
         "vote.png",
         "collection.png",
         "firm.png",
+        "service.png",
     }
-    for png in ("vote.png", "collection.png", "firm.png"):
+    for png in ("vote.png", "collection.png", "firm.png", "service.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     d = json.loads((out / "forecast.json").read_text())
     assert d["runs"] == 200 and d["community"] == "Xianghe Jiayuan 2025"
@@ -108,10 +109,10 @@ def test_xianghe_forecast_writes_its_files_and_likely_passes(xianghe_run, capsys
 def test_report_is_self_contained(xianghe_run):
     _, out = xianghe_run
     page = (out / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == 3
+    assert page.count("data:image/png;base64,") == 4
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)
     assert "<script" not in page
-    assert "Items that took defaults" in page and "community.stairwell_min" in page
+    assert "Inputs that took defaults" in page and "community.stairwell_min" in page
 
 
 def test_json_schema_is_stable(xianghe_run):
@@ -169,7 +170,14 @@ def test_community_file_with_new_fee_and_search(tmp_path, capsys):
     s = d["search"]
     assert s["target"] == 0.8 and len(s["curve"]["step_pct"]) == len(s["curve"]["pass_probability"])
     assert (out / "search.png").exists()
-    assert (out / "report.html").read_text().count("data:image/png;base64,") == 4
+    page = (out / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 5
+    # months_after_vote = 13: a 36-month exit window is not followed, and no figure says so.
+    assert "36 months: not followed" in printed
+    assert "not followed (the runs end 13 months after the vote)" in page
+    assert "notice or leaves within 12 months" in page
+    assert "notice or leaves within 36 months" not in page
+    assert "(12 months after the vote)" in page
 
 
 def test_step_pct_option(tmp_path):

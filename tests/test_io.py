@@ -46,7 +46,7 @@ def test_read_toml_names_the_file_in_every_failure(tmp_path):
     bad.write_text("[a\n")
     cases = [
         (tmp_path / "missing.toml", "no such scenario file"),
-        (tmp_path, "cannot read the scenario file (IsADirectoryError)"),
+        (tmp_path, "is a folder; expected a scenario file"),
         (bad, "not valid TOML"),
     ]
     for path, message in cases:

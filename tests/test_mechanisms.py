@@ -50,7 +50,7 @@ def test_rollback_after_a_bad_evaluation_restores_the_old_fee(load_example):
         proposals=(prop,),
         committee=dataclasses.replace(sc.committee, evaluation_threshold=90.0),
     )
-    result = feesim.simulate(harsh, seed=3)
+    result = feesim.simulate(harsh, rng=3)
     ev = result.events
     assert "rolled_back" in set(ev["event"])
     month = int(ev.loc[ev["event"] == "rolled_back", "month"].iloc[0])
@@ -58,7 +58,7 @@ def test_rollback_after_a_bad_evaluation_restores_the_old_fee(load_example):
     assert fee[month - 1] == pytest.approx(1.41)
     assert fee[month + 1] == pytest.approx(1.0)
     no_rollback = _with(harsh, committee=dataclasses.replace(harsh.committee, rollback=False))
-    result2 = feesim.simulate(no_rollback, seed=3)
+    result2 = feesim.simulate(no_rollback, rng=3)
     assert "rolled_back" not in set(result2.events["event"])
     assert "rectification" in set(result2.events["event"])
 
@@ -66,7 +66,7 @@ def test_rollback_after_a_bad_evaluation_restores_the_old_fee(load_example):
 def test_trial_period_delays_the_new_fee(small_scenario):
     prop = dataclasses.replace(small_scenario.proposals[0], trial_months=4)
     sc = _with(small_scenario, proposals=(prop,))
-    result = feesim.simulate(sc, seed=2)
+    result = feesim.simulate(sc, rng=2)
     passed = result.events[result.events["event"] == "passed"]
     changed = result.events[result.events["event"] == "fee_changed"]
     assert len(passed) == 1 and len(changed) == 1
@@ -75,7 +75,7 @@ def test_trial_period_delays_the_new_fee(small_scenario):
 
 def test_exit_brings_a_temporary_provider_then_a_voted_firm(load_example):
     sc = load_example("frozen_fee").with_changes(**{"government.wage_growth": 0.06})
-    result = feesim.simulate(sc, seed=5)
+    result = feesim.simulate(sc, rng=5)
     ev = result.events
     names = list(ev["event"])
     assert "notice" in names and "firm_exit" in names and "emergency_provider" in names
@@ -110,8 +110,8 @@ def test_suits_recover_arrears_and_cost_the_firm(small_scenario):
             "legal.delay_months": 2,
         }
     )
-    a = feesim.simulate(base, seed=4, strict_ledger=True).series
-    b = feesim.simulate(sued, seed=4, strict_ledger=True).series
+    a = feesim.simulate(base, rng=4, strict_ledger=True).series
+    b = feesim.simulate(sued, rng=4, strict_ledger=True).series
     assert b["suits_filed"].sum() > 0 and a["suits_filed"].sum() == 0
     # Recovered arrears: the sued community ends with less owed.
     assert b["arrears_yuan"].iloc[-1] < a["arrears_yuan"].iloc[-1]
@@ -121,15 +121,15 @@ def test_limitation_writes_off_arrears_without_demand(small_scenario):
     base = _with(small_scenario, proposals=()).with_changes(
         **{"simulation.months": 40, "legal.limitation_months": 6}
     )
-    s = feesim.simulate(base, seed=4, strict_ledger=True).series
+    s = feesim.simulate(base, rng=4, strict_ledger=True).series
     assert s["written_off_yuan"].sum() > 0
 
 
 def test_campaign_raises_collection_and_recovers_arrears(load_example):
     sc = load_example("frozen_fee").with_changes(**{"simulation.months": 24})
-    plain = feesim.simulate(sc, seed=6)
+    plain = feesim.simulate(sc, rng=6)
     with_campaign = feesim.simulate(
-        _with(sc, campaigns=(feesim.config.scenario.Campaign(month=12, steps=4),)), seed=6
+        _with(sc, campaigns=(feesim.config.scenario.Campaign(month=12, steps=4),)), rng=6
     )
     p, c = plain.series.set_index("month"), with_campaign.series.set_index("month")
     assert c.loc[12:14, "paid_yuan"].sum() > p.loc[12:14, "paid_yuan"].sum()
@@ -141,7 +141,7 @@ def test_campaign_raises_collection_and_recovers_arrears(load_example):
 
 def test_cost_plus_firm_never_loses_money(load_example):
     sc = load_example("frozen_fee").with_changes(**{"firm.contract": "cost_plus"})
-    result = feesim.simulate(sc, seed=2, strict_ledger=True)
+    result = feesim.simulate(sc, rng=2, strict_ledger=True)
     s = result.series
     assert (s["firm_revenue_yuan"] >= s["firm_cost_yuan"]).all()
     assert "firm_exit" not in set(result.events["event"])
@@ -149,7 +149,7 @@ def test_cost_plus_firm_never_loses_money(load_example):
 
 
 def test_release_of_public_income_moves_it_to_owners(load_example):
-    result = feesim.simulate(load_example("quyang_path"), seed=1, strict_ledger=True)
+    result = feesim.simulate(load_example("quyang_path"), rng=1, strict_ledger=True)
     s = result.series.set_index("month")
     assert s.loc[5, "public_income_to_firm_yuan"] == pytest.approx(20000.0)
     assert s.loc[30, "public_income_to_firm_yuan"] == 0.0
@@ -160,7 +160,7 @@ def test_service_packages_are_voted_separately(small_scenario):
     cheap = feesim.config.scenario.Package(name="greening", fee_per_m2=0.02, quality=0.08)
     dear = feesim.config.scenario.Package(name="concierge", fee_per_m2=2.0, quality=0.02)
     prop = dataclasses.replace(small_scenario.proposals[0], packages=(cheap, dear))
-    result = feesim.simulate(_with(small_scenario, proposals=(prop,)), seed=2)
+    result = feesim.simulate(_with(small_scenario, proposals=(prop,)), rng=2)
     votes = result.votes
     main = votes[votes["matter"] == "fee"]
     pk = votes[votes["matter"] == "package"].set_index("motion")
@@ -184,7 +184,7 @@ def test_contract_renews_at_term_end(small_scenario):
             "community.building_types[1].fee_per_m2": 2.4,
         }
     )
-    ev = feesim.simulate(sc, seed=1).events
+    ev = feesim.simulate(sc, rng=1).events
     renewed = ev[ev["event"] == "contract_renewed"]["month"].tolist()
     assert renewed == [10, 20]
 
@@ -200,7 +200,7 @@ def test_a_firm_does_not_renew_a_loss_making_contract(small_scenario):
             "community.building_types[1].fee_per_m2": 0.5,
         }
     )
-    ev = feesim.simulate(sc, seed=1).events
+    ev = feesim.simulate(sc, rng=1).events
     notice = ev[ev["event"] == "notice"]
     assert "contract_renewed" not in set(ev["event"])
     assert notice["month"].iloc[0] == 7
@@ -211,8 +211,8 @@ def test_a_firm_does_not_renew_a_loss_making_contract(small_scenario):
 def test_committee_kind_changes_door_to_door_reach(small_scenario):
     sc = small_scenario
     none = sc.with_changes(**{"committee.kind": "none"})
-    a = feesim.simulate(sc, seed=3).votes.iloc[0]
-    b = feesim.simulate(none, seed=3).votes.iloc[0]
+    a = feesim.simulate(sc, rng=3).votes.iloc[0]
+    b = feesim.simulate(none, rng=3).votes.iloc[0]
     assert b["turnout_heads"] < a["turnout_heads"]  # same streams, less reach
     assert isinstance(a, pd.Series)
 

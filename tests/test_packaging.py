@@ -62,3 +62,30 @@ def test_an_installed_wheel_defaults_to_the_shipped_fit(wheel, tmp_path):
     )
     assert run.returncode == 0, run.stderr
     assert "no fitted parameter file found" not in run.stderr
+
+
+def test_the_wheel_ships_the_catalogue_and_the_chinese_font(wheel, tmp_path):
+    """A fresh install renders Chinese: compiled catalogue and font are package data."""
+    src = ROOT / "src" / "feesim"
+    shipped = (
+        "locale/zh_CN/LC_MESSAGES/feesim.mo",
+        "surfaces/fonts/FeesimNotoSansSC-Regular.otf",
+        "surfaces/fonts/OFL.txt",
+    )
+    with zipfile.ZipFile(wheel) as z:
+        for name in shipped:
+            assert z.read(f"feesim/{name}") == (src / name).read_bytes(), name
+        z.extractall(tmp_path / "site")
+    site = str(tmp_path / "site")
+    probe = (
+        "import feesim.i18n as i;"
+        "from feesim.surfaces import fonts;"
+        f"assert str(fonts.FONT_FILE).startswith({site!r}), fonts.FONT_FILE;"
+        "assert i.translation('zh_CN').gettext('Collection rate (收缴率)') == '收缴率';"
+        "assert fonts.missing_glyphs('收缴率业主大会') == ''"
+    )
+    env = {"PYTHONPATH": site, "PATH": "/usr/bin:/bin"}
+    run = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stderr

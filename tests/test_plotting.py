@@ -18,12 +18,12 @@ from feesim.surfaces import plotting
 
 @pytest.fixture(scope="module")
 def ensemble(small_scenario):
-    return feesim.simulate([small_scenario] * 6, seed=4)
+    return feesim.simulate([small_scenario] * 6, rng=4)
 
 
 @pytest.fixture(scope="module")
 def single(small_scenario):
-    return feesim.simulate(small_scenario, seed=4)
+    return feesim.simulate(small_scenario, rng=4)
 
 
 @pytest.fixture(autouse=True)
@@ -131,7 +131,7 @@ def test_vote_without_votes(single):
 
 
 def test_campaign_curve_is_the_campaign_table(load_example):
-    result = feesim.simulate(load_example("fund_topup"), seed=2)
+    result = feesim.simulate(load_example("fund_topup"), rng=2)
     ax = plotting.plot_campaign(result)
     c = result.campaigns
     first = c[c["campaign"] == c["campaign"].min()].groupby("day")["share_paid"].mean()
@@ -160,11 +160,21 @@ def test_community_picture_counts_households(small_scenario):
 
 
 def test_cycle_path_is_december_values(single):
+    """One point per December (whole years only: no month-0 year-to-date point), in order,
+    with an arrow from each year to the next and the years written beside the points."""
     ax = plotting.plot_cycle(single)
     s = single.series
-    pts = pd.concat([s[s["month"] == 0], s[s["calendar_month"] == 12]])
+    pts = s[s["calendar_month"] == 12]
+    assert len(pts) >= 2
     np.testing.assert_allclose(ax.lines[0].get_xdata(), pts["service_quality"].to_numpy())
     np.testing.assert_allclose(ax.lines[0].get_ydata(), pts["collection_rate"].to_numpy())
+    arrows = [t for t in ax.texts if getattr(t, "arrow_patch", None) is not None]
+    assert len(arrows) == len(pts) - 1
+    labels = [t.get_text() for t in ax.texts if t.get_text()]
+    assert labels == [str(y) for y in pts["year"]]
+    # until: the path stops before that month (e.g. a firm's exit)
+    cut = plotting.plot_cycle(single, until=int(pts["month"].iloc[1]))
+    assert len(cut.lines[0].get_xdata()) == 1
 
 
 @pytest.mark.parametrize(

@@ -148,7 +148,7 @@ def test_load_refuses_other_classes_unfinished_saves_and_newer_formats(tmp_path)
 @pytest.fixture(scope="module")
 def simulation(small_scenario):
     sc = small_scenario.with_changes(**{"simulation.months": 14})
-    return feesim.simulate([sc, sc, sc], seed=4)
+    return feesim.simulate([sc, sc, sc], rng=4)
 
 
 def test_simulation_result_round_trips_with_its_provenance(simulation, tmp_path):
@@ -209,10 +209,20 @@ def ensemble_scenario(small_scenario):
 
 @pytest.fixture(scope="module")
 def ensemble_result(ensemble_scenario):
-    from feesim.studies.ensemble import Ensemble
+    from feesim.studies import ensemble
 
-    ens = Ensemble(ensemble_scenario, replicates=4, seed=3, chunk_households=480)
-    return ens.run("serial", progress=False, fail_on=(3,))
+    real = ensemble.run_chunk
+
+    def run_chunk(chunk):
+        # Member 3 fails (its chunk, then itself when rerun alone); the others run.
+        if any(m.member == 3 for m in chunk.members):
+            raise feesim.SimulationError("member 3 failed on purpose")
+        return real(chunk)
+
+    ens = ensemble.Ensemble(ensemble_scenario, replicates=4, rng=3, chunk_households=480)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ensemble, "run_chunk", run_chunk)
+        return ens.run("serial", progress=False)
 
 
 def test_ensemble_result_round_trips(ensemble_result, tmp_path):
@@ -228,7 +238,7 @@ def test_ensemble_result_round_trips(ensemble_result, tmp_path):
 def test_ensemble_streamed_to_parquet_saves_whole_tables(ensemble_scenario, tmp_path):
     from feesim.studies.ensemble import Ensemble, EnsembleResult
 
-    ens = Ensemble(ensemble_scenario, replicates=4, seed=3, chunk_households=480)
+    ens = Ensemble(ensemble_scenario, replicates=4, rng=3, chunk_households=480)
     streamed = ens.run("serial", progress=False, out=tmp_path / "stream", tables=("votes",))
     back = round_trip(streamed, tmp_path)
     pd.testing.assert_frame_equal(streamed.votes, back.votes)
@@ -331,7 +341,7 @@ def test_search_result_is_a_mapping_with_the_protocol(forecast_input, tmp_path):
     from feesim.studies.forecast.result import SearchResult
     from feesim.studies.forecast.search import search_step
 
-    with Runner(1, progress=False) as runner:
+    with Runner(workers=1, progress=False) as runner:
         s = search_step(
             forecast_input,
             runs=20,
@@ -346,10 +356,14 @@ def test_search_result_is_a_mapping_with_the_protocol(forecast_input, tmp_path):
     assert back == s
     f = s.summary_frame()
     check_estimates(f)
+    turnout = (
+        {"door_to_door_rounds": 6, "door_to_door_reach": 7} if s.levers["quorum_binds"] else {}
+    )
     assert f.groupby("lever").size().to_dict() == {
         "quality_first": 2,
         "service": 2,
         "step": len(s["curve"]["step_pct"]),
+        **turnout,
     }
     step = f[f["lever"] == "step"]
     assert step["mean"].tolist() == s["curve"]["pass_probability"]
@@ -631,7 +645,7 @@ def test_calibration_run_round_trips_with_a_rebuilt_calibrator(tmp_path):
 
     cases = load_cases()
     _, targets = load_targets()
-    settings = FitSettings.quick(seed=3)
+    settings = FitSettings.quick(rng=3)
     names = [p.name for p in PARAMETERS]
     params = [p for p in PARAMETERS if p.name in names[:2]]
     fit = _fit(tuple(names[:2]))

@@ -316,7 +316,7 @@ def test_same_seed_same_evaluation_on_any_executor(tiny):
     with cf.ThreadPoolExecutor(2) as pool:
         threaded = sa.evaluate(sc, d, replicates=2, executor=pool, workers=2, progress=False)
     pd.testing.assert_frame_equal(ev.table, threaded.table)
-    other = sa.evaluate(sc, d, replicates=2, workers=1, seed=99, progress=False)
+    other = sa.evaluate(sc, d, replicates=2, workers=1, rng=99, progress=False)
     assert not np.allclose(other.wide()["collection"], ev.wide()["collection"])
 
 

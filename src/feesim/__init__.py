@@ -8,7 +8,7 @@ Quick start
 -----------
 >>> import feesim
 >>> scenario = feesim.load_scenario("examples/xianghe_2025.toml")  # doctest: +SKIP
->>> result = feesim.simulate(scenario, seed=1)                     # doctest: +SKIP
+>>> result = feesim.simulate(scenario, rng=1)                      # doctest: +SKIP
 >>> result.series[["month", "fee_per_m2", "collection_rate"]]       # doctest: +SKIP
 """
 

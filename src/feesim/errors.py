@@ -6,7 +6,15 @@ the package's own failures without catching programming errors.
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "FeesimError", "LedgerError", "SimulationError"]
+__all__ = [
+    "ConfigError",
+    "FeesimError",
+    "InputFileError",
+    "LedgerError",
+    "LimitError",
+    "OutputError",
+    "SimulationError",
+]
 
 
 class FeesimError(Exception):
@@ -18,6 +26,28 @@ class ConfigError(FeesimError, ValueError):
 
     The message names the field (as a dotted path such as ``firm.target_margin``), the value
     that was given and what is allowed.
+    """
+
+
+class InputFileError(ConfigError):
+    """A file cannot be read: missing, a folder, not UTF-8 text, empty or not parseable.
+
+    The message names the file and says what to do (e.g. save it as UTF-8).
+    """
+
+
+class LimitError(ConfigError):
+    """A size (runs, replicates, workers) beyond what this machine can sensibly do.
+
+    The message names the option, the value, the limit and why; the command line's ``--force``
+    lifts the limit where a user may really mean it.
+    """
+
+
+class OutputError(FeesimError, OSError):
+    """An output path cannot be written: an existing file, a path under a file, no permission.
+
+    Raised before any simulation starts when the path is checked up front.
     """
 
 

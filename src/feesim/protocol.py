@@ -52,7 +52,7 @@ import numpy as np
 import pandas as pd
 
 from feesim.errors import FeesimError
-from feesim.io import atomic_write_text, write_atomically
+from feesim.io import atomic_write_text, check_output_dir, write_atomically
 
 __all__ = [
     "ESTIMATE_COLUMNS",
@@ -234,7 +234,9 @@ def save_result(
     Parameters
     ----------
     directory : path-like
-        Created if missing. Files of an earlier save are replaced one by one.
+        Created if missing. Files of an earlier save are replaced one by one. An existing
+        file, a path under a file or an empty path is an
+        :class:`~feesim.errors.OutputError`.
     result : object
         The result being saved (its class is recorded).
     tables : mapping of str to DataFrame
@@ -249,6 +251,7 @@ def save_result(
     pathlib.Path
         The folder.
     """
+    check_output_dir(directory, "directory")
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():

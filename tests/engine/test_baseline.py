@@ -82,3 +82,15 @@ def test_the_history_s_public_income_share_defaults_to_the_firm_s(steady):
     )
     own = income.with_changes(**{"history.public_income_firm_share": 0.2})
     np.testing.assert_allclose(HistoryValues.of([income, own]).public_to_firm, [500.0, 200.0])
+
+
+# -- from the tests of the land branch that hold on this engine --
+def test_the_spin_up_leaves_arrears_and_a_trailing_year_of_cash(steady):
+    model = FeeModel([steady] * 2, rng=1)
+    hh, fb = model.hh, model.firms
+    owing = hh.arrears > 0
+    assert 0.05 < owing.mean() < 0.6  # unpaid bills of the last spin-up year
+    # The trailing year's fee cash is about the reported share of the year's billing.
+    share = fb.ring_fee_cash.sum(axis=1) / (12 * fb.ring_fee_due[:, 0])
+    np.testing.assert_allclose(share, 0.8, atol=0.03)
+    assert np.all(fb.ring_cost > 0) and np.all(fb.cash > 0)

@@ -297,5 +297,5 @@ def test_outside_shanghai_a_fixed_fee_increase_needs_no_audit(load_example):
     elsewhere = sc.with_changes(
         **{"community.jurisdiction": "elsewhere", "proposals[0].disclosure": "accounts"}
     )
-    result = feesim.simulate(elsewhere, seed=2)
+    result = feesim.simulate(elsewhere, rng=2)
     assert len(result.votes) == 1

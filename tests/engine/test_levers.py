@@ -96,7 +96,7 @@ def test_a_scheduled_change_takes_effect_at_its_month(small_scenario):
         },
     }
     sc = small_scenario.with_changes(**{"schedule": [change]})
-    result = feesim.simulate(sc, seed=2)
+    result = feesim.simulate(sc, rng=2)
     s = result.series.set_index("month")
     assert (s.loc[:4, "public_income_to_firm_yuan"] == 0).all()
     assert (s.loc[5:, "public_income_to_firm_yuan"] == 5000.0).all()
@@ -104,7 +104,7 @@ def test_a_scheduled_change_takes_effect_at_its_month(small_scenario):
     changed = result.events[result.events["event"] == "lever_changed"]
     assert changed["month"].tolist() == [5, 5, 5]
     # Up to the change the run is the run without it (same streams, same rules).
-    plain = feesim.simulate(small_scenario, seed=2).series.set_index("month")
+    plain = feesim.simulate(small_scenario, rng=2).series.set_index("month")
     assert s.loc[:4, "paid_yuan"].equals(plain.loc[:4, "paid_yuan"])
 
 
@@ -153,9 +153,9 @@ def test_a_contract_switch_is_alike_at_month_0_and_a_tier_is_not(small_scenario)
     in the scenario give the same run; the scenario's tier is history, a scheduled tier is a
     change of standard the firm staffs towards (review item 7)."""
     sc = small_scenario.with_changes(proposals=[])
-    now = feesim.simulate(sc.with_changes(**{"firm.contract": "cost_plus"}), seed=3).series
+    now = feesim.simulate(sc.with_changes(**{"firm.contract": "cost_plus"}), rng=3).series
     dated = {"month": 0, "set": {"firm.contract": "cost_plus"}}
-    later = feesim.simulate(sc.with_changes(schedule=[dated]), seed=3).series
+    later = feesim.simulate(sc.with_changes(schedule=[dated]), rng=3).series
     assert now.equals(later)
     rich = sc.with_changes(
         **{
@@ -163,7 +163,7 @@ def test_a_contract_switch_is_alike_at_month_0_and_a_tier_is_not(small_scenario)
             "community.building_types[1].fee_per_m2": 3.5,
         }
     )
-    now = feesim.simulate(rich.with_changes(**{"firm.tier": "liveable"}), seed=3).series
+    now = feesim.simulate(rich.with_changes(**{"firm.tier": "liveable"}), rng=3).series
     dated = {"month": 0, "set": {"firm.tier": "liveable"}}
-    later = feesim.simulate(rich.with_changes(schedule=[dated]), seed=3).series
+    later = feesim.simulate(rich.with_changes(schedule=[dated]), rng=3).series
     assert now["service_quality"].iloc[0] > later["service_quality"].iloc[0] + 0.2

@@ -110,7 +110,7 @@ def test_shared_populations_copy_households_but_not_decisions(small_scenario):
     paid2 = s[s["run"] == 2]["paid_yuan"].to_numpy()
     assert not np.array_equal(paid0, paid2)  # same households, their own decisions
     # Against one population per run the mean outcome agrees within noise.
-    own = feesim.simulate([sc] * 6, seed=3).series
+    own = feesim.simulate([sc] * 6, rng=3).series
     for col in ("collection_rate", "service_quality"):
         assert abs(s[col].mean() - own[col].mean()) < 0.05
 

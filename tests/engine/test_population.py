@@ -116,3 +116,16 @@ def test_tiled_runs_copy_their_template_and_subsets_keep_their_units(small_scena
     np.testing.assert_array_equal(sub.area, tiled.area[units])
     np.testing.assert_array_equal(sub.owner_area_c, tiled.owner_area_c[owners])
     np.testing.assert_array_equal(sub.area, template.area[template.run_slice(0)])
+
+
+# -- from the tests of the land branch that hold on this engine --
+def test_the_population_is_reproducible_from_its_seed_and_runs_draw_their_own(small_scenario):
+    a = build_households([small_scenario, small_scenario], Streams(6))
+    b = build_households([small_scenario, small_scenario], Streams(6))
+    c = build_households([small_scenario, small_scenario], Streams(7))
+    for name in ("area", "htype", "absentee", "income", "trust0", "owner", "group"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+    assert not np.array_equal(a.area, c.area)
+    # Two runs of one scenario in a batch are two draws of the community, not copies.
+    assert not np.array_equal(a.area[a.run_slice(0)], a.area[a.run_slice(1)])
+    np.testing.assert_array_equal(a.per_run(np.ones(a.n, dtype=np.int64)), [240, 240])

@@ -52,7 +52,7 @@ def test_rates_stay_within_zero_and_one(run):
 def test_the_collection_rate_is_year_to_date(small_scenario):
     # Quarterly bills from January: within a quarter no new bill goes out, so the share of the
     # year's bills paid can only grow; it starts again in January.
-    s = feesim.simulate([small_scenario] * 2, seed=3).series
+    s = feesim.simulate([small_scenario] * 2, rng=3).series
     for _, g in s.groupby("run"):
         rate = g.set_index("month")["collection_rate"]
         for t in range(1, 24):

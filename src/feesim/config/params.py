@@ -129,6 +129,18 @@ def _type_name(tp: Any) -> str:
     )
 
 
+def _same_kind(value: Any, tp: Any) -> bool:
+    """Whether ``value`` is of the kind ``tp`` reads (a number for a number, a table ...)."""
+    origin = get_origin(tp) or tp
+    if origin in (int, float):
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if origin in (dict, Mapping):
+        return isinstance(value, Mapping)
+    if origin is tuple:
+        return isinstance(value, list | tuple)
+    return False
+
+
 def _fail(path: str, value: Any, expected: str) -> ConfigError:
     return ConfigError(f"{path}: got {value!r}; expected {expected}")
 
@@ -166,11 +178,17 @@ def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> Any:
         real = [o for o in options if o is not type(None)]
         if len(real) == 1:  # Optional[X]: X's own message is the most precise one
             return _convert(path, value, real[0], meta)
+        errors = []
         for option in real:
             try:
                 return _convert(path, value, option, meta)
-            except ConfigError:
-                continue
+            except ConfigError as exc:
+                errors.append((option, exc))
+        # A value of the right kind that fails its own check (a number out of range, a table
+        # with a bad entry) gets that precise message, not the list of types.
+        for option, exc in errors:
+            if _same_kind(value, option):
+                raise exc
         raise _fail(path, value, _type_name(tp))
     if origin is Literal:
         allowed = get_args(tp)

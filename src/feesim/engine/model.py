@@ -87,6 +87,7 @@ from feesim.engine.state import (
     run_values,
 )
 from feesim.errors import ConfigError, SimulationError
+from feesim.seeding import check_rng
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -221,7 +222,7 @@ class FeeModel(mesa.Model):
                 )
         if populations is not None and populations < 1:
             raise ConfigError(f"populations: got {populations!r}; expected an integer >= 1")
-        root = as_seed_sequence(first.seed if rng is None else rng)
+        root = as_seed_sequence(first.seed if rng is None else check_rng(rng, "rng"))
         super().__init__(rng=root)
         self.streams = Streams(root)
         self._setup(runs, strict_ledger, populations)

@@ -9,6 +9,7 @@ import numpy as np
 from feesim.config.scenario import Scenario
 from feesim.engine.model import FeeModel
 from feesim.engine.results import SimulationResult
+from feesim.seeding import check_rng, rng_alias
 
 __all__ = ["simulate"]
 
@@ -16,21 +17,24 @@ __all__ = ["simulate"]
 def simulate(
     scenario: Scenario | Sequence[Scenario],
     *,
-    seed: int | np.random.SeedSequence | None = None,
+    rng: int | np.random.SeedSequence | None = None,
     months: int | None = None,
     strict_ledger: bool = False,
+    seed: int | np.random.SeedSequence | None = None,
 ) -> SimulationResult:
     """Run one scenario (or a batch of them side by side) to the end and return the result.
 
     Parameters
     ----------
     scenario : Scenario or sequence of Scenario
-    seed : int or SeedSequence, optional
-        Root seed; defaults to ``scenario.simulation.seed``.
+    rng : int or SeedSequence, optional
+        Root seed (SPEC 7); defaults to ``scenario.simulation.seed``.
     months : int, optional
         Override the horizon (``simulation.months``).
     strict_ledger : bool
         Check household by household every month that no money is lost or created.
+    seed : int or SeedSequence, optional
+        Deprecated alias of ``rng``.
 
     Returns
     -------
@@ -39,4 +43,5 @@ def simulate(
     runs = [scenario] if isinstance(scenario, Scenario) else list(scenario)
     if months is not None:
         runs = [sc.with_changes(**{"simulation.months": months}) for sc in runs]
-    return FeeModel(runs, rng=seed, strict_ledger=strict_ledger).run()
+    root = check_rng(rng_alias(rng, seed), "rng")
+    return FeeModel(runs, rng=root, strict_ledger=strict_ledger).run()

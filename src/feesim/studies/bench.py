@@ -269,30 +269,29 @@ def bench_scaling(
     neighbours, not the code). The figure compares steady-state throughput; the cold figures
     (pool start and warm-up included, once) are reported too.
     """
-    import concurrent.futures as cf
-    import multiprocessing
-
     from feesim.studies.ensemble import Ensemble, run_chunk
+    from feesim.studies.runner import process_pool
 
     sc = _scenario("frozen_fee", **{"community.households": 2000, "simulation.months": months})
     replicates = chunks * chunk_households // 2000
     ens = Ensemble(
-        sc, replicates=replicates, seed=1, chunk_households=chunk_households, populations=4
+        sc, replicates=replicates, rng=1, chunk_households=chunk_households, populations=4
     )
     tiny = Ensemble(
         sc.with_changes(**{"community.households": 20, "simulation.months": 1}),
         replicates=2,
-        seed=1,
+        rng=1,
     ).chunks(tables=())[0]
     out: dict[str, Any] = {"chunks": chunks, "households": replicates * 2000, "months": months}
-    ctx = multiprocessing.get_context("forkserver")
     names = {1: "one_worker", 2: "two_workers"}
     times: dict[int, list[float]] = {1: [], 2: []}
     with contextlib.ExitStack() as stack:
         pools = {}
         for workers in (1, 2):
             t0 = time.perf_counter()
-            pool = stack.enter_context(cf.ProcessPoolExecutor(max_workers=workers, mp_context=ctx))
+            # Both pools start their workers the same way (the second pool is made while the
+            # first one's threads run, so "auto" would fork one and not the other).
+            pool = stack.enter_context(process_pool(workers, start="forkserver"))
             list(pool.map(run_chunk, [tiny] * (2 * workers)))  # every worker started and warm
             pools[workers] = pool
             out[f"{names[workers]}_start_s"] = time.perf_counter() - t0

@@ -8,13 +8,20 @@ pay Python overhead per run. A chunk is also the unit of seeding: chunk ``k`` dr
 (members, ``chunk_households``), never on the executor or the number of workers, so the same
 seed gives bitwise identical results serially, on a local process pool and on a Dask cluster.
 
-Running: :meth:`Ensemble.run` takes any :class:`concurrent.futures.Executor` (a local process
-pool by default; ``Client.get_executor()`` of ``dask.distributed`` for a cluster, or the
-``scheduler=`` address). A chunk that fails is re-run member by member so that only the
-failing members are lost; failures are recorded with their error, never fatal. A local pool
-broken by a killed worker is rebuilt and the unfinished chunks resubmitted (Dask retries tasks
-of lost workers itself). Results can stream to partitioned Parquet (``out=``): each chunk
-writes its tables from the worker, so memory stays flat however large the sweep.
+Running: :meth:`Ensemble.run` hands the chunks to :class:`feesim.studies.runner.Runner`, so it
+takes any :class:`concurrent.futures.Executor` (a local process pool by default;
+``Client.get_executor()`` of ``dask.distributed`` for a cluster, or the ``scheduler=`` address)
+or a runner kept open by the caller. A chunk that fails is re-run member by member so that only
+the failing members are lost; failures are recorded with their error, never fatal. Chunks lost
+with a worker are rerun by the runner (a broken local pool is rebuilt; Dask retries tasks of
+lost workers itself). Results can stream to partitioned Parquet (``out=``): each chunk writes
+its tables from the worker, so memory stays flat however large the sweep.
+
+An output folder holds one run only: the run writes to a fresh temporary folder beside it
+(absolute paths, so that Dask workers with another working directory write to the same place)
+and moves its tables, ``members.csv`` and ``summary.csv`` into place when every chunk is done
+(:func:`feesim.io.staged_output`). An interrupted or failed run leaves the folder as it was; a
+new run replaces the tables of an earlier one, never mixes with them.
 """
 
 from __future__ import annotations
@@ -22,7 +29,6 @@ from __future__ import annotations
 import concurrent.futures as cf
 import dataclasses
 import logging
-import multiprocessing
 import os
 import traceback
 from collections.abc import Mapping, Sequence
@@ -35,8 +41,8 @@ import pandas as pd
 
 from feesim.config.behaviour import Behaviour
 from feesim.config.scenario import Scenario
-from feesim.errors import ConfigError, FeesimError
-from feesim.io import write_atomically
+from feesim.errors import ConfigError
+from feesim.io import atomic_write_text, staged_output, write_atomically
 from feesim.protocol import (
     ESTIMATE_COLUMNS,
     load_result,
@@ -45,8 +51,19 @@ from feesim.protocol import (
     save_result,
     share_estimate,
 )
+from feesim.seeding import rng_alias, root_seed
+from feesim.studies.runner import Failed, Runner
 
-__all__ = ["Chunk", "ChunkOutcome", "Ensemble", "EnsembleResult", "Member", "run_chunk"]
+__all__ = [
+    "Chunk",
+    "ChunkOutcome",
+    "Ensemble",
+    "EnsembleResult",
+    "Member",
+    "run_chunk",
+    "unify_schemas",
+    "write_tables",
+]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +71,8 @@ TABLES = ("series", "votes", "events", "campaigns")
 #: Households simulated together in one chunk by default (about 20-40 MB of state).
 DEFAULT_CHUNK_HOUSEHOLDS = 200_000
 MEMBER_COLUMNS = ("member", "key", "replicate", "params")
+#: What an ensemble run writes at the top of its output folder (and replaces there).
+OUTPUTS = (*TABLES, "members.csv", "summary.csv")
 
 
 @dataclass(frozen=True)
@@ -77,7 +96,6 @@ class Chunk:
     populations: int | None = None
     tables: tuple[str, ...] = TABLES
     out: str | None = None
-    fail_on: tuple[int, ...] = ()  # members to fail on purpose (tests of failure handling)
 
 
 @dataclass
@@ -91,7 +109,6 @@ class ChunkOutcome:
     tables: dict[str, pd.DataFrame] | None = None
     error: str = ""
     worker_pid: int = 0
-    infrastructure: bool = False  # the chunk never ran to the end (lost worker, broken pool)
 
 
 def _label(frame: pd.DataFrame, members: Sequence[Member]) -> pd.DataFrame:
@@ -136,9 +153,6 @@ def run_chunk(chunk: Chunk) -> ChunkOutcome:
     from feesim.engine.model import FeeModel
 
     try:
-        bad = set(chunk.fail_on) & {m.member for m in chunk.members}
-        if bad:
-            raise FeesimError(f"member(s) {sorted(bad)} failed on purpose (fail_on)")
         model = FeeModel(list(chunk.scenarios), rng=chunk.seed, populations=chunk.populations)
         result = model.run()
         frames = {t: _label(getattr(result, t), chunk.members) for t in chunk.tables}
@@ -346,8 +360,11 @@ class Ensemble:
         Histories per scenario and parameter set.
     params : sequence of Behaviour, optional
         Behaviour parameter sets to cross with the scenarios (e.g. a calibrated ensemble).
-    seed : int
-        Root of all chunk seeds.
+    rng : int or numpy.random.SeedSequence
+        Root of all chunk seeds (SPEC 7; default 0). A SeedSequence made from one whole
+        number is that number.
+    seed : int, optional
+        Deprecated alias of ``rng``.
     chunk_households : int
         Households simulated together in one chunk (members are never split).
     populations : int, optional
@@ -356,7 +373,7 @@ class Ensemble:
 
     Examples
     --------
-    >>> ens = Ensemble(load_scenario("examples/xianghe_2025.toml"), replicates=100, seed=1)
+    >>> ens = Ensemble(load_scenario("examples/xianghe_2025.toml"), replicates=100, rng=1)
     >>> res = ens.run(workers=2, out="out/xianghe_ensemble")  # doctest: +SKIP
     """
 
@@ -366,10 +383,12 @@ class Ensemble:
         *,
         replicates: int = 1,
         params: Sequence[Behaviour] | None = None,
-        seed: int = 0,
+        rng: int | np.random.SeedSequence | None = None,
         chunk_households: int = DEFAULT_CHUNK_HOUSEHOLDS,
         populations: int | None = None,
+        seed: int | None = None,
     ) -> None:
+        root = root_seed(rng_alias(rng, seed), "rng")
         if isinstance(scenarios, Scenario):
             scenarios = {scenarios.meta.name: scenarios}
         elif not isinstance(scenarios, Mapping):
@@ -382,12 +401,14 @@ class Ensemble:
         for name, value in (("replicates", replicates), ("chunk_households", chunk_households)):
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"{name}: got {value!r}; expected an integer >= 1")
-        if not isinstance(seed, int) or seed < 0:
-            raise ConfigError(f"seed: got {seed!r}; expected an integer >= 0")
+        if populations is not None and (
+            isinstance(populations, bool) or not isinstance(populations, int) or populations < 1
+        ):
+            raise ConfigError(f"populations: got {populations!r}; expected an integer >= 1")
         self.scenarios = dict(scenarios)
         self.replicates = replicates
         self.params = list(params) if params is not None else []
-        self.seed = seed
+        self.seed = 0 if root is None else root
         self.chunk_households = chunk_households
         self.populations = populations
         self.members = self._members()
@@ -415,7 +436,6 @@ class Ensemble:
         *,
         out: str | os.PathLike[str] | None = None,
         tables: Sequence[str] = TABLES,
-        fail_on: Sequence[int] = (),
     ) -> list[Chunk]:
         """The work units, in order; their composition depends only on the definition."""
         cache: dict[tuple[str, int], Scenario] = {}
@@ -444,102 +464,108 @@ class Ensemble:
                 seed=seeds[k],
                 populations=self.populations,
                 tables=tuple(tables),
-                out=None if out is None else str(out),
-                fail_on=tuple(fail_on),
+                # Absolute: a Dask worker's working directory is not this process's.
+                out=None if out is None else os.path.abspath(out),
             )
             for k, g in enumerate(groups)
         ]
 
     def run(
         self,
-        executor: cf.Executor | str | None = None,
+        executor: Runner | cf.Executor | str | None = None,
         *,
         workers: int | None = None,
         scheduler: str | None = None,
         out: str | os.PathLike[str] | None = None,
         tables: Sequence[str] = TABLES,
         progress: bool = True,
-        fail_on: Sequence[int] = (),
     ) -> EnsembleResult:
         """Run every member.
 
         Parameters
         ----------
-        executor : Executor, "serial", "processes" or None
-            Where chunks run. ``None`` means a local process pool (``"serial"`` if there is a
-            single chunk or ``workers == 1``).
+        executor : Runner, Executor, "serial", "processes" or None
+            Where chunks run (see :class:`feesim.studies.runner.Runner`): a runner kept open by
+            the caller (its own settings apply; ``workers``, ``scheduler`` and ``progress`` are
+            then ignored), any :class:`concurrent.futures.Executor`, this process
+            (``"serial"``) or a local process pool (``"processes"``). ``None``: this process if
+            there is a single chunk or ``workers == 1``, else a local process pool.
         workers : int, optional
-            Size of the local process pool (default: CPU count).
+            Size of the local process pool (default: the cores available).
         scheduler : str, optional
             Address of a ``dask.distributed`` scheduler; uses ``Client(scheduler).get_executor()``
             (install ``feesim[distributed]``).
         out : path, optional
-            Folder for partitioned Parquet tables (``out/series/chunk-000001.parquet``, ...).
-            Without it, tables are returned in memory.
+            Folder for partitioned Parquet tables (``out/series/chunk-000001.parquet``, ...),
+            ``members.csv`` and ``summary.csv`` (:data:`OUTPUTS`). The run writes to a fresh
+            folder beside it and moves everything into place at the end, replacing what an
+            earlier run wrote there (other files are left alone); if the run fails or is
+            interrupted, the folder keeps its previous contents. Without it, tables are
+            returned in memory.
         tables : sequence of str
             Tables to keep (``series``, ``votes``, ``events``, ``campaigns``).
         progress : bool
             Show a progress bar.
-        fail_on : sequence of int
-            Members made to fail on purpose (to test failure handling).
+
+        Raises
+        ------
+        OutputError
+            Before any member runs, if ``out`` cannot be written (an existing file, a path
+            under a file, an empty path).
         """
         unknown = [t for t in tables if t not in TABLES]
         if unknown:
             raise ConfigError(f"tables: got {unknown[0]!r}; expected some of {', '.join(TABLES)}")
-        if out is not None:
-            Path(out).mkdir(parents=True, exist_ok=True)
-        chunks = self.chunks(out=out, tables=tables, fail_on=fail_on)
-        client = None
-        if scheduler is not None:
-            try:
-                from distributed import Client
-            except ImportError:  # pragma: no cover - depends on the extra
-                raise FeesimError(
-                    "scheduler: dask.distributed is not installed; "
-                    "pip install 'feesim[distributed]'"
-                ) from None
-            client = Client(scheduler)
-            executor = client.get_executor()
-        if executor is None:
-            executor = "serial" if len(chunks) == 1 or workers == 1 else "processes"
-        try:
-            outcomes = _drive(chunks, executor, workers, progress, total=len(self.members))
-        finally:
-            if client is not None:
-                client.close()
-        # A chunk lost to infrastructure is rerun whole, here (same seed, same results); a chunk
-        # whose simulation failed is rerun member by member so that only failing members are
-        # lost (those reruns draw from the member's own sub-seed).
-        final: list[ChunkOutcome] = []
-        for outcome in sorted(outcomes, key=lambda o: o.chunk):
-            if outcome.infrastructure:
+        with Runner.using(
+            executor, workers=workers, scheduler=scheduler, progress=progress
+        ) as runner:
+            if out is None:
+                return self._run(runner, None, tables)
+            with staged_output(out, OUTPUTS, key="out") as folder:
+                result = self._run(runner, folder, tables)
+                write_tables(result, folder)
+            result.out = Path(os.path.abspath(out))
+            return result
+
+    def _run(self, runner: Runner, folder: Path | None, tables: Sequence[str]) -> EnsembleResult:
+        """Run every member on ``runner``; chunks write their tables into ``folder`` if given.
+
+        ``folder`` is written as is (no staging): :meth:`run` and
+        :func:`~feesim.studies.portfolio.run_portfolio` give a staged folder.
+        """
+        chunks = self.chunks(out=folder, tables=tables)
+        done = runner.map(run_chunk, chunks, desc="ensemble", unit="member", size=_size)
+        outcomes = [_outcome(o) for o in done]
+        # A chunk whose simulation failed is rerun member by member so that only failing
+        # members are lost (those reruns draw from the member's own sub-seed).
+        reruns: dict[int, list[Chunk]] = {}
+        for outcome in outcomes:
+            if not outcome.ok and len(outcome.members) > 1:
                 log.warning(
-                    "chunk %d was lost (%s); rerunning it here", outcome.chunk, outcome.error
+                    "chunk %d failed (%s); rerunning its members one by one",
+                    outcome.chunk,
+                    outcome.error,
                 )
-                outcome = run_chunk(chunks[outcome.chunk])
-            if outcome.ok or len(outcome.members) == 1:
+                reruns[outcome.chunk] = _members_alone(chunks[outcome.chunk])
+        flat = [c for subs in reruns.values() for c in subs]
+        redone = iter(
+            [
+                _outcome(o)
+                for o in runner.map(run_chunk, flat, desc="reruns", unit="member", size=_size)
+            ]
+            if flat
+            else []
+        )
+        final: list[ChunkOutcome] = []
+        for outcome in outcomes:
+            if outcome.chunk in reruns:
+                final.extend(next(redone) for _ in reruns[outcome.chunk])
+            else:
                 final.append(outcome)
-                continue
-            log.warning(
-                "chunk %d failed (%s); rerunning its members one by one",
-                outcome.chunk,
-                outcome.error,
-            )
-            chunk = chunks[outcome.chunk]
-            subs = chunk.seed.spawn(len(chunk.members))
-            for i, (m, sc) in enumerate(zip(chunk.members, chunk.scenarios, strict=True)):
-                final.append(
-                    run_chunk(
-                        dataclasses.replace(
-                            chunk,
-                            members=(m,),
-                            scenarios=(sc,),
-                            seed=subs[i],
-                            chunk=chunk.chunk * 1_000_000 + i + 1,
-                        )
-                    )
-                )
-        return self._collect(final, out, tables)
+        if folder is not None:
+            for table in tables:
+                unify_schemas(folder / table)
+        return self._collect(final, folder, tables)
 
     def _collect(
         self,
@@ -589,72 +615,76 @@ class Ensemble:
         return result
 
 
-def _local_pool(workers: int | None) -> cf.ProcessPoolExecutor:
-    # forkserver: workers start from a clean interpreter, safe with threads in the parent;
-    # set for our own pool only (nothing changes multiprocessing globally).
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return cf.ProcessPoolExecutor(
-        max_workers=workers or os.cpu_count() or 1, mp_context=multiprocessing.get_context(method)
-    )
+def write_tables(result: EnsembleResult, folder: str | os.PathLike[str]) -> None:
+    """Write ``members.csv`` and ``summary.csv`` of ``result`` into ``folder``.
 
-
-def _drive(
-    chunks: list[Chunk],
-    executor: cf.Executor | str,
-    workers: int | None,
-    progress: bool,
-    total: int,
-) -> list[ChunkOutcome]:
-    """Submit every chunk and wait.
-
-    With ``executor="processes"`` the local pool is created here; if a worker dies and breaks
-    it, the pool is rebuilt (at most three times) and the unfinished chunks are resubmitted.
+    With the Parquet tables beside them this is the folder :meth:`EnsembleResult.load` reads.
     """
-    from tqdm.auto import tqdm
+    atomic_write_text(Path(folder) / "summary.csv", result.summary.to_csv(index=False))
+    atomic_write_text(Path(folder) / "members.csv", result.members.to_csv(index=False))
 
-    bar = tqdm(total=total, unit="member", disable=not progress, desc="ensemble")
-    done: dict[int, ChunkOutcome] = {}
-    own = executor == "processes"
-    pool: cf.Executor | None = _local_pool(workers) if own else None
-    try:
-        if executor == "serial":
-            for c in chunks:
-                done[c.chunk] = run_chunk(c)
-                bar.update(len(c.members))
-            return list(done.values())
-        target = pool if own else executor
-        pending = list(chunks)
-        restarts = 0
-        while pending:
-            futures = {target.submit(run_chunk, c): c for c in pending}  # type: ignore[union-attr]
-            broken = False
-            for fut in cf.as_completed(futures):
-                c = futures[fut]
-                try:
-                    done[c.chunk] = fut.result()
-                    bar.update(len(c.members))
-                except cf.process.BrokenProcessPool:
-                    broken = True
-                except Exception as exc:  # e.g. a Dask task whose workers kept dying
-                    done[c.chunk] = ChunkOutcome(
-                        c.chunk, False, c.members, error=repr(exc), infrastructure=True
-                    )
-                    bar.update(len(c.members))
-            pending = [c for c in chunks if c.chunk not in done]
-            if pending and broken and own and restarts < 3:
-                restarts += 1
-                log.warning("a worker died; restarting the pool for %d chunk(s)", len(pending))
-                pool.shutdown(wait=False, cancel_futures=True)  # type: ignore[union-attr]
-                pool = target = _local_pool(workers)
-            elif pending:
-                for c in pending:
-                    done[c.chunk] = ChunkOutcome(
-                        c.chunk, False, c.members, error="worker pool broke", infrastructure=True
-                    )
-                    bar.update(len(c.members))
-                pending = []
-        return list(done.values())
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+
+def unify_schemas(folder: Path) -> None:
+    """Give every chunk file of one table the same column types.
+
+    A chunk in which a column has no value (a table with no rows, e.g. no campaign in those
+    members) stores it with Arrow's null type, and reading the folder as one dataset
+    (``pandas.read_parquet(folder)``) then fails on the first typed chunk. Such files are
+    small; they are rewritten with the types the other chunks use (null casts to any type).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted(folder.glob("chunk-*.parquet"))
+    if len(files) < 2:
+        return
+    schemas = {f: pq.read_schema(f) for f in files}
+    types: dict[str, pa.DataType] = {}
+    for schema in schemas.values():
+        for fld in schema:
+            if not pa.types.is_null(fld.type):
+                types.setdefault(fld.name, fld.type)
+    for f, schema in schemas.items():
+        nulls = [fld.name for fld in schema if pa.types.is_null(fld.type) and fld.name in types]
+        if not nulls:
+            continue
+        target = pa.schema(
+            [pa.field(fld.name, types.get(fld.name, fld.type)) for fld in schema],
+            metadata=schema.metadata,
+        )
+        table = pq.read_table(f).cast(target)
+        write_atomically(f, lambda fh, t=table: pq.write_table(t, fh))
+
+
+def _size(chunk: Chunk) -> int:
+    """Progress of a chunk: its members."""
+    return len(chunk.members)
+
+
+def _outcome(done: ChunkOutcome | Failed) -> ChunkOutcome:
+    """A chunk's outcome; a failure of the runner itself is the chunk's failure."""
+    if isinstance(done, Failed):
+        chunk: Chunk = done.task
+        return ChunkOutcome(chunk.chunk, False, chunk.members, error=done.error)
+    return done
+
+
+def _members_alone(chunk: Chunk) -> list[Chunk]:
+    """The chunk's members as chunks of one, each seeded by its own sub-seed.
+
+    Member ``i``'s seed is the chunk seed's child ``i`` (what ``chunk.seed.spawn`` gives first),
+    built explicitly so that it does not depend on what spawned from the chunk seed before.
+    """
+    root = chunk.seed
+    return [
+        dataclasses.replace(
+            chunk,
+            members=(m,),
+            scenarios=(sc,),
+            seed=np.random.SeedSequence(
+                root.entropy, spawn_key=(*root.spawn_key, i), pool_size=root.pool_size
+            ),
+            chunk=chunk.chunk * 1_000_000 + i + 1,
+        )
+        for i, (m, sc) in enumerate(zip(chunk.members, chunk.scenarios, strict=True))
+    ]

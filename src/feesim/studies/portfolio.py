@@ -39,10 +39,11 @@ A ``[generator]`` table draws the table of a synthetic city or district instead
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
+import math
 import os
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,8 +55,8 @@ import pandas as pd
 from feesim.config.behaviour import Behaviour
 from feesim.config.params import from_mapping, param
 from feesim.config.scenario import BuildingType, Scenario, load_scenario
-from feesim.errors import ConfigError
-from feesim.io import atomic_write_text
+from feesim.errors import ConfigError, InputFileError
+from feesim.io import atomic_write_text, read_csv, read_toml, staged_output
 from feesim.protocol import load_result, save_result
 from feesim.studies.city import AGG07_FEES, Generator, generate
 
@@ -73,6 +74,20 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+
+#: What a portfolio run writes at the top of its output folder (and replaces there).
+OUTPUTS = (
+    "communities.csv",
+    "districts.csv",
+    "sets.csv",
+    "series",
+    "votes",
+    "events",
+    "campaigns",
+    "members.csv",
+    "summary.csv",
+    "params-*",
+)
 
 KINDS = ("old_public", "old_commodity", "commodity", "resettlement")
 BILLINGS = ("monthly", "quarterly", "yearly")
@@ -268,37 +283,55 @@ def _check_table(table: pd.DataFrame) -> pd.DataFrame:
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise ConfigError(
-                f"portfolio row {i + 1} ({table['community'].iloc[i]!r}).{col}: "
-                f"got {values.iloc[i]!r}; expected {expected}"
+                f"portfolio row {i + 1} ({_cell(table['community'].iloc[i])}).{col}: "
+                f"got {_cell(values.iloc[i])}; expected {expected}"
             )
     return table.reset_index(drop=True)
 
 
+def _cell(value: Any) -> str:
+    """A table cell as a user would name it: ``'x'``, ``12``, or ``an empty cell``."""
+    if value is None or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return "an empty cell"
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
 def is_portfolio(path: str | os.PathLike[str]) -> bool:
-    """Whether a file is a portfolio (a CSV, or a TOML file with a ``[portfolio]`` table)."""
+    """Whether a file is a portfolio (a CSV, or a TOML file with a ``[portfolio]`` table).
+
+    A TOML file that cannot be read is not one (the scenario reader then says why).
+    """
     p = Path(path)
     if p.suffix.lower() == ".csv":
         return True
     if p.suffix.lower() == ".toml" and p.is_file():
         try:
-            return "portfolio" in tomllib.loads(p.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError:
+            return "portfolio" in read_toml(p)
+        except InputFileError:
             return False
     return False
 
 
 def load_portfolio(path: str | os.PathLike[str]) -> Portfolio:
-    """Read a portfolio from a CSV or a TOML file with a ``[portfolio]`` table."""
+    """Read a portfolio from a CSV or a TOML file with a ``[portfolio]`` table.
+
+    Raises
+    ------
+    ConfigError
+        Naming the file, and the row and column of a bad value; an
+        :class:`~feesim.errors.InputFileError` for a file that is missing, a folder, empty or
+        not UTF-8.
+    """
     p = Path(path)
-    try:
-        if p.suffix.lower() == ".csv":
-            table = pd.read_csv(p)
+    if p.suffix.lower() == ".csv":
+        table = read_csv(p, "portfolio")
+        try:
             return Portfolio(name=p.stem, base=Scenario(), table=table)
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such portfolio file") from None
-    except (tomllib.TOMLDecodeError, pd.errors.ParserError) as exc:
-        raise ConfigError(f"{p}: cannot be read ({exc})") from None
+        except ConfigError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
+    data = read_toml(p, "portfolio")
     try:
         unknown = sorted(set(data) - {"portfolio", "generator"})
         if unknown:
@@ -313,7 +346,10 @@ def load_portfolio(path: str | os.PathLike[str]) -> Portfolio:
             changes["government.wage_growth"] = settings.wage_growth
         base = base.with_changes(**changes)
         if settings.communities:
-            table = pd.read_csv(p.parent / settings.communities)
+            try:
+                table = read_csv(p.parent / settings.communities, "portfolio.communities")
+            except InputFileError as exc:
+                raise InputFileError(f"portfolio.communities: {exc}") from None
         elif "generator" in data:
             spec = from_mapping(Generator, data["generator"], path="generator")
             table = generate(spec, np.random.default_rng(np.random.SeedSequence(settings.seed)))
@@ -328,7 +364,7 @@ def load_portfolio(path: str | os.PathLike[str]) -> Portfolio:
             parameter_sets=settings.parameter_sets,
         )
     except ConfigError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+        raise type(exc)(f"{p}: {exc}") from None
 
 
 @dataclass
@@ -579,7 +615,8 @@ def run_portfolio(
 
     Parameters
     ----------
-    executor, workers, scheduler : see :meth:`feesim.studies.ensemble.Ensemble.run`
+    executor, workers, scheduler, progress : see :meth:`feesim.studies.ensemble.Ensemble.run`
+        One :class:`~feesim.studies.runner.Runner` serves every parameter set.
     out : path, optional
         Folder for the Parquet tables written by the workers, and the reports as CSV
         (:meth:`PortfolioResult.save` with ``fmt="csv"``; the tables of parameter set ``p`` in
@@ -589,6 +626,7 @@ def run_portfolio(
         events are kept besides the per-community summary.
     """
     from feesim.studies.ensemble import Ensemble
+    from feesim.studies.runner import Runner
 
     scenarios = portfolio.scenarios()
     behaviours: list[Behaviour | None] = list(parameter_sets(portfolio)) or [None]
@@ -598,30 +636,45 @@ def run_portfolio(
     names = portfolio.table["community"].tolist()
     tables: Sequence[str] = ("series", "votes", "events") if keep_series else ("votes", "events")
     runs, frames = [], []
-    for p, behaviour in enumerate(behaviours):
-        if behaviour is None:
-            scs, where = scenarios, out
-        else:
-            log.info("parameter set %d of %d", p + 1, len(behaviours))
-            scs = [dataclasses.replace(sc, behaviour=behaviour) for sc in scenarios]
-            where = None if out is None else Path(out) / f"params-{p}"
-        ens = Ensemble(
-            {names[i]: scs[i] for i in order},
-            seed=portfolio.seed,
-            chunk_households=portfolio.chunk_households,
+    with contextlib.ExitStack() as stack:
+        # Everything goes to a fresh folder beside ``out``, moved into place at the end.
+        folder = None if out is None else stack.enter_context(staged_output(out, OUTPUTS, "out"))
+        # One runner for every parameter set: the pool (or the Dask client) starts once.
+        runner = stack.enter_context(
+            Runner.using(executor, workers=workers, scheduler=scheduler, progress=progress)
         )
-        res = ens.run(
-            executor,
-            workers=workers,
-            scheduler=scheduler,
-            out=where,
-            tables=tables,
-            progress=progress,
-        )
-        comm = res.members.merge(res.summary, on="member", how="left")
-        comm["params"] = -1 if behaviour is None else p
-        runs.append(res)
-        frames.append(comm)
+        for p, behaviour in enumerate(behaviours):
+            if behaviour is None:
+                scs, where, final = scenarios, folder, out
+            else:
+                log.info("parameter set %d of %d", p + 1, len(behaviours))
+                scs = [dataclasses.replace(sc, behaviour=behaviour) for sc in scenarios]
+                where = None if folder is None else folder / f"params-{p}"
+                final = None if out is None else Path(out) / f"params-{p}"
+            ens = Ensemble(
+                {names[i]: scs[i] for i in order},
+                rng=portfolio.seed,
+                chunk_households=portfolio.chunk_households,
+            )
+            res = ens._run(runner, where, tables)
+            res.out = None if final is None else Path(os.path.abspath(final))
+            comm = res.members.merge(res.summary, on="member", how="left")
+            comm["params"] = -1 if behaviour is None else p
+            runs.append(res)
+            frames.append(comm)
+        result = _portfolio_result(portfolio, behaviours, runs, frames)
+        if folder is not None:
+            result.save(folder, fmt="csv")
+    return result
+
+
+def _portfolio_result(
+    portfolio: Portfolio,
+    behaviours: list[Behaviour | None],
+    runs: list[Any],
+    frames: list[pd.DataFrame],
+) -> PortfolioResult:
+    """Per-community outcomes and the district and portfolio totals of finished runs."""
     comm = pd.concat(frames, ignore_index=True)
     info = portfolio.table.set_index("community")
     comm = comm.merge(info[["district", "households"]], left_on="key", right_index=True)
@@ -684,6 +737,4 @@ def run_portfolio(
             "parameter_sets": portfolio.parameter_sets,
         },
     )
-    if out is not None:
-        result.save(out, fmt="csv")
     return result

@@ -36,6 +36,8 @@ import numpy as np
 import pandas as pd
 
 from feesim.errors import ConfigError
+from feesim.i18n import N_
+from feesim.i18n import gettext as _
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -74,43 +76,44 @@ __all__ = [
     "vote_bars",
 ]
 
-#: Title and kind ("share" for 0-1 rates drawn as percentages, else a unit) of each outcome.
+#: Title and kind ("share" for 0-1 rates drawn as percentages, else a unit) of each outcome
+#: (English; drawn in the language in force, :mod:`feesim.i18n`).
 OUTCOMES: dict[str, tuple[str, str]] = {
-    "fee_per_m2": ("Fee", "yuan/m² per month"),
-    "service_quality": ("Service quality", "0-1, 1 = liveable standard"),
-    "quality_cleaning": ("Cleaning quality", "0-1"),
-    "quality_security": ("Security quality", "0-1"),
-    "quality_greening": ("Greening quality", "0-1"),
-    "quality_repairs": ("Repairs quality", "0-1"),
-    "perceived_quality": ("Quality residents see", "0-1"),
-    "satisfaction": ("Satisfaction", "0-1"),
-    "trust": ("Trust", "0-1"),
-    "payment_record": ("Payment record", "share"),
-    "collection_rate": ("Collection, year to date", "share"),
-    "collection_rate_month": ("Collection of what was due this month", "share"),
-    "arrears_yuan": ("Arrears", "yuan"),
-    "receivable_yuan": ("Unpaid fees", "yuan"),
-    "billed_yuan": ("Fees billed", "yuan per month"),
-    "paid_yuan": ("Fees paid", "yuan per month"),
-    "written_off_yuan": ("Fees written off", "yuan per month"),
-    "firm_revenue_yuan": ("Firm revenue", "yuan per month"),
-    "firm_cost_yuan": ("Firm cost", "yuan per month"),
-    "firm_margin": ("Firm margin", "share"),
-    "firm_cash_yuan": ("Firm cash", "yuan"),
-    "firm_payout_yuan": ("Remitted to the parent company", "yuan"),
-    "firm_staff": ("Firm staff", "full-time staff"),
-    "firm_active": ("Regular firm in place", "share"),
-    "firm_serial": ("Providers so far", "count"),
-    "service_cost_yuan": ("Service cost", "yuan per month"),
-    "subsidy_yuan": ("Subsidy", "yuan per month"),
-    "public_income_to_firm_yuan": ("Public income to the firm", "yuan per month"),
-    "owners_account_yuan": ("Owners' account", "yuan"),
-    "fund_balance_yuan": ("Maintenance fund", "yuan"),
-    "fund_collection_rate": ("Fund top-up collected", "share"),
-    "complaints": ("Hotline complaints", "per month"),
-    "suits_filed": ("Suits filed", "per month"),
-    "min_wage_yuan": ("Minimum wage", "yuan per month"),
-    "assessment_score": ("District assessment score", "0-100"),
+    "fee_per_m2": (N_("Fee"), N_("yuan/m² per month")),
+    "service_quality": (N_("Service quality"), N_("0-1, 1 = liveable standard")),
+    "quality_cleaning": (N_("Cleaning quality"), N_("0-1")),
+    "quality_security": (N_("Security quality"), N_("0-1")),
+    "quality_greening": (N_("Greening quality"), N_("0-1")),
+    "quality_repairs": (N_("Repairs quality"), N_("0-1")),
+    "perceived_quality": (N_("Quality residents see"), N_("0-1")),
+    "satisfaction": (N_("Satisfaction"), N_("0-1")),
+    "trust": (N_("Trust"), N_("0-1")),
+    "payment_record": (N_("Payment record"), "share"),
+    "collection_rate": (N_("Collection, year to date"), "share"),
+    "collection_rate_month": (N_("Collection of what was due this month"), "share"),
+    "arrears_yuan": (N_("Arrears"), N_("yuan")),
+    "receivable_yuan": (N_("Unpaid fees"), N_("yuan")),
+    "billed_yuan": (N_("Fees billed"), N_("yuan per month")),
+    "paid_yuan": (N_("Fees paid"), N_("yuan per month")),
+    "written_off_yuan": (N_("Fees written off"), N_("yuan per month")),
+    "firm_revenue_yuan": (N_("Firm revenue"), N_("yuan per month")),
+    "firm_cost_yuan": (N_("Firm cost"), N_("yuan per month")),
+    "firm_margin": (N_("Firm margin"), "share"),
+    "firm_cash_yuan": (N_("Firm cash"), N_("yuan")),
+    "firm_payout_yuan": (N_("Remitted to the parent company"), N_("yuan")),
+    "firm_staff": (N_("Firm staff"), N_("full-time staff")),
+    "firm_active": (N_("Regular firm in place"), "share"),
+    "firm_serial": (N_("Providers so far"), N_("count")),
+    "service_cost_yuan": (N_("Service cost"), N_("yuan per month")),
+    "subsidy_yuan": (N_("Subsidy"), N_("yuan per month")),
+    "public_income_to_firm_yuan": (N_("Public income to the firm"), N_("yuan per month")),
+    "owners_account_yuan": (N_("Owners' account"), N_("yuan")),
+    "fund_balance_yuan": (N_("Maintenance fund"), N_("yuan")),
+    "fund_collection_rate": (N_("Fund top-up collected"), "share"),
+    "complaints": (N_("Hotline complaints"), N_("per month")),
+    "suits_filed": (N_("Suits filed"), N_("per month")),
+    "min_wage_yuan": (N_("Minimum wage"), N_("yuan per month")),
+    "assessment_score": (N_("District assessment score"), N_("0-100")),
 }
 
 #: The six outcomes of :func:`plot_overview` (and of the dashboard).
@@ -144,19 +147,26 @@ COLOURS = {
 # helpers
 # ==============================================================================================
 def _axes(ax: Axes | None, figsize: tuple[float, float] = (6.4, 3.6)) -> Axes:
+    # Every plot function passes here first, also with the caller's axes: the Chinese font must
+    # be in matplotlib's family list before any text is created.
+    from feesim.surfaces.fonts import register
+
+    register()
     if ax is not None:
         return ax
     import matplotlib.pyplot as plt
 
-    _, ax = plt.subplots(figsize=figsize, layout="constrained")
+    _fig, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax
 
 
 def _label(column: str) -> tuple[str, str]:
+    """Title and unit of a column (translated; the unit "share" stays the code it is)."""
     if column in OUTCOMES:
-        return OUTCOMES[column]
+        name, unit = OUTCOMES[column]
+        return (_(name), unit if unit == "share" else _(unit))
     if column.startswith("fee_"):
-        return (f"Fee, {column[4:]}", "yuan/m² per month")
+        return (_("Fee, {type}").format(type=column[4:]), _("yuan/m² per month"))
     return (column.replace("_", " ").capitalize(), "")
 
 
@@ -297,7 +307,7 @@ def plot_outcome(
         )
     _style(ax, column, title)
     if x == "month":
-        ax.set_xlabel("month", fontsize="small")
+        ax.set_xlabel(_("month"), fontsize="small")
     else:
         _date_axis(ax)
     if label is not None:
@@ -381,11 +391,11 @@ def plot_compare(
 
 
 _EVENT_STYLE = {
-    "fee_changed": ("fee change", "#2e7d32", "-"),
-    "rolled_back": ("rollback", "#ef6c00", "-"),
-    "firm_exit": ("firm leaves", "#6a1b9a", "--"),
-    "firm_hired": ("new firm", "#1565c0", "--"),
-    "notice": ("notice given", "#6a1b9a", ":"),
+    "fee_changed": (N_("fee change"), "#2e7d32", "-"),
+    "rolled_back": (N_("rollback"), "#ef6c00", "-"),
+    "firm_exit": (N_("firm leaves"), "#6a1b9a", "--"),
+    "firm_hired": (N_("new firm"), "#1565c0", "--"),
+    "notice": (N_("notice given"), "#6a1b9a", ":"),
 }
 
 
@@ -401,8 +411,9 @@ def mark_events(
     """Vertical lines at fee changes, rollbacks, notices, exits and new firms, and at votes."""
     ev = result.events[(result.events["run"] == run) & result.events["event"].isin(events)]
     seen: set[str] = set()
-    for _, e in ev.iterrows():
+    for _row, e in ev.iterrows():
         name, colour, style = _EVENT_STYLE[str(e["event"])]
+        name = _(name)
         xv = _x_values(result, np.array([int(e["month"])]), x)[0]
         ax.axvline(
             xv, color=colour, ls=style, lw=1, alpha=0.8, label=None if name in seen else name
@@ -410,10 +421,11 @@ def mark_events(
         seen.add(name)
     if votes and len(result.votes):
         vs = result.votes[result.votes["run"] == run]
-        for _, v in vs.iterrows():
+        for _row, v in vs.iterrows():
             xv = _x_values(result, np.array([int(v["month"])]), x)[0]
-            ax.axvline(xv, color="0.4", ls=":", lw=1, label=None if "vote" in seen else "vote")
-            seen.add("vote")
+            vote = _("vote")
+            ax.axvline(xv, color="0.4", ls=":", lw=1, label=None if vote in seen else vote)
+            seen.add(vote)
     return ax
 
 
@@ -444,6 +456,9 @@ def plot_overview(
     -------
     numpy.ndarray of matplotlib.axes.Axes
     """
+    from feesim.surfaces.fonts import register
+
+    register()
     nrows = -(-len(columns) // ncols)
     if fig is None:
         import matplotlib.pyplot as plt
@@ -544,12 +559,17 @@ def plot_vote(
     ax.grid(True, axis="y", alpha=0.3)
     ax.tick_params(labelsize="small")
     if not bars:
-        ax.set_title("Owners' vote", fontsize="medium", loc="left")
-        ax.text(0.5, 0.5, "no vote yet", ha="center", va="center", transform=ax.transAxes)
+        ax.set_title(_("Owners' vote"), fontsize="medium", loc="left")
+        ax.text(0.5, 0.5, _("no vote yet"), ha="center", va="center", transform=ax.transAxes)
         ax.set_xticks([])
         return ax
     names = ["turnout_heads", "turnout_area", "approval_heads", "approval_area"]
-    labels = ["turnout\nheads", "turnout\narea", "approval\nheads", "approval\narea"]
+    labels = [
+        _("turnout\nowners"),
+        _("turnout\narea"),
+        _("approval\nowners"),
+        _("approval\narea"),
+    ]
     colours = ["#90a4ae", "#607d8b", COLOURS["yes"], "#0d47a1"]
     xs = np.arange(4)
     heights = np.array([bars[n] for n in names])
@@ -561,11 +581,11 @@ def plot_vote(
     approve = 0.75 if bars["supermajority"] else 0.5
     ax.hlines(2 / 3, -0.4, 1.4, colors="0.2", linestyles="--", lw=1)
     ax.hlines(approve, 1.6, 3.4, colors="0.2", linestyles="--", lw=1)
-    ax.text(0.5, 2 / 3 + 0.02, "quorum 2/3", ha="center", fontsize="x-small")
+    ax.text(0.5, 2 / 3 + 0.02, _("quorum 2/3"), ha="center", fontsize="x-small")
     ax.text(
         2.5,
         approve + 0.02,
-        f"pass > {approve:.0%}" if approve == 0.5 else "pass 3/4",
+        _("pass > {p}").format(p=f"{approve:.0%}") if approve == 0.5 else _("pass 3/4"),
         ha="center",
         fontsize="x-small",
     )
@@ -582,14 +602,16 @@ def plot_vote(
                 fontweight="bold",
             )
     ax.set_xticks(xs, labels, fontsize="x-small")
+    from feesim.surfaces.summaries import matter_name, vote_result
+
     if bars["runs"] > 1:
-        verdict = f"passed in {bars['passed']:.0%} of {bars['runs']} runs"
-    elif bars["passed"]:
-        verdict = "passed"
+        verdict = _("passed in {p} of {n} runs").format(p=f"{bars['passed']:.0%}", n=bars["runs"])
     else:
-        verdict = "rejected" if bars["quorum_met"] else "no quorum"
+        verdict = vote_result(bool(bars["passed"]), bool(bars["quorum_met"]))
     ax.set_title(
-        f"Vote in month {bars['month']} ({bars['matter']}): {verdict}",
+        _("Vote in month {month} ({matter}): {verdict}").format(
+            month=bars["month"], matter=matter_name(bars["matter"], plain=True), verdict=verdict
+        ),
         fontsize="medium",
         loc="left",
     )
@@ -601,7 +623,7 @@ def plot_campaign(result: SimulationResult, ax: Axes | None = None, campaign: in
     ax = _axes(ax, figsize=(5.0, 3.4))
     c = result.campaigns
     if c.empty:
-        ax.text(0.5, 0.5, "no campaign", ha="center", va="center", transform=ax.transAxes)
+        ax.text(0.5, 0.5, _("no campaign"), ha="center", va="center", transform=ax.transAxes)
         return ax
     ids = sorted(c["campaign"].unique())
     if campaign >= len(ids):
@@ -617,8 +639,8 @@ def plot_campaign(result: SimulationResult, ax: Axes | None = None, campaign: in
         ax.fill_between(days, lo, hi, color=COLOURS["band"], alpha=0.3, lw=0)
     ax.set_ylim(0, 1.02)
     _percent_axis(ax)
-    ax.set_xlabel("days since the bills went out", fontsize="small")
-    ax.set_title("Campaign: share of the bill paid", fontsize="medium", loc="left")
+    ax.set_xlabel(_("days since the bills went out"), fontsize="small")
+    ax.set_title(_("Campaign: share of the bill paid"), fontsize="medium", loc="left")
     ax.grid(True, alpha=0.3)
     return ax
 
@@ -643,17 +665,17 @@ def community_grid(
             np.where(frame["payment_record"].to_numpy() >= 0.5, 1, 2),
         )
         legend = [
-            ("paid up", COLOURS["paid"]),
-            ("bill open, pays regularly", COLOURS["open"]),
-            ("not paying", COLOURS["unpaid"]),
+            (_("paid up"), COLOURS["paid"]),
+            (_("bill open, pays regularly"), COLOURS["open"]),
+            (_("not paying"), COLOURS["unpaid"]),
         ]
     elif color_by == "vote":
         voted = frame["voted"].to_numpy(dtype=bool)
         code = np.where(voted, np.where(frame["approved"].to_numpy(dtype=bool), 0, 1), 2)
         legend = [
-            ("yes", COLOURS["yes"]),
-            ("no", COLOURS["no"]),
-            ("did not vote", COLOURS["absent"]),
+            (_("yes"), COLOURS["yes"]),
+            (_("no"), COLOURS["no"]),
+            (_("did not vote"), COLOURS["absent"]),
         ]
     else:
         raise ConfigError(f"color_by: got {color_by!r}; expected 'payment' or 'vote'")
@@ -703,7 +725,7 @@ def plot_community(
 
     ax = _axes(ax, figsize=(6.4, 3.6))
     grid, legend = community_grid(frame, color_by, max_columns)
-    cmap = ListedColormap([c for _, c in legend])
+    cmap = ListedColormap([c for _lab, c in legend])
     ax.imshow(
         np.ma.masked_invalid(grid),
         cmap=cmap,
@@ -721,14 +743,18 @@ def plot_community(
         if color_by == "payment":
             share = float(frame["paying"].mean()) if n else float("nan")
             regular = float((frame["payment_record"] >= 0.5).mean()) if n else float("nan")
-            title = f"Households by stairwell: {share:.0%} paid up, {regular:.0%} pay regularly"
+            title = _("Households by stairwell: {a} paid up, {b} pay regularly").format(
+                a=f"{share:.0%}", b=f"{regular:.0%}"
+            )
         else:
             voted = frame["voted"].astype(bool)
             yes = float(frame.loc[voted, "approved"].mean()) if voted.any() else float("nan")
             title = (
-                f"Latest vote by stairwell: {voted.mean():.0%} of units voted, {yes:.0%} yes"
+                _("Latest vote by stairwell: {a} of units voted, {b} yes").format(
+                    a=f"{voted.mean():.0%}", b=f"{yes:.0%}"
+                )
                 if voted.any()
-                else "Latest vote by stairwell: no ballots"
+                else _("Latest vote by stairwell: no ballots")
             )
     ax.set_title(title, fontsize="medium", loc="left")
     ax.legend(
@@ -749,29 +775,59 @@ def plot_cycle(
     run: int | None = None,
     color: str | None = None,
     label: str | None = None,
+    until: int | None = None,
+    years: bool = True,
 ) -> Axes:
-    """A run's path in the quality-collection plane, one point per year (December).
+    """A run's path in the quality-collection plane: one point per calendar year, in order.
 
-    Collection is the year-to-date rate at December; quality is the December value. The first
-    point is month 0. For several runs the median path is drawn unless ``run`` is given.
+    Each point is a December: the service quality delivered that month and the share of the
+    year's bills paid by the year's end (the year-to-date collection rate at December, a whole
+    year's figure). Arrows lead from each year to the next; ``years`` labels the points; the
+    first year is a square. ``until`` (a month) stops the path at the last December before it
+    (e.g. the firm's exit). For several runs the median path is drawn unless ``run`` is given.
+
+    Partial years are left out: a year-to-date rate early in a year (month 0 of a run starting
+    in January is one month's bills) is not a year's collection.
     """
     ax = _axes(ax, figsize=(4.8, 4.0))
     s = result.series if run is None else result.series[result.series["run"] == run]
-    first = s[s["month"] == s["month"].min()]
     dec = s[s["calendar_month"] == 12]
-    pts = pd.concat([first, dec]).groupby("month")[["service_quality", "collection_rate"]].median()
+    if until is not None:
+        dec = dec[dec["month"] < until]
+    pts = dec.groupby(["month", "year"])[["service_quality", "collection_rate"]].median()
     colour = color or COLOURS["line"]
-    ax.plot(pts["service_quality"], pts["collection_rate"], "-o", color=colour, ms=3, label=label)
-    ax.plot(pts["service_quality"].iloc[:1], pts["collection_rate"].iloc[:1], "s", color=colour)
+    x = pts["service_quality"].to_numpy()
+    y = pts["collection_rate"].to_numpy()
+    ax.plot(x, y, "o", color=colour, ms=4, label=label)
+    if len(x):
+        ax.plot(x[:1], y[:1], "s", color=colour, ms=7)
+    for k in range(len(x) - 1):
+        ax.annotate(
+            "",
+            xy=(x[k + 1], y[k + 1]),
+            xytext=(x[k], y[k]),
+            arrowprops={"arrowstyle": "->", "color": colour, "lw": 1.2, "shrinkA": 3, "shrinkB": 3},
+        )
+    if years:
+        for (_m, year), xi, yi in zip(pts.index, x, y, strict=True):
+            ax.annotate(
+                str(year),
+                (xi, yi),
+                xytext=(4, 4),
+                textcoords="offset points",
+                fontsize="x-small",
+                color=colour,
+            )
     _plane_style(ax)
+    ax.set_ylabel(_("collection (share of the year's bills paid by December)"), fontsize="small")
     if label:
         ax.legend(fontsize="small")
     return ax
 
 
 def _plane_style(ax: Axes) -> None:
-    ax.set_xlabel("service quality (1 = liveable standard)", fontsize="small")
-    ax.set_ylabel("collection", fontsize="small")
+    ax.set_xlabel(_("service quality (1 = liveable standard)"), fontsize="small")
+    ax.set_ylabel(_("collection"), fontsize="small")
     _percent_axis(ax)
     ax.set_ylim(0, 1.02)
     ax.set_xlim(0, 1.1)
@@ -791,12 +847,12 @@ def _state_colour(k: int, n: int) -> str:
 
 def _state_name(k: int, n: int) -> str:
     if n == 1:
-        return "single stable state"
+        return _("single stable state")
     if k == 0:
-        return "low trap"
+        return _("low trap")
     if k == n - 1:
-        return "high equilibrium"
-    return f"state {k}"
+        return _("high equilibrium")
+    return _("state {k}").format(k=k)
 
 
 def plot_phase_diagram(diagram: PhaseDiagram, ax: Axes | None = None) -> Axes:
@@ -808,7 +864,7 @@ def plot_phase_diagram(diagram: PhaseDiagram, ax: Axes | None = None) -> Axes:
     ax = _axes(ax, figsize=(5.6, 4.0))
     t = diagram.table
     n = diagram.n_states
-    for _, s in diagram.states.iterrows():
+    for _row, s in diagram.states.iterrows():
         k = int(s["state"])
         colour = _state_colour(k, n)
         ax.axhline(s["collection"], color=colour, lw=1, ls="--", alpha=0.7)
@@ -833,19 +889,31 @@ def plot_phase_diagram(diagram: PhaseDiagram, ax: Axes | None = None) -> Axes:
             edgecolors="0.4",
             s=28,
             zorder=3,
-            label="not settled",
+            label=_("not settled"),
         )
     for th in diagram.thresholds:
         if np.isfinite(th):
             ax.axvline(th, color="0.2", ls=":", lw=1.2)
-            ax.text(th, 0.02, f" threshold {th:.2f}", fontsize="small", rotation=90, va="bottom")
+            ax.text(
+                th,
+                0.02,
+                " " + _("threshold {x}").format(x=f"{th:.2f}"),
+                fontsize="small",
+                rotation=90,
+                va="bottom",
+            )
     ax.set_xlim(-0.02, 1.02)
     ax.set_ylim(0, 1.05)
     _percent_axis(ax)
     if diagram.variable == "collection":
         _percent_axis(ax, "x")
-    ax.set_xlabel(f"starting {diagram.variable}", fontsize="small")
-    ax.set_ylabel(f"collection after {diagram.meta.get('years')} years", fontsize="small")
+    start_label = (
+        _("starting collection") if diagram.variable == "collection" else _("starting trust")
+    )
+    ax.set_xlabel(start_label, fontsize="small")
+    ax.set_ylabel(
+        _("collection after {n} years").format(n=diagram.meta.get("years")), fontsize="small"
+    )
     ax.set_title(diagram.meta.get("scenario", ""), fontsize="medium", loc="left")
     ax.grid(True, alpha=0.3)
     ax.tick_params(labelsize="small")
@@ -870,7 +938,7 @@ def plot_phase_plane(
         colour = _state_colour(state, n) if state >= 0 else "0.6"
         ax.plot(path["quality"], path["collection"], color=colour, lw=0.8, alpha=0.55)
         ax.plot(path["quality"].iloc[0], path["collection"].iloc[0], "o", color=colour, ms=2.5)
-    for _, s in diagram.states.iterrows():
+    for _row, s in diagram.states.iterrows():
         k = int(s["state"])
         ax.plot(
             s["quality"],
@@ -882,12 +950,12 @@ def plot_phase_plane(
             label=f"{_state_name(k, n)} ({s['collection']:.0%})",
         )
     if live is not None and len(live):
-        ax.plot(live["quality"], live["collection"], color="black", lw=2, label="this run")
+        ax.plot(live["quality"], live["collection"], color="black", lw=2, label=_("this run"))
         ax.plot(live["quality"].iloc[-1], live["collection"].iloc[-1], "o", color="black", ms=6)
     _plane_style(ax)
-    ax.set_ylabel("collection (trailing 12 months)", fontsize="small")
+    ax.set_ylabel(_("collection (trailing 12 months)"), fontsize="small")
     ax.legend(fontsize="x-small", loc="lower right")
-    ax.set_title("The cycle in the quality-collection plane", fontsize="medium", loc="left")
+    ax.set_title(_("The cycle in the quality-collection plane"), fontsize="medium", loc="left")
     return ax
 
 
@@ -928,10 +996,13 @@ def plot_sensitivity(
     )
     for name in names:
         result.check_outcome(name)
+    from feesim.surfaces.fonts import register
+
+    register()
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, axes = plt.subplots(
+        _fig, axes = plt.subplots(
             1,
             len(names),
             figsize=(2.2 + 2.9 * len(names), 0.9 + 0.32 * len(result.factors)),
@@ -973,10 +1044,10 @@ def plot_sensitivity(
                     color=colour,
                     xerr=np.clip(err, 0, None),
                     error_kw={"lw": 0.8, "capsize": 2},
-                    label=("first-order S1", "total ST")[k],
+                    label=(_("first-order S1"), _("total ST"))[k],
                 )
             a.set_xlim(left=min(0.0, a.get_xlim()[0]))
-            a.set_xlabel("share of variance", fontsize="small")
+            a.set_xlabel(_("share of variance"), fontsize="small")
         else:
             v = sub["mu_star"].to_numpy(dtype=float)
             err = np.vstack(
@@ -992,11 +1063,11 @@ def plot_sensitivity(
                 color="#1565c0",
                 xerr=np.clip(err, 0, None),
                 error_kw={"lw": 0.8, "capsize": 2},
-                label="mu* (mean |effect|)",
+                label=_("mu* (mean |effect|)"),
             )
-            a.plot(sub["sigma"], y, "o", color="#ef6c00", ms=4, label="sigma")
+            a.plot(sub["sigma"], y, "o", color="#ef6c00", ms=4, label=_("sigma"))
             unit = f" ({row['unit']})" if row["unit"] else ""
-            a.set_xlabel(f"effect over the range{unit}", fontsize="small")
+            a.set_xlabel(_("effect over the range") + unit, fontsize="small")
         a.axvline(0, color="0.3", lw=0.6)
         a.set_yticks(y, labels)
         a.set_title(str(row["label"]), fontsize="medium", loc="left")

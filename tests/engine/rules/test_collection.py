@@ -109,3 +109,20 @@ def test_suits_are_filed_where_they_pay_and_deterrence_saturates(model):
     d = collection.deterrence(np.array([0.0, 1.0, 3.0, 100.0]), 1.0)
     np.testing.assert_allclose(d[:3], [0.0, 0.5, 0.75])
     assert d[3] < 1.0
+
+
+# -- from the tests of the land branch that hold on this engine --
+def test_long_term_debtors_not_yet_sued_are_eligible(model):
+    hh = model.hh
+    hh.arrears[:] = 0
+    hh.arrears[:5] = 1_000_000  # 10,000 yuan owed
+    monthly = np.full(hh.n, 5_000.0)  # 50 yuan a month
+    eligible = collection.eligible_debtors(hh, monthly, threshold_months=6)
+    assert eligible[:5].all() and not eligible[5:].any()
+    hh.suit_month[0] = 3
+    assert not collection.eligible_debtors(hh, monthly, 6)[0]  # already sued
+    # Exactly the threshold counts; just below it does not.
+    hh.arrears[1] = 30_000 - hh.owed_cycle[1] - hh.overdue[1]
+    hh.arrears[2] = 30_000 - hh.owed_cycle[2] - hh.overdue[2] - 1
+    eligible = collection.eligible_debtors(hh, monthly, 6)
+    assert eligible[1] and not eligible[2]

@@ -84,3 +84,22 @@ def test_a_surge_is_a_jump_above_chance_and_the_city_s_average(month):
     assert few[0].sum() < SURGE_MIN_COMPLAINTS and not surge(few, month, area)[0]
     # Only the last three months count as recent: a jump a month earlier is past.
     assert not surge(_record(month - 1, 8, 1), month + 2, area)[0]
+
+
+# -- from the tests of the land branch that hold on this engine --
+def test_counts_use_common_random_numbers_per_run(setup, small_scenario):
+    hh, beh = setup
+    sat = np.full(hh.n, 0.2, dtype=np.float32)
+    p = _perception(seen=0.4, anchor=0.6)
+    a = count(hh, sat, p, beh, Streams(4), 3)
+    assert a.dtype.kind == "i" and a.shape == (1,)
+    assert count(hh, sat, p, beh, Streams(4), 3)[0] == a[0]  # same seed and month: same draw
+    draws = {int(count(hh, sat, p, beh, Streams(4), t)[0]) for t in range(6)}
+    assert len(draws) > 1  # months draw afresh
+    # Two runs: counted apart.
+    hh2 = build_households([small_scenario, small_scenario], Streams(1))
+    beh2 = run_values(BehaviourRuns, [small_scenario.behaviour] * 2)
+    p2 = Perception.start(np.array([0.6, 0.6]), np.ones((2, 2)))
+    sat2 = np.where(hh2.run == 0, 0.5, 0.0).astype(np.float32)
+    per_run = np.array([count(hh2, sat2, p2, beh2, Streams(5), t) for t in range(20)]).sum(0)
+    assert per_run[1] > per_run[0]

@@ -10,6 +10,7 @@ from feesim.engine.population import build_households
 from feesim.engine.rng import Streams
 from feesim.engine.rules.complaints import TYPICAL_RATE
 from feesim.engine.rules.evaluation import (
+    ASSESSMENT_QUALITY_WEIGHT,
     PROMISE_TOLERANCE,
     assess,
     assessment_score,
@@ -100,3 +101,37 @@ def test_evaluations_fall_due_every_few_months_from_their_start(
     setting.eval_every[:], setting.eval_start[:] = every, start
     due = [t for t in range(18) if evaluations_due(t, setting).size]
     assert due == months
+
+
+# -- from the tests of the land branch that hold on this engine --
+def test_assessment_weighs_inspected_service_and_residents_verdict():
+    q, std = np.array([0.0, 0.5, 1.0, 2.0]), np.ones(4)
+    s = assessment_score(q, std, np.array([0.0, 0.5, 0.6, 1.0]))
+    w = ASSESSMENT_QUALITY_WEIGHT
+    assert s[0] == pytest.approx(100 * (1 - w) * 0.25) and s[-1] == pytest.approx(100.0)
+    assert s[1] == pytest.approx(100 * (w * 0.5 + (1 - w) * 0.75))
+    assert np.all(np.diff(s) > 0) and np.all((s >= 0) & (s <= 100))
+    # Neutral residents (0.5) give the residents' part 75; at 0.75 and above, full marks.
+    np.testing.assert_allclose(
+        assessment_score(np.ones(3), np.ones(3), np.array([0.5, 0.75, 0.9])),
+        [100 * (w + (1 - w) * 0.75), 100.0, 100.0],
+    )
+
+
+def test_resident_scores_hold_the_firm_to_its_promises(small_scenario):
+    hh = build_households([small_scenario] * 3, Streams(1))
+    firms = FeeModel([small_scenario] * 3, rng=1).firms
+    firms.q[:] = 0.5
+    firms.tier_q[:] = 0.5
+    firms.floor_q[:] = [0.0, 0.0, 0.0]
+    firms.commit_q[:] = [0.0, 0.0, 0.0]
+    sat = np.full(hh.n, 0.5, dtype=np.float32)
+    base = resident_scores(hh, sat, firms)
+    np.testing.assert_allclose(base, 75.0)
+    # A voted package (floor) or a committed investment above what is delivered lowers it.
+    firms.floor_q[:] = [0.0, 1.0, 0.0]
+    firms.commit_q[:] = [0.0, 0.0, 0.625]
+    scores = resident_scores(hh, sat, firms)
+    assert scores[0] == pytest.approx(75.0)
+    assert scores[1] == pytest.approx(100 * (0.5 * 0.5 + 0.25))
+    assert scores[2] == pytest.approx(100 * (0.5 * 0.8 + 0.25))

@@ -107,3 +107,21 @@ def test_finished_works_show_cost_the_owners_their_share_and_may_upgrade_the_tie
     public_works(5, 0, sc, p, tier, 1000.0, 0.02, record)
     assert tier[0] == TIER_QUALITY["liveable"]
     assert [e[2] for e in log] == ["renovation", "tier_upgrade"]
+
+
+# -- from the tests of the land branch that hold on this engine --
+def test_a_given_wage_grows_each_adjustment_month_but_not_at_the_start():
+    sc = feesim.Scenario().with_changes(
+        **{
+            "simulation.start": "2024-07",
+            "simulation.months": 25,
+            "government.min_wage_yuan": 2000.0,
+            "government.wage_growth": 0.05,
+            "government.wage_adjust_month": 7,
+        }
+    )
+    from feesim.engine.rules.government import min_wage_path
+
+    w = min_wage_path(sc)
+    assert w[0] == 2000.0 and w[11] == 2000.0  # month 0 is July: no rise yet
+    assert w[12] == pytest.approx(2100.0) and w[24] == pytest.approx(2000.0 * 1.05**2)

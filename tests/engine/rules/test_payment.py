@@ -36,19 +36,31 @@ def setup(small_scenario):
         pay_burden=15.0,
         pay_endorsement=1.0,
         absentee_response=0.5,
+        pay_habit=2.0,
+        pay_enforcement=1.0,
+        pay_enforcement_fr=3.0,
     )
     hh = build_households([small_scenario], Streams(2))
     return hh, payment_coefficients(hh, run_values(BehaviourRuns, [beh]))
 
 
-def _z(setup, satisfaction=0.5, trust=0.5, neighbours=0.5, burden=0.02, endorsed=0.0):
+def _z(
+    setup, satisfaction=0.5, trust=0.5, neighbours=0.5, burden=0.02, endorsed=0.0, enforcement=None
+):
     hh, coef = setup
     full = lambda v: np.full(hh.n, v, dtype=F32)
     saved = hh.endorsed.copy()
     hh.endorsed[:] = endorsed
     try:
         return propensity(
-            hh, coef, full(satisfaction), full(trust), full(neighbours), full(burden), F32(0)
+            hh,
+            coef,
+            full(satisfaction),
+            full(trust),
+            full(neighbours),
+            full(burden),
+            F32(0),
+            None if enforcement is None else full(enforcement),
         )
     finally:
         hh.endorsed[:] = saved
@@ -138,3 +150,41 @@ def test_payers_settle_this_year_s_bills_and_arrears_only_when_demanded(small_sc
     assert np.all(hh.demand_month[pays & demanded] == 9) and np.all(hh.demand_month[~demanded] == 0)
     np.testing.assert_array_equal(settle_fund(hh, pays), [120 * 5, 120 * 5])
     assert np.all(hh.owed_fund[~pays] == 5) and np.all(hh.owed_fund[pays] == 0)
+
+
+# -- from the tests of the land branch that hold on this engine --
+@pytest.mark.parametrize(
+    ("name", "low", "high"),
+    [("satisfaction", 0.2, 0.8), ("trust", 0.2, 0.8), ("enforcement", 0.0, 1.0)],
+)
+def test_propensity_rises_with_satisfaction_trust_and_enforcement(setup, name, low, high):
+    hh, _ = setup
+    lo, hi = _z(setup, **{name: low}), _z(setup, **{name: high})
+    assert np.all(hi >= lo)
+    if name != "satisfaction":
+        assert np.all(hi > lo)
+    else:  # unconditional payers weigh the service least, but all weigh it
+        for t in (CC, FR, UP):
+            assert np.all(hi[hh.htype == t] > lo[hh.htype == t])
+
+
+def test_free_riders_respond_most_to_enforcement(setup):
+    hh, _ = setup
+    gain = _z(setup, enforcement=1.0) - _z(setup)
+    np.testing.assert_allclose(gain[hh.htype == FR], 3.0, atol=1e-5)
+    np.testing.assert_allclose(gain[hh.htype == CC], 1.0, atol=1e-5)
+    np.testing.assert_allclose(gain[hh.htype == UP], 1.0, atol=1e-5)
+
+
+def test_the_own_record_and_the_community_offset_shift_the_log_odds(setup):
+    hh, coef = setup
+    base = _z(setup)
+    saved = hh.habit.copy()
+    try:
+        hh.habit[:] = saved + F32(0.25)
+        np.testing.assert_allclose(_z(setup) - base, 2.0 * 0.25, atol=1e-5)
+    finally:
+        hh.habit[:] = saved
+    full = lambda v: np.full(hh.n, v, dtype=F32)
+    shifted = propensity(hh, coef, full(0.5), full(0.5), full(0.5), full(0.02), F32(0.7))
+    np.testing.assert_allclose(shifted - base, 0.7, atol=1e-5)

@@ -10,11 +10,13 @@ from feesim.engine.rng import Streams
 from feesim.engine.rules.perception import (
     GOVERNANCE_CAP,
     PERSONAL_CAP,
+    RENOVATION_DECAY,
     Perception,
     add_personal,
     attitudes,
     change_fee,
     community_satisfaction,
+    household_trust,
     monthly_retention,
     relax_endorsement,
     relax_personal,
@@ -124,3 +126,46 @@ def test_a_voted_fee_is_accepted_by_the_share_that_approved(small_scenario):
     change_fee(state, p, 0, before * 1.2, accepted=0.75)
     np.testing.assert_allclose(state.fee[0, :2], before * 1.2)
     np.testing.assert_allclose(p.fee_anchor[0, :2], before * (1 + 0.75 * 0.2))
+
+
+# -- from the tests of the land branch that hold on this engine --
+def test_satisfaction_is_quality_against_what_the_fee_should_buy(beh):
+    # At the anchors, satisfaction is 0.5 + sat_level * (q - min(1, fee / full_fee)).
+    s = _satisfaction(beh, 0.6)
+    np.testing.assert_allclose(s, 0.5 + beh.value("sat_level", 0) * (0.6 - FEE / FULL))
+    # A fee above the full-service fee asks no more than full service.
+    dear = _satisfaction(beh, 0.6, fee=FULL * 2, anchor_fee=FULL * 2)
+    np.testing.assert_allclose(dear, 0.5 + beh.value("sat_level", 0) * (0.6 - 1.0))
+
+
+def test_perception_lags_delivery_and_anchors_follow_it(beh):
+    p = Perception.start(np.array([0.5]), FEE)
+    before = community_satisfaction(p, FEE, FULL, beh)
+    update_perception(p, np.array([0.9]), FEE, lag=0.5, anchor_months=24.0)
+    assert p.quality[0] == pytest.approx(0.7)
+    assert p.anchor[0] == pytest.approx(0.5 + (0.7 - 0.5) / 24.0)
+    # Visible improvement over what residents are used to wins goodwill.
+    assert np.all(community_satisfaction(p, FEE, FULL, beh) > before)
+    # The fee anchor moves towards the fee charged at the anchor rate.
+    update_perception(p, np.array([0.9]), FEE * 2, lag=0.5, anchor_months=24.0)
+    np.testing.assert_allclose(p.fee_anchor, FEE * (1 + 1 / 24.0))
+
+
+def test_renovation_boost_is_seen_and_fades():
+    p = Perception.start(np.array([0.5]), FEE)
+    p.facility[:] = 0.2
+    assert p.seen_quality[0] == pytest.approx(0.7)
+    update_perception(p, np.array([0.5]), FEE, lag=0.5, anchor_months=24.0)
+    assert p.facility[0] == pytest.approx(0.2 * (1 - RENOVATION_DECAY))
+
+
+def test_household_trust_adds_disposition_experience_and_the_community_stock(small_scenario):
+    hh = build_households([small_scenario], Streams(1))
+    p = Perception.start(np.array([0.5]), FEE)
+    t0 = household_trust(hh, p)
+    p.trust[:] = 0.05
+    hh.trust_personal[:5] = -0.1
+    t1 = household_trust(hh, p)
+    inside = (t0 > 0.2) & (t0 < 0.8)  # away from the clip
+    expected = t0 + 0.05 + np.where(np.arange(hh.n) < 5, -0.1, 0.0)
+    np.testing.assert_allclose(t1[inside], expected[inside], atol=1e-6)

@@ -187,7 +187,7 @@ def test_multi_unit_owners_are_one_head_with_summed_area(small_scenario):
 
 
 def test_vote_tables_report_turnout_and_approval_both_ways(small_scenario):
-    result = feesim.simulate(small_scenario, seed=2)
+    result = feesim.simulate(small_scenario, rng=2)
     votes = result.votes
     assert len(votes) >= 1
     v = votes.iloc[0]

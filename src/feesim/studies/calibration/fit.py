@@ -48,6 +48,7 @@ from tqdm.auto import tqdm
 from feesim.config.behaviour import Behaviour
 from feesim.errors import ConfigError
 from feesim.protocol import load_result, save_result
+from feesim.seeding import rng_alias, root_seed
 from feesim.studies.calibration.data import CaseData, Target
 from feesim.studies.calibration.moments import MomentSet, SimOutcome, SimSettings, Simulator
 
@@ -297,8 +298,16 @@ class FitSettings:
     examples: bool = True
 
     @classmethod
-    def quick(cls, seed: int = 2025) -> FitSettings:
-        """A small budget (10-20 s): for tests and a first look."""
+    def quick(
+        cls, rng: int | np.random.SeedSequence | None = None, *, seed: int | None = None
+    ) -> FitSettings:
+        """A small budget (10-20 s): for tests and a first look.
+
+        ``rng`` is the root of the common random numbers (default 2025; ``seed``: its
+        deprecated alias), kept in :attr:`seed`.
+        """
+        seed = root_seed(rng_alias(rng, seed), "rng")
+        seed = 2025 if seed is None else seed
         return cls(
             replicates=1,
             max_households=120,
@@ -619,8 +628,14 @@ class Calibrator:
         return {p.name: float(th[p.name]) for p in self.parameters if p.kind == "case"}
 
     # -- simulation ----------------------------------------------------------------------------
-    def simulate(self, u: np.ndarray, seed: int | None = None) -> SimOutcome:
-        """Simulate all cases and examples at ``u`` (cached)."""
+    def simulate(
+        self, u: np.ndarray, rng: int | None = None, *, seed: int | None = None
+    ) -> SimOutcome:
+        """Simulate all cases and examples at ``u`` (cached).
+
+        ``rng``: the root seed (default: the settings'; ``seed`` is its deprecated alias).
+        """
+        seed = root_seed(rng_alias(rng, seed), "rng")
         seed = self.settings.seed if seed is None else seed
         u = np.clip(np.asarray(u, float), 0, 1)
         key = self.cache.key(u, seed)

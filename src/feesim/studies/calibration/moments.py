@@ -39,6 +39,7 @@ from feesim.config.behaviour import Behaviour
 from feesim.config.scenario import Scenario, load_scenario
 from feesim.engine.model import FeeModel
 from feesim.errors import ConfigError
+from feesim.seeding import rng_alias, root_seed
 from feesim.studies.calibration.cases import MONTHS, START, CaseDesign, case_scenario
 from feesim.studies.calibration.data import CaseData, Target
 from feesim.studies.calibration.records import RecordMoments, record_designs
@@ -244,7 +245,12 @@ class Simulator:
 
     # ------------------------------------------------------------------------------------------
     def simulate(
-        self, behaviour: Behaviour, seed: int, *, case_collection: float | None = None
+        self,
+        behaviour: Behaviour,
+        rng: int | None = None,
+        *,
+        case_collection: float | None = None,
+        seed: int | None = None,
     ) -> SimOutcome:
         """Run every case and example ``replicates`` times with ``behaviour``.
 
@@ -254,11 +260,15 @@ class Simulator:
         Parameters
         ----------
         behaviour : Behaviour
-        seed : int
+        rng : int
+            Root seed (``seed``: its deprecated alias).
         case_collection : float, optional
             Collection before the step of the generically mapped cases whose source gives none
             (default: the mapping's 0.80).
         """
+        seed = root_seed(rng_alias(rng, seed), "rng")
+        if seed is None:
+            raise ConfigError("rng: missing; expected the root seed of the simulation")
         S = self.settings.replicates
         put = lambda sc: dataclasses.replace(sc, behaviour=behaviour)
         batch = []

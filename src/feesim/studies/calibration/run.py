@@ -24,6 +24,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from feesim.io import atomic_write_text
+from feesim.seeding import rng_alias, root_seed
 from feesim.studies.calibration.data import (
     CaseData,
     Target,
@@ -152,11 +153,12 @@ def run_calibration(
     out: str | Path | None = None,
     *,
     quick: bool = False,
-    seed: int = 2025,
+    rng: int | np.random.SeedSequence | None = None,
     settings: FitSettings | None = None,
     fresh: bool = False,
     progress: bool = True,
     report: bool = True,
+    seed: int | None = None,
 ) -> CalibrationRun:
     """Run the calibration and write ``<out>/fitted/params-<version>.toml`` and the report.
 
@@ -167,17 +169,21 @@ def run_calibration(
         ``quick``, so a quick run never replaces the shipped fit).
     quick : bool
         Small budget (:meth:`FitSettings.quick`), 10-20 s.
-    seed : int
-        Root of the fit's common random numbers.
+    rng : int or SeedSequence, optional
+        Root of the fit's common random numbers (SPEC 7; default 2025).
     settings : FitSettings, optional
-        Explicit budget (overrides ``quick`` and ``seed``).
+        Explicit budget (overrides ``quick`` and ``rng``).
     fresh : bool
         Ignore the checkpoint and start again.
     progress : bool
         Show progress bars.
     report : bool
         Write ``REPORT.md`` and the figures.
+    seed : int, optional
+        Deprecated alias of ``rng``.
     """
+    seed = root_seed(rng_alias(rng, seed), "rng")
+    seed = 2025 if seed is None else seed
     t_all = time.perf_counter()
     base = calibration_dir()
     out_dir = Path(out) if out is not None else (base / "quick" if quick else base)

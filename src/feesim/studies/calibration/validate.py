@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from feesim.protocol import estimate, load_result, save_result
+from feesim.seeding import rng_alias, root_seed
 from feesim.studies.calibration.data import CaseData, Target, rounding_interval
 from feesim.studies.calibration.fit import Calibrator, EvaluationCache, FitResult, FitSettings
 from feesim.studies.calibration.moments import MomentSet, SimOutcome
@@ -407,13 +408,19 @@ class RecoveryResult:
 
 
 def synthetic_data(
-    calibrator: Calibrator, truth: dict[str, float], seed: int
+    calibrator: Calibrator,
+    truth: dict[str, float],
+    rng: int | None = None,
+    *,
+    seed: int | None = None,
 ) -> tuple[CaseData, list[Target]]:
     """Cases and targets as the model with ``truth`` would have reported them.
 
-    Each used figure is replaced by one simulated realisation (replicate 0, seed ``seed``)
-    printed to whole percentages; objective targets by the simulated examples' mean.
+    Each used figure is replaced by one simulated realisation (replicate 0, root seed ``rng``;
+    ``seed`` is its deprecated alias) printed to whole percentages; objective targets by the
+    simulated examples' mean.
     """
+    seed = root_seed(rng_alias(rng, seed), "rng")
     sim = calibrator.simulator.simulate(calibrator.behaviour(calibrator.unit(truth)), seed)
     c = sim.cases[sim.cases["replicate"] == 0].set_index("obs_id")
     frame = calibrator.cases.frame.copy()
@@ -464,11 +471,12 @@ def recovery(
     calibrator: Calibrator,
     truth: dict[str, float],
     *,
-    seed: int = 777,
+    rng: int | np.random.SeedSequence | None = None,
     settings: FitSettings | None = None,
     tolerance: dict[str, float] | None = None,
     cache: EvaluationCache | None = None,
     posterior_particles: int = 0,
+    seed: int | None = None,
 ) -> RecoveryResult:
     """Calibrate on data simulated from ``truth`` and compare.
 
@@ -482,14 +490,18 @@ def recovery(
         Gives the cases (their inputs), targets, parameters and simulation size.
     truth : dict
         Parameter values that generate the synthetic data.
-    seed : int
-        Seed of the synthetic "world" (different from the fit's seed).
+    rng : int or SeedSequence, optional
+        Seed of the synthetic "world" (SPEC 7; default 777, different from the fit's seed).
     settings : FitSettings, optional
         Budget of the recovery fit (default: the calibrator's).
     tolerance : dict, optional
         Allowed absolute error per parameter; default: a tenth of the search range.
     cache : EvaluationCache, optional
+    seed : int, optional
+        Deprecated alias of ``rng``.
     """
+    seed = root_seed(rng_alias(rng, seed), "rng")
+    seed = 777 if seed is None else seed
     cases, targets = synthetic_data(calibrator, truth, seed)
     cal = Calibrator(
         cases,

@@ -34,7 +34,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from feesim.config.params import default_of, param
-from feesim.config.scenario import Committee, Community, Firm, Government, Proposal
+from feesim.config.scenario import (
+    Committee,
+    Community,
+    Firm,
+    Government,
+    Proposal,
+    check_start,
+)
 from feesim.errors import ConfigError
 
 __all__ = [
@@ -443,8 +450,7 @@ class ForecastSettings:
     )
 
     def _validate(self, path: str) -> None:
-        if not _MONTH_RE.match(self.start):
-            raise _err(f"{path}.start", self.start, "a month as 'YYYY-MM', e.g. '2025-01'")
+        check_start(self.start, f"{path}.start")
 
 
 @dataclass(frozen=True)

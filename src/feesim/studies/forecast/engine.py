@@ -16,9 +16,12 @@ is not put to a vote; its branch *is* the status quo and every proposal figure e
 status-quo counterpart exactly. Its ``pass_probability`` is 1 (the fee it names is the fee in
 force, whatever happens) and the vote distributions are empty.
 
-Chunks are spread over worker processes (``workers``, default: up to two); with one worker
-everything runs in this process. A behaviour ensemble (:mod:`feesim.studies.forecast.ensemble`)
-spreads runs over parameter sets: run ``r`` uses member ``r % M``.
+Chunks are work units of :class:`feesim.studies.runner.Runner`: spread over worker processes
+(``workers``, default: up to two; with one worker everything runs in this process), over any
+:class:`concurrent.futures.Executor` the caller gives (``executor=``), or over a runner the
+caller keeps open across calls (``runner=``, as the step search does). A behaviour ensemble
+(:mod:`feesim.studies.forecast.ensemble`) spreads runs over parameter sets: run ``r`` uses
+member ``r % M``.
 """
 
 from __future__ import annotations
@@ -27,20 +30,17 @@ import concurrent.futures as cf
 import dataclasses
 import logging
 import math
-import multiprocessing
 import os
-import threading
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from feesim.config.behaviour import Behaviour
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
+from feesim.seeding import rng_alias, root_seed
 from feesim.studies.forecast.ensemble import apply_overrides, behaviour_ensemble
 from feesim.studies.forecast.mapping import ForecastInput
 from feesim.studies.forecast.outcomes import (
@@ -51,6 +51,7 @@ from feesim.studies.forecast.outcomes import (
     VoteOutcomes,
 )
 from feesim.studies.forecast.result import ForecastResult
+from feesim.studies.runner import Failed, Runner, available_cores
 
 __all__ = [
     "CHUNK_RUNS",
@@ -60,6 +61,8 @@ __all__ = [
     "BranchOutcome",
     "Runner",
     "VoteOutcomes",
+    "default_workers",
+    "forecast_runner",
     "run_branches",
     "run_forecast",
 ]
@@ -132,103 +135,42 @@ def _simulate(task: _Task) -> BranchOutcome:
 # running chunks
 # ==============================================================================================
 def default_workers() -> int:
-    """Worker processes used by default: the cores available, at most two."""
-    try:
-        n = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        n = os.cpu_count() or 1
-    return max(1, min(2, n))
+    """Worker processes used by default: the cores available, at most two.
 
-
-class Runner:
-    """Runs chunk tasks in this process or in a pool of worker processes.
-
-    Use as a context manager; the pool is created on first use and shut down on exit.
-
-    Parameters
-    ----------
-    workers : int, optional
-        Worker processes (default :func:`default_workers`); 1 runs everything in this process.
-    progress : bool, optional
-        Show a progress bar (default: when the output is a terminal).
+    A forecast of 1,000 runs is four batches (two per branch), so more workers than two mostly
+    add start-up time.
     """
-
-    def __init__(self, workers: int | None = None, progress: bool | None = None) -> None:
-        if workers is not None and workers < 1:
-            raise ConfigError(f"workers: got {workers!r}; expected an integer >= 1")
-        self.workers = default_workers() if workers is None else int(workers)
-        self.progress = progress
-        self._pool: cf.Executor | None = None
-
-    def __enter__(self) -> Runner:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        """Shut the pool down."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-
-    def _executor(self) -> cf.Executor:
-        if self._pool is None:
-            # Fork is fastest (workers inherit the imported model code) but is only safe from
-            # a single-threaded process; otherwise start workers from a fork server.
-            methods = multiprocessing.get_all_start_methods()
-            method = "fork" if "fork" in methods and threading.active_count() == 1 else None
-            if method is None and "forkserver" in methods:
-                method = "forkserver"
-            ctx = multiprocessing.get_context(method)
-            if method == "forkserver":
-                ctx.set_forkserver_preload(["feesim.studies.forecast.engine"])
-            self._pool = cf.ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx)
-        return self._pool
-
-    def map(self, tasks: Sequence[_Task], desc: str = "forecast") -> list[BranchOutcome]:
-        """Run ``tasks`` and return their outcomes in order."""
-        if self.workers == 1 or len(tasks) == 1:
-            out = []
-            with _bar(len(tasks), desc, self.progress) as bar:
-                for t in tasks:
-                    out.append(_simulate(t))
-                    bar.update()
-            return out
-        pool = self._executor()
-        # Submit before the progress bar exists: workers are forked at the first submission.
-        # Python 3.12 warns about fork whenever the process has several OS threads; fork is only
-        # chosen when no other Python thread runs (numpy's BLAS pool threads hold no Python
-        # locks), so that warning is silenced here and only here.
-        with warnings.catch_warnings():
-            warnings.filterwarnings(
-                "ignore",
-                message=r".*use of fork\(\) may lead to deadlocks",
-                category=DeprecationWarning,
-            )
-            futures = {pool.submit(_simulate, t): i for i, t in enumerate(tasks)}
-        results: list[BranchOutcome | None] = [None] * len(tasks)
-        try:
-            with _bar(len(tasks), desc, self.progress) as bar:
-                for fut in cf.as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    bar.update()
-        except BaseException:
-            for fut in futures:
-                fut.cancel()
-            raise
-        return [r for r in results if r is not None]
+    return max(1, min(2, available_cores()))
 
 
-def _bar(total: int, desc: str, progress: bool | None) -> Any:
-    """A progress bar without tqdm's monitor thread (it would make later forks unsafe)."""
-    from tqdm.auto import tqdm
+def forecast_runner(
+    executor: Runner | cf.Executor | str | None = None,
+    workers: int | None = None,
+    progress: bool | None = None,
+) -> Runner:
+    """The runner a forecast uses: ``executor`` if it is one, else a new one (close it).
 
-    class _Bar(tqdm):  # type: ignore[misc, valid-type]
-        monitor_interval = 0
+    ``workers`` defaults to :func:`default_workers`; see :class:`~feesim.studies.runner.Runner`.
+    """
+    if isinstance(executor, Runner):
+        return executor
+    return Runner(
+        executor, workers=default_workers() if workers is None else workers, progress=progress
+    )
 
-    disable = None if progress is None else not progress
-    return _Bar(total=total, desc=desc, unit="batch", disable=disable, leave=False)
+
+def run_tasks(
+    runner: Runner, tasks: Sequence[_Task], desc: str = "forecast"
+) -> list[BranchOutcome]:
+    """Run chunk tasks on ``runner``, in order; a failed chunk raises its error here.
+
+    A forecast cannot be quoted on part of its runs, so a failure is not kept as data.
+    """
+    done = runner.map(_simulate, tasks, desc=desc, unit="batch")
+    for out in done:
+        if isinstance(out, Failed):
+            out.reraise()
+    return done
 
 
 def _members(
@@ -277,15 +219,23 @@ def run_branches(
     branches: Sequence[tuple[Scenario, str | None]],
     *,
     runs: int,
-    seed: int,
+    rng: int | None = None,
     populations: int,
     vote_month: int,
     runner: Runner,
     ensemble: Sequence[Behaviour] = (),
     overrides: dict[str, float] | None = None,
     desc: str = "forecast",
+    seed: int | None = None,
 ) -> list[BranchOutcome]:
-    """Run several branches (scenario, motion label) on the same seeds; one outcome each."""
+    """Run several branches (scenario, motion label) on the same seeds; one outcome each.
+
+    ``rng`` is the root seed (a whole number, or a SeedSequence of one); ``seed`` its
+    deprecated alias.
+    """
+    seed = root_seed(rng_alias(rng, seed), "rng")
+    if seed is None:
+        raise ConfigError("rng: missing; expected the root seed of the branches")
     all_tasks: list[_Task] = []
     spans = []
     for scenario, motion in branches:
@@ -301,7 +251,7 @@ def run_branches(
         )
         spans.append((len(all_tasks), len(all_tasks) + len(tasks)))
         all_tasks.extend(tasks)
-    done = runner.map(all_tasks, desc=desc)
+    done = run_tasks(runner, all_tasks, desc=desc)
     return [BranchOutcome.concat(done[a:b]) for a, b in spans]
 
 
@@ -335,13 +285,15 @@ def run_forecast(
     inp: ForecastInput,
     *,
     runs: int = 1000,
-    seed: int | None = None,
+    rng: int | np.random.SeedSequence | np.random.Generator | None = None,
     populations: int = 20,
     workers: int | None = None,
     ensemble: Sequence[Behaviour] | str | os.PathLike[str] | None = "auto",
     progress: bool | None = None,
     runner: Runner | None = None,
+    executor: cf.Executor | str | None = None,
     on_done: Callable[[float], None] | None = None,
+    seed: int | None = None,
 ) -> ForecastResult:
     """Forecast a proposal: pass probability, vote distributions, collection and the firm.
 
@@ -351,31 +303,44 @@ def run_forecast(
         The community and its proposal (:func:`feesim.studies.forecast.load_forecast_input`).
     runs : int
         Replicates of each branch.
-    seed : int, optional
-        Root seed (default: the file's seed).
+    rng : int, SeedSequence or Generator, optional
+        Root seed (SPEC 7; default: the file's seed). A SeedSequence of one whole number is
+        that number; a Generator gives a root drawn from it.
     populations : int
         Household populations drawn per chunk of :data:`CHUNK_RUNS` runs (shared by the runs;
         every later decision is drawn per run).
     workers : int, optional
-        Worker processes (default: up to two); results do not depend on it.
+        Worker processes (default: up to two, :func:`default_workers`); results do not depend
+        on it.
     ensemble : list of Behaviour, "auto", a path, or None
         Behaviour parameter sets to spread the runs over; ``"auto"`` takes the package's
         fitted ensemble when there is one; ``None`` uses the file's behaviour only.
     progress : bool, optional
         Progress bar (default: when writing to a terminal).
     runner : Runner, optional
-        Reuse a runner (and its worker pool).
+        Reuse a runner (:class:`feesim.studies.runner.Runner`, and its worker pool) kept open by
+        the caller; ``workers``, ``executor`` and ``progress`` are then its own.
+    executor : Executor, "serial" or "processes", optional
+        Where the batches run: any :class:`concurrent.futures.Executor` (e.g. a thread pool or
+        Dask's ``client.get_executor()``), this process or a local process pool. Default: a
+        local pool of ``workers`` processes (this process when ``workers == 1``). Results do
+        not depend on it.
+    on_done : callable, optional
+        Called with the elapsed seconds when the runs are done.
+    seed : int, optional
+        Deprecated alias of ``rng``.
 
     Returns
     -------
     ForecastResult
     """
+    seed = root_seed(rng_alias(rng, seed), "rng")
     seed = inp.seed if seed is None else seed
     _check(runs, populations, seed)
     members = resolve_ensemble(ensemble)
     started = time.perf_counter()
     own = runner is None
-    runner = Runner(workers, progress) if runner is None else runner
+    runner = forecast_runner(executor if own else runner, workers, progress)
     try:
         null = inp.is_null()
         motion = f"scenario:{inp.motion_key}"
@@ -387,7 +352,7 @@ def run_forecast(
         out = run_branches(
             branches,
             runs=runs,
-            seed=seed,
+            rng=seed,
             populations=populations,
             vote_month=inp.vote_month,
             runner=runner,

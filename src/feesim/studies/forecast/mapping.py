@@ -106,6 +106,9 @@ class ForecastInput:
         Horizon after the vote month.
     local_behaviour : dict
         Behaviour coefficients the file set explicitly (kept for every ensemble member).
+    package : str
+        The service package in words (a community file's ``[proposal] package``; shown in the
+        report).
     """
 
     name: str
@@ -117,6 +120,7 @@ class ForecastInput:
     defaults: tuple[str, ...] = ()
     months_after_vote: int = 36
     local_behaviour: dict[str, float] = dataclasses.field(default_factory=dict)
+    package: str = ""
 
     # -- plain data (saved with a forecast) -----------------------------------------------------
     def to_mapping(self) -> dict[str, Any]:
@@ -131,6 +135,7 @@ class ForecastInput:
             "defaults": list(self.defaults),
             "months_after_vote": self.months_after_vote,
             "local_behaviour": dict(self.local_behaviour),
+            "package": self.package,
         }
 
     @classmethod
@@ -146,6 +151,7 @@ class ForecastInput:
             defaults=tuple(data["defaults"]),
             months_after_vote=int(data["months_after_vote"]),
             local_behaviour=dict(data["local_behaviour"]),
+            package=str(data.get("package", "")),
         )
 
     # -- derived -------------------------------------------------------------------------------
@@ -426,6 +432,23 @@ def _vote_month(vote: int | str, start: str, key: str = "proposal.vote") -> int:
     return months
 
 
+def _check_horizon(given: int | str, vote: int, after: int, from_file: bool) -> None:
+    """The vote plus the months after it must fit the simulation's longest horizon."""
+    longest = _field(Simulation, "months").metadata["hi"]
+    if vote + after > longest:
+        what = "forecast.months_after_vote" if from_file else "--months-after-vote"
+        raise _err(
+            "proposal.vote",
+            given,
+            f"a vote at most {longest - after} months after forecast.start, so that the vote "
+            f"and the {after} months after it ({what}) fit in {longest} months",
+        )
+
+
+def _field(cls: type, name: str) -> dataclasses.Field:
+    return next(f for f in dataclasses.fields(cls) if f.name == name)
+
+
 def community_to_input(
     data: dict[str, Any], *, source: str = "", months_after_vote: int | None = None
 ) -> ForecastInput:
@@ -523,6 +546,16 @@ def community_to_input(
         **fee_spec,
     )
     after = fc.months_after_vote if months_after_vote is None else months_after_vote
+    _check_horizon(prop.vote, vote, after, months_after_vote is None)
+    if prop.step_percent is not None and prop.step_percent != 0:
+        zero = [b.type for b in cf.buildings if b.fee == 0]
+        if zero:
+            raise _err(
+                "proposal.step_percent",
+                prop.step_percent,
+                f"a step of buildings whose fee is not 0 ({', '.join(zero)}: fee = 0, which a "
+                "percentage leaves at 0); give proposal.new_fee in yuan/m2/month instead",
+            )
     # -- firm ----------------------------------------------------------------------------------
     firm_kw: dict[str, Any] = {
         "contract": firm.contract,
@@ -602,6 +635,7 @@ def community_to_input(
         defaults=tuple(defaults),
         months_after_vote=after,
         local_behaviour=dict(cf.behaviour),
+        package=prop.package,
     )
     out.scenario()
     return out

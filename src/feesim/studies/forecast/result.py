@@ -14,6 +14,7 @@ the community in that month (the firm, a temporary provider after an exit, or a 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -25,6 +26,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from feesim.i18n import N_
+from feesim.i18n import gettext as _
 from feesim.io import atomic_write_text
 from feesim.protocol import (
     ESTIMATE_COLUMNS,
@@ -147,16 +150,19 @@ def dist(values: np.ndarray) -> dict[str, float | None]:
 
 
 def verdict(p: float) -> str:
-    """The pass probability in words."""
+    """The pass probability in words (English, as ``forecast.json`` keeps it).
+
+    Translated where it is shown (the words are marked for the catalogue).
+    """
     if p >= 0.9:
-        return "very likely passes"
+        return N_("very likely passes")
     if p >= 0.66:
-        return "likely passes"
+        return N_("likely passes")
     if p > 0.33:
-        return "as likely to pass as not"
+        return N_("as likely to pass as not")
     if p > 0.1:
-        return "likely fails"
-    return "very likely fails"
+        return N_("likely fails")
+    return N_("very likely fails")
 
 
 def _at(series: np.ndarray, month: int) -> np.ndarray:
@@ -169,6 +175,28 @@ def _margin(b: BranchOutcome, a: int, z: int) -> np.ndarray:
     out = np.full(rev.shape, np.nan)
     np.divide(rev - cost, rev, out=out, where=rev > 0)
     return out
+
+
+def _exit_line(d: Mapping[str, Any], after: int) -> str:
+    """The firm's notice or exit within each window the runs follow (``after`` months)."""
+    parts = []
+    for w in EXIT_WINDOWS:
+        if w > after:
+            parts.append(
+                _("{w} months: not followed (the runs end {after} months after the vote)").format(
+                    w=w, after=after
+                )
+            )
+        else:
+            parts.append(
+                _("{w} months {p} (status quo {q})").format(
+                    w=w,
+                    p=f"{d[f'firm_exit_probability_{w}m']:.1%}",
+                    q=f"{d[f'status_quo_firm_exit_probability_{w}m']:.1%}",
+                )
+            )
+    # The firm's state "exit" is reached through notice: a firm that gives notice counts.
+    return _("  firm notice/exit  within {windows}").format(windows=_(", ").join(parts))
 
 
 def _exit_within(b: BranchOutcome, start: int, window: int) -> np.ndarray:
@@ -188,6 +216,15 @@ class ForecastResult:
     input : ForecastInput
     dates : tuple of str
         Calendar month (YYYY-MM) of every simulated month.
+    search_levers : dict or None
+        The step search's :attr:`SearchResult.levers` (which test binds, whether the step curve
+        is flat, the turnout levers' curves); not part of ``forecast.json``.
+    decomposition : dict or None
+        How much of the change is the step and how much the process: the ``decomposition``
+        entry of ``forecast.json`` (for each of ``collection_rate_12m``,
+        ``collection_rate_end``, ``firm_margin_12m`` and ``firm_exit_probability_36m``, the mean
+        ``total``, ``process`` and ``step`` effect); None for a null proposal. Page 1 of the
+        report shows it when it is not None.
 
     Notes
     -----
@@ -200,6 +237,8 @@ class ForecastResult:
     proposal: BranchOutcome
     input: ForecastInput
     dates: tuple[str, ...] = field(default=())
+    search_levers: dict[str, Any] | None = None
+    decomposition: Any = None
 
     # -- construction --------------------------------------------------------------------------
     @classmethod
@@ -258,7 +297,7 @@ class ForecastResult:
             d["effective_probability"] = float(v.effective.mean())
         p = d["pass_probability"]
         d["pass_probability_se"] = float(math.sqrt(p * (1 - p) / runs))
-        d["verdict"] = "no change, not put to a vote" if null else verdict(p)
+        d["verdict"] = N_("no change, not put to a vote") if null else verdict(p)
         for k in ("turnout_heads", "turnout_area", "approval_heads", "approval_area"):
             d[k] = dist(getattr(v, k))
         d.update(_binding(v, null))
@@ -292,7 +331,14 @@ class ForecastResult:
         d["defaults"] = list(inp.defaults)
         d["search"] = None
         d["elapsed_s"] = float(elapsed_s)
-        return cls(data=d, status_quo=status_quo, proposal=proposal, input=inp, dates=dates)
+        return cls(
+            data=d,
+            status_quo=status_quo,
+            proposal=proposal,
+            input=inp,
+            dates=dates,
+            decomposition=d["decomposition"],
+        )
 
     # -- views ---------------------------------------------------------------------------------
     def __getitem__(self, key: str) -> Any:
@@ -304,14 +350,29 @@ class ForecastResult:
         return float(self.data["pass_probability"])
 
     def with_search(self, search: Mapping[str, Any]) -> ForecastResult:
-        """Copy with step-search results attached (key ``search``; a :class:`SearchResult`)."""
-        return ForecastResult(
+        """Copy with step-search results attached (key ``search``; a :class:`SearchResult`).
+
+        The search's :attr:`SearchResult.levers` become :attr:`search_levers`.
+        """
+        return dataclasses.replace(
+            self,
             data={**self.data, "search": dict(search)},
-            status_quo=self.status_quo,
-            proposal=self.proposal,
-            input=self.input,
-            dates=self.dates,
+            search_levers=getattr(search, "levers", None),
         )
+
+    def per_member_pass(self) -> pd.DataFrame:
+        """Pass probability under each behaviour parameter set (one row per set).
+
+        Columns ``member``, ``runs`` (runs spread over that set) and ``pass_probability``; one
+        row (member 0) without an ensemble. Empty for a null proposal (nothing is voted).
+        """
+        if self.data["null_proposal"]:
+            return pd.DataFrame(columns=["member", "runs", "pass_probability"])
+        frame = pd.DataFrame(
+            {"member": self.proposal.member, "passed": self.proposal.vote.passed.astype(float)}
+        )
+        g = frame.groupby("member")["passed"]
+        return pd.DataFrame({"runs": g.size(), "pass_probability": g.mean()}).reset_index()
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready content of ``forecast.json``."""
@@ -322,59 +383,164 @@ class ForecastResult:
         return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
 
     def summary_text(self) -> str:
-        """A short answer to the bureau's questions, for the terminal."""
+        """A short answer to the bureau's questions, for the terminal (language in force)."""
         d = self.data
         pr = d["proposal"]
         fees = ", ".join(
             f"{n} {pr['fee_before'][n]:.2f} -> {pr['fee_after'][n]:.2f}"
             for n in pr["building_types"]
         )
-        pct = lambda x: "n/a" if x is None else f"{x:.0%}"
+        pct = lambda x: _("n/a") if x is None else f"{x:.0%}"
+        rng = lambda x: f"{pct(x['p50'])} ({pct(x['p05'])}-{pct(x['p95'])})"
+        head = _("{community}: vote in {date} (month {month}), {runs} runs, seed {seed}").format(
+            community=d["community"],
+            date=d["vote_date"],
+            month=d["vote_month"],
+            runs=d["runs"],
+            seed=d["seed"],
+        )
+        if d["ensemble_members"]:
+            head += _(", {m} parameter sets").format(m=d["ensemble_members"])
+        proposal = _("  proposal          {fees} yuan/m2/month ({step} area-weighted)").format(
+            fees=fees, step=f"{pr['headline_step_pct']:+.1%}"
+        )
+        if pr["service_improvement"]:
+            proposal += _(", service +{q}").format(q=f"{pr['service_improvement']:.2f}")
         lines = [
-            f"{d['community']}: vote in {d['vote_date']} (month {d['vote_month']}), "
-            f"{d['runs']} runs, seed {d['seed']}"
-            + (f", {d['ensemble_members']} parameter sets" if d["ensemble_members"] else ""),
-            f"  proposal          {fees} yuan/m2/month ({pr['headline_step_pct']:+.1%})"
-            + (f", service +{pr['service_improvement']:.2f}" if pr["service_improvement"] else ""),
-            f"  pass probability  {d['pass_probability']:.1%} (+/- {d['pass_probability_se']:.1%}"
-            f"): {d['verdict']}",
+            head,
+            proposal,
+            _("  pass probability  {p} (+/- {se}): {verdict}").format(
+                p=f"{d['pass_probability']:.1%}",
+                se=f"{d['pass_probability_se']:.1%}",
+                verdict=_(d["verdict"]),
+            ),
         ]
         if not d["null_proposal"]:
-            th, ta = d["turnout_heads"], d["turnout_area"]
-            ah, aa = d["approval_heads"], d["approval_area"]
             lines += [
-                f"  turnout           heads {pct(th['p50'])} ({pct(th['p05'])}-{pct(th['p95'])}),"
-                f" area {pct(ta['p50'])} ({pct(ta['p05'])}-{pct(ta['p95'])}); quorum 2/3 of both",
-                f"  approval          heads {pct(ah['p50'])} ({pct(ah['p05'])}-{pct(ah['p95'])}),"
-                f" area {pct(aa['p50'])} ({pct(aa['p05'])}-{pct(aa['p95'])}); needs > 1/2 of both",
-                f"  deciding test     {d['binding_test']}; no quorum "
-                f"{d['no_quorum_probability']:.1%}, rejected {d['rejected_probability']:.1%}",
+                _("  turnout           heads {h}, area {a}; quorum 2/3 of both").format(
+                    h=rng(d["turnout_heads"]), a=rng(d["turnout_area"])
+                ),
+                _("  approval          heads {h}, area {a}; needs > 1/2 of both").format(
+                    h=rng(d["approval_heads"]), a=rng(d["approval_area"])
+                ),
+                _("  deciding test     {test}; no quorum {nq}, rejected {rej}").format(
+                    test=_(d["binding_test"]) if d["binding_test"] else None,
+                    nq=f"{d['no_quorum_probability']:.1%}",
+                    rej=f"{d['rejected_probability']:.1%}",
+                ),
             ]
-        c, s = d["collection_rate_12m"], d["status_quo_collection_rate_12m"]
-        when = d["collection_path"]["date"][d["windows"]["collection_12m_month"]]
+        w = d["windows"]
+        m12, after = w["collection_12m_month"], w["months_after_vote"]
         lines += [
-            f"  collection {when} {pct(c['p50'])} ({pct(c['p05'])}-{pct(c['p95'])}) vs status "
-            f"quo {pct(s['p50'])} ({pct(s['p05'])}-{pct(s['p95'])}) (year to date, 5-95%)",
-            f"  firm margin +12m  {pct(d['firm_margin_12m']['p50'])} vs status quo "
-            f"{pct(d['status_quo_firm_margin_12m']['p50'])}",
-            f"  firm exit         12 months {d['firm_exit_probability_12m']:.1%} "
-            f"(status quo {d['status_quo_firm_exit_probability_12m']:.1%}), 36 months "
-            f"{d['firm_exit_probability_36m']:.1%} "
-            f"(status quo {d['status_quo_firm_exit_probability_36m']:.1%})",
+            # Year to date: the share of this calendar year's bills paid by that month, so a
+            # month early in the year reads lower than December (domain-rules 2.2).
+            _(
+                "  collection        {c} vs status quo {s}: year to date in {when}, {n} months "
+                "after the vote (median, 5-95%)"
+            ).format(
+                c=rng(d["collection_rate_12m"]),
+                s=rng(d["status_quo_collection_rate_12m"]),
+                when=d["collection_path"]["date"][m12],
+                n=m12 - d["vote_month"],
+            ),
+            # Over the months after the vote up to the collection month: 12, or fewer when
+            # the runs end sooner.
+            _(
+                "  firm margin       {m} vs status quo {s} over the {n} months after the vote "
+                "(median)"
+            ).format(
+                m=pct(d["firm_margin_12m"]["p50"]),
+                s=pct(d["status_quo_firm_margin_12m"]["p50"]),
+                n=m12 - d["vote_month"],
+            ),
+            _exit_line(d, after),
         ]
-        u = d["uncertainty"]
-        if u["pass_probability_by_member"] is not None:
-            m = u["pass_probability_by_member"]
-            lines.append(
-                f"  parameter spread  pass probability {pct(m['p05'])}-{pct(m['p95'])} across "
-                f"{d['ensemble_members']} parameter sets"
-            )
+        spread = self._spread_line()
+        if spread:
+            lines.append(spread)
         s = d.get("search")
         if s:
-            lines += _search_lines(s)
-        lines.append(f"  {len(d['defaults'])} items took defaults (listed in the report)")
-        lines.append(f"  simulated in {d['elapsed_s']:.1f} s")
+            lines += _search_lines(s, self.search_levers)
+        lines.append(
+            _("  {n} items took defaults (listed in the report)").format(n=len(d["defaults"]))
+        )
+        lines.append(_("  simulated in {s} s").format(s=f"{d['elapsed_s']:.1f}"))
         return "\n".join(lines)
+
+    def parameter_spread(self) -> dict[str, Any] | None:
+        """Whether the pass probability differs between parameter sets beyond seed noise.
+
+        Each set's pass share is an estimate from its own runs; with few runs per set the
+        shares spread by binomial noise alone (60 identical sets of 20 runs each spread over
+        about 30 points). The between-set variance of the pass indicator is compared with the
+        binomial variance expected from the runs per set (Pearson's chi-square test of
+        homogeneity, K - 1 degrees of freedom, 5% level); only a larger spread is parameter
+        uncertainty.
+
+        Returns
+        -------
+        dict or None
+            ``sets`` (sets with runs), ``runs_per_set`` (median), ``p_value`` (None when every
+            run passed or every run failed: the sets do not differ), ``beyond_noise`` and the
+            sets' pass shares' ``p05`` and ``p95``; None without an ensemble of at least two
+            sets or for a null proposal.
+        """
+        d = self.data
+        k = int(d["ensemble_members"] or 0)
+        if k < 2 or d["null_proposal"]:
+            return None
+        passed = np.asarray(self.proposal.vote.passed, dtype=float)
+        member = np.asarray(self.proposal.member)
+        counts = np.array([(member == j).sum() for j in range(k)])
+        used = counts > 0
+        shares = np.array([passed[member == j].mean() for j in np.flatnonzero(used)])
+        pbar = float(passed.mean())
+        lo, hi = np.quantile(shares, [0.05, 0.95])
+        out: dict[str, Any] = {
+            "sets": int(used.sum()),
+            "runs_per_set": int(np.median(counts[used])),
+            "p_value": None,
+            "beyond_noise": False,
+            "p05": float(lo),
+            "p95": float(hi),
+        }
+        if pbar in (0.0, 1.0) or used.sum() < 2:
+            return out
+        from scipy.stats import chi2
+
+        stat = float((counts[used] * (shares - pbar) ** 2).sum() / (pbar * (1 - pbar)))
+        out["p_value"] = float(chi2.sf(stat, int(used.sum()) - 1))
+        out["beyond_noise"] = out["p_value"] < 0.05
+        return out
+
+    def _spread_line(self) -> str | None:
+        """The pass probability's spread over parameter sets, if it exceeds seed noise."""
+        spread = self.parameter_spread()
+        if spread is None:
+            return None
+        head = _("  parameter sets    ")
+        pooled = _(
+            "the pass probability above pools the runs of all {k} fitted parameter sets; "
+            "--no-ensemble gives the file's point estimate alone"
+        ).format(k=self.data["ensemble_members"])
+        if spread["p_value"] is None:
+            return head + _("{pooled}; the sets do not differ").format(pooled=pooled)
+        if not spread["beyond_noise"]:
+            return head + _(
+                "{pooled}; their pass shares differ no more than seed noise from ~{per} runs per "
+                "set (chi-square p = {p}): no parameter spread to report (more --runs would show "
+                "one if there is)"
+            ).format(pooled=pooled, per=spread["runs_per_set"], p=f"{spread['p_value']:.2f}")
+        return head + _(
+            "{pooled}; pass probability {lo}-{hi} across them (5-95%, beyond seed noise: "
+            "chi-square p = {p}, ~{per} runs per set)"
+        ).format(
+            pooled=pooled,
+            lo=f"{spread['p05']:.0%}",
+            hi=f"{spread['p95']:.0%}",
+            p=f"{spread['p_value']:.2g}",
+            per=spread["runs_per_set"],
+        )
 
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
         """The forecast's figures as estimates over runs, one row per branch and outcome.
@@ -453,7 +619,11 @@ class ForecastResult:
             k: d[k]
             for k in ("community", "source", "runs", "seed", "populations", "ensemble_members")
         }
-        attrs = {"input": self.input.to_mapping(), "dates": list(self.dates)}
+        attrs = {
+            "input": self.input.to_mapping(),
+            "dates": list(self.dates),
+            "search_levers": self.search_levers,
+        }
         return save_result(out, self, tables, provenance=provenance, attrs=attrs)
 
     @classmethod
@@ -475,6 +645,8 @@ class ForecastResult:
             proposal=proposal,
             input=ForecastInput.from_mapping(stored.attrs["input"]),
             dates=tuple(stored.attrs["dates"]),
+            search_levers=stored.attrs.get("search_levers"),
+            decomposition=data.get("decomposition"),
         )
 
 
@@ -556,9 +728,17 @@ class SearchResult(Mapping[str, Any]):
     Attributes
     ----------
     data : dict
+    levers : dict or None
+        Which test binds at the proposed step (``binding``, ``binding_test``,
+        ``quorum_binds``), whether the step curve is flat (``flat``, ``pass_range`` over
+        ``step_range``) and, when the quorum binds, the pass probability against the door-to-door
+        rounds (``rounds``: ``grid``, ``pass_probability``, ``smallest_rounds``, ``current``)
+        and reach (``reach``: the same with ``smallest_reach``, and the ``rounds`` assumed).
+        Kept beside the ``search`` entry of ``forecast.json`` (its schema is unchanged).
     """
 
     data: dict[str, Any]
+    levers: dict[str, Any] | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.data[key]
@@ -575,15 +755,16 @@ class SearchResult(Mapping[str, Any]):
 
     def summary_text(self) -> str:
         """The largest step reaching the target, and what the proposed step needs."""
-        return "\n".join(line.strip() for line in _search_lines(self.data))
+        return "\n".join(line.strip() for line in _search_lines(self.data, self.levers))
 
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:
         """Pass probability of every variant tried, as an estimate over runs.
 
         One row per variant: ``lever`` (``step``: the headline step; ``service``: the service
         improvement for the proposed step; ``quality_first``: months of quality first for the
-        proposed step), its ``value``, ``runs`` and the pass probability as ``mean`` with its
-        binomial standard error and Wilson interval (``mean_se``, ``mean_ci_lower``,
+        proposed step; ``door_to_door_rounds`` and ``door_to_door_reach`` when the quorum binds,
+        see :attr:`levers`), its ``value``, ``runs`` and the pass probability as ``mean`` with
+        its binomial standard error and Wilson interval (``mean_se``, ``mean_ci_lower``,
         ``mean_ci_upper``).
         """
         runs = int(self.data["runs"])
@@ -592,6 +773,9 @@ class SearchResult(Mapping[str, Any]):
         levers = [("step", curve["step_pct"], curve["pass_probability"])]
         for lever in ("service", "quality_first"):
             c = self.data.get(lever) or {"grid": [], "pass_probability": []}
+            levers.append((lever, c["grid"], c["pass_probability"]))
+        for lever, key in (("door_to_door_rounds", "rounds"), ("door_to_door_reach", "reach")):
+            c = (self.levers or {}).get(key) or {"grid": [], "pass_probability": []}
             levers.append((lever, c["grid"], c["pass_probability"]))
         for lever, grid, probs in levers:
             for value, p in zip(grid, probs, strict=True):
@@ -607,46 +791,70 @@ class SearchResult(Mapping[str, Any]):
             self,
             {"curves": self.summary_frame()},
             provenance=provenance,
-            attrs={"search": self.data},
+            attrs={"search": self.data, "levers": self.levers},
         )
 
     @classmethod
     def load(cls, directory: str | os.PathLike[str]) -> SearchResult:
         """Read a search written by :meth:`save`."""
-        return cls(data=load_result(directory, cls).attrs["search"])
+        attrs = load_result(directory, cls).attrs
+        return cls(data=attrs["search"], levers=attrs.get("levers"))
 
 
-def _search_lines(s: dict[str, Any]) -> list[str]:
+def _search_lines(s: dict[str, Any], levers: dict[str, Any] | None = None) -> list[str]:
     out = []
-    target = s["target"]
+    target = f"{s['target']:.0%}"
     step = s.get("largest_step_pct")
     if step is None:
-        out.append(f"  step search       no step reaches {target:.0%} (see the curve)")
+        out.append(_("  step search       no step reaches {t} (see the curve)").format(t=target))
     else:
+        msg = _(
+            "  step search       largest step passing with >= {t}: {step} (pass probability {p})"
+        )
         out.append(
-            f"  step search       largest step passing with >= {target:.0%}: {step:+.1%} "
-            f"(pass probability {s['largest_step_pass_probability']:.1%})"
+            msg.format(t=target, step=f"{step:+.1%}", p=f"{s['largest_step_pass_probability']:.1%}")
+        )
+    if levers and levers.get("flat"):
+        lo, hi = levers["pass_range"]
+        out.append(
+            _("  step curve        flat ({lo}-{hi}): the step does not decide the vote").format(
+                lo=f"{lo:.0%}", hi=f"{hi:.0%}"
+            )
         )
     sv = s.get("service")
     if sv is not None:
         smallest = sv.get("smallest_service_improvement")
         out.append(
-            "  service needed    "
-            + (
-                f"{smallest:.2f} quality points for the proposed step"
-                if smallest is not None
-                else f"none up to {sv['grid'][-1]:.2f} reaches the target"
+            _("  service needed    {x} quality points for the proposed step").format(
+                x=f"{smallest:.2f}"
+            )
+            if smallest is not None
+            else _("  service needed    none up to {x} reaches the target").format(
+                x=f"{sv['grid'][-1]:.2f}"
             )
         )
     lt = s.get("quality_first")
     if lt is not None:
         smallest = lt.get("smallest_quality_first_months")
         out.append(
-            "  quality first     "
-            + (
-                f"{smallest} months ahead of the vote reach the target"
-                if smallest is not None
-                else f"no lead time up to {lt['grid'][-1]} months reaches the target"
+            _("  quality first     {n} months ahead of the vote reach the target").format(
+                n=smallest
+            )
+            if smallest is not None
+            else _("  quality first     no lead time up to {n} months reaches the target").format(
+                n=lt["grid"][-1] if lt["grid"] else 0
+            )
+        )
+    rounds = (levers or {}).get("rounds")
+    if rounds:
+        smallest = rounds.get("smallest_rounds")
+        out.append(
+            _("  door-to-door      {n} rounds reach the target (planned {c})").format(
+                n=smallest, c=rounds["current"]
+            )
+            if smallest is not None
+            else _("  door-to-door      no number of rounds up to {n} reaches the target").format(
+                n=rounds["grid"][-1]
             )
         )
     return out

@@ -13,10 +13,20 @@ after a missed quorum), which makes each evaluation cheap.
 For the proposed step the search also reports the smallest service improvement (grid of
 quality points) and the smallest quality-first lead time (months before the vote) whose pass
 probability reaches the target.
+
+The lever that binds. When the proposed step's votes fail (or come closest to failing) on the
+quorum rather than on the majorities, no step size decides the vote: the pass probability is
+then flat in the step and the levers that matter are those that bring owners to vote. The
+search then also varies them for the proposed step: the door-to-door rounds before the vote and
+the share of households a round reaches (:data:`ROUNDS_GRID`, :data:`REACH_GRID`). These curves,
+which test binds, and whether the step curve is flat (its pass probabilities within
+:data:`FLAT_SPREAD` of each other) are :attr:`SearchResult.levers`; they are kept beside the
+``search`` entry of ``forecast.json``, whose keys stay those of schema version 1.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import dataclasses
 import logging
 from collections.abc import Sequence
@@ -28,9 +38,18 @@ from feesim.config.behaviour import Behaviour
 from feesim.config.params import from_mapping
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
-from feesim.studies.forecast.engine import Runner, _check, make_tasks, resolve_ensemble
+from feesim.seeding import rng_alias, root_seed
+from feesim.studies.forecast.engine import (
+    _check,
+    forecast_runner,
+    make_tasks,
+    resolve_ensemble,
+    run_tasks,
+)
 from feesim.studies.forecast.mapping import ForecastInput
+from feesim.studies.forecast.outcomes import TESTS
 from feesim.studies.forecast.result import SearchResult
+from feesim.studies.runner import Runner
 
 __all__ = ["SearchResult", "pass_probabilities", "search_step"]
 
@@ -42,6 +61,15 @@ SERVICE_GRID = (0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
 LEAD_GRID = (0, 1, 2, 3, 4, 6, 8, 10, 12)
 #: Bisection steps after the grid (each halves the bracket).
 BISECT = 4
+#: Door-to-door rounds before the vote tried for the proposed step when the quorum binds.
+ROUNDS_GRID = (0, 1, 2, 3, 4, 6)
+#: Shares of households a door-to-door round reaches, tried when the quorum binds.
+REACH_GRID = (0.1, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9)
+#: A step curve whose pass probabilities all lie within this of each other is flat: the step
+#: does not decide the vote (two standard errors of a share near 1/2 at 400 runs is 0.05).
+FLAT_SPREAD = 0.05
+#: Quorum tests (of :data:`~feesim.studies.forecast.outcomes.TESTS`).
+QUORUM_TESTS = ("quorum_heads", "quorum_area")
 
 
 def _truncated(scenario: Scenario, months: int) -> Scenario:
@@ -61,17 +89,24 @@ def pass_probabilities(
     variants: Sequence[ForecastInput],
     *,
     runs: int,
-    seed: int,
+    rng: int | None = None,
     populations: int,
     runner: Runner,
     ensemble: Sequence[Behaviour] = (),
     desc: str = "search",
+    seed: int | None = None,
 ) -> list[dict[str, float]]:
     """Pass probability (and median turnout and approval) of each variant, same streams.
 
-    Returns one dict per variant: ``pass_probability``, ``turnout_heads_p50``,
-    ``approval_heads_p50``, ``approval_area_p50``.
+    ``rng`` is the root seed (``seed``: its deprecated alias). Returns one dict per variant:
+    ``pass_probability``, ``turnout_heads_p50``, ``approval_heads_p50``,
+    ``approval_area_p50`` and ``binding`` (share of the final votes decided by each test of
+    :data:`~feesim.studies.forecast.outcomes.TESTS`, among the failed votes when any failed;
+    ``None`` when nothing was voted).
     """
+    seed = root_seed(rng_alias(rng, seed), "rng")
+    if seed is None:
+        raise ConfigError("rng: missing; expected the root seed of the variants")
     tasks = []
     spans = []
     for v in variants:
@@ -92,7 +127,7 @@ def pass_probabilities(
         )
         spans.append((len(tasks), len(tasks) + len(ts)))
         tasks.extend(ts)
-    done = runner.map(tasks, desc=desc) if tasks else []
+    done = run_tasks(runner, tasks, desc=desc) if tasks else []
     out = []
     for span in spans:
         if span is None:
@@ -102,6 +137,7 @@ def pass_probabilities(
                     "turnout_heads_p50": float("nan"),
                     "approval_heads_p50": float("nan"),
                     "approval_area_p50": float("nan"),
+                    "binding": None,
                 }
             )
             continue
@@ -112,8 +148,30 @@ def pass_probabilities(
             x = np.concatenate([getattr(p.vote, k) for p in parts])
             x = x[np.isfinite(x)]
             med[f"{k}_p50"] = float(np.median(x)) if x.size else float("nan")
-        out.append({"pass_probability": float(passed.mean()), **med})
+        vote = [p.vote for p in parts]
+        out.append(
+            {
+                "pass_probability": float(passed.mean()),
+                **med,
+                "binding": _binding_shares(
+                    np.concatenate([v.binding for v in vote]),
+                    np.concatenate([v.voted for v in vote]),
+                    passed,
+                ),
+            }
+        )
     return out
+
+
+def _binding_shares(
+    binding: np.ndarray, voted: np.ndarray, passed: np.ndarray
+) -> dict[str, float] | None:
+    """Share of votes decided by each test: among failed votes if any failed, else all."""
+    pick = voted & ~passed if (voted & ~passed).any() else voted
+    if not pick.any():
+        return None
+    counts = np.bincount(binding[pick], minlength=len(TESTS))
+    return {t: float(c / pick.sum()) for t, c in zip(TESTS, counts, strict=True)}
 
 
 def _step_grid(inp: ForecastInput, points: int = 12) -> list[float]:
@@ -130,15 +188,19 @@ def search_step(
     *,
     target: float = 0.8,
     runs: int = 400,
-    seed: int | None = None,
+    rng: int | np.random.SeedSequence | np.random.Generator | None = None,
     populations: int = 20,
     workers: int | None = None,
     ensemble: Sequence[Behaviour] | str | None = "auto",
     progress: bool | None = None,
     runner: Runner | None = None,
+    executor: cf.Executor | str | None = None,
     step_grid: Sequence[float] | None = None,
     service_grid: Sequence[float] = SERVICE_GRID,
     lead_grid: Sequence[int] = LEAD_GRID,
+    rounds_grid: Sequence[int] = ROUNDS_GRID,
+    reach_grid: Sequence[float] = REACH_GRID,
+    seed: int | None = None,
 ) -> SearchResult:
     """Find the largest step whose pass probability reaches ``target``; curves for the report.
 
@@ -147,13 +209,17 @@ def search_step(
     inp : ForecastInput
     target : float
         Pass probability to reach (0-1, default 0.8).
-    runs, seed, populations, workers, ensemble, progress, runner
-        As in :func:`~feesim.studies.forecast.engine.run_forecast`.
+    runs, rng, populations, workers, ensemble, progress, runner, executor, seed
+        As in :func:`~feesim.studies.forecast.engine.run_forecast` (``seed``: the deprecated
+        alias of ``rng``). The search makes many small
+        calls; a runner (or executor) kept open across them starts the workers once.
     step_grid : sequence of float, optional
         Headline (area-weighted) steps to try (0.2 = +20%); default: 12 steps up to twice the
         proposed step (at least +60%), plus the proposed step.
     service_grid, lead_grid
         Service improvements and quality-first lead times tried for the proposed step.
+    rounds_grid, reach_grid
+        Door-to-door rounds and reach tried for the proposed step when the quorum binds.
 
     Returns
     -------
@@ -166,10 +232,13 @@ def search_step(
         ``"none"``), ``largest_step_pass_probability``, ``largest_step_fees``,
         ``proposed_step_pct``, ``proposed_pass_probability``, ``service`` and
         ``quality_first`` (grids, pass probabilities and the smallest value reaching the
-        target, or ``None``).
+        target, or ``None``). Its :attr:`~SearchResult.levers` say which test binds, whether
+        the step curve is flat and, when the quorum binds, the pass probability against the
+        door-to-door rounds and reach (see the module docstring).
     """
     if not (isinstance(target, int | float) and 0 < target <= 1):
         raise ConfigError(f"target: got {target!r}; expected a probability in (0, 1]")
+    seed = root_seed(rng_alias(rng, seed), "rng")
     seed = inp.seed if seed is None else seed
     _check(runs, populations, seed)
     members = resolve_ensemble(ensemble)
@@ -177,8 +246,8 @@ def search_step(
     if not grid or any(s <= -0.9 for s in grid):
         raise ConfigError(f"step_grid: got {grid!r}; expected steps > -0.9")
     own = runner is None
-    runner = Runner(workers, progress) if runner is None else runner
-    kw = {"runs": runs, "seed": seed, "populations": populations, "runner": runner}
+    runner = forecast_runner(executor if own else runner, workers, progress)
+    kw = {"runs": runs, "rng": seed, "populations": populations, "runner": runner}
     try:
         curve = pass_probabilities(
             [inp.scaled(s) for s in grid], ensemble=members, desc="step curve", **kw
@@ -225,6 +294,9 @@ def search_step(
             kw,
             "quality first",
         )
+        levers = _binding_levers(
+            inp, grid, curve, target, members, kw, list(rounds_grid), list(reach_grid)
+        )
     finally:
         if own:
             runner.close()
@@ -255,7 +327,74 @@ def search_step(
         "service": _rename(service, "smallest_service_improvement"),
         "quality_first": _rename(quality_first, "smallest_quality_first_months"),
     }
-    return SearchResult(data)
+    return SearchResult(data, levers=levers)
+
+
+def _binding_levers(
+    inp: ForecastInput,
+    grid: list[float],
+    curve: list[dict[str, Any]],
+    target: float,
+    members: list[Behaviour],
+    kw: dict[str, Any],
+    rounds_grid: list[int],
+    reach_grid: list[float],
+) -> dict[str, Any]:
+    """Which test binds at the proposed step, whether the step curve is flat, turnout levers."""
+    proposed = inp.headline_step()
+    near = int(np.argmin([abs(s - proposed) for s in grid]))
+    binding = curve[near]["binding"]
+    probs = [c["pass_probability"] for c in curve]
+    flat = bool(max(probs) - min(probs) <= FLAT_SPREAD)
+    quorum = binding is not None and sum(binding[t] for t in QUORUM_TESTS) >= 0.5
+    out: dict[str, Any] = {
+        "binding": binding,
+        "binding_test": None if binding is None else max(binding, key=binding.__getitem__),
+        "quorum_binds": quorum,
+        "flat": flat,
+        "flat_spread": FLAT_SPREAD,
+        "step_range": [float(min(grid)), float(max(grid))],
+        "pass_range": [float(min(probs)), float(max(probs))],
+        "rounds": None,
+        "reach": None,
+    }
+    if not quorum:
+        return out
+    p = inp.proposal
+    rounds = _lever_curve(
+        inp,
+        [{"door_to_door_rounds": int(r)} for r in rounds_grid],
+        [int(r) for r in rounds_grid],
+        target,
+        members,
+        kw,
+        "door-to-door rounds",
+    )
+    # Reach acts through the rounds: with none planned, one round is assumed so that the curve
+    # says what a round reaching that share would do.
+    with_rounds = inp if p.door_to_door_rounds > 0 else inp.with_proposal(door_to_door_rounds=1)
+    variants = [
+        dataclasses.replace(
+            with_rounds,
+            status_quo=with_rounds.status_quo.with_changes(
+                **{"committee.door_to_door_intensity": float(x)}
+            ),
+        )
+        for x in reach_grid
+    ]
+    res = pass_probabilities(variants, ensemble=members, desc="door-to-door reach", **kw)
+    reach_probs = [r["pass_probability"] for r in res]
+    out["rounds"] = _rename(rounds, "smallest_rounds") | {"current": int(p.door_to_door_rounds)}
+    out["reach"] = {
+        "grid": [float(x) for x in reach_grid],
+        "pass_probability": reach_probs,
+        "smallest_reach": next(
+            (float(g) for g, q in zip(reach_grid, reach_probs, strict=True) if q >= target), None
+        ),
+        "rounds": int(with_rounds.proposal.door_to_door_rounds),
+        "current": float(inp.status_quo.committee.door_to_door_intensity),
+    }
+    return out
 
 
 def _rename(d: dict[str, Any], key: str) -> dict[str, Any]:

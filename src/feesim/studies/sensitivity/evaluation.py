@@ -2,14 +2,14 @@
 
 Holds :func:`evaluate` and its result :class:`Evaluation`, :func:`behaviour_source`, and the
 machinery behind them: the targets (scenario, portfolio or several scenarios), the picklable work
-unit and its worker function, the local process pool and the aggregation of members to points.
+unit and its worker function (run by :class:`feesim.studies.runner.Runner`) and the aggregation
+of members to points.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
-import multiprocessing
 import os
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -23,6 +23,8 @@ import pandas as pd
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
 from feesim.protocol import ESTIMATE_COLUMNS, load_result, sample_estimate, save_result
+from feesim.seeding import rng_alias, root_seed
+from feesim.studies.runner import Failed, Runner, available_cores
 from feesim.studies.sensitivity.designs import Design
 from feesim.studies.sensitivity.factors import Factor, _apply, _get, _validated
 from feesim.studies.sensitivity.outcomes import DEFAULT_OUTCOMES, MemberTables, Outcome
@@ -260,7 +262,7 @@ def _run_unit(unit: _Unit) -> pd.DataFrame:
 
 
 def _failed_frame(unit: _Unit, error: str) -> pd.DataFrame:
-    """Member rows of a work unit that never came back (lost worker, broken pool)."""
+    """Member rows of a work unit that raised (its simulation's failures are rows of their own)."""
     frame = pd.DataFrame(
         {
             "point": unit.point,
@@ -275,14 +277,6 @@ def _failed_frame(unit: _Unit, error: str) -> pd.DataFrame:
     for o in unit.outcomes:
         frame[o.name] = np.nan
     return frame
-
-
-def _process_pool(workers: int | None) -> cf.ProcessPoolExecutor:
-    # forkserver: clean workers, safe with threads in the parent; set for this pool only.
-    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    return cf.ProcessPoolExecutor(
-        max_workers=workers or os.cpu_count() or 1, mp_context=multiprocessing.get_context(method)
-    )
 
 
 def _aggregate(members: pd.DataFrame, outcomes: Sequence[Outcome], points: int) -> pd.DataFrame:
@@ -320,17 +314,18 @@ def evaluate(
     *,
     outcomes: Sequence[Outcome] = DEFAULT_OUTCOMES,
     replicates: int = 1,
-    seed: int | None = None,
-    executor: cf.Executor | str | None = None,
+    rng: int | np.random.SeedSequence | np.random.Generator | None = None,
+    executor: Runner | cf.Executor | str | None = None,
     workers: int | None = None,
     chunk_households: int | None = None,
     progress: bool = True,
+    seed: int | None = None,
 ) -> Evaluation:
     """Simulate every design point and reduce it to the outcomes.
 
     Each point sets the factors' values in the target's scenario(s) and runs them through
     :class:`feesim.studies.ensemble.Ensemble` (``replicates`` histories of each scenario, chunked by
-    households, seeded by ``seed``). Every point uses the same seed (common random numbers).
+    households, seeded by ``rng``). Every point uses the same seed (common random numbers).
 
     Parameters
     ----------
@@ -343,16 +338,17 @@ def evaluate(
         within the horizon, mean service quality.
     replicates : int
         Histories per scenario and point (averaged into the point's value).
-    seed : int, optional
-        Root seed (default: the portfolio's, or the first scenario's ``simulation.seed``).
-    executor : Executor, "serial", "processes" or None
-        Where chunks run: any :class:`concurrent.futures.Executor` (e.g. Dask's
-        ``client.get_executor()``), a local process pool (``"processes"``) or this process
-        (``"serial"``). ``None``: serial when ``workers == 1`` or there is one chunk in all,
-        else a local process pool.
+    rng : int, SeedSequence or Generator, optional
+        Root seed (SPEC 7; default: the portfolio's, or the first scenario's
+        ``simulation.seed``).
+    executor : Runner, Executor, "serial", "processes" or None
+        Where chunks run (:class:`feesim.studies.runner.Runner`): a runner kept open by the
+        caller, any :class:`concurrent.futures.Executor` (e.g. Dask's ``client.get_executor()``),
+        a local process pool (``"processes"``) or this process (``"serial"``). ``None``: serial
+        when ``workers == 1`` or there is one chunk in all, else a local process pool.
     workers : int, optional
-        Size of the local pool (default: CPU count); also bounds the chunks in flight on a
-        given executor (four per worker).
+        Size of the local pool (default: the cores available); also bounds the chunks in
+        flight (four per worker), so that a large design is built as it runs.
     chunk_households : int, optional
         Households simulated together in one chunk (default: the ensemble's default).
     progress : bool
@@ -369,8 +365,6 @@ def evaluate(
         scenario (the message names the point and the factor values), or an outcome cannot be
         computed for the scenario.
     """
-    from tqdm.auto import tqdm
-
     from feesim.studies.ensemble import DEFAULT_CHUNK_HOUSEHOLDS, Ensemble
 
     if not isinstance(design, Design):
@@ -387,9 +381,8 @@ def evaluate(
     if isinstance(replicates, bool) or not isinstance(replicates, int) or replicates < 1:
         raise ConfigError(f"replicates: got {replicates!r}; expected an integer >= 1")
     scenarios, target_name, default_seed = _targets(target)
+    seed = root_seed(rng_alias(rng, seed), "rng")
     seed = default_seed if seed is None else seed
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ConfigError(f"seed: got {seed!r}; expected an integer >= 0")
     chunk_households = chunk_households or DEFAULT_CHUNK_HOUSEHOLDS
     factors = design.factors
     first = next(iter(scenarios.values()))
@@ -420,23 +413,18 @@ def evaluate(
             )
             _validated(next(iter(point.values())), where)
             ens = Ensemble(
-                point, replicates=replicates, seed=seed, chunk_households=chunk_households
+                point, replicates=replicates, rng=seed, chunk_households=chunk_households
             )
-            chunks = ens.chunks(tables=tables)
-            remaining[i] = len(chunks)
-            for c in chunks:
+            for c in ens.chunks(tables=tables):
                 yield _Unit(i, c, outcomes)
 
-    remaining: dict[int, int] = {}
     probe = Ensemble(
         scenarios,
         replicates=replicates,
-        seed=seed,
+        rng=seed,
         chunk_households=chunk_households,
     )
     n_chunks = len(probe.chunks(tables=tables)) * design.points
-    if executor is None:
-        executor = "serial" if workers == 1 or n_chunks == 1 else "processes"
     log.info(
         "evaluating %d design points x %d scenario(s) x %d replicate(s) in %d chunk(s)",
         design.points,
@@ -445,57 +433,19 @@ def evaluate(
         n_chunks,
     )
     t0 = time.perf_counter()
-    frames: list[pd.DataFrame] = []
-    done: dict[int, int] = {}
-    bar = tqdm(total=design.points, unit="point", disable=not progress, desc="sensitivity")
-
-    def finished(unit: _Unit, frame: pd.DataFrame) -> None:
-        frames.append(frame)
-        done[unit.point] = done.get(unit.point, 0) + 1
-        if done[unit.point] == remaining.get(unit.point, -1):
-            bar.update(1)
-
-    own = executor == "processes"
-    pool: cf.Executor | None = _process_pool(workers) if own else None
-    try:
-        if executor == "serial":
-            for u in units():
-                finished(u, _run_unit(u))
-        else:
-            target_ex = pool if own else executor
-            if not isinstance(target_ex, cf.Executor):
-                raise ConfigError(
-                    f"executor: got {executor!r}; expected an Executor, 'serial' or 'processes'"
-                )
-            window = 4 * (workers or os.cpu_count() or 1)
-            pending: dict[cf.Future, _Unit] = {}
-            feed = units()
-            exhausted = False
-            while pending or not exhausted:
-                while not exhausted and len(pending) < window:
-                    try:
-                        u = next(feed)
-                    except StopIteration:
-                        exhausted = True
-                        break
-                    try:
-                        pending[target_ex.submit(_run_unit, u)] = u
-                    except Exception as exc:  # a broken pool refuses work: keep as data
-                        finished(u, _failed_frame(u, repr(exc)))
-                if not pending:
-                    continue
-                ready, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
-                for fut in ready:
-                    u = pending.pop(fut)
-                    try:
-                        frame = fut.result()
-                    except Exception as exc:  # a lost worker or a broken pool: keep as data
-                        frame = _failed_frame(u, repr(exc))
-                    finished(u, frame)
-    finally:
-        bar.close()
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+    per_point = len(scenarios) * replicates
+    with Runner.using(executor, workers=workers, progress=progress) as runner:
+        done = runner.map(
+            _run_unit,
+            units(),
+            desc="sensitivity",
+            unit="member",
+            size=lambda u: len(u.chunk.members),
+            total=design.points * per_point,
+            count=n_chunks,
+            window=4 * (workers or available_cores()),
+        )
+    frames = [_failed_frame(r.task, r.error) if isinstance(r, Failed) else r for r in done]
     members = pd.concat(frames, ignore_index=True).sort_values(["point", "member"], kind="stable")
     members = members.reset_index(drop=True)
     table = _aggregate(members, outcomes, design.points)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
-from feesim.surfaces.cli.args import seed_int
+from feesim.i18n import gettext as _
+from feesim.surfaces.cli.args import nonempty_path, seed_int
 
 __all__ = ["add_calibrate_parser"]
 
@@ -19,15 +19,15 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     run = run_calibration(
         args.out,
         quick=args.quick,
-        seed=args.seed,
+        rng=args.seed,
         fresh=args.fresh,
         progress=not args.quiet,
     )
-    print(f"fitted parameters: {run.params_file}")
+    print(_("fitted parameters: {file}").format(file=run.params_file))
     if run.report_file is not None:
-        print(f"report: {run.report_file}")
+        print(_("report: {file}").format(file=run.report_file))
     print(run.summary_text())
-    print(f"  {sum(run.timings.values()):.0f} s")
+    print(_("  {s} s").format(s=f"{sum(run.timings.values()):.0f}"))
     return 0
 
 
@@ -35,18 +35,24 @@ def add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
     """Register ``feesim calibrate`` on the sub-command parsers."""
     cal = sub.add_parser(
         "calibrate",
-        help="fit the behavioural parameters to the reported cases (writes the fitted file and "
-        "calibration/REPORT.md)",
+        help=_(
+            "fit the behavioural parameters to the reported cases (writes the fitted file and "
+            "calibration/REPORT.md)"
+        ),
     )
-    cal.add_argument("--quick", action="store_true", help="small budget (10-20 s; writes to --out)")
+    cal.add_argument(
+        "--quick", action="store_true", help=_("small budget (10-20 s; writes to --out)")
+    )
     cal.add_argument(
         "--out",
-        type=Path,
-        help="output folder (default: calibration/, or calibration/quick with --quick)",
+        type=nonempty_path,
+        help=_("output folder (default: calibration/, or calibration/quick with --quick)"),
     )
     cal.add_argument(
-        "--seed", type=seed_int, default=2025, help="root of the common random numbers"
+        "--seed", type=seed_int, default=2025, help=_("root of the common random numbers")
     )
-    cal.add_argument("--fresh", action="store_true", help="ignore the checkpoint and start again")
-    cal.add_argument("--quiet", action="store_true", help="no progress bar")
+    cal.add_argument(
+        "--fresh", action="store_true", help=_("ignore the checkpoint and start again")
+    )
+    cal.add_argument("--quiet", action="store_true", help=_("no progress bar"))
     cal.set_defaults(func=_cmd_calibrate)

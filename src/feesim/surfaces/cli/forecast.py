@@ -5,13 +5,20 @@ Registered by :func:`feesim.surfaces.cli.main.build_parser`.
 ::
 
     feesim forecast COMMUNITY.toml [--new-fee X | --step-pct P] [--runs N] [--seed S]
-                    [--out DIR] [--months M] [--populations K] [--workers W]
+                    [--out DIR] [--months-after-vote M] [--populations K] [--workers W]
                     [--search [--target 0.8] [--search-runs N]]
-                    [--ensemble FILE | --no-ensemble] [--quiet]
+                    [--ensemble FILE | --no-ensemble] [--quiet] [--force] [--lang LANG]
+                    [--pdf]
 
 ``--new-fee`` is one number (yuan/m2/month, the new fee of every building type) or one fee per
 type, ``multi-storey=0.97,high-rise=1.44``; ``--step-pct 29`` is a +29% step for every type.
 Either replaces the fee of the file's proposal (the service package and the process stay).
+``--months-after-vote`` (alias ``--months``) is the horizon after the vote, not the total months
+simulated as in ``feesim run``. Every input (the file, the ensemble file, ``--out``) is checked
+before any simulation starts.
+``--lang`` sets the language of the report and the summary (:mod:`feesim.i18n`); ``--pdf``
+also prints the report to ``report.pdf`` (headless Chromium, offline; see
+:func:`feesim.surfaces.report.write_pdf`).
 """
 
 from __future__ import annotations
@@ -21,31 +28,67 @@ import time
 from pathlib import Path
 from typing import Any
 
-from feesim.surfaces.cli.args import percent, positive_int, probability, seed_int
+from feesim.errors import ConfigError
+from feesim.i18n import N_
+from feesim.i18n import gettext as _
+from feesim.io import check_output_dir
+from feesim.surfaces.cli.args import (
+    MAX_RUNS,
+    add_force,
+    add_lang_option,
+    check_limit,
+    check_workers,
+    nonempty_path,
+    percent,
+    positive_int,
+    probability,
+    seed_int,
+)
+
+#: Why runs are limited, for the message (translated where it is shown).
+_RUNS_WHY = N_("each run keeps its monthly outcomes in memory, about 5 KB a run and branch")
 
 __all__ = ["add_forecast_parser"]
 
 
 def _cmd_forecast(args: argparse.Namespace) -> int:
     from feesim.studies.forecast.community import parse_new_fee
-    from feesim.studies.forecast.engine import Runner, run_forecast
+    from feesim.studies.forecast.engine import forecast_runner, run_forecast
     from feesim.studies.forecast.mapping import load_forecast_input
     from feesim.studies.forecast.search import search_step
     from feesim.surfaces.report import write_report
 
+    check_limit("--runs", args.runs, MAX_RUNS, _(_RUNS_WHY), args.force)
+    if args.search:
+        check_limit("--search-runs", args.search_runs, MAX_RUNS, _(_RUNS_WHY), args.force)
+    check_workers(args.workers, args.force)
+    out = args.out or Path("out") / "forecast" / Path(args.community).stem
+    check_output_dir(out)
     inp = load_forecast_input(args.community, months_after_vote=args.months)
     if args.new_fee is not None:
         inp = inp.with_new_fee(parse_new_fee(args.new_fee, inp.building_names))
     elif args.step_pct is not None:
         inp = inp.with_step(args.step_pct / 100.0)
     ensemble: Any = None if args.no_ensemble else (args.ensemble or "auto")
-    out = args.out or Path("out") / "forecast" / Path(args.community).stem
+    if args.ensemble is not None:
+        from feesim.studies.forecast.ensemble import read_ensemble
+
+        ensemble = read_ensemble(args.ensemble)
+        if not ensemble:
+            raise ConfigError(
+                _(
+                    "--ensemble: {file} holds no parameter sets; expected [[ensemble]] tables, "
+                    "[ensemble] csv = 'file.csv' or a fitted file (or --no-ensemble for the "
+                    "point estimate)"
+                ).format(file=args.ensemble)
+            )
     started = time.perf_counter()
-    with Runner(args.workers, progress=False if args.quiet else None) as runner:
+    # One runner for the forecast and the search: the worker processes start once.
+    with forecast_runner(workers=args.workers, progress=False if args.quiet else None) as runner:
         result = run_forecast(
             inp,
             runs=args.runs,
-            seed=args.seed,
+            rng=args.seed,
             populations=args.populations,
             ensemble=ensemble,
             runner=runner,
@@ -55,16 +98,23 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
                 inp,
                 target=args.target,
                 runs=args.search_runs,
-                seed=args.seed,
+                rng=args.seed,
                 populations=args.populations,
                 ensemble=ensemble,
                 runner=runner,
             )
             result = result.with_search(search)
     elapsed = time.perf_counter() - started
+    # The report is written (and moved into place) before the summary is printed: a reader of
+    # a closed pipe or a failed write never sees a summary of files that are not there.
+    folder = write_report(result, out, pdf=args.pdf)
     print(result.summary_text())
-    folder = write_report(result, out)
-    print(f"  total {elapsed:.1f} s; wrote {folder}/forecast.json, report.html and PNG plots")
+    print(
+        _("  total {s} s; wrote {folder}/forecast.json, report.html and PNG plots").format(
+            s=f"{elapsed:.1f}", folder=folder
+        )
+        + (_(", report.pdf") if args.pdf else "")
+    )
     return 0
 
 
@@ -72,52 +122,94 @@ def add_forecast_parser(sub: Any) -> argparse.ArgumentParser:
     """Add the ``forecast`` sub-command to the ``feesim`` sub-parsers ``sub``."""
     p = sub.add_parser(
         "forecast",
-        help="test a proposed fee step before the owners vote (pass probability, collection, firm)",
-        description="Forecast a proposed fee step: the probability it passes under Civil Code "
-        "Art. 278, turnout and approval by heads and by area, collection and the firm's "
-        "viability against the status quo on the same random streams.",
+        help=_(
+            "test a proposed fee step before the owners vote (pass probability, collection, firm)"
+        ),
+        description=_(
+            "Forecast a proposed fee step: the probability it passes under Civil Code Art. 278, "
+            "turnout and approval by heads and by area, collection and the firm's viability "
+            "against the status quo on the same random streams."
+        ),
     )
-    p.add_argument("community", type=Path, help="community file or scenario file (TOML)")
+    p.add_argument(
+        "community", type=nonempty_path, help=_("community file or scenario file (TOML)")
+    )
     fee = p.add_mutually_exclusive_group()
     fee.add_argument(
         "--new-fee",
         metavar="FEE",
-        help="new fee (yuan/m2/month): one number for every building type, or "
-        "TYPE=FEE,TYPE=FEE (e.g. multi-storey=0.97,high-rise=1.44)",
+        help=_(
+            "new fee (yuan/m2/month): one number for every building type, or "
+            "TYPE=FEE,TYPE=FEE (e.g. multi-storey=0.97,high-rise=1.44)"
+        ),
     )
     fee.add_argument(
         "--step-pct",
         type=percent,
         metavar="P",
-        help="relative step for every type, in percent (29 = +29%%)",
+        help=_("relative step for every type, in percent (29 = +29%%)"),
     )
-    p.add_argument("--runs", type=positive_int, default=1000, help="runs per branch (1000)")
-    p.add_argument("--seed", type=seed_int, help="root seed (default: the file's)")
-    p.add_argument("--out", type=Path, help="output folder (default out/forecast/<file stem>)")
+    p.add_argument("--runs", type=positive_int, default=1000, help=_("runs per branch (1000)"))
+    p.add_argument("--seed", type=seed_int, help=_("root seed (default: the file's)"))
     p.add_argument(
-        "--months", type=positive_int, help="months to follow after the vote (default: file, or 36)"
+        "--out",
+        type=nonempty_path,
+        help=_(
+            "output folder (default out/forecast/<file stem>; replaces the report of an "
+            "earlier run there)"
+        ),
+    )
+    p.add_argument(
+        "--months-after-vote",
+        "--months",
+        dest="months",
+        type=positive_int,
+        metavar="M",
+        help=_(
+            "months to follow after the vote (default: the file's months_after_vote, or 36); "
+            "not the total months simulated as in feesim run"
+        ),
     )
     p.add_argument(
         "--populations",
         type=positive_int,
         default=20,
-        help="household populations per 500 runs (20)",
+        help=_("household populations per 500 runs (20)"),
     )
-    p.add_argument("--workers", type=positive_int, help="worker processes (default: up to 2)")
-    p.add_argument("--search", action="store_true", help="find the largest step that passes")
+    p.add_argument("--workers", type=positive_int, help=_("worker processes (default: up to 2)"))
     p.add_argument(
-        "--target", type=probability, default=0.8, help="pass probability to reach (0.8)"
+        "--search",
+        action="store_true",
+        help=_(
+            "find the largest step that passes, and the service, quality first and (when the "
+            "quorum binds) door-to-door rounds and reach that reach the target"
+        ),
     )
     p.add_argument(
-        "--search-runs", type=positive_int, default=400, help="runs per step in the search (400)"
+        "--target", type=probability, default=0.8, help=_("pass probability to reach (0.8)")
+    )
+    p.add_argument(
+        "--search-runs",
+        type=positive_int,
+        default=400,
+        help=_("runs per step in the search (400)"),
     )
     ens = p.add_mutually_exclusive_group()
     ens.add_argument(
-        "--ensemble", type=Path, help="behaviour ensemble file (TOML [[ensemble]] or CSV)"
+        "--ensemble",
+        type=nonempty_path,
+        help=_("behaviour ensemble file (TOML [[ensemble]] or CSV)"),
     )
     ens.add_argument(
-        "--no-ensemble", action="store_true", help="ignore the calibrated parameter ensemble"
+        "--no-ensemble", action="store_true", help=_("ignore the calibrated parameter ensemble")
     )
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", action="store_true", help=_("no progress bar"))
+    p.add_argument(
+        "--pdf",
+        action="store_true",
+        help=_("also print the report to report.pdf (headless Chromium, offline)"),
+    )
+    add_force(p)
+    add_lang_option(p)
     p.set_defaults(func=_cmd_forecast)
     return p

@@ -1,33 +1,110 @@
 """Command line: ``feesim run``, ``feesim describe`` and the other sub-commands.
 
-Errors in inputs print one line naming the field, the value and what is allowed, and exit with
-status 2 (no traceback).
+Exit status, as Unix tools do:
+
+- 0: done;
+- 2: a bad input (any :class:`~feesim.errors.FeesimError`, or a bad option): one line on
+  standard error naming the key as the user wrote it (``[proposal] new_fee``, ``--runs``),
+  the value and what is allowed, no traceback; output folders are checked before any
+  simulation starts and keep their previous contents;
+- 130 after Ctrl-C (SIGINT), 143 after SIGTERM: the work stops, worker processes are ended
+  and output folders keep their previous contents;
+- 141 when the reader of standard output goes away (``feesim describe | head``): quietly, as
+  SIGPIPE ends other tools.
+
+Any other exception is a bug in feesim and keeps its traceback.
+
+Language: ``--lang zh_CN`` or ``--lang en`` (before or after the sub-command), else the
+environment (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``), else Chinese; see
+:mod:`feesim.i18n`. Summaries, messages, help and argparse's own messages follow it; the files
+written (CSV, Parquet, JSON) do not.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
-from feesim.errors import ConfigError, FeesimError
-from feesim.io import atomic_write_text
-from feesim.surfaces.cli.args import nonnegative_int, positive_int, seed_int
+from feesim.errors import ConfigError, FeesimError, LimitError
+from feesim.i18n import gettext as _
+from feesim.i18n import ngettext, use_language
+from feesim.io import check_output_dir, check_output_file, read_toml, staged_output
+from feesim.surfaces.cli.args import (
+    MAX_MEMBERS,
+    add_force,
+    add_lang_option,
+    check_workers,
+    nonempty_path,
+    nonnegative_int,
+    positive_int,
+    requested_language,
+    seed_int,
+)
 
-__all__ = ["build_parser", "main"]
+__all__ = ["EXIT_BROKEN_PIPE", "EXIT_INTERRUPTED", "EXIT_TERMINATED", "build_parser", "main"]
 
 log = logging.getLogger("feesim")
+
+EXIT_INTERRUPTED = 128 + signal.SIGINT
+EXIT_TERMINATED = 128 + signal.SIGTERM
+EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
+#: What ``feesim run`` writes into ``--out`` (and replaces there): both formats.
+RUN_OUTPUTS = ("series.*", "votes.*", "events.*", "campaigns.*", "meta.json", "result.json")
+#: Tables that mark a community file (``feesim forecast``), not a scenario file.
+_COMMUNITY_TABLES = ("buildings", "proposal", "forecast")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that the work unwinds as after Ctrl-C."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(
+            2,
+            _("{prog}: error: {message} (see {prog} --help)\n").format(
+                prog=self.prog, message=message
+            ),
+        )
+
+
+def _scenario_file(path: Path, option: str = "scenario") -> Any:
+    """Load a scenario file; a community file is pointed to ``feesim forecast``."""
+    from feesim.config.scenario import load_scenario
+
+    data = read_toml(path, "scenario")
+    found = [t for t in _COMMUNITY_TABLES if t in data]
+    if found and "simulation" not in data:
+        tables = ", ".join(f"[{t}]" for t in found)
+        raise ConfigError(
+            _(
+                "{option}: {path} is a community file ({tables}); forecast it with feesim "
+                "forecast {path}, or give a scenario file"
+            ).format(option=option, path=path, tables=tables)
+        )
+    return load_scenario(path)
 
 
 def _cmd_run_portfolio(args: argparse.Namespace) -> int:
     from feesim.studies.portfolio import load_portfolio, run_portfolio
 
+    check_workers(args.workers, args.force)
+    if args.out is not None:
+        check_output_dir(args.out)
     portfolio = load_portfolio(args.scenario)
     if args.months is not None:
-        portfolio.base = portfolio.base.with_changes(**{"simulation.months": args.months})
+        portfolio.base = _with_months(portfolio.base, args.months)
     if args.seed is not None:
         portfolio.seed = args.seed
     if args.parameter_sets is not None:
@@ -41,40 +118,75 @@ def _cmd_run_portfolio(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     print(result.summary_text())
-    print(f"  simulated in {time.perf_counter() - started:.1f} s")
+    print(_("  simulated in {s} s").format(s=f"{time.perf_counter() - started:.1f}"))
     if args.out:
-        print(f"  wrote {args.out}/communities.csv, districts.csv and Parquet tables")
+        print(
+            _("  wrote {out}/communities.csv, districts.csv and Parquet tables").format(
+                out=args.out
+            )
+        )
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from feesim.config.scenario import load_scenario
     from feesim.engine.model import FeeModel
     from feesim.studies.portfolio import is_portfolio
+    from feesim.surfaces.summaries import run_summary
 
     if is_portfolio(args.scenario):
         return _cmd_run_portfolio(args)
+    if args.workers is not None or args.scheduler is not None:
+        raise ConfigError(
+            _(
+                "--workers/--scheduler: given for {file}, a single scenario; they apply to "
+                "portfolio files (one scenario runs in this process)"
+            ).format(file=args.scenario)
+        )
     if args.parameter_sets is not None:
         raise ConfigError(
-            f"--parameter-sets: got {args.parameter_sets} for {args.scenario}, a single scenario; "
-            "it applies to portfolio files (for one scenario, feesim forecast spreads its runs "
-            "over the fitted ensemble)"
+            _(
+                "--parameter-sets: got {k} for {file}, a single scenario; it applies to "
+                "portfolio files (for one scenario, feesim forecast spreads its runs over the "
+                "fitted ensemble)"
+            ).format(k=args.parameter_sets, file=args.scenario)
         )
-    scenario = load_scenario(args.scenario)
+    if args.out is not None:
+        check_output_dir(args.out)
+    scenario = _scenario_file(args.scenario)
     if args.months is not None:
-        scenario = scenario.with_changes(**{"simulation.months": args.months})
+        scenario = _with_months(scenario, args.months)
     started = time.perf_counter()
     result = FeeModel(scenario, rng=args.seed).run()
     elapsed = time.perf_counter() - started
-    print(result.summary_text())
-    print(f"  simulated in {elapsed:.2f} s")
-    if args.out:
-        out = result.save(args.out, fmt=args.format)
-        print(
-            f"  wrote {out}/series.{args.format}, votes.{args.format}, events.{args.format}, "
-            f"campaigns.{args.format}, {'meta.json' if args.format == 'csv' else 'result.json'}"
+    if args.out is not None:
+        with staged_output(args.out, RUN_OUTPUTS) as folder:
+            result.save(folder, fmt=args.format)
+    print(run_summary(result))
+    print(
+        _("  simulated in {s} s ({n} months from simulation.start)").format(
+            s=f"{elapsed:.2f}", n=scenario.simulation.months
         )
+    )
+    if args.out is not None:
+        fmt = args.format
+        files = (
+            f"{args.out}/series.{fmt}, votes.{fmt}, events.{fmt}, campaigns.{fmt}, "
+            f"{'meta.json' if fmt == 'csv' else 'result.json'}"
+        )
+        print(_("  wrote {files}").format(files=files))
     return 0
+
+
+def _with_months(scenario: Any, months: int) -> Any:
+    """``scenario`` over ``months`` months in all (``--months``); errors name the option."""
+    try:
+        return scenario.with_changes(**{"simulation.months": months})
+    except ConfigError as exc:
+        raise ConfigError(
+            _("--months {months} (total months simulated): {error}").format(
+                months=months, error=exc
+            )
+        ) from None
 
 
 def _ensemble_members(scenarios: dict, k: int | None) -> list | None:
@@ -88,26 +200,68 @@ def _ensemble_members(scenarios: dict, k: int | None) -> list | None:
         # One list of parameter sets serves every scenario of an Ensemble.
         listed = ", ".join(f"{n}: {', '.join(sorted(o)) or 'none'}" for n, o in overrides.items())
         raise ConfigError(
-            "--parameter-sets: the scenarios set different behaviour coefficients themselves "
-            f"({listed}); run them in separate ensembles"
+            _(
+                "--parameter-sets: the scenarios set different behaviour coefficients "
+                "themselves ({listed}); run them in separate ensembles"
+            ).format(listed=listed)
         )
     return fitted_sets(k, next(iter(overrides.values())), "--parameter-sets")
 
 
+def scenario_keys(paths: Sequence[Path]) -> list[str]:
+    """One key per scenario file: its name, or as much of its path as tells it apart.
+
+    Two files called ``base.toml`` in different folders are ``a/base`` and ``b/base``; the
+    same file given twice is refused (its members would collide).
+    """
+    resolved = [Path(os.path.abspath(p)) for p in paths]
+    seen: dict[Path, Path] = {}
+    for given, full in zip(paths, resolved, strict=True):
+        if full in seen:
+            raise ConfigError(
+                _(
+                    "scenarios: {file} is given twice (as {before} before); give each file once "
+                    "and raise --replicates for more runs of it"
+                ).format(file=given, before=seen[full])
+            )
+        seen[full] = given
+    keys = [p.stem for p in resolved]
+    depth = 1
+    while len(set(keys)) < len(keys):
+        depth += 1
+        keys = [
+            "/".join((*p.parent.parts[-(depth - 1) :], p.stem)) if keys.count(k) > 1 else k
+            for p, k in zip(resolved, keys, strict=True)
+        ]
+    return keys
+
+
 def _cmd_ensemble(args: argparse.Namespace) -> int:
-    from feesim.config.scenario import load_scenario
     from feesim.studies.ensemble import Ensemble
 
-    scenarios = {Path(p).stem: load_scenario(p) for p in args.scenarios}
+    check_workers(args.workers, args.force)
+    members = args.replicates * len(args.scenarios) * max(1, args.parameter_sets or 0)
+    if members > MAX_MEMBERS and not args.force:
+        raise LimitError(
+            _(
+                "--replicates: got {replicates}, {members} members in all (replicates x "
+                "scenarios x parameter sets); at most {limit} members without --force (the "
+                "summary of every member is kept in memory); add --force if you mean it"
+            ).format(
+                replicates=f"{args.replicates:,}", members=f"{members:,}", limit=f"{MAX_MEMBERS:,}"
+            )
+        )
+    if args.out is not None:
+        check_output_dir(args.out)
+    keys = scenario_keys(args.scenarios)
+    scenarios = {k: _scenario_file(p) for k, p in zip(keys, args.scenarios, strict=True)}
     if args.months is not None:
-        scenarios = {
-            k: v.with_changes(**{"simulation.months": args.months}) for k, v in scenarios.items()
-        }
+        scenarios = {k: _with_months(v, args.months) for k, v in scenarios.items()}
     ens = Ensemble(
         scenarios,
         replicates=args.replicates,
         params=_ensemble_members(scenarios, args.parameter_sets),
-        seed=args.seed,
+        rng=args.seed,
         chunk_households=args.chunk_households,
         populations=args.populations,
     )
@@ -117,20 +271,20 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
     )
     elapsed = time.perf_counter() - started
     print(res.summary_text())
-    print(f"  simulated in {elapsed:.1f} s")
-    if args.out:
-        atomic_write_text(Path(args.out) / "summary.csv", res.summary.to_csv(index=False))
-        atomic_write_text(Path(args.out) / "members.csv", res.members.to_csv(index=False))
-        print(
-            f"  wrote {args.out}/series/, votes/, events/, campaigns/ (Parquet), summary.csv, "
-            "members.csv"
+    print(_("  simulated in {s} s").format(s=f"{elapsed:.1f}"))
+    if args.out is not None:
+        files = (
+            f"{res.out}/series/, votes/, events/, campaigns/ (Parquet), summary.csv, members.csv"
         )
+        print(_("  wrote {files}").format(files=files))
     return 0
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from feesim.studies.bench import run_benchmarks, write_json
 
+    if args.json is not None:
+        check_output_file(args.json, "--json")
     result = run_benchmarks(quick=args.quick)
     m = result["machine"]
     print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}")
@@ -190,77 +344,116 @@ def _cmd_describe(args: argparse.Namespace) -> int:
         if r["doc"]:
             print(f"    {r['doc']}")
         if r["source"]:
-            print(f"    source: {r['source']}")
+            print(_("    source: {source}").format(source=r["source"]))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``feesim`` command."""
-    parser = argparse.ArgumentParser(
+    """The argument parser of the ``feesim`` command (help in the language in force)."""
+    from feesim.protocol import feesim_version
+
+    parser = _Parser(
         prog="feesim",
-        description="Simulate and forecast residential property-service fee changes.",
+        description=_("Simulate and forecast residential property-service fee changes."),
     )
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help=_("more logging"))
+    parser.add_argument("--version", action="version", version=f"feesim {feesim_version()}")
+    add_lang_option(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser(
-        "run", help="simulate one scenario (or a portfolio of communities) and write its tables"
+        "run",
+        help=_("simulate one scenario (or a portfolio of communities) and write its tables"),
     )
-    run.add_argument("scenario", type=Path, help="scenario TOML, or portfolio CSV/TOML file")
-    run.add_argument("--months", type=positive_int, help="override simulation.months")
-    run.add_argument("--seed", type=seed_int, help="override simulation.seed")
-    run.add_argument("--out", type=Path, help="directory for series.csv, votes.csv, ...")
+    run.add_argument(
+        "scenario", type=nonempty_path, help=_("scenario TOML, or portfolio CSV/TOML file")
+    )
+    run.add_argument(
+        "--months",
+        type=positive_int,
+        help=_(
+            "total months simulated from simulation.start (overrides simulation.months; "
+            "for a portfolio, [portfolio] months)"
+        ),
+    )
+    run.add_argument("--seed", type=seed_int, help=_("override simulation.seed"))
+    run.add_argument(
+        "--out",
+        type=nonempty_path,
+        help=_("folder for series.csv, votes.csv, ... (replaces those of an earlier run there)"),
+    )
     run.add_argument(
         "--format",
         choices=("csv", "parquet"),
         default="csv",
-        help="csv: tables and meta.json (default); parquet: tables and the result.json sidecar",
+        help=_("csv: tables and meta.json (default); parquet: tables and the result.json sidecar"),
     )
-    run.add_argument("--workers", type=positive_int, help="local processes for a portfolio")
-    run.add_argument("--scheduler", help="dask.distributed scheduler address for a portfolio")
+    run.add_argument("--workers", type=positive_int, help=_("local processes for a portfolio"))
+    run.add_argument("--scheduler", help=_("dask.distributed scheduler address for a portfolio"))
     run.add_argument(
         "--parameter-sets",
         type=nonnegative_int,
-        help="portfolio only: run it under this many members of the fitted behaviour ensemble "
-        "(overrides portfolio.parameter_sets; 0: the point estimate)",
+        help=_(
+            "portfolio only: run it under this many members of the fitted behaviour ensemble "
+            "(overrides portfolio.parameter_sets; 0: the point estimate)"
+        ),
     )
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.add_argument("--quiet", action="store_true", help=_("no progress bar"))
+    add_force(run)
+    add_lang_option(run)
     run.set_defaults(func=_cmd_run)
 
-    ens = sub.add_parser("ensemble", help="many replicates of one or more scenarios")
-    ens.add_argument("scenarios", nargs="+", type=Path, help="scenario TOML files")
+    ens = sub.add_parser("ensemble", help=_("many replicates of one or more scenarios"))
+    ens.add_argument("scenarios", nargs="+", type=nonempty_path, help=_("scenario TOML files"))
     ens.add_argument("--replicates", type=positive_int, default=100)
     ens.add_argument("--seed", type=seed_int, default=0)
-    ens.add_argument("--months", type=positive_int, help="override simulation.months")
-    ens.add_argument("--workers", type=positive_int, help="local worker processes")
-    ens.add_argument("--scheduler", help="dask.distributed scheduler address")
+    ens.add_argument(
+        "--months",
+        type=positive_int,
+        help=_("total months simulated from simulation.start (overrides simulation.months)"),
+    )
+    ens.add_argument("--workers", type=positive_int, help=_("local worker processes"))
+    ens.add_argument("--scheduler", help=_("dask.distributed scheduler address"))
     ens.add_argument(
         "--chunk-households",
         type=positive_int,
         default=200_000,
-        help="households simulated together in one batch",
+        help=_("households simulated together in one batch"),
     )
     ens.add_argument(
         "--populations",
         type=positive_int,
-        help="replicates share this many household populations (faster set-up)",
+        help=_("replicates share this many household populations (faster set-up)"),
     )
     ens.add_argument(
         "--parameter-sets",
         type=nonnegative_int,
-        help="cross every scenario and replicate with this many members of the fitted "
-        "behaviour ensemble, so the ranges carry parameter uncertainty as well as seed noise",
+        help=_(
+            "cross every scenario and replicate with this many members of the fitted "
+            "behaviour ensemble, so the ranges carry parameter uncertainty as well as seed noise"
+        ),
     )
-    ens.add_argument("--out", type=Path, help="folder for partitioned Parquet tables")
-    ens.add_argument("--quiet", action="store_true", help="no progress bar")
+    ens.add_argument(
+        "--out",
+        type=nonempty_path,
+        help=_(
+            "folder for partitioned Parquet tables, members.csv and summary.csv (replaces "
+            "those of an earlier run there)"
+        ),
+    )
+    ens.add_argument("--quiet", action="store_true", help=_("no progress bar"))
+    add_force(ens)
+    add_lang_option(ens)
     ens.set_defaults(func=_cmd_ensemble)
 
-    bench = sub.add_parser("bench", help="measure speed, scaling and memory (issue 5 goals)")
-    bench.add_argument("--quick", action="store_true", help="smaller sizes (about 3 minutes)")
-    bench.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    bench = sub.add_parser("bench", help=_("measure speed, scaling and memory (issue 5 goals)"))
+    bench.add_argument("--quick", action="store_true", help=_("smaller sizes (about 3 minutes)"))
+    bench.add_argument(
+        "--json", type=nonempty_path, help=_("also write the figures to this JSON file")
+    )
     bench.set_defaults(func=_cmd_bench)
 
-    desc = sub.add_parser("describe", help="list every scenario field with unit and source")
+    desc = sub.add_parser("describe", help=_("list every scenario field with unit and source"))
     desc.add_argument("--kind", choices=("lever", "uncertainty", "setting"))
     desc.set_defaults(func=_cmd_describe)
 
@@ -278,22 +471,86 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def _signals() -> Iterator[None]:
+    """SIGTERM unwinds the main thread like Ctrl-C, so that worker processes are ended.
+
+    The runner ends its workers when its work is abandoned (:meth:`Runner.close
+    <feesim.studies.runner.Runner.close>`); staged output folders are removed. Only the main
+    thread can set handlers (a command run from a notebook's thread keeps the defaults).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader of standard output has gone: stop quietly, as SIGPIPE ends other tools.
+
+    Python's documentation (signal module, "Note on SIGPIPE") recommends pointing standard
+    output at ``/dev/null`` so that the flush at exit does not fail again.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
+
+
+@contextlib.contextmanager
+def _argparse_in_language() -> Iterator[None]:
+    """Have argparse translate its own messages ("usage:", "error:") with feesim's catalogue.
+
+    argparse reads them through :func:`gettext.gettext` of the global domain, for which Python
+    ships no Chinese catalogue; its module-level ``_`` and ``ngettext`` are swapped for
+    feesim's for the duration of :func:`main` and put back afterwards.
+    """
+    saved = argparse._, argparse.ngettext  # type: ignore[attr-defined]
+    argparse._, argparse.ngettext = _, ngettext  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        argparse._, argparse.ngettext = saved  # type: ignore[attr-defined]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``feesim`` command; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING - 10 * min(args.verbose, 2),
-        format="%(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        return int(args.func(args))
-    except FeesimError as exc:
-        print(f"feesim: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:  # pragma: no cover
-        print("feesim: interrupted", file=sys.stderr)
-        return 130
+    argv = list(sys.argv[1:] if argv is None else argv)
+    with use_language(requested_language(argv)), _argparse_in_language():
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except BrokenPipeError:  # --help or --version into a closed pipe
+            return _quiet_broken_pipe()
+        logging.basicConfig(
+            level=logging.WARNING - 10 * min(args.verbose, 2),
+            format="%(levelname)s %(name)s: %(message)s",
+        )
+        try:
+            with _signals():
+                status = int(args.func(args))
+                sys.stdout.flush()  # a closed pipe shows here, not at exit
+                return status
+        except FeesimError as exc:
+            message = " ".join(str(exc).split("\n"))
+            print(_("feesim: error: {message}").format(message=message), file=sys.stderr)
+            return 2
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
+        except Terminated:
+            print(_("feesim: terminated"), file=sys.stderr)
+            return EXIT_TERMINATED
+        except KeyboardInterrupt:
+            print(_("feesim: interrupted"), file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":  # pragma: no cover

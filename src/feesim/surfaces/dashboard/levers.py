@@ -17,13 +17,17 @@ from typing import Any
 from feesim.config.params import edit
 from feesim.config.scenario import Campaign, Proposal, Renovation, Scenario, scenario_from_mapping
 from feesim.errors import ConfigError
+from feesim.i18n import N_, ngettext
+from feesim.i18n import gettext as _
 
 __all__ = [
     "LEVERS",
     "PRESETS",
+    "PRESET_LABELS",
     "Lever",
     "default_base",
     "default_levers",
+    "format_value",
     "levers_from_scenario",
     "resolve_levers",
     "scenario_from_levers",
@@ -34,7 +38,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Lever:
-    """One control of the dashboard."""
+    """One control of the dashboard.
+
+    ``label`` and ``doc`` are English and marked for translation (shown in the language in
+    force); :func:`format_value` writes a value with its unit.
+    """
 
     name: str
     label: str
@@ -50,91 +58,116 @@ class Lever:
 LEVERS: tuple[Lever, ...] = (
     Lever(
         "price_step",
-        "Price step (+share)",
+        N_("Price step"),
         "float",
         0.0,
         0.0,
         1.0,
         0.01,
-        "relative fee step put to the owners' vote; 0 = no step",
+        N_("relative fee step put to the owners' vote; 0 = no step"),
     ),
     Lever(
         "vote_month",
-        "Vote month",
+        N_("Vote"),
         "int",
         12,
         1,
         120,
         1,
-        "month the owners vote on the step (the new fee starts with the next bill)",
+        N_("month the owners vote on the step (the new fee starts with the next bill)"),
     ),
     Lever(
         "quality_first_months",
-        "Quality first (months)",
+        N_("Quality first (先质后价)"),
         "int",
         0,
         0,
         24,
         1,
-        "months before the vote that the firm delivers the promised service (先质后价)",
+        N_("months before the vote that the firm delivers the promised service"),
     ),
     Lever(
         "service_package",
-        "Service package",
+        N_("Service package"),
         "float",
         0.2,
         0.0,
         0.5,
         0.05,
-        "service improvement the step pays for",
+        N_("service improvement the step pays for"),
     ),
     Lever(
         "wage_growth",
-        "Wage growth / year",
+        N_("Wage growth"),
         "float",
         0.031,
         -0.02,
         0.08,
         0.001,
-        "2015-2025 average about 3.1% (domain-rules 3.4)",
+        N_("2015-2025 average about 3.1% a year (domain-rules 3.4)"),
     ),
     Lever(
         "door_to_door",
-        "Door-to-door reach",
+        N_("Door-to-door reach (逐户上门)"),
         "float",
         0.3,
         0.0,
         1.0,
         0.05,
-        "share of households a persuasion round reaches (逐户上门)",
+        N_("share of households a persuasion round reaches"),
     ),
     Lever(
         "campaign_steps",
-        "Campaign steps (0-5)",
+        N_("Collection campaign"),
         "int",
         0,
         0,
         5,
         1,
-        "collection campaign with the first new bill (seed 004); 0 = none",
+        N_("five-step collection campaign with the first new bill (seed 004); 0 = none"),
     ),
     Lever(
         "evaluation_rollback",
-        "Evaluation + rollback",
+        N_("Evaluation with rollback (可进可退)"),
         "bool",
         False,
-        doc="residents score the firm; a bad score rolls the step back (可进可退, seed 000)",
+        doc=N_("residents score the firm; a bad score rolls the step back (seed 000)"),
     ),
     Lever(
         "renovation",
-        "Renovation bundled",
+        N_("Renovation bundled"),
         "bool",
         False,
-        doc="works finish two months before the vote, 40% paid by the government (seed 001)",
+        doc=N_("works finish two months before the vote, 40% paid by the government (seed 001)"),
     ),
-    Lever("years", "Years", "int", 10, 2, 20, 1, "horizon of the run"),
-    Lever("seed", "Seed", "int", 1, 0, 999, 1, "root of the random streams"),
+    Lever("years", N_("Years"), "int", 10, 2, 20, 1, N_("length of the run")),
+    Lever("seed", N_("Random seed"), "int", 1, 0, 999, 1, N_("root of the random streams")),
 )
+
+
+def format_value(name: str, value: Any) -> str:
+    """A lever's value with its unit, in the language in force (``+50%``, ``6 months``)."""
+    v = getattr(value, "value", value)
+    if name == "price_step":
+        return f"{float(v):+.0%}" if float(v) else _("no step")
+    if name == "vote_month":
+        return _("month {n}").format(n=int(v))
+    if name == "quality_first_months":
+        return ngettext("{n} month", "{n} months", int(v)).format(n=int(v))
+    if name == "service_package":
+        return _("+{q} quality points").format(q=f"{float(v):.2f}")
+    if name == "wage_growth":
+        return _("{p} a year").format(p=f"{float(v):+.1%}")
+    if name == "door_to_door":
+        return _("{p} of households per round").format(p=f"{float(v):.0%}")
+    if name == "campaign_steps":
+        return _("{n} of 5 steps").format(n=int(v)) if int(v) else _("none")
+    if name in ("evaluation_rollback", "renovation"):
+        return _("yes") if v else _("no")
+    if name == "years":
+        return ngettext("{n} year", "{n} years", int(v)).format(n=int(v))
+    return str(v)
+
 
 _BY_NAME = {lever.name: lever for lever in LEVERS}
 
@@ -181,6 +214,13 @@ PRESETS: dict[str, dict[str, Any]] = {
         "vote_month": 12,
         "years": 10,
     },
+}
+
+#: The presets' names as shown (English, marked for translation); keys as in :data:`PRESETS`.
+PRESET_LABELS: dict[str, str] = {
+    "vicious cycle": N_("Vicious cycle: fee frozen"),
+    "virtuous cycle (quality first)": N_("Virtuous cycle: quality first (先质后价)"),
+    "price step without quality first": N_("Price step without quality first"),
 }
 
 #: Renovation works of the "renovation" lever: Quyang shed renovation (seed 001: 40% paid by
@@ -289,16 +329,26 @@ def _value(name: str, value: Any) -> Any:
     """Check and convert one lever value."""
     lever = _BY_NAME.get(name)
     if lever is None:
-        raise ConfigError(f"levers.{name}: unknown lever; allowed: {', '.join(_BY_NAME)}")
+        raise ConfigError(
+            _("levers.{name}: unknown lever; allowed: {allowed}").format(
+                name=name, allowed=", ".join(_BY_NAME)
+            )
+        )
     value = getattr(value, "value", value)  # a solara reactive variable holds the value
     if lever.kind == "bool":
         return bool(value)
     try:
         number = float(value)
     except (TypeError, ValueError):
-        raise ConfigError(f"levers.{name}: got {value!r}; expected a number") from None
+        raise ConfigError(
+            _("levers.{name}: got {value}; expected a number").format(name=name, value=repr(value))
+        ) from None
     if not lever.lo <= number <= lever.hi:
-        raise ConfigError(f"levers.{name}: got {number!r}; expected {lever.lo} to {lever.hi}")
+        raise ConfigError(
+            _("levers.{name}: got {value}; expected {lo} to {hi}").format(
+                name=name, value=repr(number), lo=lever.lo, hi=lever.hi
+            )
+        )
     return round(number) if lever.kind == "int" else number
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -58,6 +59,9 @@ class DashboardModel(FeeModel):
     trace : list of dict
         Per month: ``month``, ``quality`` (delivered) and ``collection`` (the firm's trailing
         twelve-month collection), the path drawn in the quality-collection plane.
+    lock : threading.RLock
+        Held while a month is simulated and while the tables are read: the page's play loop
+        steps the model in one thread while the page may be drawn in another.
     """
 
     def __init__(
@@ -99,6 +103,17 @@ class DashboardModel(FeeModel):
         self.running = True
         self.trace: list[dict[str, float]] = []
         self._result: tuple[int, SimulationResult] | None = None
+        self.lock = threading.RLock()
+
+    def advance(self) -> None:
+        """:meth:`step` under :attr:`lock` (what the page's play loop calls).
+
+        Mesa wraps ``step`` and moves the clock (``time``) before the model's own step runs; a
+        table read in that moment would see a month not yet recorded. Taking the lock before
+        Mesa's wrapper keeps readers out until the month is complete.
+        """
+        with self.lock:
+            self.step()
 
     def step(self) -> None:
         """Advance one month; stops (``running`` False) at the end of the horizon."""
@@ -121,10 +136,17 @@ class DashboardModel(FeeModel):
 
     def result(self) -> SimulationResult:
         """The tables of the months run so far (cached until the next step)."""
-        if self._result is None or self._result[0] != self.month:
-            self._result = (self.month, super().result())
-        return self._result[1]
+        with self.lock:
+            if self._result is None or self._result[0] != self.month:
+                self._result = (self.month, super().result())
+            return self._result[1]
 
     def trace_frame(self) -> pd.DataFrame:
         """:attr:`trace` as a table."""
-        return pd.DataFrame(self.trace, columns=["month", "quality", "collection"])
+        with self.lock:
+            return pd.DataFrame(list(self.trace), columns=["month", "quality", "collection"])
+
+    def household_frame(self, run: int = 0) -> pd.DataFrame:
+        """The households of ``run`` now (see :meth:`feesim.FeeModel.household_frame`)."""
+        with self.lock:
+            return super().household_frame(run)

@@ -10,17 +10,24 @@ import sys
 from pathlib import Path
 
 from feesim.config.scenario import load_scenario
-from feesim.errors import FeesimError
+from feesim.errors import ConfigError, FeesimError
+from feesim.i18n import gettext as _
+from feesim.i18n import resolve
 from feesim.surfaces.dashboard.model import SCENARIO_ENV
 
-__all__ = ["APP", "add_dashboard_parser", "check_dependencies", "serve", "solara_command"]
+__all__ = [
+    "APP",
+    "add_dashboard_parser",
+    "check_dependencies",
+    "check_listen",
+    "serve",
+    "solara_command",
+]
 
 log = logging.getLogger(__name__)
 
 #: The Solara app module.
 APP = "feesim.surfaces.dashboard.app"
-
-_INSTALL = 'install them with: pip install "feesim[dashboard]"'
 
 
 def check_dependencies() -> None:
@@ -37,14 +44,20 @@ def check_dependencies() -> None:
         except ImportError:
             missing.append(module.split(".")[0].replace("_", "-"))
     if missing:
-        raise FeesimError(f"the dashboard needs {', '.join(missing)}; {_INSTALL}")
+        raise FeesimError(
+            _(
+                'the dashboard needs {missing}; install them with: pip install "feesim[dashboard]"'
+            ).format(missing=", ".join(missing))
+        )
     from importlib.metadata import version
 
     major = int(version("ipyvuetify").split(".")[0])
     if major >= 3:
         raise FeesimError(
-            f"ipyvuetify {version('ipyvuetify')} is installed; the offline dashboard needs "
-            f"ipyvuetify<3; {_INSTALL}"
+            _(
+                "ipyvuetify {v} is installed; the offline dashboard needs ipyvuetify<3; install "
+                'it with: pip install "feesim[dashboard]"'
+            ).format(v=version("ipyvuetify"))
         )
 
 
@@ -73,6 +86,7 @@ def serve(
     host: str = "127.0.0.1",
     port: int = 8765,
     open_browser: bool = False,
+    lang: str | None = None,
 ) -> int:
     """Run the dashboard until interrupted; returns the server's exit status.
 
@@ -85,6 +99,9 @@ def serve(
         Where to listen (``127.0.0.1`` keeps it on this machine).
     open_browser : bool
         Open the page in the default browser.
+    lang : str, optional
+        Language the page starts in (default: the language in force, :mod:`feesim.i18n`); it
+        can be switched on the page.
 
     Raises
     ------
@@ -93,6 +110,9 @@ def serve(
     """
     check_dependencies()
     env = dict(os.environ)
+    # No "This website runs on Solara" banner: at 1366x768 it covered the vote bars.
+    env.setdefault("SOLARA_THEME_SHOW_BANNER", "False")
+    env["LANGUAGE"] = resolve(lang)
     if scenario is not None:
         load_scenario(scenario)  # fail here, with the field named, not inside the server
         env[SCENARIO_ENV] = str(Path(scenario).resolve())
@@ -112,10 +132,46 @@ def _port(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a port number, got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            _("expected a port number, got {text}").format(text=repr(text))
+        ) from None
     if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port in 0-65535, got {value}")
+        raise argparse.ArgumentTypeError(
+            _("expected a port in 0-65535, got {value}").format(value=value)
+        )
     return value
+
+
+def check_listen(host: str, port: int) -> None:
+    """Check that the server can listen on ``host:port`` (the server itself would exit 3).
+
+    Raises
+    ------
+    ConfigError
+        Naming ``--host`` or ``--port`` when the address is unknown or the port is taken.
+    """
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(
+            _("--host: got {host}; not an address of this machine ({why})").format(
+                host=repr(host), why=exc
+            )
+        ) from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise ConfigError(
+                _(
+                    "--port: got {port}; cannot listen on {host}:{port} ({why}); give a free "
+                    "port, e.g. --port 8766"
+                ).format(port=port, host=host, why=exc.strerror or exc)
+            ) from None
 
 
 def _cmd_dashboard(args: object) -> int:
@@ -123,30 +179,48 @@ def _cmd_dashboard(args: object) -> int:
     check_dependencies()
     if args.scenario is not None:  # type: ignore[attr-defined]
         load_scenario(args.scenario)  # type: ignore[attr-defined]
-    print(f"feesim dashboard: http://{host}:{port}/ (Ctrl-C to stop)")
-    return serve(
+    check_listen(host, port)
+    print(
+        _("feesim dashboard: http://{host}:{port}/ (Ctrl-C to stop)").format(host=host, port=port)
+    )
+    status = serve(
         args.scenario,  # type: ignore[attr-defined]
         host=host,
         port=port,
         open_browser=not args.no_browser,  # type: ignore[attr-defined]
     )
+    if status not in (0, -2, 130):  # -2 / 130: stopped with Ctrl-C
+        raise FeesimError(
+            _("dashboard: the server stopped with status {status}; run with -v for its log").format(
+                status=status
+            )
+        )
+    return 0
 
 
 def add_dashboard_parser(sub: object) -> None:
     """Register ``feesim dashboard [SCENARIO.toml] [--host H] [--port N] [--no-browser]``."""
     p = sub.add_parser(  # type: ignore[attr-defined]
         "dashboard",
-        help="live dashboard of the two cycles in the browser (needs feesim[dashboard])",
-        description="Start the live dashboard (a Mesa SolaraViz app) on this machine; it works "
-        "without internet access.",
+        help=_("live dashboard of the two cycles in the browser (needs feesim[dashboard])"),
+        description=_(
+            "Start the live dashboard on this machine; it works without internet access. Its "
+            "language follows --lang, else LANGUAGE, LC_ALL or LANG (it can be switched on the "
+            "page)."
+        ),
     )
     p.add_argument(
         "scenario",
         nargs="?",
         type=Path,
-        help="base community (scenario TOML); default: an old public-housing estate",
+        help=_("base community (scenario TOML); default: an old public-housing estate"),
     )
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    p.add_argument("--port", type=_port, default=8765, help="port (default 8765)")
-    p.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    p.add_argument(
+        "--host", default="127.0.0.1", help=_("address to listen on (default 127.0.0.1)")
+    )
+    p.add_argument("--port", type=_port, default=8765, help=_("port (default 8765)"))
+    p.add_argument("--no-browser", action="store_true", help=_("do not open a browser"))
+    from feesim.surfaces.cli.args import add_lang_option
+
+    add_lang_option(p)
     p.set_defaults(func=_cmd_dashboard)

@@ -1,0 +1,197 @@
+"""Two languages, Chinese first: which language, the catalogue, and the command line in Chinese.
+
+The suite runs in English (``conftest.py`` sets ``LANGUAGE=en``); these tests ask for Chinese
+explicitly and check that every text the surfaces produce has a translation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import feesim
+from feesim import i18n
+from feesim.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tools_i18n():
+    spec = importlib.util.spec_from_file_location("tools_i18n", ROOT / "tools" / "i18n.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# ----------------------------------------------------------------------------------------------
+# which language
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("zh", "zh_CN"),
+        ("zh-CN", "zh_CN"),
+        ("zh_CN.UTF-8", "zh_CN"),
+        ("zh-Hans", "zh_CN"),
+        ("en", "en"),
+        ("en_US.UTF-8", "en"),
+        ("en-GB", "en"),
+        ("C", None),
+        ("POSIX", None),
+        ("C.UTF-8", None),
+        ("fr_FR.UTF-8", None),
+        ("zh_TW.UTF-8", None),  # traditional characters: not the Simplified catalogue
+        ("", None),
+    ],
+)
+def test_locale_names(value, expected):
+    assert i18n.normalize(value) == expected
+
+
+def test_environment_follows_gettext_and_defaults_to_chinese():
+    env = i18n.from_environment
+    assert env({}) == "zh_CN"
+    assert env({"LANG": "C.UTF-8"}) == "zh_CN"
+    assert env({"LANG": "en_US.UTF-8"}) == "en"
+    assert env({"LANG": "zh_CN.UTF-8"}) == "zh_CN"
+    # LC_ALL before LANG; the first locale variable set decides (as gettext does)
+    assert env({"LC_ALL": "en_US.UTF-8", "LANG": "zh_CN.UTF-8"}) == "en"
+    assert env({"LC_ALL": "C", "LANG": "en_US.UTF-8"}) == "zh_CN"
+    # LANGUAGE lists several; the first one feesim has counts
+    assert env({"LANGUAGE": "fr:en", "LANG": "zh_CN.UTF-8"}) == "en"
+
+
+def test_explicit_choice_wins_and_a_bad_one_is_named():
+    with i18n.use_language("zh_CN"):
+        assert i18n.language() == "zh_CN"
+        assert i18n.gettext("Collection rate (收缴率)") == "收缴率"
+        with i18n.use_language("en"):
+            assert i18n.gettext("Collection rate (收缴率)") == "Collection rate (收缴率)"
+        assert i18n.language() == "zh_CN"
+    with pytest.raises(ConfigError, match=r"lang: got 'fr'; expected zh_CN .* or en"):
+        i18n.resolve("fr")
+
+
+# ----------------------------------------------------------------------------------------------
+# the catalogue
+# ----------------------------------------------------------------------------------------------
+def test_every_message_is_translated_and_compiled():
+    pytest.importorskip("babel")
+    tools = _tools_i18n()
+    assert tools.problems() == []
+
+
+def test_the_catalogue_holds_every_message_of_the_source(tmp_path):
+    """Babel extraction of the source finds no message the catalogue lacks."""
+    pytest.importorskip("babel")
+    from babel.messages.pofile import read_po
+
+    pot = tmp_path / "feesim.pot"
+    cmd = [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg"]
+    subprocess.run(
+        [*cmd, "-k", "N_", "--no-location", "-o", str(pot), "."],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    with pot.open("rb") as f:
+        source = {m.id if isinstance(m.id, str) else m.id[0] for m in read_po(f) if m.id}
+    tools = _tools_i18n()
+    with tools.po_path("zh_CN").open("rb") as f:
+        have = {
+            m.id if isinstance(m.id, str) else m.id[0]
+            for m in read_po(f, locale="zh_CN")
+            if m.id and m.string
+        }
+    assert len(source) > 400
+    assert sorted(source - have) == []
+
+
+def test_shanghai_terms():
+    with i18n.use_language("zh_CN"):
+        _ = i18n.gettext
+        assert "收缴率" in _("Collection rate (收缴率)")
+        assert "双过半" in _("The vote (Civil Code Art. 278, 双过半)")
+        assert "业主大会" in _(
+            "The owners' general meeting (业主大会) decides if owners holding at least 2/3 of the "
+            "floor area and at least 2/3 of all owners take part, and the fee change then needs "
+            "more than half of the area taking part and more than half of the owners taking "
+            "part. The figures are for each simulated run's final vote (a vote that misses the "
+            "quorum may be held again)."
+        )
+        assert _("Quality first (先质后价)") == "先质后价"
+        assert _("temporary provider (应急物业)") == "应急物业进场"
+        assert "物业服务企业" in _("Service and the property-service firm (物业服务企业)")
+
+
+# ----------------------------------------------------------------------------------------------
+# the command line
+# ----------------------------------------------------------------------------------------------
+def test_run_summary_in_english_is_the_engines_summary():
+    from feesim.surfaces.summaries import run_summary
+
+    result = feesim.simulate(feesim.load_scenario(ROOT / "examples" / "xianghe_2025.toml"), rng=1)
+    with i18n.use_language("en"):
+        assert run_summary(result) == result.summary_text()
+    with i18n.use_language("zh_CN"):
+        text = run_summary(result)
+    assert "收缴率（12月累计）" in text and "表决" in text and "通过" in text
+    assert "fee per m2" not in text and "quorum_area" not in text
+
+
+def test_run_in_chinese(capsys):
+    from feesim.surfaces.cli.main import main
+
+    assert main(["--lang", "zh_CN", "run", str(ROOT / "examples" / "frozen_fee.toml")]) == 0
+    out = capsys.readouterr().out
+    assert "个月" in out and "物业费" in out and "模拟用时" in out
+    assert "months" not in out
+
+
+def test_lang_after_the_sub_command_and_from_the_environment(capsys, monkeypatch):
+    from feesim.surfaces.cli.main import main
+
+    assert main(["run", str(ROOT / "examples" / "frozen_fee.toml"), "--lang", "zh"]) == 0
+    assert "模拟用时" in capsys.readouterr().out
+    monkeypatch.delenv("LANGUAGE")
+    monkeypatch.setenv("LANG", "zh_CN.UTF-8")
+    assert main(["run", str(ROOT / "examples" / "frozen_fee.toml")]) == 0
+    assert "模拟用时" in capsys.readouterr().out
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+    assert main(["run", str(ROOT / "examples" / "frozen_fee.toml")]) == 0
+    assert "simulated in" in capsys.readouterr().out
+
+
+def test_argparse_messages_and_errors_in_chinese(capsys, tmp_path):
+    from feesim.surfaces.cli.main import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--lang", "zh_CN", "forecast", "x.toml", "--runs", "0"])
+    assert stop.value.code == 2
+    err = capsys.readouterr().err
+    assert "用法：" in err and "错误" in err and "--runs" in err and "应不小于 1" in err
+    # a feesim error: one line, prefixed in Chinese
+    assert main(["--lang", "zh_CN", "dashboard", str(tmp_path / "missing.toml")]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("feesim：错误：")
+    # help in Chinese, and argparse put back as it was afterwards
+    with pytest.raises(SystemExit):
+        main(["--lang", "zh_CN", "forecast", "--help"])
+    assert "每种情况的模拟次数" in capsys.readouterr().out
+    import argparse
+    import gettext
+
+    assert argparse._ is gettext.gettext
+
+
+def test_an_unknown_language_is_refused(capsys):
+    from feesim.surfaces.cli.main import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["--lang", "fr", "describe"])
+    assert stop.value.code == 2
+    assert "--lang" in capsys.readouterr().err
