@@ -449,8 +449,17 @@ class FeeModel(mesa.Model):
 
     def _fresh_start(self, run: int) -> None:
         """A new firm or team: payment records partly start afresh."""
-        collection.fresh_start(self.hh, run, self.setting.coefficient("fresh_start", run))
+        share = self.setting.coefficient("fresh_start", run)
+        collection.fresh_start(self.hh, run, share)
         self.residents.neighbours = collection.stairwell_share(self.hh)
+        # DIAG: the part of the community offset below neutral (the unnamed history with the
+        # old provider) is forgiven by the same share as the records.
+        off = float(self.residents.offset[run])
+        if off < 0:
+            delta = -float(share) * off
+            self.residents.offset[run] += delta
+            sl = self.hh.run_slice(run)
+            self.residents.coef.intercept[sl] += np.float32(delta)
 
     # -- 3. service ------------------------------------------------------------------------------
     def _service(self, t: int) -> None:

@@ -227,7 +227,13 @@ class Simulator:
         #: 3 and 12 months on) report the same vote.
         passed: dict[str, str] = {}
         for obs, cid, _, _ in self.observations:
-            if f.loc[obs, "matter"] == "fee" and f.loc[obs, "status"] == "passed":
+            # DIAG: only steps decided under the modelled rule (Civil Code Art. 278, from 2021);
+            # earlier steps were decided under Property Law Art. 76 (no 2/3 quorum).
+            if (
+                f.loc[obs, "matter"] == "fee"
+                and f.loc[obs, "status"] == "passed"
+                and float(f.loc[obs, "year"]) >= 2021
+            ):
                 passed.setdefault(cid, obs)
         self.passed_obs = list(passed.values())
         self.example_design = {
