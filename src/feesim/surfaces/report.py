@@ -57,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "REPORT_OUTPUTS",
+    "check_pdf",
     "household_payments",
     "outcomes_by_result",
     "plot_collection",
@@ -802,7 +803,14 @@ def _outcomes_table(result: ForecastResult, o: dict[str, Any]) -> str:
             lambda x: _num(x, 2),
             "service_12m",
         ),
-        (_("the firm's net margin in the 12 months after the vote"), _pct, "margin_12m"),
+        (
+            # 12 months, or fewer when the runs end sooner (as the summary says).
+            _("the firm's net margin in the {n} months after the vote").format(
+                n=o["month_12m"] - d["vote_month"]
+            ),
+            _pct,
+            "margin_12m",
+        ),
         (
             _("chance the firm gives notice or leaves within {n} months").format(
                 n=o["exit_window"]
@@ -1323,20 +1331,16 @@ def _write_report(result: ForecastResult, out: Path, *, lang: str | None, pdf: b
 CHROMIUM = "/usr/bin/chromium"
 
 
-def write_pdf(html_file: str | os.PathLike[str], pdf_file: str | os.PathLike[str]) -> Path:
-    """Print an HTML report to PDF (A4, as its print stylesheet lays it out), offline.
-
-    Uses headless Chromium (Debian's ``chromium`` package, or ``$FEESIM_CHROMIUM``) driven by
-    Playwright (``pip install playwright``; its own browser download is not needed).
+def check_pdf() -> str:
+    """The Chromium executable ``--pdf`` prints with; checked before any simulation runs.
 
     Raises
     ------
     FeesimError
-        When Playwright or Chromium is missing.
+        When Playwright or Chromium is missing (so a long forecast is not run for nothing).
     """
     try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         raise FeesimError(
             _("--pdf needs Playwright: pip install playwright (the browser is Debian's chromium)")
@@ -1348,6 +1352,24 @@ def write_pdf(html_file: str | os.PathLike[str], pdf_file: str | os.PathLike[str
                 "--pdf needs Chromium at {path}: apt-get install chromium, or set FEESIM_CHROMIUM"
             ).format(path=exe)
         )
+    return exe
+
+
+def write_pdf(html_file: str | os.PathLike[str], pdf_file: str | os.PathLike[str]) -> Path:
+    """Print an HTML report to PDF (A4, as its print stylesheet lays it out), offline.
+
+    Uses headless Chromium (Debian's ``chromium`` package, or ``$FEESIM_CHROMIUM``) driven by
+    Playwright (``pip install playwright``; its own browser download is not needed).
+
+    Raises
+    ------
+    FeesimError
+        When Playwright or Chromium is missing.
+    """
+    exe = check_pdf()
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
     src, dest = Path(html_file).resolve(), Path(pdf_file)
     try:
         with sync_playwright() as p:
