@@ -541,3 +541,21 @@ def test_dashboard_on_a_taken_port_is_one_line_naming_port_exit_2(capsys):
     lines = err.strip().splitlines()
     assert status == 2 and len(lines) == 1, err
     assert "--port" in lines[0] and str(port) in lines[0] and "Traceback" not in err
+
+
+def test_pdf_without_a_browser_is_refused_before_any_run(earlier, capsys, monkeypatch):
+    """``--pdf`` with no Chromium: one line naming --pdf, exit 2, before the forecast runs (a
+    missing browser used to be found only after the runs, and the staged report was dropped)."""
+    import feesim.studies.forecast.engine as engine
+
+    def no_runs(*args, **kwargs):
+        raise AssertionError("the forecast ran before --pdf was checked")
+
+    monkeypatch.setattr(engine, "run_forecast", no_runs)
+    monkeypatch.setenv("FEESIM_CHROMIUM", "/nonexistent/chromium")
+    before = _snapshot(earlier)
+    community = ROOT / "examples" / "community_xianghe.toml"
+    status, err = _run(["forecast", str(community), "--out", str(earlier), "--pdf"], capsys)
+    lines = err.strip().splitlines()
+    assert status == 2 and len(lines) == 1 and "--pdf" in lines[0], err
+    assert _snapshot(earlier) == before

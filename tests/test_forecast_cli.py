@@ -190,6 +190,19 @@ def test_step_pct_option(tmp_path):
     assert d["proposal"]["headline_step_pct"] == pytest.approx(0.10)
 
 
+def test_the_report_names_the_months_its_margin_covers(tmp_path):
+    """A forecast followed 6 months past the vote reads the margin over 5 months: page 1 says 5
+    (it used to say 12 whatever the horizon)."""
+    path = tmp_path / "estate.toml"
+    path.write_text(COMMUNITY.replace("months_after_vote = 13", "months_after_vote = 6"))
+    out = tmp_path / "o"
+    args = ["forecast", str(path), "--runs", "10", "--out", str(out), "--lang", "en"]
+    assert main([*args, "--quiet", "--no-ensemble", "--workers", "1"]) == 0
+    page = (out / "report.html").read_text()
+    assert "net margin in the 5 months after the vote" in page
+    assert "net margin in the 12 months" not in page
+
+
 # -- bad inputs -----------------------------------------------------------------------------------
 def _swap(old: str, new: str) -> str:
     assert old in COMMUNITY

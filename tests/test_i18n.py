@@ -158,6 +158,9 @@ def test_lang_after_the_sub_command_and_from_the_environment(capsys, monkeypatch
     assert main(["run", str(ROOT / "examples" / "frozen_fee.toml"), "--lang", "zh"]) == 0
     assert "模拟用时" in capsys.readouterr().out
     monkeypatch.delenv("LANGUAGE")
+    # LC_ALL and LC_MESSAGES come before LANG (as in gettext); many images set LC_ALL.
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
     monkeypatch.setenv("LANG", "zh_CN.UTF-8")
     assert main(["run", str(ROOT / "examples" / "frozen_fee.toml")]) == 0
     assert "模拟用时" in capsys.readouterr().out

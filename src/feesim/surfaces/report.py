@@ -57,6 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "REPORT_OUTPUTS",
+    "check_pdf",
     "household_payments",
     "outcomes_by_result",
     "plot_collection",
@@ -802,7 +803,14 @@ def _outcomes_table(result: ForecastResult, o: dict[str, Any]) -> str:
             lambda x: _num(x, 2),
             "service_12m",
         ),
-        (_("the firm's net margin in the 12 months after the vote"), _pct, "margin_12m"),
+        (
+            # 12 months, or fewer when the runs end sooner (as the summary says).
+            _("the firm's net margin in the {n} months after the vote").format(
+                n=o["month_12m"] - d["vote_month"]
+            ),
+            _pct,
+            "margin_12m",
+        ),
         (
             _("chance the firm gives notice or leaves within {n} months").format(
                 n=o["exit_window"]
@@ -840,7 +848,7 @@ def _outcomes_table(result: ForecastResult, o: dict[str, Any]) -> str:
 DECOMPOSITION_ROWS: dict[str, str] = {
     "collection_rate_12m": N_("collection rate (year to date) 12 months after the vote"),
     "collection_rate_end": N_("collection rate (year to date) at the end of the forecast"),
-    "firm_margin_12m": N_("the firm's net margin in the 12 months after the vote"),
+    "firm_margin_12m": N_("the firm's net margin in the {n} months after the vote"),
     "firm_exit_probability_36m": N_("chance the firm gives notice or leaves within {n} months"),
 }
 
@@ -871,7 +879,13 @@ def _decomposition_html(result: ForecastResult) -> str:
         items = dec.items() if hasattr(dec, "items") else []
         rows = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in items)
         return head + (f"<table>{rows}</table>" if rows else f"<p>{_e(dec)}</p>")
-    window = min(36, int(result.data.get("windows", {}).get("months_after_vote", 36)))
+    windows = result.data.get("windows", {})
+    window = min(36, int(windows.get("months_after_vote", 36)))
+    # The margin covers 12 months after the vote, or fewer when the runs end sooner.
+    margin_months = int(windows.get("collection_12m_month", 12)) - int(
+        result.data.get("vote_month", 0)
+    )
+    months = {"firm_margin_12m": margin_months}
     parts = [head]
     c = dec.get("collection_rate_12m")
     if isinstance(c, dict):
@@ -896,7 +910,7 @@ def _decomposition_html(result: ForecastResult) -> str:
     heads = "".join(f"<th>{_e(h)}</th>" for h in cols)
     body = "".join(
         "<tr><td>"
-        + _e(_(DECOMPOSITION_ROWS[k]).format(n=window))
+        + _e(_(DECOMPOSITION_ROWS[k]).format(n=months.get(k, window)))
         + "</td>"
         + "".join(
             f"<td>{_e(_signed_pp(dec[k].get(part)))}</td>" for part in ("total", "process", "step")
@@ -1386,20 +1400,16 @@ def _write_report(result: ForecastResult, out: Path, *, lang: str | None, pdf: b
 CHROMIUM = "/usr/bin/chromium"
 
 
-def write_pdf(html_file: str | os.PathLike[str], pdf_file: str | os.PathLike[str]) -> Path:
-    """Print an HTML report to PDF (A4, as its print stylesheet lays it out), offline.
-
-    Uses headless Chromium (Debian's ``chromium`` package, or ``$FEESIM_CHROMIUM``) driven by
-    Playwright (``pip install playwright``; its own browser download is not needed).
+def check_pdf() -> str:
+    """The Chromium executable ``--pdf`` prints with; checked before any simulation runs.
 
     Raises
     ------
     FeesimError
-        When Playwright or Chromium is missing.
+        When Playwright or Chromium is missing (so a long forecast is not run for nothing).
     """
     try:
-        from playwright.sync_api import Error as PlaywrightError
-        from playwright.sync_api import sync_playwright
+        import playwright.sync_api  # noqa: F401
     except ImportError:
         raise FeesimError(
             _("--pdf needs Playwright: pip install playwright (the browser is Debian's chromium)")
@@ -1411,6 +1421,24 @@ def write_pdf(html_file: str | os.PathLike[str], pdf_file: str | os.PathLike[str
                 "--pdf needs Chromium at {path}: apt-get install chromium, or set FEESIM_CHROMIUM"
             ).format(path=exe)
         )
+    return exe
+
+
+def write_pdf(html_file: str | os.PathLike[str], pdf_file: str | os.PathLike[str]) -> Path:
+    """Print an HTML report to PDF (A4, as its print stylesheet lays it out), offline.
+
+    Uses headless Chromium (Debian's ``chromium`` package, or ``$FEESIM_CHROMIUM``) driven by
+    Playwright (``pip install playwright``; its own browser download is not needed).
+
+    Raises
+    ------
+    FeesimError
+        When Playwright or Chromium is missing.
+    """
+    exe = check_pdf()
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
     src, dest = Path(html_file).resolve(), Path(pdf_file)
     try:
         with sync_playwright() as p:

@@ -56,7 +56,7 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from feesim.studies.forecast.engine import forecast_runner, run_forecast
     from feesim.studies.forecast.mapping import load_forecast_input
     from feesim.studies.forecast.search import search_step
-    from feesim.surfaces.report import write_report
+    from feesim.surfaces.report import check_pdf, write_report
 
     check_limit("--runs", args.runs, MAX_RUNS, _(_RUNS_WHY), args.force)
     if args.search:
@@ -64,6 +64,8 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     check_workers(args.workers, args.force)
     out = args.out or Path("out") / "forecast" / Path(args.community).stem
     check_output_dir(out)
+    if args.pdf:
+        check_pdf()  # before the runs: a missing browser must not cost a finished forecast
     inp = load_forecast_input(args.community, months_after_vote=args.months)
     if args.new_fee is not None:
         inp = inp.with_new_fee(parse_new_fee(args.new_fee, inp.building_names))
