@@ -244,3 +244,92 @@ def test_a_failing_work_unit_is_data_in_every_study(small_scenario, broken_engin
         inp = community(**{"community.name": broken_engine})
         with pytest.raises(SimulationError, match="failed on purpose"):
             run_forecast(inp, runs=20, ensemble=None, executor=pool, progress=False)
+
+
+# -- signals while the runner waits --------------------------------------------------------------
+def slow_square(x: int) -> int:
+    import time
+
+    time.sleep(0.3)
+    return x * x
+
+
+class _StopError(Exception):
+    """What a signal handler raises (as the command line's Terminated, or Ctrl-C)."""
+
+
+def test_a_signal_inside_the_futures_locks_waits_until_they_are_released(monkeypatch):
+    # The race seen in CI (one SIGTERM in about twenty): the signal's exception is raised while
+    # cf.wait holds the futures' locks, which then stay held; the pool's threads block on them
+    # and the interpreter hangs at exit. Here the signal is sent at exactly that point.
+    import signal
+    import threading
+    from concurrent.futures import _base
+
+    real_enter = _base._AcquireFutures.__enter__
+    sent: list[bool] = []
+
+    def enter_and_signal(self):
+        real_enter(self)  # every future's lock is held now
+        if not sent:
+            sent.append(True)
+            signal.raise_signal(signal.SIGTERM)
+
+    def stop(signum, frame):
+        raise _StopError()
+
+    monkeypatch.setattr(_base._AcquireFutures, "__enter__", enter_and_signal)
+    previous = signal.signal(signal.SIGTERM, stop)
+    pool = cf.ThreadPoolExecutor(2)
+    submitted: list[cf.Future] = []
+    real_submit = pool.submit
+
+    def keep(*args, **kwargs):
+        fut = real_submit(*args, **kwargs)
+        submitted.append(fut)
+        return fut
+
+    pool.submit = keep  # type: ignore[method-assign]
+    try:
+        with pytest.raises(_StopError):
+            Runner(executor=pool, progress=False).map(slow_square, [1, 2, 3, 4])
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert sent
+    # another thread (as the pool's own) can take every future's lock
+    free: list[bool] = []
+
+    def take_each_lock() -> None:
+        for f in submitted:
+            got = f._condition.acquire(timeout=2)
+            free.append(got)
+            if got:
+                f._condition.release()
+
+    probe = threading.Thread(target=take_each_lock)
+    probe.start()
+    probe.join()
+    assert free and all(free)
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+def test_held_signals_delivers_the_signal_when_the_block_ends():
+    import signal
+
+    from feesim.studies.runner import held_signals
+
+    def stop(signum, frame):
+        raise _StopError()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    reached: list[str] = []
+    try:
+        with pytest.raises(_StopError):
+            with held_signals():
+                signal.raise_signal(signal.SIGTERM)
+                reached.append("after the signal")
+            reached.append("after the block")
+        assert signal.getsignal(signal.SIGTERM) is stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert reached == ["after the signal"]

@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 
 #: Times a call rebuilds its own local pool after a worker died, before rerunning here.
 MAX_RESTARTS = 3
+#: Seconds the runner waits for work with Ctrl-C and SIGTERM held (see held_signals).
+SIGNAL_SLICE_S = 0.25
 #: Modules a fork server imports once, so that the workers it starts have the model code.
 PRELOAD = (
     "feesim.engine.model",
@@ -141,6 +143,52 @@ def _worker_signals() -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def held_signals() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) and SIGTERM off for the duration; deliver them on the way out.
+
+    ``concurrent.futures`` takes the futures' and the pool's locks in plain ``with``
+    statements. An exception raised by a signal handler between a lock's acquisition and its
+    ``with`` block (Ctrl-C's ``KeyboardInterrupt``, the command line's ``Terminated``) leaves
+    the lock held for ever; the pool's manager thread then blocks on it, and the interpreter,
+    which joins that thread at exit, hangs after the command has said it stopped (seen: one
+    SIGTERM in about twenty, Python 3.12). Inside this block a signal is only recorded; it is
+    raised again, to the handler it was meant for, once the locks are released. Only the main
+    thread receives Python's signal handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def record(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    previous: dict[int, Any] = {}
+    try:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            previous[signum] = signal.signal(signum, record)
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+    if caught:
+        signal.raise_signal(caught[0])
+
+
+def _wait_first(pending: Iterable[cf.Future]) -> set[cf.Future]:
+    """The finished futures among ``pending``, waiting for at least one.
+
+    Waits in short slices with the signals held (:func:`held_signals`), so that Ctrl-C or
+    SIGTERM is delivered between slices, never while ``cf.wait`` holds the futures' locks.
+    """
+    while True:
+        with held_signals():
+            done, _ = cf.wait(pending, timeout=SIGNAL_SLICE_S, return_when=cf.FIRST_COMPLETED)
+        if done:
+            return done
 
 
 def terminate_pool(pool: cf.ProcessPoolExecutor, timeout: float = 5.0) -> None:
@@ -497,7 +545,8 @@ class Runner:
             for fut in futures:
                 i, task = pending.pop(fut)
                 try:
-                    out = fut.result()
+                    with held_signals():
+                        out = fut.result()
                 except Exception as exc:  # lost with a worker, a broken pool, a Dask failure
                     (broken if self._restartable(target, exc) else lost).append(
                         (i, task, repr(exc))
@@ -520,14 +569,16 @@ class Runner:
                     else:
                         break
                     try:
-                        pending[_submit(target, fn, task)] = (i, task)
+                        with held_signals():
+                            fut = _submit(target, fn, task)
+                        pending[fut] = (i, task)
                     except Exception as exc:  # a broken pool refuses new work
                         (broken if self._restartable(target, exc) else lost).append(
                             (i, task, repr(exc))
                         )
                         break
                 if pending:
-                    done, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
+                    done = _wait_first(pending)
                     collect(done, broken)
                 if broken:
                     # Everything in flight goes down with the pool; wait for all of it.
@@ -547,9 +598,13 @@ class Runner:
                         lost.extend(broken)
                 if not pending and not again and exhausted:
                     return lost
-        except BaseException:
+        except BaseException as exc:
             for fut in pending:
                 fut.cancel()
+            if target is self._pool and not isinstance(exc, Exception):
+                # Ctrl-C or SIGTERM: end the workers now, before the caller cleans up (a
+                # staged output folder they may still be writing chunks into).
+                self.close(terminate=True)
             raise
 
     def _restartable(self, target: cf.Executor, exc: BaseException) -> bool:
