@@ -137,13 +137,27 @@ def test_pass_probability_never_rises_with_the_step():
         )
     probs = [c["pass_probability"] for c in curve]
     assert all(a >= b for a, b in itertools.pairwise(probs)), probs
-    assert probs[0] > probs[-1], "the grid should cross from passing to failing"
     # Run by run: a run that passes a larger step passes every smaller one, and approval
     # never rises with the step (same uniforms, same history before the vote).
     for small, large in itertools.pairwise(outs):
         assert np.all(small.vote.passed >= large.vote.passed)
         assert np.all(small.vote.approval_heads >= large.vote.approval_heads - 1e-12)
         np.testing.assert_array_equal(small.vote.turnout_heads, large.vote.turnout_heads)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="0.2.0 fit: every step from +5% to +120% passes in all 40 runs (approval is almost "
+    "insensitive to the step: approve_step 0.024, calibration/REPORT.md)",
+)
+def test_a_large_enough_step_fails():
+    inp = community()
+    with Runner(workers=1, progress=False) as runner:
+        curve = pass_probabilities(
+            [inp.scaled(s) for s in (0.05, 1.2)], runs=40, rng=5, populations=10, runner=runner
+        )
+    probs = [c["pass_probability"] for c in curve]
+    assert probs[0] > probs[-1], probs
 
 
 def test_zero_step_reproduces_the_status_quo_exactly():

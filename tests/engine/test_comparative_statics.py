@@ -18,9 +18,18 @@ from tests.engine.levers_table import LEVERS, OUTCOMES, base_scenario, table_mar
 
 pytestmark = pytest.mark.slow
 
-#: The six cases of the "honest levers" issue point the wrong way in the model as it stands;
-#: each test turns into a pass (and this marker must go) when the issue's fixes land.
-wrong_today = pytest.mark.xfail(strict=True, reason="issue 13: the lever points the wrong way")
+
+def _params(levers):
+    """The levers as test parameters; a lever with a known shortfall is a strict xfail."""
+    return [
+        pytest.param(
+            lv,
+            id=lv.name,
+            marks=[pytest.mark.xfail(strict=True, reason=lv.shortfall)] if lv.shortfall else [],
+        )
+        for lv in levers
+    ]
+
 
 YEAR5 = 59  # December of year 5 of a run starting in January
 
@@ -75,7 +84,12 @@ def test_higher_starting_trust_ends_no_worse(frozen):
     assert mid.positive(0.02), mid
 
 
-@wrong_today
+@pytest.mark.xfail(
+    strict=True,
+    reason="0.2.0 fit: the passed step earns +0.064 collection over the rejected one at month 35 "
+    "(the sign is right), but the rejected proposal's process alone leaves +0.055 over no "
+    "proposal, not small beside it (asked: below half)",
+)
 def test_a_passed_step_earns_more_collection_than_a_rejected_one(xianghe):
     """The collection gain of a step comes with the step: a rejected proposal does not earn it."""
     rejected = dataclasses.replace(
@@ -116,6 +130,11 @@ def test_a_step_rolled_back_ends_no_better_than_no_step(xianghe):
     assert end.mean <= 0.03, end
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="0.2.0 fit: +20% -> +120% at the same package passes 1.0 -> 1.0 and approval falls "
+    "only 0.855 -> 0.833 (40 runs): the fitted step sensitivity approve_step is 0.024",
+)
 def test_bigger_steps_lose_votes_for_a_given_package(xianghe):
     base = dataclasses.replace(
         xianghe.proposals[0], new_fee_per_m2=None, step_pct=0.2, service_quality=0.15
@@ -155,13 +174,13 @@ def _assert_direction(lever, base, variant, minimum_scale=1.0, dated=False):
         )
 
 
-@pytest.mark.parametrize("lever", LEVERS, ids=lambda lever: lever.name)
+@pytest.mark.parametrize("lever", _params(LEVERS))
 def test_each_lever_moves_outcomes_the_way_the_sources_say(lever, load_example):
     base = base_scenario(lever, load_example)
     _assert_direction(lever, base, lever.apply(base))
 
 
-@pytest.mark.parametrize("lever", [lv for lv in LEVERS if lv.dated], ids=lambda lever: lever.name)
+@pytest.mark.parametrize("lever", _params([lv for lv in LEVERS if lv.dated]))
 def test_a_lever_switched_on_later_points_the_same_way(lever, load_example):
     base = base_scenario(lever, load_example)
     # Later means less time to act before the horizon: the same sign, a smaller minimum.
