@@ -452,7 +452,7 @@ class FeeModel(mesa.Model):
         share = self.setting.coefficient("fresh_start", run)
         collection.fresh_start(self.hh, run, share)
         self.residents.neighbours = collection.stairwell_share(self.hh)
-        # DIAG: the part of the community offset below neutral (the unnamed history with the
+        # The part of the community offset below neutral (the unnamed history with the
         # old provider) is forgiven by the same share as the records.
         off = float(self.residents.offset[run])
         if off < 0:

@@ -227,7 +227,7 @@ class Simulator:
         #: 3 and 12 months on) report the same vote.
         passed: dict[str, str] = {}
         for obs, cid, _, _ in self.observations:
-            # DIAG: only steps decided under the modelled rule (Civil Code Art. 278, from 2021);
+            # Only steps decided under the modelled rule (Civil Code Art. 278, from 2021);
             # earlier steps were decided under Property Law Art. 76 (no 2/3 quorum).
             if (
                 f.loc[obs, "matter"] == "fee"

@@ -32,7 +32,7 @@ import pandas as pd
 
 from feesim.config.params import edit
 from feesim.config.scenario import Scenario
-from feesim.studies.calibration.cases import MONTHS, VOTE_MONTH, case_scenario
+from feesim.studies.calibration.cases import MONTHS, case_scenario
 from feesim.studies.calibration.data import CaseData
 
 __all__ = [
@@ -51,8 +51,9 @@ TALLY_SE = 0.05
 EVENT_SE = 0.3
 #: Share of the simulated runs of reported-passed fee steps that must pass, and its tolerance.
 PASSED_SHARE, PASSED_SE = 0.85, 0.05
+#: Month a takeover record's new team starts (the start of the run, at the reported level).
 TAKEOVER_MONTH = 0
-#: DIAG: tolerance of a takeover's collection a year on: one community whose source names drivers
+#: Tolerance of a takeover's collection a year on: one community whose source names drivers
 #: the generic mapping omits (investment, suits, a new contract); about the scatter of the
 #: collection regression (log-sigma 0.30: 1.35 log-odds, 0.12-0.16 share points at 0.85-0.9).
 TAKEOVER_SE = 0.15
@@ -84,7 +85,7 @@ def _firm_vote(row: pd.Series, cap: int) -> Scenario:
 def _takeover(row: pd.Series, cap: int, before: float) -> Scenario:
     """A new team at an unchanged fee in a community collecting ``before``."""
     sc = case_scenario(row, max_households=cap).scenario
-    # DIAG: the newcomer takes over at the level reported before it (month 0), not after ten
+    # The newcomer takes over at the level reported before it (month 0), not after ten
     # months in which the old firm, losing money at that level, gives notice and leaves.
     firm = dataclasses.replace(sc.firm, overhaul_months=(TAKEOVER_MONTH,))
     comm = dataclasses.replace(sc.community, initial_collection_rate=before)
@@ -94,8 +95,8 @@ def _takeover(row: pd.Series, cap: int, before: float) -> Scenario:
 def takeover_month(months_after: float) -> int:
     """Simulated month at whose end a figure ``months_after`` the takeover is read.
 
-    The new team starts in :data:`VOTE_MONTH` (see :func:`_takeover`), so twelve months after
-    is the end of month ``VOTE_MONTH + 11``.
+    The new team starts in :data:`TAKEOVER_MONTH` (see :func:`_takeover`), so twelve months
+    after is the end of month ``TAKEOVER_MONTH + 11``.
     """
     m = max(1, round(months_after))
     return min(TAKEOVER_MONTH + m - 1, MONTHS - 1)
