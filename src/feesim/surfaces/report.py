@@ -141,14 +141,6 @@ def household_payments(result: ForecastResult) -> list[dict[str, Any]]:
     return out
 
 
-def _margin_12m(series: dict[str, np.ndarray], a: int, z: int) -> np.ndarray:
-    rev = series["firm_revenue_yuan"][:, a:z].sum(axis=1)
-    cost = series["firm_cost_yuan"][:, a:z].sum(axis=1)
-    out = np.full(rev.shape, np.nan)
-    np.divide(rev - cost, rev, out=out, where=rev > 0)
-    return out
-
-
 def _median(x: np.ndarray) -> float | None:
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
@@ -171,6 +163,8 @@ def outcomes_by_result(result: ForecastResult) -> dict[str, Any]:
         ``month_12m``, ``exit_window`` (the longest of the exit windows, 12 and 36 months, that
         the runs follow; the months after the vote when they follow neither).
     """
+    from feesim.studies.forecast.result import net_margin
+
     d = result.data
     vm = int(d["vote_month"])
     m12 = int(d["windows"]["collection_12m_month"])
@@ -183,7 +177,7 @@ def outcomes_by_result(result: ForecastResult) -> dict[str, Any]:
             "runs": int(pick.sum()),
             "collection_12m": _median(s["collection_rate"][:, m12]) if pick.any() else None,
             "service_12m": _median(s["service_quality"][:, m12]) if pick.any() else None,
-            "margin_12m": _median(_margin_12m(s, vm + 1, m12 + 1)) if pick.any() else None,
+            "margin_12m": _median(net_margin(s, vm + 1, m12 + 1)) if pick.any() else None,
             "exit_36m": float(((exit_m >= vm) & (exit_m < vm + window)).mean())
             if pick.any()
             else None,

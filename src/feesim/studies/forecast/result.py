@@ -169,12 +169,26 @@ def _at(series: np.ndarray, month: int) -> np.ndarray:
     return series[:, min(max(month, 0), series.shape[1] - 1)]
 
 
-def _margin(b: BranchOutcome, a: int, z: int) -> np.ndarray:
-    rev = b.series["firm_revenue_yuan"][:, a:z].sum(axis=1)
-    cost = b.series["firm_cost_yuan"][:, a:z].sum(axis=1)
+def net_margin(series: Mapping[str, np.ndarray], a: int, z: int) -> np.ndarray:
+    """Each run's net margin over months ``a`` to ``z - 1`` (NaN where nothing was billed).
+
+    Parameters
+    ----------
+    series : mapping of str to ndarray
+        Per-run monthly series (runs x months) with ``firm_revenue_yuan`` and
+        ``firm_cost_yuan``.
+    a, z : int
+        First month and the month after the last.
+    """
+    rev = series["firm_revenue_yuan"][:, a:z].sum(axis=1)
+    cost = series["firm_cost_yuan"][:, a:z].sum(axis=1)
     out = np.full(rev.shape, np.nan)
     np.divide(rev - cost, rev, out=out, where=rev > 0)
     return out
+
+
+def _margin(b: BranchOutcome, a: int, z: int) -> np.ndarray:
+    return net_margin(b.series, a, z)
 
 
 def _exit_line(d: Mapping[str, Any], after: int) -> str:
