@@ -100,13 +100,31 @@ def test_presets_tell_the_two_cycles_apart():
             model.step()
         res = model.result()
         out[name] = (res, res.summary())
-    vicious, _ = out["vicious cycle"]
+    vicious, vicious_summary = out["vicious cycle"]
     assert (vicious.events["event"] == "firm_exit").any()  # the firm leaves
     virtuous, summary = out["virtuous cycle (quality first)"]
     fee_votes = virtuous.votes[virtuous.votes["matter"] == "fee"]
     assert fee_votes["passed"].iloc[0] and fee_votes["approval_heads"].iloc[0] > 0.9
-    assert not (virtuous.events["event"] == "firm_exit").any()
-    assert min(summary["collection_rate_by_year_end"].values()) > 0.9
+    # After the step (in force from month 15) collection is above 95% (Quyang, seeds 000-001;
+    # Xianghe 97% by the year's end, seed 002) for the years the reports cover, and the firm
+    # renews its contract at least twice: no exit in the first six years.
+    by_year = summary["collection_rate_by_year_end"]
+    assert min(by_year[y] for y in (2016, 2017, 2018)) > 0.95
+    exits = virtuous.events.loc[virtuous.events["event"] == "firm_exit", "month"]
+    assert (exits > 72).all()
+    # Each year while both first firms serve, the virtuous estate collects more than the frozen
+    # one. The fee is frozen again after the one step while wages rise 3.1% a year, so the
+    # margin erodes (break-even collection rises, domain-rules D.5-6) and the goodwill of the
+    # improvement fades (model.md, honest principles): under params 0.2.0 (seed 1) year-end
+    # collection is 0.985/0.989/0.982 in 2016-18, 0.939 in 2020 and 0.779 in 2023, and the firm
+    # declines to renew at month 108, the month the vicious preset's firm leaves too. The former
+    # "no exit and above 0.9 every year for ten years" was a figure of the 0.1.0 fit and the old
+    # engine (where a voted package was kept at any loss); the sources give no such horizon.
+    vicious_exits = vicious.events.loc[vicious.events["event"] == "firm_exit", "month"]
+    first_exit = int(min([*exits, *vicious_exits]))  # the vicious firm does leave
+    years = [y for y in by_year if y < 2015 + first_exit // 12]
+    assert len(years) >= 3
+    assert all(by_year[y] > vicious_summary["collection_rate_by_year_end"][y] for y in years)
     no_qf, _ = out["price step without quality first"]
     no_qf_votes = no_qf.votes[no_qf.votes["matter"] == "fee"]
     # Passed with less approval than with quality first, then rolled back at the first bad

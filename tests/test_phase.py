@@ -100,9 +100,12 @@ def test_frozen_old_estate_has_two_stable_states(frozen_collection):
     # The reported state (85% collected) is the high equilibrium; a deep shock ends in the trap.
     assert d.table.loc[np.isclose(d.table["start"], 0.85), "state"].item() == 1
     assert d.table.loc[np.isclose(d.table["start"], 0.05), "state"].item() == 0
-    # The threshold separates the basins.
+    # The threshold separates the basins. The sources give no figure for where it lies; it
+    # moves with the behavioural fit (0.40 under params 0.1.0 and 0.20 under 0.2.0 on this
+    # engine, rng 3): what is asserted is that it lies inside the grid, between the trap
+    # (at least the two lowest starts) and the reported state.
     assert low["start_max"] < d.threshold < high["start_min"]
-    assert 0.3 < d.threshold < 0.85
+    assert 0.1 < d.threshold < 0.85
 
 
 @pytest.mark.slow
@@ -207,3 +210,18 @@ def test_plots_draw_the_diagram(frozen_collection):
     stars = [line for line in ax2.lines if line.get_marker() == "*"]
     assert sorted(s.get_ydata()[0] for s in stars) == pytest.approx(d.states["collection"].tolist())
     assert "this run" in [t.get_text() for t in ax2.get_legend().get_texts()]
+
+
+def test_held_firm_does_not_decline_to_renew(frozen):
+    """A held firm stays through its term ends: a fixed-fee firm on a thin margin declines to
+    renew (feesim.engine.rules.firm, "Exit"), which the hold must lift like the loss and cash
+    rules, while ``would_exit_month`` still reports when the scenario's own rules would end it.
+    (Before the hold covered it, the trust-shocked frozen estate's firm left at its first term
+    end and the emergency provider's basic service made the low trap look like the high state.)
+    """
+    d = phase_diagram(
+        frozen, [0.05, 0.95], variable="trust", years=4, runs=1, rng=3, settle_years=1, min_runs=1
+    )
+    low, high = d.table.iloc[0], d.table.iloc[1]
+    assert not d.table["firm_exited"].any()
+    assert 0 <= low["would_exit_month"] < 48 and high["would_exit_month"] < 0

@@ -26,11 +26,12 @@ long-run collection (the firm's trailing-twelve-month collection, averaged over 
 ``settle_years``) is recorded. Settled end points are grouped into *stable states*; the start
 value at which outcomes switch from one state to the next is the *threshold*.
 
-By default the firm is *held*: it does not give notice whatever its losses (its exit rule would
-replace the firm and the fee, i.e. change the structure being studied), and the committee does
-not propose steps on its own. The month at which the firm would have given notice under the
-scenario's own rule is reported (``would_exit_month``), so the low trap can be read as "the firm
-leaves after N months". Pass ``hold_firm=False`` to let exits and replacements happen.
+By default the firm is *held*: it does not give notice whatever its losses, nor decline to renew
+its contract on a thin margin (its exit rules would replace the firm and the fee, i.e. change the
+structure being studied), and the committee does not propose steps on its own. The month at
+which the firm would have given notice under the scenario's own rules is reported
+(``would_exit_month``), so the low trap can be read as "the firm leaves after N months". Pass
+``hold_firm=False`` to let exits and replacements happen.
 """
 
 from __future__ import annotations
@@ -303,6 +304,7 @@ def _simulate_start(
     value: float,
     seed: np.random.SeedSequence,
     exit_rule: tuple[int, float],
+    hold_firm: bool = True,
 ) -> tuple[pd.DataFrame, int, bool]:
     """Run one start; returns its monthly path, the (would-be) notice month and exit flag."""
     from feesim.engine.model import FeeModel
@@ -313,6 +315,16 @@ def _simulate_start(
     set_start(model, variable, value)
     fb = model.firms
     exit_months, credit_months = exit_rule
+    # A held firm must not leave by any of its exit rules. Besides sustained losses and a cash
+    # shortfall (lifted in the scenario, see structural_scenario) a fixed-fee firm declines to
+    # renew at term end after a thin trailing-year margin (model.md, "Institutions carry their
+    # money"; feesim.engine.rules.firm, "Exit"); that rule is drawn per firm and has no
+    # scenario value that switches it off, so the held firm's own threshold is kept here for
+    # ``would_exit_month`` and the firm itself is given one it never meets.
+    own_renewal = fb.renewal_margin.copy()
+    thin = 0
+    if hold_firm:
+        fb.renewal_margin[:] = -np.inf
     T = model.months
     out = {k: np.empty(T) for k in ("collection", "quality", "trust", "payment_record", "cash")}
     would_exit = -1
@@ -331,7 +343,19 @@ def _simulate_start(
             cost = float(model.recorder.series["service_cost_yuan"][t, 0])
             losing = int(model.loss_months()[0]) >= exit_months
             broke = out["cash"][t] < -credit_months * cost
-            if losing or broke or fb.state[0] == NOTICE:
+            # The non-renewal rule of FirmBook.review with the firm's own threshold.
+            _, profit = fb.trailing()
+            revenue = float(fb.ring_revenue[0].sum())
+            margin = float(profit[0]) / revenue if revenue > 0 else 0.0
+            regular = fb.state[0] == REGULAR
+            thin = thin + 1 if regular and margin < own_renewal[0] else 0
+            declines = (
+                regular
+                and not fb.cost_plus[0]
+                and int(fb.term_end[0]) - t == int(fb.notice_months[0])
+                and thin >= min(int(fb.renewal_months[0]), t - int(fb.since[0]) + 1)
+            )
+            if losing or broke or declines or fb.state[0] == NOTICE:
                 would_exit = t
     path = pd.DataFrame(
         {
@@ -452,7 +476,9 @@ def phase_diagram(
     rows, paths = [], []
     for rep, seed in enumerate(seeds):
         for value in values:
-            path, would_exit, exited = _simulate_start(sc, variable, float(value), seed, exit_rule)
+            path, would_exit, exited = _simulate_start(
+                sc, variable, float(value), seed, exit_rule, hold_firm
+            )
             last = path.iloc[-window:]
             before = path.iloc[-2 * window : -window]
             drift = float(last["collection"].mean() - before["collection"].mean())
