@@ -28,8 +28,14 @@ def frozen(load_example):
 def test_the_firm_plans_on_this_years_bills_not_on_recovered_arrears(frozen):
     """After a campaign that recovers arrears, the collection the firm plans staffing on is the
     trailing collection of the current year's bills (before: arrears counted, the planning
-    ratio rose to 1.02 while this year's bills were 89% paid; a campaign still brings this
-    year's payments forward, which the trailing window sees for a few months)."""
+    ratio rose to 1.02 while this year's bills were 89% paid).
+
+    A campaign also brings this year's payments forward, which the trailing window sees for the
+    first quarter: the planning ratio peaked at 0.93 in month 12 against a year-2 collection of
+    0.88 under fit 0.2.0 (0.89 against 0.87 under 0.1.0), the size of that bring-forward
+    depending on the fit. From the second quarter on only arrears could lift the ratio above the
+    year's collection (with them counted: 1.03-1.05 all year against 0.89), and a window of
+    year 2 alone is the year's collection."""
     campaign = dataclasses.replace(frozen, campaigns=(Campaign(12, 4),))
     model = FeeModel([campaign] * 8, rng=11)
     planned = []
@@ -37,7 +43,9 @@ def test_the_firm_plans_on_this_years_bills_not_on_recovered_arrears(frozen):
         model.step()
         planned.append(model.trailing_collection().mean())
     year2 = model.result().series.query("month == 23")["collection_rate"].mean()
-    assert max(planned[12:]) <= year2 + 0.05, (planned, year2)
+    # Quarterly bills: after the first quarter of the campaign year.
+    assert max(planned[15:]) <= year2 + 0.03, (planned, year2)
+    assert abs(planned[23] - year2) <= 0.01, (planned, year2)
 
 
 @pytest.mark.slow
