@@ -142,11 +142,14 @@ def fund_topup(load_example):
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="known shortfall of the 0.2.0 fit: day-12 share paid 0.679 on average over 6 runs "
     "(0.646-0.717; rng 404) against the reported 'above 70%' (seed 004); the fit itself puts "
     "fund_day12 at 0.699 against its lower bound 0.70 (calibration/REPORT.md). The lever works "
     "(campaign_door -2.31 gives 0.568, 0 gives 0.779; fitted -1.09); day 30 is 0.900 as "
-    "reported. Under params 0.1.0 on this engine: 0.708 (0.665-0.751). Needs a refit.",
+    "reported. The test asks a mean above 0.72 and every run above 0.68, a margin over the "
+    "reported figure; under params 0.1.0 on this engine the mean is 0.708 (0.665-0.751), which "
+    "would fail it too.",
 )
 def test_fund_topup_five_step_curve(fund_topup):
     result = fund_topup

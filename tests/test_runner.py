@@ -333,3 +333,83 @@ def test_held_signals_delivers_the_signal_when_the_block_ends():
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert reached == ["after the signal"]
+
+
+def test_held_signals_delivers_the_signal_when_the_body_raises_too():
+    # A broken pool's error inside the block must not swallow a Ctrl-C or SIGTERM.
+    import signal
+
+    from feesim.studies.runner import held_signals
+
+    def stop(signum, frame):
+        raise _StopError()
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(_StopError), held_signals():
+            signal.raise_signal(signal.SIGTERM)
+            raise RuntimeError("the pool broke")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_held_signals_delivers_every_signal_caught():
+    # An ignored Ctrl-C (a background job) must not hide the SIGTERM that follows it.
+    import signal
+
+    from feesim.studies.runner import held_signals
+
+    def stop(signum, frame):
+        raise _StopError()
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        with pytest.raises(_StopError), held_signals():
+            signal.raise_signal(signal.SIGINT)
+            signal.raise_signal(signal.SIGTERM)
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def test_held_signals_restores_every_handler_when_a_pending_one_raises(monkeypatch):
+    # signal.signal runs pending handlers before installing: a Ctrl-C arriving as the block
+    # ends raises inside the restoration; the SIGTERM handler must still be put back.
+    import signal
+
+    from feesim.studies import runner as r
+
+    real = signal.signal
+    raised: list[int] = []
+
+    def flaky(signum, handler):
+        if signum == signal.SIGTERM and handler is not r_record() and not raised:
+            raised.append(signum)
+            raise KeyboardInterrupt  # what the restored SIGINT handler raised
+        return real(signum, handler)
+
+    installed: dict[int, object] = {}
+
+    def r_record():
+        return installed.get(signal.SIGTERM)
+
+    def spy(signum, handler):
+        if signum == signal.SIGTERM and not installed:
+            installed[signum] = handler
+        return flaky(signum, handler)
+
+    def stop(signum, frame):
+        raise _StopError()
+
+    previous = real(signal.SIGTERM, stop)
+    monkeypatch.setattr(r.signal, "signal", spy)
+    try:
+        with pytest.raises(KeyboardInterrupt), r.held_signals():
+            pass
+        assert raised == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGTERM) is stop
+    finally:
+        monkeypatch.undo()
+        real(signal.SIGTERM, previous)

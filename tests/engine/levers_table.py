@@ -48,9 +48,11 @@ class Lever:
     #: Month collection is read at when the lever is switched on at month 12 (default: the same
     #: as ``collection_month``); for a one-off lever, the end of the year it acts in.
     dated_collection_month: int | None = None
-    #: A known shortfall of the model as fitted (measured figures): the lever's test is an
-    #: expected failure, strict, so that it must be removed when the model delivers.
-    shortfall: str | None = None
+    #: Known shortfalls of the model as fitted, by outcome (measured figures): that outcome's
+    #: test is a strict expected failure, so that the mark must go when the model delivers.
+    shortfall: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: The same, for the lever switched on at month 12.
+    dated_shortfall: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def _schedule(path: str, value: object, month: int = 12) -> Callable[[Scenario], Scenario]:
@@ -119,12 +121,20 @@ LEVERS: tuple[Lever, ...] = (
         {"collection": +1, "exit": +1},
         "domain-rules 3.5 (break-even), 5 (Pudong subsidy)",
         dated=_schedule("government.subsidy_per_m2", 0.1),
-        shortfall=(
-            "0.2.0 fit: exit later by +1.9 months at month 0 (se 5.1, 16 runs) and +3.0 (se "
-            "5.3) from month 12, below the 6-month minimum: the score-conditioned subsidy "
-            "stops once the service has declined, and the firm declines renewal at the same "
-            "term end (month 105) as without it; collection rises as it should"
-        ),
+        shortfall={
+            "exit": (
+                "0.2.0 fit: exit later by +1.9 months (se 5.1, 16 runs), below the 6-month "
+                "minimum: the subsidy is paid while the district score is at least 60, the "
+                "score falls below it as the service declines, and the firm declines renewal "
+                "at the same term end (month 105) as without it"
+            ),
+        },
+        dated_shortfall={
+            "exit": (
+                "0.2.0 fit: exit later by +3.0 months (se 5.3, 16 runs): the halved minimum of "
+                "a lever switched on later, but 0.6 standard errors (3 asked)"
+            ),
+        },
     ),
     Lever(
         "public income 12,000 yuan/month to the firm",
@@ -140,10 +150,12 @@ LEVERS: tuple[Lever, ...] = (
         _set("government.wage_growth", 0.06),
         {"collection": -1, "exit": -1},
         "domain-rules 3.2, 3.4 (labour 70% of cost)",
-        shortfall=(
-            "0.2.0 fit: year-5 collection -0.046 (se 0.022, 16 runs): the right sign, 2.1 "
-            "standard errors, the suite asks for 3"
-        ),
+        shortfall={
+            "collection": (
+                "0.2.0 fit: year-5 collection -0.046 (se 0.022, 16 runs): the right sign, 2.1 "
+                "standard errors, the suite asks for 3"
+            ),
+        },
     ),
     Lever(
         "residents' trust 0.6 instead of 0.5",
@@ -185,10 +197,12 @@ LEVERS: tuple[Lever, ...] = (
         _proposal(new_fee_per_m2=None, step_pct=0.6),
         {"approval": -1},
         "cases A/B: approval falls with the step (model.md, cases.csv)",
-        shortfall=(
-            "0.2.0 fit: approval -0.007 (0.853 -> 0.846), below the 0.02 minimum: the fitted "
-            "step sensitivity approve_step is 0.024 (calibration/REPORT.md)"
-        ),
+        shortfall={
+            "approval": (
+                "0.2.0 fit: approval -0.007 (0.853 -> 0.846), below the 0.02 minimum: the fitted "
+                "step sensitivity approve_step is 0.024 (calibration/REPORT.md)"
+            ),
+        },
     ),
     Lever(
         "quality first: service 6 months before the vote",
@@ -211,10 +225,12 @@ LEVERS: tuple[Lever, ...] = (
         {"approval": +1, "collection": +1},
         "seed 002 (what the step buys), model.md (quality-price match)",
         collection_month=35,
-        shortfall=(
-            "0.2.0 fit: year-3 collection +0.004 (0.967 -> 0.971), below the 0.01 minimum: "
-            "collection is already near its ceiling at Xianghe"
-        ),
+        shortfall={
+            "collection": (
+                "0.2.0 fit: year-3 collection +0.004 (0.967 -> 0.971), below the 0.01 minimum: "
+                "collection is already near its ceiling at Xianghe"
+            ),
+        },
     ),
     Lever(
         "no audit: accounts posted only",
@@ -270,10 +286,12 @@ LEVERS: tuple[Lever, ...] = (
         {"collection": +1, "exit": +1},
         "seed 002 (explaining the figures), domain-rules C.3 (trust raises willingness to pay)",
         collection_month=35,
-        shortfall=(
-            "0.2.0 fit: exit later by +12.9 months (se 6.2, 16 runs): the right sign, 2.1 "
-            "standard errors, the suite asks for 3"
-        ),
+        shortfall={
+            "exit": (
+                "0.2.0 fit: exit later by +12.9 months (se 6.2, 16 runs): the right sign, 2.1 "
+                "standard errors, the suite asks for 3"
+            ),
+        },
     ),
 )
 
@@ -294,6 +312,13 @@ def _cell(lever: Lever, outcome: str) -> str:
     return _HOLD.get(lever.holds.get(outcome, 0), "")
 
 
+def _met(lever: Lever) -> str:
+    """Whether the shipped fit meets the lever's directions, and where not, by how much."""
+    short = [f"{k}: {v}" for k, v in lever.shortfall.items()]
+    short += [f"{k} (switched on later): {v}" for k, v in lever.dated_shortfall.items()]
+    return "no, " + "; ".join(short) if short else "yes"
+
+
 def table_markdown() -> str:
     """The README's table of levers and directions (exit: up = later)."""
     head = (
@@ -308,7 +333,7 @@ def table_markdown() -> str:
         + " | "
         + " | ".join(_cell(lever, c) for c in _COLUMNS)
         + f" | {'yes' if lever.dated else ''}"
-        + f" | {'no: ' + lever.shortfall if lever.shortfall else 'yes'}"
+        + f" | {_met(lever)}"
         + f" | {lever.source} |"
         for lever in LEVERS
     ]

@@ -164,7 +164,8 @@ def held_signals() -> Iterator[None]:
     caught: list[int] = []
 
     def record(signum: int, frame: object) -> None:
-        caught.append(signum)
+        if signum not in caught:
+            caught.append(signum)
 
     previous: dict[int, Any] = {}
     try:
@@ -172,10 +173,34 @@ def held_signals() -> Iterator[None]:
             previous[signum] = signal.signal(signum, record)
         yield
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-    if caught:
-        signal.raise_signal(caught[0])
+        # Delivered also when the body raised (a broken pool's error must not swallow a Ctrl-C),
+        # every signal caught (a SIGTERM after an ignored SIGINT is not lost).
+        first = _restore_handlers(previous)
+        for signum in caught:
+            try:
+                signal.raise_signal(signum)
+            except BaseException as exc:  # the handler's own exception, e.g. KeyboardInterrupt
+                first = first or exc
+        if first is not None:
+            raise first
+
+
+def _restore_handlers(previous: dict[int, Any]) -> BaseException | None:
+    """Put the handlers back; returns what a pending signal's handler raised meanwhile.
+
+    ``signal.signal`` runs the handlers of signals already pending before it installs a new
+    one; if one raises (the SIGINT handler restored a moment before), the installation is
+    retried, so that no handler is left recording into a block that has ended.
+    """
+    first: BaseException | None = None
+    for signum, handler in previous.items():
+        for _ in range(10):
+            try:
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+                break
+            except BaseException as exc:
+                first = first or exc
+    return first
 
 
 def _wait_first(pending: Iterable[cf.Future]) -> set[cf.Future]:
@@ -189,6 +214,14 @@ def _wait_first(pending: Iterable[cf.Future]) -> set[cf.Future]:
             done, _ = cf.wait(pending, timeout=SIGNAL_SLICE_S, return_when=cf.FIRST_COMPLETED)
         if done:
             return done
+
+
+def _wait_all(pending: Iterable[cf.Future]) -> None:
+    """Wait until every future of ``pending`` is done, in slices as :func:`_wait_first`."""
+    left = set(pending)
+    while left:
+        with held_signals():
+            _, left = cf.wait(left, timeout=SIGNAL_SLICE_S, return_when=cf.ALL_COMPLETED)
 
 
 def terminate_pool(pool: cf.ProcessPoolExecutor, timeout: float = 5.0) -> None:
@@ -582,6 +615,7 @@ class Runner:
                     collect(done, broken)
                 if broken:
                     # Everything in flight goes down with the pool; wait for all of it.
+                    _wait_all(pending)
                     collect(list(pending), broken)
                     if restarts < MAX_RESTARTS:
                         restarts += 1
@@ -599,12 +633,14 @@ class Runner:
                 if not pending and not again and exhausted:
                     return lost
         except BaseException as exc:
-            for fut in pending:
-                fut.cancel()
-            if target is self._pool and not isinstance(exc, Exception):
-                # Ctrl-C or SIGTERM: end the workers now, before the caller cleans up (a
-                # staged output folder they may still be writing chunks into).
-                self.close(terminate=True)
+            # A second Ctrl-C or SIGTERM waits until the workers are ended.
+            with held_signals():
+                for fut in pending:
+                    fut.cancel()
+                if target is self._pool and not isinstance(exc, Exception):
+                    # Ctrl-C or SIGTERM: end the workers now, before the caller cleans up (a
+                    # staged output folder they may still be writing chunks into).
+                    self.close(terminate=True)
             raise
 
     def _restartable(self, target: cf.Executor, exc: BaseException) -> bool:
