@@ -68,9 +68,16 @@ def _z(
 
 @pytest.mark.parametrize(
     ("name", "low", "high"),
-    [("satisfaction", 0.2, 0.8), ("trust", 0.2, 0.8), ("endorsed", 0.0, 1.0)],
+    [
+        ("satisfaction", 0.2, 0.8),
+        ("trust", 0.2, 0.8),
+        ("endorsed", 0.0, 1.0),
+        ("enforcement", 0.0, 1.0),
+    ],
 )
-def test_propensity_rises_with_satisfaction_trust_and_endorsement(setup, name, low, high):
+def test_propensity_rises_with_satisfaction_trust_endorsement_and_enforcement(
+    setup, name, low, high
+):
     hh, _ = setup
     lo, hi = _z(setup, **{name: low}), _z(setup, **{name: high})
     assert np.all(hi >= lo)
@@ -153,21 +160,6 @@ def test_payers_settle_this_year_s_bills_and_arrears_only_when_demanded(small_sc
 
 
 # -- from the tests of the land branch that hold on this engine --
-@pytest.mark.parametrize(
-    ("name", "low", "high"),
-    [("satisfaction", 0.2, 0.8), ("trust", 0.2, 0.8), ("enforcement", 0.0, 1.0)],
-)
-def test_propensity_rises_with_satisfaction_trust_and_enforcement(setup, name, low, high):
-    hh, _ = setup
-    lo, hi = _z(setup, **{name: low}), _z(setup, **{name: high})
-    assert np.all(hi >= lo)
-    if name != "satisfaction":
-        assert np.all(hi > lo)
-    else:  # unconditional payers weigh the service least, but all weigh it
-        for t in (CC, FR, UP):
-            assert np.all(hi[hh.htype == t] > lo[hh.htype == t])
-
-
 def test_free_riders_respond_most_to_enforcement(setup):
     hh, _ = setup
     gain = _z(setup, enforcement=1.0) - _z(setup)

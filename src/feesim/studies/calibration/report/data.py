@@ -32,6 +32,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from feesim.studies.calibration.result import CalibrationRun
 
 
+def unsimulated_exits(table: pd.DataFrame) -> bool:
+    """Whether exits are flagged ``fit`` but none is simulated (see :func:`second_pass_table`)."""
+    return bool(
+        "exits" in table.index
+        and table.loc["exits", "flagged fit"]
+        and not table.loc["exits", "simulated"]
+    )
+
+
 def second_pass_table(run: CalibrationRun) -> pd.DataFrame:
     """How many records of each second-pass kind there are, are flagged, and are simulated.
 
@@ -242,7 +251,8 @@ def _data_section(run: CalibrationRun) -> list[str]:
         "How many of each the calibration simulates as moments of its objective:"
     )
     L.append("")
-    L.append(_md_table(second_pass_table(run), "{:.0f}"))
+    spt = second_pass_table(run)
+    L.append(_md_table(spt, "{:.0f}"))
     L.append("")
     L.append(
         "Simulated (`feesim.studies.calibration.records`): tallies by heads of votes that are "
@@ -265,12 +275,7 @@ def _data_section(run: CalibrationRun) -> list[str]:
         L.append("")
         L.append(_md_table(un.set_index("obs_id")))
         L.append("")
-    spt = second_pass_table(run)
-    if (
-        "exits" in spt.index
-        and spt.loc["exits", "flagged fit"]
-        and not spt.loc["exits", "simulated"]
-    ):
+    if unsimulated_exits(spt):
         L.append(
             f"The {spt.loc['exits', 'flagged fit']} exits flagged `fit` are coded with their "
             "circumstances but are not yet a moment of the calibration: nothing in the "

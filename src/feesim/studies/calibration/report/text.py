@@ -37,6 +37,7 @@ from feesim.studies.calibration.report.data import (
     passed_share,
     record_table,
     second_pass_table,
+    unsimulated_exits,
 )
 from feesim.studies.calibration.report.figures import (
     _baseline_columns,
@@ -281,12 +282,7 @@ def _limitations_section(
             f"- Reported-passed fee steps fail in the model in {_pct(1 - passed.share)} of their "
             f"runs; those that fail in most runs: {', '.join(low.index) or 'none'}."
         )
-    spt = second_pass_table(run)
-    if (
-        "exits" in spt.index
-        and spt.loc["exits", "flagged fit"]
-        and not spt.loc["exits", "simulated"]
-    ):
+    if unsimulated_exits(second_pass_table(run)):
         L.append(
             "- Firm exits (with their fee and collection circumstances) are coded but not yet "
             "compared with the model: the calibration does not test when firms leave."
