@@ -443,6 +443,33 @@ def test_a_stopped_calibration_resumes_from_its_checkpoint(quick_run, tmp_path):
     pd.testing.assert_series_equal(first.fit.theta, second.fit.theta)
 
 
+# -- the price-sensitivity prior -------------------------------------------------------------
+def test_the_tier_choice_slope_recovers_a_known_logit_slope():
+    from feesim.studies.calibration.fit import tier_choice_slope
+
+    prices = (1.0, 1.3, 1.6, 2.0)
+    b = 4.0
+    # Choice counts of a multinomial logit with utility -b * relative step (large counts).
+    w = np.exp(-b * (np.asarray(prices) / prices[0] - 1))
+    counts = tuple(round(1e6 * x / w.sum()) for x in w)
+    assert tier_choice_slope([(prices, counts)]) == pytest.approx(b, rel=1e-3)
+    # A tier nobody chose carries no finite log ratio and is left out, not an error.
+    assert tier_choice_slope([(prices, (*counts[:3], 0))]) == pytest.approx(b, rel=1e-3)
+
+
+def test_the_step_prior_is_centred_on_n11a_tier_choice():
+    from feesim.studies.calibration.fit import N11A_TIERS, tier_choice_slope
+
+    (high_rise, _), _villas = N11A_TIERS
+    assert high_rise == (1.10, 1.43, 1.76, 2.10)  # cases_more.csv N11: the tiers' lower ends
+    step = next(p for p in PARAMETERS if p.name == "approve_step")
+    # Two thirds chose the cheapest of four tiers, 1.4% the dearest: about 4.7 log-odds per
+    # relative step, net of the service each dearer tier buys.
+    assert 4.2 < tier_choice_slope() < 5.2
+    assert step.judgement == pytest.approx(tier_choice_slope(), abs=0.01)
+    assert step.sd <= 2.0  # informative: the reported votes alone leave it unidentified
+
+
 # -- the shipped fit ----------------------------------------------------------------------------
 def _shipped(monkeypatch):
     monkeypatch.delenv("FEESIM_FITTED_DIR", raising=False)

@@ -145,12 +145,6 @@ def test_pass_probability_never_rises_with_the_step():
         np.testing.assert_array_equal(small.vote.turnout_heads, large.vote.turnout_heads)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="0.2.0 fit: every step from +5% to +120% passes in all 40 runs (approval is almost "
-    "insensitive to the step: approve_step 0.024, calibration/REPORT.md)",
-)
 def test_a_large_enough_step_fails():
     inp = community()
     with Runner(workers=1, progress=False) as runner:

@@ -202,7 +202,9 @@ def test_a_firm_does_not_renew_a_loss_making_contract(small_scenario):
     )
     ev = feesim.simulate(sc, rng=1).events
     notice = ev[ev["event"] == "notice"]
-    assert "contract_renewed" not in set(ev["event"])
+    exit_month = ev[ev["event"] == "firm_exit"]["month"].iloc[0]
+    # The loss-making firm does not renew (a replacement hired later may renew its own term).
+    assert (ev[ev["event"] == "contract_renewed"]["month"] > exit_month).all()
     assert notice["month"].iloc[0] == 7
     assert "month 10" in notice["detail"].iloc[0]
     assert ev[ev["event"] == "firm_exit"]["month"].iloc[0] == 10

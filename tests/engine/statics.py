@@ -60,19 +60,42 @@ class Effect:
 Outcome = Callable[[SimulationResult], np.ndarray]
 
 
+#: Ensembles already run in this session, by scenario, size and seed. Many tests share a base
+#: community and a lever is read on several outcomes: each ensemble is simulated once (the
+#: results are deterministic in these three, and only read).
+_RUNS: dict[tuple[str, int, int], SimulationResult] = {}
+_MAX_RUNS = 96
+
+
 def run(
     scenario: Scenario,
     replicates: int,
     seed: int,
     before: Callable[[FeeModel], None] | None = None,
     at: int | None = None,
+    *,
+    cache: bool = False,
 ) -> SimulationResult:
-    """``replicates`` runs of ``scenario``; ``before(model)`` is called at the start of ``at``."""
+    """``replicates`` runs of ``scenario``; ``before(model)`` is called at the start of ``at``.
+
+    With ``cache`` an ensemble already run is reused (:func:`effect`'s default); off by default,
+    since a test may watch the engine while it runs (a spy sees nothing on a reused result).
+    """
+    key = (repr(scenario), replicates, seed)
+    if cache and before is None and key in _RUNS:
+        return _RUNS[key]
     model = FeeModel([scenario] * replicates, rng=seed)
     if before is not None:
         model.run(at)
         before(model)
-    return model.run()
+        return model.run()
+    result = model.run()
+    if not cache:
+        return result
+    if len(_RUNS) >= _MAX_RUNS:
+        _RUNS.pop(next(iter(_RUNS)))  # the oldest
+    _RUNS[key] = result
+    return result
 
 
 def effect(
@@ -86,8 +109,8 @@ def effect(
     at: int | None = None,
 ) -> Effect:
     """Paired effect on ``outcome`` of ``lever`` (a scenario) or of ``switch`` applied at ``at``."""
-    a = outcome(run(base, replicates, seed))
-    b = outcome(run(lever if lever is not None else base, replicates, seed, switch, at))
+    a = outcome(run(base, replicates, seed, cache=True))
+    b = outcome(run(lever if lever is not None else base, replicates, seed, switch, at, cache=True))
     return Effect(b - a, a, b)
 
 

@@ -54,9 +54,14 @@ CASES: dict[str, list[str]] = {
         "--out",
         "{out}",
     ],
+    # The whole city (every district, housing type and million-household chunk) for four years:
+    # the first contract terms end and the first firms leave; ten years took four minutes of
+    # the suite and run the same code again.
     "run-city_shanghai": [
         "run",
         "examples/city_shanghai.toml",
+        "--months",
+        "48",
         "--workers",
         "2",
         "--quiet",

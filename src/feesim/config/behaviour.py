@@ -558,7 +558,8 @@ class Behaviour:
         hi=30,
         kind="uncertainty",
         doc="loss of approval per relative fee step (0.3 = +30%)",
-        source="cases.csv Tier A/B: approval 0.56 to 0.9 for steps of +15% to +120%",
+        source="cases.csv Tier A/B: approval 0.56 to 0.9 for steps of +15% to +120%; the "
+        "calibration's prior is N11a's tier choice, 4.7 (calibration/README.md 8.10)",
     )
     approve_burden: float = param(
         20.0,

@@ -190,16 +190,6 @@ def test_a_menu_vote_counts_the_chosen_option_under_art_278(load_example, monkey
     assert (v["passed"] == (v["approval_heads"] > 0.5) & (v["approval_area"] > 0.5)).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="fit 0.2.0 (approve_step 0.024, was 0.99) leaves menu choices almost blind to price: "
-    "Xianghe's owners choose basic / tidy / liveable (+10/+30/+60% for service 0.05/0.15/0.3) "
-    "at 0.28 / 0.32 / 0.40 and the dearest option wins all 12 runs (fit 0.1.0: 0.34 / 0.34 / "
-    "0.32); two options of equal service at +15% and +20% split 0.50 / 0.50 where N07's owners "
-    "chose +15% by 96.75% of shares, and N11's chose the cheapest tier by 0.67. Only a refit "
-    "with menu choices among its targets can restore it",
-)
 def test_a_menu_vote_picks_the_cheapest_option(load_example, monkeypatch):
     """Owners choosing among service levels pick the cheapest (cases_more N07, N11)."""
     _, winners, _ = _menu_vote(load_example, monkeypatch)

@@ -53,13 +53,13 @@ from feesim.studies.calibration.data import CaseData, Target
 from feesim.studies.calibration.moments import MomentSet, SimOutcome, SimSettings, Simulator
 
 __all__ = [
+    "N11A_TIERS",
     "PARAMETERS",
     "Calibrator",
     "EvaluationCache",
     "FitParameter",
     "FitResult",
     "FitSettings",
-    "N11A_TIERS",
     "behaviour_from",
     "tier_choice_slope",
 ]
@@ -85,7 +85,9 @@ class FitParameter:
         Standard deviation of the normal prior around the judgement value; default a quarter
         of the bounds' range (weakly informative).
     center : float, optional
-        Prior centre when the parameter is not a Behaviour field (case parameters).
+        Prior centre when the parameter is not a Behaviour field (case parameters), or when a
+        source outside the fitted moments gives one (``approve_step``: N11a's tier choice); the
+        Behaviour default then stays the value used without a fitted file.
     kind : str
         ``"behaviour"`` or ``"case"`` (a nuisance parameter of the case mapping).
     """
