@@ -8,6 +8,7 @@ import io
 import logging
 import shutil
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,8 @@ from feesim.studies.calibration.validate import (
 from feesim.surfaces.cli.main import main
 
 logging.getLogger("MESA").setLevel(logging.WARNING)
+
+CASES_CSV = Path(__file__).resolve().parents[1] / "calibration" / "cases.csv"
 
 
 def load_scenario_small():
@@ -447,21 +450,35 @@ def test_a_stopped_calibration_resumes_from_its_checkpoint(quick_run, tmp_path):
 def test_the_tier_choice_slope_recovers_a_known_logit_slope():
     from feesim.studies.calibration.fit import tier_choice_slope
 
-    prices = (1.0, 1.3, 1.6, 2.0)
     b = 4.0
-    # Choice counts of a multinomial logit with utility -b * relative step (large counts).
-    w = np.exp(-b * (np.asarray(prices) / prices[0] - 1))
-    counts = tuple(round(1e6 * x / w.sum()) for x in w)
-    assert tier_choice_slope([(prices, counts)]) == pytest.approx(b, rel=1e-3)
+
+    def logit_counts(prices):
+        # Choice counts of a multinomial logit with utility -b * relative step (large counts).
+        w = np.exp(-b * (np.asarray(prices) / prices[0] - 1))
+        return tuple(round(1e6 * x / w.sum()) for x in w)
+
+    # Prices not starting at 1: the step is relative to the cheapest tier, not absolute.
+    high, villa = (1.10, 1.43, 1.76, 2.10), (1.85, 2.40)
+    groups = [(high, logit_counts(high)), (villa, logit_counts(villa))]
+    assert tier_choice_slope(groups) == pytest.approx(b, rel=1e-3)
     # A tier nobody chose carries no finite log ratio and is left out, not an error.
-    assert tier_choice_slope([(prices, (*counts[:3], 0))]) == pytest.approx(b, rel=1e-3)
+    counts = logit_counts(high)
+    assert tier_choice_slope([(high, (*counts[:3], 0))]) == pytest.approx(b, rel=1e-3)
 
 
 def test_the_step_prior_is_centred_on_n11a_tier_choice():
+    import re
+
     from feesim.studies.calibration.fit import N11A_TIERS, tier_choice_slope
 
-    (high_rise, _), _villas = N11A_TIERS
-    assert high_rise == (1.10, 1.43, 1.76, 2.10)  # cases_more.csv N11: the tiers' lower ends
+    # The tiers and counts are those of the source's notes (calibration/cases.csv, N11a).
+    with open(CASES_CSV, encoding="utf-8", newline="") as f:
+        notes = next(r["notes"] for r in csv.DictReader(f) if r["obs_id"] == "N11a")
+    high_rise, villas = notes.split("Villas")
+    for (prices, counts), text in zip(N11A_TIERS, (high_rise, villas), strict=True):
+        found = re.findall(r"tier \d \(>= ([\d.]+)(?: yuan)?\) (\d+)", text)
+        assert tuple(float(p) for p, _ in found) == prices
+        assert tuple(int(n) for _, n in found) == counts
     step = next(p for p in PARAMETERS if p.name == "approve_step")
     # Two thirds chose the cheapest of four tiers, 1.4% the dearest: about 4.7 log-odds per
     # relative step, net of the service each dearer tier buys.

@@ -152,7 +152,7 @@ def test_a_large_enough_step_fails():
             [inp.scaled(s) for s in (0.05, 1.2)], runs=40, rng=5, populations=10, runner=runner
         )
     probs = [c["pass_probability"] for c in curve]
-    assert probs[0] > probs[-1], probs
+    assert probs[0] > 0.5 > probs[-1], probs
 
 
 def test_zero_step_reproduces_the_status_quo_exactly():
