@@ -132,9 +132,11 @@ def tier_choice_slope(
     Under a random-utility (multinomial logit) reading with utility linear in the relative step
     over the cheapest tier, ``log(n_cheapest / n_k) = b * (p_k / p_cheapest - 1)``; ``b`` is
     the least-squares slope through the origin over every dearer tier of every group (tiers
-    nobody chose carry no finite log ratio and are left out). The dearer tiers also buy more
-    service, so ``b`` is net of what residents expect the service to be worth: a lower bound on
-    the gross ``approve_step`` when that service is valued, and so a conservative prior centre.
+    nobody chose carry no finite log ratio and are left out). How ``b`` maps to the model's
+    ``approve_step`` is uncertain both ways: it is net of what the dearer tiers' service is
+    worth (which would make the coefficient larger), but it is measured from the cheapest tier
+    rather than the fee in force, and it also carries the bill's burden (both would make it
+    smaller); calibration/README.md 8.10.
 
     Parameters
     ----------
