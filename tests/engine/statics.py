@@ -88,13 +88,11 @@ def run(
     if before is not None:
         model.run(at)
         before(model)
-        return model.run()
     result = model.run()
-    if not cache:
-        return result
-    if len(_RUNS) >= _MAX_RUNS:
-        _RUNS.pop(next(iter(_RUNS)))  # the oldest
-    _RUNS[key] = result
+    if cache and before is None:
+        if len(_RUNS) >= _MAX_RUNS:
+            _RUNS.pop(next(iter(_RUNS)))  # the oldest
+        _RUNS[key] = result
     return result
 
 

@@ -163,12 +163,17 @@ def _month(lever, dated):
     return lever.collection_month
 
 
+def _effect(lever, outcome, base, variant, dated):
+    """The lever's effect on ``outcome`` and the outcome's minimum size."""
+    minimum, read = OUTCOMES[outcome]
+    read = read or st.collection_at(_month(lever, dated))
+    return st.effect(base, variant, read, replicates=lever.replicates), minimum
+
+
 def _assert_sign(lever, outcome, base, variant, minimum_scale=1.0, dated=False):
     sign = lever.signs[outcome]
-    minimum, read = OUTCOMES[outcome]
+    eff, minimum = _effect(lever, outcome, base, variant, dated)
     minimum = lever.minimum.get(outcome, minimum)
-    read = read or st.collection_at(_month(lever, dated))
-    eff = st.effect(base, variant, read, replicates=lever.replicates)
     ok = (
         eff.positive(minimum * minimum_scale) if sign > 0 else eff.negative(minimum * minimum_scale)
     )
@@ -178,9 +183,7 @@ def _assert_sign(lever, outcome, base, variant, minimum_scale=1.0, dated=False):
 def _assert_holds(lever, base, variant, dated=False):
     for outcome, sign in lever.holds.items():
         # Not the other way: no effect of the outcome's full minimum against the direction.
-        minimum, read = OUTCOMES[outcome]
-        read = read or st.collection_at(_month(lever, dated))
-        eff = st.effect(base, variant, read, replicates=lever.replicates)
+        eff, minimum = _effect(lever, outcome, base, variant, dated)
         wrong = eff.negative(minimum) if sign > 0 else eff.positive(minimum)
         assert not wrong, (
             f"{lever.name}: {outcome} should not go {'down' if sign > 0 else 'up'}: {eff}"

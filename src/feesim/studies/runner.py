@@ -220,8 +220,7 @@ def _wait_all(pending: Iterable[cf.Future]) -> None:
     """Wait until every future of ``pending`` is done, in slices as :func:`_wait_first`."""
     left = set(pending)
     while left:
-        with held_signals():
-            _, left = cf.wait(left, timeout=SIGNAL_SLICE_S, return_when=cf.ALL_COMPLETED)
+        left -= _wait_first(left)
 
 
 def terminate_pool(pool: cf.ProcessPoolExecutor, timeout: float = 5.0) -> None:
