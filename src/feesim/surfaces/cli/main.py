@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     desc.add_argument("--kind", choices=("lever", "uncertainty", "setting"))
     desc.set_defaults(func=_cmd_describe)
 
-    from feesim.surfaces.dashboard.server import add_dashboard_parser
+    from feesim.surfaces.cli.dashboard import add_dashboard_parser
 
     add_dashboard_parser(sub)
 

@@ -1,4 +1,4 @@
-"""Starting the dashboard: the command behind ``feesim dashboard``."""
+"""Starting the dashboard server (``feesim dashboard`` is :mod:`feesim.surfaces.cli.dashboard`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,6 @@ from feesim.surfaces.dashboard.model import SCENARIO_ENV
 
 __all__ = [
     "APP",
-    "add_dashboard_parser",
     "check_dependencies",
     "check_listen",
     "serve",
@@ -126,22 +125,6 @@ def serve(
         return 0
 
 
-def _port(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            _("expected a port number, got {text}").format(text=repr(text))
-        ) from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(
-            _("expected a port in 0-65535, got {value}").format(value=value)
-        )
-    return value
-
-
 def check_listen(host: str, port: int) -> None:
     """Check that the server can listen on ``host:port`` (the server itself would exit 3).
 
@@ -172,55 +155,3 @@ def check_listen(host: str, port: int) -> None:
                     "port, e.g. --port 8766"
                 ).format(port=port, host=host, why=exc.strerror or exc)
             ) from None
-
-
-def _cmd_dashboard(args: object) -> int:
-    host, port = args.host, args.port  # type: ignore[attr-defined]
-    check_dependencies()
-    if args.scenario is not None:  # type: ignore[attr-defined]
-        load_scenario(args.scenario)  # type: ignore[attr-defined]
-    check_listen(host, port)
-    print(
-        _("feesim dashboard: http://{host}:{port}/ (Ctrl-C to stop)").format(host=host, port=port)
-    )
-    status = serve(
-        args.scenario,  # type: ignore[attr-defined]
-        host=host,
-        port=port,
-        open_browser=not args.no_browser,  # type: ignore[attr-defined]
-    )
-    if status not in (0, -2, 130):  # -2 / 130: stopped with Ctrl-C
-        raise FeesimError(
-            _("dashboard: the server stopped with status {status}; run with -v for its log").format(
-                status=status
-            )
-        )
-    return 0
-
-
-def add_dashboard_parser(sub: object) -> None:
-    """Register ``feesim dashboard [SCENARIO.toml] [--host H] [--port N] [--no-browser]``."""
-    p = sub.add_parser(  # type: ignore[attr-defined]
-        "dashboard",
-        help=_("live dashboard of the two cycles in the browser (needs feesim[dashboard])"),
-        description=_(
-            "Start the live dashboard on this machine; it works without internet access. Its "
-            "language follows --lang, else LANGUAGE, LC_ALL or LANG (it can be switched on the "
-            "page)."
-        ),
-    )
-    p.add_argument(
-        "scenario",
-        nargs="?",
-        type=Path,
-        help=_("base community (scenario TOML); default: an old public-housing estate"),
-    )
-    p.add_argument(
-        "--host", default="127.0.0.1", help=_("address to listen on (default 127.0.0.1)")
-    )
-    p.add_argument("--port", type=_port, default=8765, help=_("port (default 8765)"))
-    p.add_argument("--no-browser", action="store_true", help=_("do not open a browser"))
-    from feesim.surfaces.cli.args import add_lang_option
-
-    add_lang_option(p)
-    p.set_defaults(func=_cmd_dashboard)
