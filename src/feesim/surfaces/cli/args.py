@@ -30,6 +30,7 @@ __all__ = [
     "nonempty_path",
     "nonnegative_int",
     "percent",
+    "port_number",
     "positive_int",
     "probability",
     "requested_language",
@@ -189,6 +190,21 @@ def probability(text: str) -> float:
     if not 0 < value <= 1:
         raise argparse.ArgumentTypeError(
             _("expected a probability in (0, 1], got {text}").format(text=repr(text))
+        )
+    return value
+
+
+def port_number(text: str) -> int:
+    """Argparse type: a TCP port, 0-65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            _("expected a port number, got {text}").format(text=repr(text))
+        ) from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(
+            _("expected a port in 0-65535, got {value}").format(value=value)
         )
     return value
 

@@ -8,24 +8,10 @@ from pathlib import Path
 from feesim.config.scenario import load_scenario
 from feesim.errors import FeesimError
 from feesim.i18n import gettext as _
-from feesim.surfaces.cli.args import add_lang_option
+from feesim.surfaces.cli.args import add_lang_option, port_number
 from feesim.surfaces.dashboard.server import check_dependencies, check_listen, serve
 
 __all__ = ["add_dashboard_parser"]
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            _("expected a port number, got {text}").format(text=repr(text))
-        ) from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(
-            _("expected a port in 0-65535, got {value}").format(value=value)
-        )
-    return value
 
 
 def _cmd_dashboard(args: argparse.Namespace) -> int:
@@ -72,7 +58,7 @@ def add_dashboard_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--host", default="127.0.0.1", help=_("address to listen on (default 127.0.0.1)")
     )
-    p.add_argument("--port", type=_port, default=8765, help=_("port (default 8765)"))
+    p.add_argument("--port", type=port_number, default=8765, help=_("port (default 8765)"))
     p.add_argument("--no-browser", action="store_true", help=_("do not open a browser"))
     add_lang_option(p)
     p.set_defaults(func=_cmd_dashboard)
