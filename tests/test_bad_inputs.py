@@ -196,6 +196,11 @@ def _cases(f: dict[str, Path], out: str) -> list[tuple[str, list[str], str]]:
             "--workers",
         ),
         (
+            "calibrate --workers 1000",
+            ["calibrate", "--quick", "--workers", "1000", "--out", out],
+            "--workers",
+        ),
+        (
             "portfolio --workers 1000",
             ["run", str(EXAMPLES / "district_hongkou.toml"), "--workers", "1000", "--out", out],
             "--workers",

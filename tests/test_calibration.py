@@ -31,7 +31,7 @@ from feesim.studies.calibration import (
 )
 from feesim.studies.calibration.cases import EFFECTIVE_MONTH, VOTE_MONTH, case_scenario
 from feesim.studies.calibration.fitted import ensemble_scenarios
-from feesim.studies.calibration.moments import SimSettings, Simulator
+from feesim.studies.calibration.moments import MomentSet, SimSettings, Simulator
 from feesim.studies.calibration.validate import (
     baseline_predictions,
     interval_error,
@@ -39,6 +39,7 @@ from feesim.studies.calibration.validate import (
     recovery,
     synthetic_data,
 )
+from feesim.studies.runner import Runner
 from feesim.surfaces.cli.main import main
 
 logging.getLogger("MESA").setLevel(logging.WARNING)
@@ -293,6 +294,45 @@ def test_leave_one_out_beats_the_baselines_when_the_model_is_right(tmp_path):
     s = loo.summary_frame().loc["approval"]
     assert s["wmae_model"] < s["wmae_mean"] and s["wmae_model"] < s["wmae_step"]
     assert loo.beats_baselines
+
+
+def _left_out_problems(cal, cases, k=3):
+    """Re-solve problems: each of the first ``k`` communities left out, priors moved apart."""
+    out = []
+    for j, cid in enumerate(cal.simulator.case_ids[:k]):
+        mult = pd.Series(1.0, index=cal.simulator.case_ids)
+        mult[cid] = 0.0
+        ms = MomentSet(cases, [], multiplicity=mult, base=cal.moments).with_records(cal.simulator)
+        out.append((ms, cal.center + 0.3 * j * cal.sd))
+    return out
+
+
+def test_the_fit_and_its_re_solves_are_the_same_on_a_process_pool(tmp_path):
+    """Batches of simulations (screen, Jacobians, re-solves side by side) on two worker
+    processes give what this process gives, bit for bit; side by side, each re-solve takes the
+    steps it takes alone."""
+    syn = _synthetic_cases(tmp_path / "cases.csv")
+    params = [p for p in PARAMETERS if p.name in ("approve_intercept", "approve_step")]
+    st = dataclasses.replace(_synthetic_settings(), screen=3, max_nfev=4)
+    here = Calibrator(syn, [], st, parameters=params)
+    fit = here.fit()
+    problems = _left_out_problems(here, syn)
+    together = here.chord_solve_many(problems, fit)
+    alone = [here.chord_solve(ms, fit, center=c) for ms, c in problems]
+    for (u1, _), (u2, _) in zip(together, alone, strict=True):
+        np.testing.assert_array_equal(u1, u2)
+    assert len({tuple(u) for u, _ in together}) > 1  # the problems did differ
+
+    pooled = Calibrator(syn, [], st, parameters=params)
+    with Runner(workers=2, progress=False) as runner:
+        pooled.runner = runner
+        fit2 = pooled.fit()
+        assert runner._pool is not None  # the batches did run on the pool
+        on_pool = pooled.chord_solve_many(_left_out_problems(pooled, syn), fit2)
+    pd.testing.assert_series_equal(fit.theta, fit2.theta, check_exact=True)
+    for (u1, s1), (u2, s2) in zip(together, on_pool, strict=True):
+        np.testing.assert_array_equal(u1, u2)
+        pd.testing.assert_frame_equal(s1.cases, s2.cases, check_exact=True)
 
 
 # -- the command ------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ district (:mod:`feesim.engine.rules.succession`).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -169,6 +169,10 @@ class FirmBook:
     term_months: np.ndarray
     credit_months: np.ndarray
     cash_months: np.ndarray
+    #: Staffing solved for (quality, management) pairs already seen: the targets (the voted
+    #: floor, the tier, the basic standard) and the management stay put for months, and each
+    #: solve is a 40-step bisection; keyed on the arrays' bytes, so a hit is the same result.
+    solved: dict = field(default_factory=dict, repr=False)
 
     # -- derived --------------------------------------------------------------------------
     def slice(self, runs: slice | np.ndarray) -> FirmBook:
@@ -301,8 +305,21 @@ class FirmBook:
     def staffing_for(
         self, quality: np.ndarray | float, management: np.ndarray | None = None
     ) -> np.ndarray:
-        """Overall staffing that delivers ``quality`` once quality has caught up with it."""
-        return staffing_for_quality(quality, self.management if management is None else management)
+        """Overall staffing that delivers ``quality`` once quality has caught up with it.
+
+        The result is read-only (it may be shared with later calls: :attr:`solved`).
+        """
+        mgmt = np.asarray(self.management if management is None else management, np.float64)
+        q = np.asarray(quality, dtype=np.float64)
+        key = (q.shape, mgmt.shape, q.tobytes(), mgmt.tobytes())
+        hit = self.solved.get(key)
+        if hit is None:
+            if len(self.solved) >= 32:  # a bound on memory; the steady targets come back at once
+                self.solved.clear()
+            hit = staffing_for_quality(q, mgmt)
+            hit.flags.writeable = False
+            self.solved[key] = hit
+        return hit
 
     def record(
         self,

@@ -35,7 +35,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -51,6 +51,7 @@ from feesim.protocol import load_result, save_result
 from feesim.seeding import rng_alias, root_seed
 from feesim.studies.calibration.data import CaseData, Target
 from feesim.studies.calibration.moments import MomentSet, SimOutcome, SimSettings, Simulator
+from feesim.studies.runner import Failed, Runner
 
 __all__ = [
     "N11A_TIERS",
@@ -666,6 +667,10 @@ class Calibrator:
         self.cache = cache or EvaluationCache()
         self.n_sims = 0
         self.progress: Callable[[], None] | None = None
+        #: Where :meth:`simulate_many` runs the simulations of a batch (``None``: here, one
+        #: after the other). Each simulation is seeded by its parameters and the root seed
+        #: alone, so the fit is the same on any runner.
+        self.runner: Runner | None = None
 
     # -- coordinates ---------------------------------------------------------------------------
     def theta(self, u: np.ndarray) -> pd.Series:
@@ -701,15 +706,44 @@ class Calibrator:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        cv = self.case_values(u)
-        sim = self.simulator.simulate(
-            self.behaviour(u), seed, case_collection=cv.get("case_collection")
-        )
+        sim = _simulate_unit(self._unit(u, seed))
+        self._store(key, sim)
+        return sim
+
+    def _unit(self, u: np.ndarray, seed: int) -> tuple[Simulator, Behaviour, int, float | None]:
+        """The work unit that simulates ``u`` (see :func:`_simulate_unit`)."""
+        return self.simulator, self.behaviour(u), seed, self.case_values(u).get("case_collection")
+
+    def _store(self, key: str, sim: SimOutcome) -> None:
         self.cache.put(key, sim)
         self.n_sims += 1
         if self.progress is not None:
             self.progress()
-        return sim
+
+    def simulate_many(self, us: Sequence[np.ndarray], rng: int | None = None) -> list[SimOutcome]:
+        """Simulate several points at once (cached), on :attr:`runner` when it is set.
+
+        The same as :meth:`simulate` of each point in turn: the points that are not cached yet
+        run as work units of the runner (in parallel on a process pool) and are stored in the
+        order given.
+        """
+        seed = root_seed(rng, "rng")
+        seed = self.settings.seed if seed is None else seed
+        points = [np.clip(np.asarray(u, float), 0, 1) for u in us]
+        keys = [self.cache.key(u, seed) for u in points]
+        missing: dict[str, np.ndarray] = {}
+        for k, u in zip(keys, points, strict=True):
+            if self.cache.get(k) is None:
+                missing.setdefault(k, u)
+        if self.runner is None or len(missing) < 2:
+            return [self.simulate(u, seed) for u in points]
+        units = [self._unit(u, seed) for u in missing.values()]
+        done = self.runner.map(_simulate_unit, units, desc="simulations", unit="simulation")
+        for k, sim in zip(missing, done, strict=True):
+            if isinstance(sim, Failed):
+                sim.reraise()
+            self._store(k, sim)
+        return [self.simulate(u, seed) for u in points]
 
     def prior_residuals(self, u: np.ndarray, center: np.ndarray | None = None) -> np.ndarray:
         """``(theta - centre) / sd`` of every parameter."""
@@ -730,15 +764,14 @@ class Calibrator:
 
     def jacobian_sims(self, u: np.ndarray) -> tuple[list[SimOutcome], np.ndarray]:
         """Simulations at ``u + h e_j`` (backward where ``u_j + h > 1``) and the signed steps."""
+        points, steps = self._jacobian_points(u)
+        return self.simulate_many(points), steps
+
+    def _jacobian_points(self, u: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+        """The points ``u + h e_j`` of :meth:`jacobian_sims` and their signed steps."""
         h = self.settings.jac_step
-        sims, steps = [], []
-        for j in range(len(self.names)):
-            e = np.zeros(len(self.names))
-            step = h if u[j] + h <= 1 else -h
-            e[j] = step
-            sims.append(self.simulate(u + e))
-            steps.append(step)
-        return sims, np.array(steps)
+        steps = np.array([h if u[j] + h <= 1 else -h for j in range(len(self.names))])
+        return [u + step * e for step, e in zip(steps, np.eye(len(self.names)), strict=True)], steps
 
     def jacobian_from(
         self, moments: MomentSet, base: SimOutcome, sims: list[SimOutcome], steps: np.ndarray
@@ -751,7 +784,9 @@ class Calibrator:
 
     def jacobian(self, u: np.ndarray, moments: MomentSet | None = None) -> np.ndarray:
         """Jacobian of the residuals at ``u``."""
-        return self.jacobian_from(moments or self.moments, self.simulate(u), *self.jacobian_sims(u))
+        points, steps = self._jacobian_points(u)
+        base, *sims = self.simulate_many([u, *points])
+        return self.jacobian_from(moments or self.moments, base, sims, steps)
 
     # -- the fit -------------------------------------------------------------------------------
     def fit(self, start: dict[str, float] | None = None) -> FitResult:
@@ -765,6 +800,7 @@ class Calibrator:
             sampler = qmc.LatinHypercube(d=len(self.names), seed=st.seed)
             candidates += list(sampler.random(st.screen))
         costs = []
+        self.simulate_many(candidates)
         for u in candidates:
             r = self.residuals(u)
             costs.append(0.5 * float(r @ r))
@@ -844,8 +880,52 @@ class Calibrator:
         -------
         (u, sim) : the re-solved unit-cube point and its simulation.
         """
+        return self.chord_solve_many([(moments, center)], fit, iterations, radius)[0]
+
+    def chord_solve_many(
+        self,
+        problems: Sequence[tuple[MomentSet, np.ndarray | None]],
+        fit: FitResult,
+        iterations: int | None = None,
+        radius: float = 0.1,
+        progress: Callable[[], None] | None = None,
+    ) -> list[tuple[np.ndarray, SimOutcome]]:
+        """:meth:`chord_solve` of several problems (``(moments, center)`` pairs) side by side.
+
+        Each problem takes the same steps as alone; their trial simulations are batched
+        (:meth:`simulate_many`), so that a runner can run them in parallel. ``progress`` is
+        called as each problem finishes.
+        """
         iterations = self.settings.chord_iterations if iterations is None else iterations
+        active = {
+            i: self._chord(m, fit, iterations, c, radius) for i, (m, c) in enumerate(problems)
+        }
+        wants = {i: next(g) for i, g in active.items()}
+        out: dict[int, tuple[np.ndarray, SimOutcome]] = {}
+        while active:
+            self.simulate_many([u for i in active for u in wants[i]])
+            for i in list(active):
+                try:
+                    wants[i] = next(active[i])
+                except StopIteration as done:
+                    out[i] = done.value
+                    del active[i]
+                    if progress is not None:
+                        progress()
+        return [out[i] for i in range(len(problems))]
+
+    def _chord(
+        self,
+        moments: MomentSet,
+        fit: FitResult,
+        iterations: int,
+        center: np.ndarray | None,
+        radius: float,
+    ) -> Generator[list[np.ndarray], None, tuple[np.ndarray, SimOutcome]]:
+        """One chord solve; it yields the points it is about to read (to be simulated)."""
         u = fit.u.copy()
+        points, _ = self._jacobian_points(u)
+        yield [u, *points]
         J = self.jacobian(u, moments)
         r = self.residuals(u, moments, center)
         for _ in range(max(iterations, 1)):
@@ -855,6 +935,7 @@ class Calibrator:
             improved = False
             for frac in (1.0, 0.5, 0.25):
                 u_new = np.clip(u + frac * step, 0, 1)
+                yield [u_new]
                 r_new = self.residuals(u_new, moments, center)
                 if r_new @ r_new < r @ r:
                     u, r, improved = u_new, r_new, True
@@ -874,8 +955,8 @@ class Calibrator:
         in ``attrs["u"]`` of the returned frame (their simulations are cached).
         """
         ids = np.array(self.simulator.case_ids)
-        rows, us = [], []
-        for b in tqdm(range(self.settings.bootstrap), desc="ensemble", disable=not progress):
+        problems = []
+        for _ in range(self.settings.bootstrap):
             draw = rng.choice(ids, size=ids.size, replace=True)
             mult = pd.Series(draw).value_counts().reindex(ids, fill_value=0).astype(float)
             tv = {
@@ -886,11 +967,11 @@ class Calibrator:
             ms = MomentSet(
                 self.cases, self.targets, multiplicity=mult, base=self.moments, target_values=tv
             ).with_records(self.simulator)
-            u, _ = self.chord_solve(ms, fit, center=center)
-            row = self.theta(u).to_dict()
-            row["member"] = b
-            rows.append(row)
-            us.append(u)
+            problems.append((ms, center))
+        with tqdm(total=len(problems), desc="ensemble", disable=not progress) as bar:
+            solved = self.chord_solve_many(problems, fit, progress=bar.update)
+        us = [u for u, _ in solved]
+        rows = [{**self.theta(u).to_dict(), "member": b} for b, u in enumerate(us)]
         out = pd.DataFrame(rows).set_index("member")
         out.attrs["u"] = us
         return out
@@ -898,6 +979,16 @@ class Calibrator:
 
 #: Parameters of the case mapping that a fit may estimate (see :class:`Simulator.simulate`).
 CASE_PARAMETERS = ("case_collection",)
+
+
+def _simulate_unit(unit: tuple[Simulator, Behaviour, int, float | None]) -> SimOutcome:
+    """Work unit of :meth:`Calibrator.simulate_many`: every case and example at one point.
+
+    Top level, so that it pickles; a unit carries the simulator, the behaviour, the root seed
+    and the case parameter, and nothing else decides its result.
+    """
+    simulator, behaviour, seed, case_collection = unit
+    return simulator.simulate(behaviour, seed, case_collection=case_collection)
 
 
 def _sandwich(J: np.ndarray, replicates: int, n_moments: int) -> np.ndarray:

@@ -76,6 +76,7 @@ def sample_posterior(
     u = np.array(draws[:particles])
     bar = tqdm(total=particles * (1 + moves), desc="posterior", disable=not progress)
     logp = np.empty(particles)
+    cal.simulate_many(list(u))  # in parallel on the calibrator's runner; read below
     for i in range(particles):
         logp[i] = _log_target(cal, u[i])
         bar.update()
@@ -90,11 +91,18 @@ def sample_posterior(
     accepted = 0
     for _ in range(moves):
         cov = np.cov(u.T) * (2.38**2 / d) + 1e-8 * np.eye(d)
+        # Each particle's candidate and acceptance draw, in the order of a particle-by-particle
+        # loop (a candidate depends on its own particle only), so that the candidates can be
+        # simulated together.
+        cands, draws = [], []
         for i in range(particles):
-            cand = rng.multivariate_normal(u[i], cov)
-            lp = _log_target(cal, cand)
-            if np.log(rng.random()) < lp - logp[i]:
-                u[i], logp[i] = cand, lp
+            cands.append(rng.multivariate_normal(u[i], cov))
+            draws.append(rng.random())
+        cal.simulate_many([c for c in cands if np.all((c >= 0) & (c <= 1))])
+        for i in range(particles):
+            lp = _log_target(cal, cands[i])
+            if np.log(draws[i]) < lp - logp[i]:
+                u[i], logp[i] = cands[i], lp
                 accepted += 1
             bar.update()
     bar.close()

@@ -12,6 +12,7 @@ finished phases and replays cached simulations, so the fit continues where it st
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import hashlib
 import json
 import logging
@@ -51,6 +52,7 @@ from feesim.studies.calibration.validate import (
     recovery,
     validation_figures,
 )
+from feesim.studies.runner import Runner
 
 __all__ = ["CalibrationRun", "run_calibration"]
 
@@ -158,6 +160,8 @@ def run_calibration(
     fresh: bool = False,
     progress: bool = True,
     report: bool = True,
+    workers: int | None = None,
+    executor: Runner | cf.Executor | str | None = None,
     seed: int | None = None,
 ) -> CalibrationRun:
     """Run the calibration and write ``<out>/fitted/params-<version>.toml`` and the report.
@@ -179,6 +183,12 @@ def run_calibration(
         Show progress bars.
     report : bool
         Write ``REPORT.md`` and the figures.
+    workers : int, optional
+        Worker processes of the local pool that runs the batches of simulations (Jacobians,
+        screen, posterior particles, leave-one-out re-solves; default: every available core;
+        1: this process). The results do not depend on it.
+    executor : Runner, Executor, "serial" or "processes", optional
+        Where the batches run instead (see :class:`feesim.studies.runner.Runner`).
     seed : int, optional
         Deprecated alias of ``rng``.
     """
@@ -190,13 +200,16 @@ def run_calibration(
     settings = settings or (FitSettings.quick(seed) if quick else FitSettings(seed=seed))
     timings: dict[str, float] = {}
     s = _setup(base, out_dir, settings, quick=quick, fresh=fresh, timings=timings)
-    bar = tqdm(desc="simulations", unit="sim", disable=not progress)
-    s.cal.progress = lambda: bar.update(1)
-    fit = _fit_phase(s, bar, timings)
-    ens, ens_u = _ensemble_phase(s, fit, settings, bar, timings)
-    loo = _leave_one_out_phase(s, fit, ens_u, bar, timings)
-    rec = _recovery_phase(s, fit, settings, bar, timings) if settings.recovery else None
-    bar.close()
+    # The pool is made (forked) before the progress bar's thread exists.
+    with Runner.using(executor, workers=workers, progress=False) as runner:
+        s.cal.runner = runner
+        bar = tqdm(desc="simulations", unit="sim", disable=not progress)
+        s.cal.progress = lambda: bar.update(1)
+        fit = _fit_phase(s, bar, timings)
+        ens, ens_u = _ensemble_phase(s, fit, settings, bar, timings)
+        loo = _leave_one_out_phase(s, fit, ens_u, bar, timings)
+        rec = _recovery_phase(s, fit, settings, bar, timings) if settings.recovery else None
+        bar.close()
     run = _write_outputs(
         s,
         settings,

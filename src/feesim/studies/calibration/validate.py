@@ -190,8 +190,7 @@ def _member_predictions(
 ) -> pd.DataFrame:
     """Predictions of each posterior member (rows) for figures ``obs`` (columns)."""
     out = {}
-    for m, u in enumerate(members):
-        sim = calibrator.simulate(u)
+    for m, sim in enumerate(calibrator.simulate_many(members)):
         out[m] = _predict(sim, obs, outcome)
     return pd.DataFrame(out).T
 
@@ -259,14 +258,19 @@ def leave_one_out(
             if obs:
                 m = _member_predictions(calibrator, members, obs, measure)
                 spread[measure] = pd.concat([spread.get(measure, pd.DataFrame()), m], axis=1)
-    records, thetas = [], []
-    for cid in tqdm(ids, desc="leave one out", disable=not progress):
+    problems = []
+    for cid in ids:
         mult = pd.Series(1.0, index=calibrator.simulator.case_ids)
         mult[cid] = 0.0
         ms = MomentSet(
             cases, calibrator.targets, multiplicity=mult, base=calibrator.moments, exclude_case=cid
         ).with_records(calibrator.simulator)
-        u, sim = calibrator.chord_solve(ms, fit)
+        problems.append((ms, None))
+    # The re-solves side by side (their simulations batched: in parallel on a runner).
+    with tqdm(total=len(ids), desc="leave one out", disable=not progress) as bar:
+        solved = calibrator.chord_solve_many(problems, fit, progress=bar.update)
+    records, thetas = [], []
+    for cid, (u, sim) in zip(ids, solved, strict=True):
         thetas.append({"case_id": cid, **calibrator.theta(u).to_dict()})
         for outcome in OUTCOMES:
             rows = test_rows[outcome]
@@ -512,6 +516,7 @@ def recovery(
         base=calibrator.base,
     )
     cal.progress = calibrator.progress
+    cal.runner = calibrator.runner
     fit = cal.fit()
     draws = None
     if posterior_particles:

@@ -6,7 +6,7 @@ import argparse
 import logging
 
 from feesim.i18n import gettext as _
-from feesim.surfaces.cli.args import nonempty_path, seed_int
+from feesim.surfaces.cli.args import add_force, check_workers, nonempty_path, positive_int, seed_int
 
 __all__ = ["add_calibrate_parser"]
 
@@ -16,12 +16,14 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 
     # Mesa logs every model step at INFO; keep it quiet whatever the verbosity.
     logging.getLogger("MESA").setLevel(logging.WARNING)
+    check_workers(args.workers, args.force)
     run = run_calibration(
         args.out,
         quick=args.quick,
         rng=args.seed,
         fresh=args.fresh,
         progress=not args.quiet,
+        workers=args.workers,
     )
     print(_("fitted parameters: {file}").format(file=run.params_file))
     if run.report_file is not None:
@@ -55,4 +57,10 @@ def add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
         "--fresh", action="store_true", help=_("ignore the checkpoint and start again")
     )
     cal.add_argument("--quiet", action="store_true", help=_("no progress bar"))
+    cal.add_argument(
+        "--workers",
+        type=positive_int,
+        help=_("worker processes (default: every core; the results do not depend on it)"),
+    )
+    add_force(cal)
     cal.set_defaults(func=_cmd_calibrate)
