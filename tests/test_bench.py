@@ -30,6 +30,14 @@ def test_scaling_figures():
     assert sc["one_worker_cold_s"] > sc["one_worker_runs_s"][0]  # pool start included
 
 
+def test_calibration_figures():
+    cb = bench.bench_calibration(points=2, quick=True)
+    assert cb["simulations"] == 2 and cb["quick"]
+    assert cb["one_process_s"] > 0 and cb["two_workers_s"] > 0
+    assert cb["speedup"] == cb["one_process_s"] / cb["two_workers_s"]
+    assert cb["seconds_per_simulation"] == cb["one_process_s"] / 2
+
+
 def test_machine_description():
     m = bench.machine()
     assert m["cores"] >= 1 and m["python"].startswith("3.")

@@ -10,7 +10,11 @@ What is measured (goals of issue 5 on a 2-core machine in brackets):
   ~10 M households) for 120 months on 2 worker processes: wall time and peak memory (< 60 s,
   < 8 GiB); ``--quick`` runs a tenth of the city and says so;
 - ``forecast``: 1,000 runs of a 2,000-household community over 36 months (< 5 s);
-- ``scaling``: an ensemble on 2 worker processes against 1 (>= 1.8x).
+- ``scaling``: an ensemble on 2 worker processes against 1 (>= 1.8x);
+- ``calibration``: a batch of the calibration's simulations (every case and example at a few
+  parameter points, as in a Jacobian) in this process and on 2 worker processes, and the
+  seconds of one simulation: the unit of the calibration's sequential polish. The full
+  calibration's own timings are in ``calibration/REPORT.md``.
 
 Timings are wall-clock seconds measured in the same process, once each except the scaling,
 which keeps the best of three alternating runs per pool size (and reports all of them); the
@@ -311,6 +315,33 @@ def bench_scaling(
     return out
 
 
+def bench_calibration(points: int, quick: bool) -> dict[str, Any]:
+    """``points`` calibration simulations in this process, then on 2 worker processes.
+
+    The budget of ``feesim calibrate`` (``--quick``: its small one). The two batches use other
+    seeds, so that neither reads the other's simulations from the cache.
+    """
+    from feesim.studies.calibration.data import load_cases, load_targets
+    from feesim.studies.calibration.fit import Calibrator, FitSettings
+    from feesim.studies.runner import Runner
+
+    _, targets = load_targets()
+    cal = Calibrator(load_cases(), targets, FitSettings.quick() if quick else FitSettings())
+    us = [np.full(len(cal.names), 0.4 + 0.02 * i) for i in range(points)]
+    serial, _ = _timed(lambda: cal.simulate_many(us, 1))
+    with Runner(workers=2, progress=False) as runner:
+        cal.runner = runner
+        pooled, _ = _timed(lambda: cal.simulate_many(us, 2))
+    return {
+        "simulations": points,
+        "quick": quick,
+        "one_process_s": serial,
+        "two_workers_s": pooled,
+        "seconds_per_simulation": serial / points,
+        "speedup": serial / pooled,
+    }
+
+
 def run_benchmarks(quick: bool = False) -> dict[str, Any]:
     """Run every benchmark once and return the figures (see the module doc)."""
     out: dict[str, Any] = {"machine": machine(), "quick": quick}
@@ -328,6 +359,8 @@ def run_benchmarks(quick: bool = False) -> dict[str, Any]:
     out["scaling"] = bench_scaling(
         chunks=8 if quick else 16, chunk_households=200_000, months=36 if quick else 60
     )
+    log.info("calibration")
+    out["calibration"] = bench_calibration(points=6 if quick else 8, quick=quick)
     log.info("city")
     out["city"] = bench_city(fraction=0.1 if quick else 1.0, workers=2)
     out["goals"] = {

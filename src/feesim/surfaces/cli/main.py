@@ -308,6 +308,13 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"2 workers {sc['two_workers_s']:.1f} s -> {sc['speedup']:.2f}x (median "
         f"{sc['speedup_median']:.2f}x; cold, pool start included: {sc['speedup_cold']:.2f}x)"
     )
+    cb = result["calibration"]
+    print(
+        f"calibration ({'quick' if cb['quick'] else 'full'} budget): {cb['simulations']} "
+        f"simulations in {cb['one_process_s']:.1f} s in one process "
+        f"({cb['seconds_per_simulation']:.2f} s each), {cb['two_workers_s']:.1f} s on 2 workers "
+        f"-> {cb['speedup']:.2f}x"
+    )
     c = result["city"]
     if "error" in c:
         print(f"city: failed ({c['error']})")
