@@ -339,7 +339,10 @@ def test_the_fit_and_its_re_solves_are_the_same_on_a_process_pool(tmp_path):
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("calibrate")
-    status = main(["calibrate", "--quick", "--quiet", "--out", str(out), "--seed", "5"])
+    # One process: the suite already runs a test file per core (the pool is tested above).
+    status = main(
+        ["calibrate", "--quick", "--quiet", "--out", str(out), "--seed", "5", "--workers", "1"]
+    )
     return status, out
 
 
@@ -475,7 +478,7 @@ def test_a_stopped_calibration_resumes_from_its_checkpoint(quick_run, tmp_path):
     # The checkpoint of the quick calibration the command ran (quick_run, `--seed 5`): reused
     # rather than computed again, which took a quarter of a minute.
     shutil.copytree(quick_run[1] / "checkpoint", tmp_path / "checkpoint")
-    kw = {"quick": True, "rng": 5, "progress": False, "report": False}
+    kw = {"quick": True, "rng": 5, "progress": False, "report": False, "workers": 1}
     first = run_calibration(tmp_path, **kw)  # every phase read back from the checkpoint
     assert first.calibrator.n_sims == 0
     # Lose the finished phases but keep the cached simulations: nothing is simulated again.

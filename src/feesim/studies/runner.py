@@ -58,6 +58,7 @@ __all__ = [
     "Runner",
     "available_cores",
     "process_pool",
+    "progress_bar",
     "terminate_pool",
 ]
 
@@ -340,15 +341,22 @@ def _call(fn: Callable[[Any], Any], task: Any) -> Any:
 # ==============================================================================================
 # the runner
 # ==============================================================================================
-def _bar(total: float | None, desc: str, unit: str, progress: bool | None) -> Any:
-    """A progress bar without tqdm's monitor thread (it would make later forks unsafe)."""
+def progress_bar(
+    total: float | None, desc: str, unit: str, progress: bool | None, leave: bool = False
+) -> Any:
+    """A tqdm progress bar without tqdm's monitor thread.
+
+    The thread would make this process multi-threaded, and :func:`process_pool` then starts
+    its workers from a fork server instead of forking them (slower to start, and the workers
+    import the model code again). ``progress``: ``None`` shows the bar on a terminal only.
+    """
     from tqdm.auto import tqdm
 
     class _Bar(tqdm):  # type: ignore[misc, valid-type]
         monitor_interval = 0
 
     disable = None if progress is None else not progress
-    return _Bar(total=total, desc=desc, unit=unit, disable=disable, leave=False)
+    return _Bar(total=total, desc=desc, unit=unit, disable=disable, leave=leave)
 
 
 def _submit(executor: cf.Executor, fn: Callable[[Any], Any], task: Any) -> cf.Future:
@@ -533,7 +541,7 @@ class Runner:
         # The pool is made (and a fork decided) before the progress bar exists.
         target = self._target(count)
         results: dict[int, Any] = {}
-        with _bar(total, desc, unit, self.progress) as bar:
+        with progress_bar(total, desc, unit, self.progress) as bar:
 
             def finish(i: int, task: Any, out: Any) -> None:
                 results[i] = replace(out, task=task) if isinstance(out, Failed) else out

@@ -126,3 +126,24 @@ def test_the_trailing_year_plans_on_this_year_s_bills_not_on_recovered_arrears(s
     (coll_a, profit_a), (coll_b, profit_b) = month_with(0, 0), month_with(30_000, 20_000)
     assert coll_b[0] == coll_a[0]  # collection the firm plans on: unchanged
     assert profit_b[0] == pytest.approx(profit_a[0] + 500.0)  # but the cash is its own
+
+
+def test_staffing_solves_are_kept_and_a_kept_one_is_what_a_new_solve_gives(small_scenario):
+    """``FirmBook.staffing_for`` keeps its solves per (quality, management): a second call with
+    equal arrays returns the kept, read-only result, equal to the solve itself bit for bit; any
+    change of either array solves again."""
+    fb = FeeModel([small_scenario] * 3, rng=1).firms
+    fb.solved.clear()
+    q = np.array([0.0, 0.6, 0.9])
+    first = fb.staffing_for(q)
+    np.testing.assert_array_equal(first, firm.staffing_for_quality(q, fb.management))
+    assert fb.staffing_for(q.copy()) is first  # equal arrays: the kept solve
+    with pytest.raises(ValueError):
+        first[1] = 0.0  # shared with later calls, so read-only
+    fb.management[2] -= 0.01  # a losing firm's management slips
+    moved = fb.staffing_for(q)
+    assert moved is not first and moved[2] > first[2]
+    np.testing.assert_array_equal(moved, firm.staffing_for_quality(q, fb.management))
+    np.testing.assert_array_equal(
+        fb.staffing_for(0.7), firm.staffing_for_quality(0.7, fb.management)
+    )

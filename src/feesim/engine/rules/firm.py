@@ -172,7 +172,7 @@ class FirmBook:
     #: Staffing solved for (quality, management) pairs already seen: the targets (the voted
     #: floor, the tier, the basic standard) and the management stay put for months, and each
     #: solve is a 40-step bisection; keyed on the arrays' bytes, so a hit is the same result.
-    solved: dict = field(default_factory=dict, repr=False)
+    solved: dict = field(default_factory=dict, repr=False, compare=False)
 
     # -- derived --------------------------------------------------------------------------
     def slice(self, runs: slice | np.ndarray) -> FirmBook:

@@ -361,7 +361,7 @@ class FitSettings:
     def quick(
         cls, rng: int | np.random.SeedSequence | None = None, *, seed: int | None = None
     ) -> FitSettings:
-        """A small budget (10-20 s): for tests and a first look.
+        """A small budget (under a minute): for tests and a first look.
 
         ``rng`` is the root of the common random numbers (default 2025; ``seed``: its
         deprecated alias), kept in :attr:`seed`.
@@ -723,9 +723,21 @@ class Calibrator:
     def simulate_many(self, us: Sequence[np.ndarray], rng: int | None = None) -> list[SimOutcome]:
         """Simulate several points at once (cached), on :attr:`runner` when it is set.
 
-        The same as :meth:`simulate` of each point in turn: the points that are not cached yet
-        run as work units of the runner (in parallel on a process pool) and are stored in the
-        order given.
+        What :meth:`simulate` of each point in turn with the same root seed gives: the points
+        not cached yet run as work units of the runner (in parallel on a process pool) and are
+        stored in the order given.
+
+        Parameters
+        ----------
+        us : sequence of numpy.ndarray
+            Unit-cube points (clipped to the cube).
+        rng : int, optional
+            Root seed of every point's simulation (default: the settings').
+
+        Returns
+        -------
+        list of SimOutcome
+            One per point, in order.
         """
         seed = root_seed(rng, "rng")
         seed = self.settings.seed if seed is None else seed
@@ -739,10 +751,12 @@ class Calibrator:
             return [self.simulate(u, seed) for u in points]
         units = [self._unit(u, seed) for u in missing.values()]
         done = self.runner.map(_simulate_unit, units, desc="simulations", unit="simulation")
+        failed = [sim for sim in done if isinstance(sim, Failed)]
         for k, sim in zip(missing, done, strict=True):
-            if isinstance(sim, Failed):
-                sim.reraise()
-            self._store(k, sim)
+            if not isinstance(sim, Failed):  # kept (and checkpointed) before any error is raised
+                self._store(k, sim)
+        if failed:
+            failed[0].reraise()
         return [self.simulate(u, seed) for u in points]
 
     def prior_residuals(self, u: np.ndarray, center: np.ndarray | None = None) -> np.ndarray:

@@ -52,7 +52,7 @@ from feesim.studies.calibration.validate import (
     recovery,
     validation_figures,
 )
-from feesim.studies.runner import Runner
+from feesim.studies.runner import Runner, progress_bar
 
 __all__ = ["CalibrationRun", "run_calibration"]
 
@@ -172,7 +172,7 @@ def run_calibration(
         Output folder; default: ``calibration/`` of the source tree (``calibration/quick`` with
         ``quick``, so a quick run never replaces the shipped fit).
     quick : bool
-        Small budget (:meth:`FitSettings.quick`), 10-20 s.
+        Small budget (:meth:`FitSettings.quick`), under a minute.
     rng : int or SeedSequence, optional
         Root of the fit's common random numbers (SPEC 7; default 2025).
     settings : FitSettings, optional
@@ -188,7 +188,9 @@ def run_calibration(
         screen, posterior particles, leave-one-out re-solves; default: every available core;
         1: this process). The results do not depend on it.
     executor : Runner, Executor, "serial" or "processes", optional
-        Where the batches run instead (see :class:`feesim.studies.runner.Runner`).
+        Where the batches run instead (see :class:`feesim.studies.runner.Runner`); a
+        :class:`~feesim.studies.runner.Runner` given here is used as it is (``workers`` is then
+        its own) and left open.
     seed : int, optional
         Deprecated alias of ``rng``.
     """
@@ -200,15 +202,19 @@ def run_calibration(
     settings = settings or (FitSettings.quick(seed) if quick else FitSettings(seed=seed))
     timings: dict[str, float] = {}
     s = _setup(base, out_dir, settings, quick=quick, fresh=fresh, timings=timings)
-    # The pool is made (forked) before the progress bar's thread exists.
-    with Runner.using(executor, workers=workers, progress=False) as runner:
-        s.cal.runner = runner
-        bar = tqdm(desc="simulations", unit="sim", disable=not progress)
-        s.cal.progress = lambda: bar.update(1)
-        fit = _fit_phase(s, bar, timings)
-        ens, ens_u = _ensemble_phase(s, fit, settings, bar, timings)
-        loo = _leave_one_out_phase(s, fit, ens_u, bar, timings)
-        rec = _recovery_phase(s, fit, settings, bar, timings) if settings.recovery else None
+    # The bar starts no thread, so that the runner's pool can fork its workers.
+    bar = progress_bar(None, "simulations", "sim", progress, leave=True)
+    s.cal.progress = lambda: bar.update(1)
+    try:
+        with Runner.using(executor, workers=workers, progress=False) as runner:
+            s.cal.runner = runner
+            fit = _fit_phase(s, bar, timings)
+            ens, ens_u = _ensemble_phase(s, fit, settings, bar, timings)
+            loo = _leave_one_out_phase(s, fit, ens_u, bar, timings)
+            rec = _recovery_phase(s, fit, settings, bar, timings) if settings.recovery else None
+    finally:
+        # The calibrator outlives the run (CalibrationRun.calibrator): no closed runner on it.
+        s.cal.runner = None
         bar.close()
     run = _write_outputs(
         s,

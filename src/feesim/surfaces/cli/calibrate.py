@@ -43,7 +43,7 @@ def add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
         ),
     )
     cal.add_argument(
-        "--quick", action="store_true", help=_("small budget (10-20 s; writes to --out)")
+        "--quick", action="store_true", help=_("small budget (under a minute; writes to --out)")
     )
     cal.add_argument(
         "--out",
