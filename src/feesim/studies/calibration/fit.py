@@ -750,7 +750,11 @@ class Calibrator:
         if self.runner is None or len(missing) < 2:
             return [self.simulate(u, seed) for u in points]
         units = [self._unit(u, seed) for u in missing.values()]
-        done = self.runner.map(_simulate_unit, units, desc="simulations", unit="simulation")
+        # Handed over as an iterator: a local pool is then made with the runner's workers (every
+        # core by default) and kept for the later batches, not sized by this first batch.
+        done = self.runner.map(
+            _simulate_unit, iter(units), total=len(units), desc="simulations", unit="simulation"
+        )
         failed = [sim for sim in done if isinstance(sim, Failed)]
         for k, sim in zip(missing, done, strict=True):
             if not isinstance(sim, Failed):  # kept (and checkpointed) before any error is raised
