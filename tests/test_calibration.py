@@ -136,6 +136,23 @@ def test_simulations_use_common_random_numbers(cases):
     assert up["approval"].mean() > a["approval"].mean() + 0.05
 
 
+def test_a_simulation_is_the_same_with_its_three_batches_on_a_pool(cases):
+    """The cases and the two examples behind the time-path targets run side by side on a
+    runner's workers and give what they give one after the other here, bit for bit."""
+    sim = Simulator(cases, SimSettings(replicates=2, max_households=60, example_households=60))
+    here = sim.simulate(Behaviour(), rng=3)
+    with Runner(workers=2, progress=False) as runner:
+        pooled = sim.simulate(Behaviour(), rng=3, runner=runner)
+    pd.testing.assert_frame_equal(here.cases, pooled.cases, check_exact=True)
+    pd.testing.assert_frame_equal(here.records, pooled.records, check_exact=True)
+    assert set(here.paths) == set(pooled.paths) and {"frozen_drop_5y", "fund_day12"} <= set(
+        here.paths
+    )
+    for k in here.paths:
+        np.testing.assert_array_equal(here.paths[k], pooled.paths[k])
+    np.testing.assert_array_equal(here.frozen_path, pooled.frozen_path)
+
+
 # -- validation helpers --------------------------------------------------------------------------
 def test_interval_error_is_zero_inside_and_distance_outside():
     err = interval_error(np.array([0.97, 0.9, 0.5]), np.array([0.95, 0.95, 0.6]), np.ones(3))

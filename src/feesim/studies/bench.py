@@ -13,7 +13,8 @@ What is measured (goals of issue 5 on a 2-core machine in brackets):
 - ``scaling``: an ensemble on 2 worker processes against 1 (>= 1.8x);
 - ``calibration``: a batch of the calibration's simulations (every case and example at a few
   parameter points, as in a Jacobian) in this process and on 2 worker processes, and the
-  seconds of one simulation: the unit of the calibration's sequential polish. The full
+  seconds of one simulation (the unit of the calibration's sequential polish), in one process and
+  one at a time on 2 workers (its three batches, the cases and two examples, side by side). The full
   calibration's own timings are in ``calibration/REPORT.md``.
 
 Timings are wall-clock seconds measured in the same process, once each except the scaling,
@@ -332,6 +333,8 @@ def bench_calibration(points: int, quick: bool) -> dict[str, Any]:
     with Runner(workers=2, progress=False) as runner:
         cal.runner = runner
         pooled, _ = _timed(lambda: cal.simulate_many(us, 2))
+        # One point at a time, as the polish asks: its three batches side by side.
+        single, _ = _timed(lambda: [cal.simulate(u, 3) for u in us])
     return {
         "simulations": points,
         "quick": quick,
@@ -339,6 +342,8 @@ def bench_calibration(points: int, quick: bool) -> dict[str, Any]:
         "two_workers_s": pooled,
         "seconds_per_simulation": serial / points,
         "speedup": serial / pooled,
+        "one_at_a_time_two_workers_s": single,
+        "speedup_one_at_a_time": serial / single,
     }
 
 

@@ -706,7 +706,12 @@ class Calibrator:
         hit = self.cache.get(key)
         if hit is not None:
             return hit
-        sim = _simulate_unit(self._unit(u, seed))
+        simulator, behaviour, seed, case_collection = self._unit(u, seed)
+        # One point: its three batches side by side on the runner (the polish's sequential
+        # evaluations gain what the batch of points cannot give them).
+        sim = simulator.simulate(
+            behaviour, seed, case_collection=case_collection, runner=self.runner
+        )
         self._store(key, sim)
         return sim
 

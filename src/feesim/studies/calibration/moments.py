@@ -49,6 +49,7 @@ from feesim.studies.calibration.regressions import (
     RegressionResult,
     fit_auxiliary,
 )
+from feesim.studies.runner import Failed, Runner
 
 __all__ = [
     "MOMENT_NAMES",
@@ -257,6 +258,7 @@ class Simulator:
         *,
         case_collection: float | None = None,
         seed: int | None = None,
+        runner: Runner | None = None,
     ) -> SimOutcome:
         """Run every case and example ``replicates`` times with ``behaviour``.
 
@@ -271,6 +273,10 @@ class Simulator:
         case_collection : float, optional
             Collection before the step of the generically mapped cases whose source gives none
             (default: the mapping's 0.80).
+        runner : Runner, optional
+            Runs the three batches (the cases, the frozen-fee and the fund examples) side by
+            side as its work units (default: one after the other here). Each has its own seed,
+            so the result is the same.
         """
         seed = root_seed(rng_alias(rng, seed), "rng")
         if seed is None:
@@ -286,10 +292,25 @@ class Simulator:
             batch.append(put(sc))
         first_record = len(batch)
         batch += [put(r.scenario) for r in self.records]
-        model = _run(batch * S, np.random.SeedSequence([seed, 1]))
+        # Three independent model runs, each with its own seed: the cases, and the frozen-fee
+        # and fund top-up examples behind the time-path targets.
+        jobs = [(batch * S, np.random.SeedSequence([seed, 1]))]
+        if self.examples:
+            jobs += [
+                ([put(self.examples["frozen"])] * S, np.random.SeedSequence([seed, 2])),
+                ([put(self.examples["fund"])] * S, np.random.SeedSequence([seed, 3])),
+            ]
+        if runner is None:
+            done = [_run(*job) for job in jobs]
+        else:
+            done = runner.map(_run_job, jobs, desc="model runs", unit="model")
+            for r in done:
+                if isinstance(r, Failed):
+                    r.reraise()
+        model = done[0]
         n = len(batch)
         votes = _main_votes(model)
-        coll = model.recorder.series["collection_rate"]
+        coll = model.series["collection_rate"]
         records = []
         for j, r in enumerate(self.records):
             for k in range(S):
@@ -341,13 +362,13 @@ class Simulator:
         if not self.examples:
             return out
         # Frozen fee: year-end collection, margins.
-        fm = _run([put(self.examples["frozen"])] * S, np.random.SeedSequence([seed, 2]))
-        c = fm.recorder.series["collection_rate"]
+        fm, fu = done[1], done[2]
+        c = fm.series["collection_rate"]
         dec = c[11::12, :].T  # (S, years)
         out.frozen_path = dec
         paths["frozen_drop_5y"] = dec[:, 0] - dec[:, 5]
-        rev = fm.recorder.series["firm_revenue_yuan"]
-        cost = fm.recorder.series["firm_cost_yuan"]
+        rev = fm.series["firm_revenue_yuan"]
+        cost = fm.series["firm_cost_yuan"]
         year_margin = lambda y: (
             (rev[12 * y : 12 * y + 12].sum(0) - cost[12 * y : 12 * y + 12].sum(0))
             / np.maximum(rev[12 * y : 12 * y + 12].sum(0), 1e-9)
@@ -359,7 +380,6 @@ class Simulator:
             [margins[i][low[i]].mean() if low[i].any() else np.nan for i in range(S)]
         )
         # Fund top-up: share of the fund bill paid by day 12 and day 30 of the campaign.
-        fu = _run([put(self.examples["fund"])] * S, np.random.SeedSequence([seed, 3]))
         fvotes = _main_votes(fu)
         fappr = np.array([fvotes[r]["approval_heads"] if r in fvotes else np.nan for r in range(S)])
         # "It passed": the threshold must hold in (nearly) every run, not on average, so the
@@ -367,7 +387,7 @@ class Simulator:
         paths["fund_approval"] = np.full(
             S, np.nanquantile(fappr, 0.1) if np.isfinite(fappr).any() else np.nan
         )
-        camp = pd.DataFrame(fu.recorder.campaigns)
+        camp = pd.DataFrame(fu.campaigns)
         for day in (12, 30):
             vals = np.full(S, np.nan)
             if not camp.empty:
@@ -379,17 +399,36 @@ class Simulator:
         return out
 
 
-def _run(scenarios: list[Scenario], seed: np.random.SeedSequence) -> FeeModel:
+@dataclass
+class ModelRecord:
+    """What the calibration reads of a finished batch of runs.
+
+    Light enough to send between processes (the model itself carries every household).
+    """
+
+    series: dict[str, np.ndarray]  # (months, runs) per column of the recorder
+    votes: list[dict]
+    campaigns: list[dict]
+
+
+def _run(scenarios: list[Scenario], seed: np.random.SeedSequence) -> ModelRecord:
+    """Run a batch of scenarios to its end and keep its record."""
     model = FeeModel(scenarios, rng=seed)
     while model.month < model.months:
         model.step()
-    return model
+    rec = model.recorder
+    return ModelRecord(rec.series, rec.votes, rec.campaigns)
 
 
-def _main_votes(model: FeeModel) -> dict[int, dict]:
+def _run_job(job: tuple[list[Scenario], np.random.SeedSequence]) -> ModelRecord:
+    """Work unit of :meth:`Simulator.simulate` on a runner: one batch (top level: it pickles)."""
+    return _run(*job)
+
+
+def _main_votes(model: ModelRecord) -> dict[int, dict]:
     """Last vote on each run's scheduled motion (a retry after a missed quorum replaces it)."""
     out: dict[int, dict] = {}
-    for v in model.recorder.votes:
+    for v in model.votes:
         if v["matter"] == "package" or not str(v["motion"]).startswith("scenario:"):
             continue
         out[int(v["run"])] = v

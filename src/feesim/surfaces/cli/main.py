@@ -313,7 +313,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         f"calibration ({'quick' if cb['quick'] else 'full'} budget): {cb['simulations']} "
         f"simulations in {cb['one_process_s']:.1f} s in one process "
         f"({cb['seconds_per_simulation']:.2f} s each), {cb['two_workers_s']:.1f} s on 2 workers "
-        f"-> {cb['speedup']:.2f}x"
+        f"-> {cb['speedup']:.2f}x; one at a time on 2 workers "
+        f"{cb['one_at_a_time_two_workers_s']:.1f} s -> {cb['speedup_one_at_a_time']:.2f}x"
     )
     c = result["city"]
     if "error" in c:

@@ -91,17 +91,17 @@ def example_paths(run: CalibrationRun) -> dict[str, np.ndarray]:
     x = _run([put(_on_case_calendar(_example("xianghe_2025", n)))] * S, seed)
     fz = _run([put(_example("frozen_fee", n))] * S, seed)
     fu = _run([put(_example("fund_topup", n))] * S, seed)
-    camp = pd.DataFrame(fu.recorder.campaigns)
+    camp = pd.DataFrame(fu.campaigns)
     fund = {}
     if not camp.empty:
         sel = camp[camp["bill"] == "fund"].groupby("day")["share_paid"].agg(["mean", "min", "max"])
         fund = {int(d): sel.loc[d].to_numpy() for d in sel.index}
     xv = _main_votes(x)
     return {
-        "xianghe": x.recorder.series["collection_rate"],
+        "xianghe": x.series["collection_rate"],
         "xianghe_approval": np.array([xv[r]["approval_heads"] for r in xv]),
-        "frozen": fz.recorder.series["collection_rate"],
-        "frozen_active": fz.recorder.series["firm_active"],
+        "frozen": fz.series["collection_rate"],
+        "frozen_active": fz.series["firm_active"],
         "fund": fund,  # type: ignore[dict-item]
     }
 
