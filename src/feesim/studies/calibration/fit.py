@@ -667,9 +667,10 @@ class Calibrator:
         self.cache = cache or EvaluationCache()
         self.n_sims = 0
         self.progress: Callable[[], None] | None = None
-        #: Where :meth:`simulate_many` runs the simulations of a batch (``None``: here, one
-        #: after the other). Each simulation is seeded by its parameters and the root seed
-        #: alone, so the fit is the same on any runner.
+        #: Where simulations run (``None``: here, one after the other): a batch of points
+        #: (:meth:`simulate_many`) as one unit per point, a single point (:meth:`simulate`) as
+        #: its three batches of runs side by side. Each is seeded by its parameters and the
+        #: root seed alone, so the fit is the same on any runner.
         self.runner: Runner | None = None
 
     # -- coordinates ---------------------------------------------------------------------------
