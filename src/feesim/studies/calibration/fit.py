@@ -43,7 +43,6 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 from scipy.stats import qmc
-from tqdm.auto import tqdm
 
 from feesim.config.behaviour import Behaviour
 from feesim.errors import ConfigError
@@ -51,7 +50,7 @@ from feesim.protocol import load_result, save_result
 from feesim.seeding import rng_alias, root_seed
 from feesim.studies.calibration.data import CaseData, Target
 from feesim.studies.calibration.moments import MomentSet, SimOutcome, SimSettings, Simulator
-from feesim.studies.runner import Failed, Runner
+from feesim.studies.runner import Failed, Runner, progress_bar
 
 __all__ = [
     "N11A_TIERS",
@@ -992,7 +991,7 @@ class Calibrator:
                 self.cases, self.targets, multiplicity=mult, base=self.moments, target_values=tv
             ).with_records(self.simulator)
             problems.append((ms, center))
-        with tqdm(total=len(problems), desc="ensemble", disable=not progress) as bar:
+        with progress_bar(len(problems), "ensemble", "member", progress) as bar:
             solved = self.chord_solve_many(problems, fit, progress=bar.update)
         us = [u for u, _ in solved]
         rows = [{**self.theta(u).to_dict(), "member": b} for b, u in enumerate(us)]

@@ -28,9 +28,9 @@ import logging
 import numpy as np
 import pandas as pd
 from scipy import stats
-from tqdm.auto import tqdm
 
 from feesim.studies.calibration.fit import Calibrator, FitResult
+from feesim.studies.runner import progress_bar
 
 __all__ = ["coverage", "sample_posterior"]
 
@@ -74,7 +74,8 @@ def sample_posterior(
         u = np.atleast_2d(proposal.rvs(size=particles, random_state=rng))
         draws += [x for x in u if np.all((x >= 0) & (x <= 1))]
     u = np.array(draws[:particles])
-    bar = tqdm(total=particles * (1 + moves), desc="posterior", disable=not progress)
+    # No monitor thread: the calibration's pool may fork its workers later.
+    bar = progress_bar(particles * (1 + moves), "posterior", "particle", progress)
     logp = np.empty(particles)
     cal.simulate_many(list(u))  # in parallel on the calibrator's runner; read below
     for i in range(particles):

@@ -39,6 +39,7 @@ from feesim.studies.calibration.data import CaseData, Target, rounding_interval
 from feesim.studies.calibration.fit import Calibrator, EvaluationCache, FitResult, FitSettings
 from feesim.studies.calibration.moments import MomentSet, SimOutcome
 from feesim.studies.calibration.regressions import fit_interval_logit
+from feesim.studies.runner import progress_bar
 
 __all__ = [
     "VALIDATION_OUTCOMES",
@@ -219,8 +220,6 @@ def leave_one_out(
     each prediction gets a 90% predictive interval: the members' spread around the full fit,
     moved to the left-out prediction.
     """
-    from tqdm.auto import tqdm
-
     cases = calibrator.cases
     full = calibrator.simulate(fit.u)
     f = cases.frame
@@ -267,7 +266,7 @@ def leave_one_out(
         ).with_records(calibrator.simulator)
         problems.append((ms, None))
     # The re-solves side by side (their simulations batched: in parallel on a runner).
-    with tqdm(total=len(ids), desc="leave one out", disable=not progress) as bar:
+    with progress_bar(len(ids), "leave one out", "case", progress) as bar:
         solved = calibrator.chord_solve_many(problems, fit, progress=bar.update)
     records, thetas = [], []
     for cid, (u, sim) in zip(ids, solved, strict=True):
