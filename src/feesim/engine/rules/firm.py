@@ -253,7 +253,7 @@ class FirmBook:
         At ``collection``, revenue then covers the cost of ``target_q`` with the target margin
         (a fixed-fee firm) or the remuneration (a cost-plus contract).
         """
-        x = staffing_for_quality(target_q, np.full(np.shape(target_q), NEW_FIRM_MANAGEMENT))
+        x = self.staffing_for(target_q, np.full(np.shape(target_q), NEW_FIRM_MANAGEMENT))
         keep = np.where(self.cost_plus, 1.0 + self.remuneration, 1.0 + self.target_margin)
         need = (x * self.unit_cost(wage, price) + self.equipment * price) * keep
         return np.maximum(need - other_income, 0.0) / np.maximum(collection * revenue_at_fee, 1e-9)

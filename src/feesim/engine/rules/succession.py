@@ -33,7 +33,6 @@ from feesim.engine.rules.firm import (
     STATE_MANAGEMENT,
     FirmBook,
     cost_covering_fee,
-    staffing_for_quality,
 )
 from feesim.engine.rules.perception import Perception, change_fee, trust_shock
 from feesim.engine.state import CommunityState, Setting
@@ -147,9 +146,7 @@ class Succession:
         state.fee_before_exit[runs] = state.fee[runs]
         wage, price = setting.wage[t, runs], setting.price[t, runs]
         sub = fb.slice(runs)
-        x_basic = staffing_for_quality(
-            TIER_QUALITY["basic"], np.full(runs.size, EMERGENCY_MANAGEMENT)
-        )
+        x_basic = sub.staffing_for(TIER_QUALITY["basic"], np.full(runs.size, EMERGENCY_MANAGEMENT))
         cost = x_basic * sub.unit_cost(wage, price) + sub.equipment * price
         accrual = (state.fee[runs] * setting.area_rb[runs]).sum(axis=1)
         k = cost / np.maximum(accrual, 1e-9)
@@ -179,7 +176,7 @@ class Succession:
         change_fee(state, self.perception, run, state.fee_before_exit[run, : self._types(run)])
         sub = fb.slice(slice(run, run + 1))
         wage, price = setting.wage[t, run : run + 1], setting.price[t, run : run + 1]
-        x_basic = staffing_for_quality(TIER_QUALITY["basic"], np.full(1, STATE_MANAGEMENT))
+        x_basic = sub.staffing_for(TIER_QUALITY["basic"], np.full(1, STATE_MANAGEMENT))
         cost = x_basic * sub.unit_cost(wage, price) + sub.equipment * price
         fb.start_provider(
             np.array([run]), t, STATE, STATE_MANAGEMENT, np.zeros(1, dtype=np.int64), cost, cost

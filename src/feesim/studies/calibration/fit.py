@@ -785,13 +785,8 @@ class Calibrator:
         """Names of the residual vector's entries."""
         return self.moments.names + [f"prior:{n}" for n in self.names]
 
-    def jacobian_sims(self, u: np.ndarray) -> tuple[list[SimOutcome], np.ndarray]:
-        """Simulations at ``u + h e_j`` (backward where ``u_j + h > 1``) and the signed steps."""
-        points, steps = self._jacobian_points(u)
-        return self.simulate_many(points), steps
-
     def _jacobian_points(self, u: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-        """The points ``u + h e_j`` of :meth:`jacobian_sims` and their signed steps."""
+        """The points ``u + h e_j`` (backward where ``u_j + h > 1``) and the signed steps."""
         h = self.settings.jac_step
         steps = np.array([h if u[j] + h <= 1 else -h for j in range(len(self.names))])
         return [u + step * e for step, e in zip(steps, np.eye(len(self.names)), strict=True)], steps
