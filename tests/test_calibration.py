@@ -36,6 +36,8 @@ from feesim.studies.calibration.validate import (
     baseline_predictions,
     interval_error,
     leave_one_out,
+    model_error,
+    predictive_interval,
     recovery,
     synthetic_data,
 )
@@ -157,6 +159,40 @@ def test_a_simulation_is_the_same_with_its_three_batches_on_a_pool(cases):
 def test_interval_error_is_zero_inside_and_distance_outside():
     err = interval_error(np.array([0.97, 0.9, 0.5]), np.array([0.95, 0.95, 0.6]), np.ones(3))
     np.testing.assert_allclose(err, [0.0, 0.05, 0.1])
+
+
+def test_the_predictive_interval_carries_chance_and_the_models_own_error():
+    rng = np.random.default_rng(3)
+    draws = 0.70 + 0.03 * rng.standard_normal(600)  # every replicate of every member
+    # Without a model error: the replicates' spread around the full fit (0.70), moved to the
+    # left-out prediction (0.60).
+    lo, hi = predictive_interval(0.60, 0.70, draws)
+    q = np.quantile(draws - 0.70, [0.05, 0.95])
+    assert (lo, hi) == pytest.approx(tuple(0.60 + q))
+    # The model's own error widens it on both sides, about as sqrt(sd^2 + error^2).
+    lo2, hi2 = predictive_interval(0.60, 0.70, draws, error=0.04)
+    assert lo2 < lo and hi2 > hi
+    assert hi2 - lo2 == pytest.approx(2 * 1.645 * np.hypot(0.03, 0.04), rel=0.08)
+    # A share stays a share.
+    assert predictive_interval(0.98, 0.70, draws, error=0.1)[1] == 1.0
+    assert np.isnan(predictive_interval(0.6, 0.7, np.array([np.nan]))[0])
+
+
+def test_the_model_error_of_a_figure_comes_from_the_other_communities_only():
+    frame = pd.DataFrame(
+        {
+            "case_id": ["a", "b", "c", "c", "d"],
+            "outcome": ["collection", "collection", "collection", "approval", "pass_fail"],
+            "err_model": [0.0, 0.30, 0.04, 0.5, 1.0],
+        }
+    )
+    err = model_error(frame)
+    # a: the others' misses (b 0.30, c 0.04); b: its own large miss does not widen its interval.
+    assert err[0] == pytest.approx(np.sqrt((0.30**2 + 0.04**2) / 2))
+    assert err[1] == pytest.approx(np.sqrt(0.04**2 / 2))
+    assert err[1] < err[0]
+    # No other community has an approval figure; pass/fail is a probability, not a share.
+    assert np.isnan(err[3]) and np.isnan(err[4])
 
 
 def test_baselines_follow_the_other_cases(cases):
@@ -489,6 +525,13 @@ def test_the_report_states_the_validation_figures_and_the_criteria(quick_run):
     )
     for d in ("N05a", "N22a", "N58a"):  # a tally, a takeover and an event of the fit
         assert f"| {d} |" in records
+    # The intervals carry the model's own error: they cover at least what those without it do,
+    # and the report gives both.
+    for outcome in ("approval", "turnout", "collection"):
+        entry = validation[outcome]
+        assert entry["coverage_90"] >= entry["coverage_90_without_model_error"], outcome
+        assert entry["model_error"] >= 0, outcome
+    assert "Without the model's own error" in criteria
 
 
 def test_a_stopped_calibration_resumes_from_its_checkpoint(quick_run, tmp_path):

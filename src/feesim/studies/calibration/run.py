@@ -429,6 +429,11 @@ def _write_outputs(
                 for col, v in row.items()
                 if col.startswith("wmae_") and col != "wmae_fitted"
             },
+            **{
+                f"model_error_{outcome}": float(row["model_error"])
+                for outcome, row in loo.summary_frame().iterrows()
+                if np.isfinite(row.get("model_error", np.nan))
+            },
             "loo_beats_baselines": bool(loo.beats_baselines),
             "recovery_all_within_tolerance": bool(rec.all_recovered) if rec is not None else False,
             "posterior_ess": float(fit.extra.get("posterior_ess", np.nan)),

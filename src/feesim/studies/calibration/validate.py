@@ -15,6 +15,15 @@ only when the prediction falls short of it. The summary gives the mean absolute 
 outcome, unweighted and weighted by reliability (the primary figure: disputed tallies count
 less, as in the fit).
 
+**Predictive intervals** of the left-out figures must cover what a community reports, so they
+carry the three sources of error a forecast has: the parameters (the posterior members), the
+community's own chance (every replicate, not the median) and the model's structural error, which
+neither of the others contains (Kennedy & O'Hagan 2001). The last is a normal term whose sd is
+the root mean square of the *other* communities' left-out errors of the same outcome
+(:func:`model_error`): it is estimated out of sample as the intervals are checked out of sample,
+the way a jackknife+ interval is (Barber et al. 2021, Ann. Stat. 49:486). The coverage without
+it is reported beside.
+
 **Parameter recovery** (:func:`recovery`): cases are simulated from known parameters (one
 realisation per case, rounded to whole percentages; the time-path targets from the simulated
 examples), the calibration is run on them from the judgement values, and the estimates are
@@ -32,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from feesim.protocol import estimate, load_result, save_result
 from feesim.seeding import rng_alias, root_seed
@@ -48,6 +58,8 @@ __all__ = [
     "baseline_predictions",
     "interval_error",
     "leave_one_out",
+    "model_error",
+    "predictive_interval",
     "recovery",
     "validation_figures",
 ]
@@ -142,6 +154,15 @@ class LooResult:
             if "covered" in g:
                 has = g["pi_lower"].notna()
                 row["coverage_90"] = float(g.loc[has, "covered"].mean()) if has.any() else np.nan
+            if "covered_sim" in g:
+                has = g["pi_lower_sim"].notna()
+                row["coverage_90_sim"] = (
+                    float(g.loc[has, "covered_sim"].mean()) if has.any() else np.nan
+                )
+            if outcome != "pass_fail" and "err_model" in g:
+                e = g["err_model"].to_numpy(float)
+                e = e[np.isfinite(e)]
+                row["model_error"] = float(np.sqrt(np.mean(e**2))) if len(e) else np.nan
             for p in ("mean", "step"):
                 base = row[f"wmae_{p}"]
                 row[f"gain_vs_{p}"] = (
@@ -187,13 +208,75 @@ def _no_change(row: pd.Series) -> float:
 
 
 def _member_predictions(
-    calibrator: Calibrator, members: Sequence[np.ndarray], obs: Sequence[str], outcome: str
+    sims: Sequence[SimOutcome], obs: Sequence[str], outcome: str
 ) -> pd.DataFrame:
     """Predictions of each posterior member (rows) for figures ``obs`` (columns)."""
-    out = {}
-    for m, sim in enumerate(calibrator.simulate_many(members)):
-        out[m] = _predict(sim, obs, outcome)
-    return pd.DataFrame(out).T
+    return pd.DataFrame({m: _predict(sim, obs, outcome) for m, sim in enumerate(sims)}).T
+
+
+def _replicates(sim: SimOutcome, obs: str, outcome: str) -> np.ndarray:
+    """Every replicate's value of figure ``obs`` in one simulation.
+
+    A second-pass record takes precedence over a case row of the same figure, as in
+    :func:`_predict`.
+    """
+    rec = sim.records
+    if rec is not None and len(rec):
+        r = rec[(rec["obs_id"] == obs) & (rec["measure"] == outcome)]
+        if len(r):
+            return r["value"].to_numpy(float)
+    c = sim.cases
+    if outcome not in c:
+        return np.empty(0)
+    return c.loc[c["obs_id"] == obs, outcome].to_numpy(float)
+
+
+#: Standard normal quantiles at which the model-error term is spread: a deterministic
+#: convolution (no random draws, so the interval does not depend on a seed).
+_Z = stats.norm.ppf((np.arange(41) + 0.5) / 41)
+
+
+def model_error(frame: pd.DataFrame) -> pd.Series:
+    """The model's own error for each left-out figure, from the *other* communities.
+
+    For a figure of outcome ``o`` left out with community ``k``: the root mean square of the
+    left-out errors (``err_model``, the distance from the reported interval) of the other
+    communities' figures of outcome ``o``. A community's own miss never widens its own interval,
+    so the interval stays out of sample. NaN for pass/fail (a probability: its interval is the
+    posterior members' spread) and where no other figure of the outcome exists.
+    """
+    out = pd.Series(np.nan, index=frame.index)
+    for i, r in frame.iterrows():
+        if r["outcome"] == "pass_fail":
+            continue
+        other = frame[(frame["outcome"] == r["outcome"]) & (frame["case_id"] != r["case_id"])]
+        e = other["err_model"].to_numpy(float)
+        e = e[np.isfinite(e)]
+        if len(e):
+            out[i] = float(np.sqrt(np.mean(e**2)))
+    return out
+
+
+def predictive_interval(
+    model: float, fitted: float, draws: np.ndarray, error: float = 0.0, level: float = 0.9
+) -> tuple[float, float]:
+    """Central ``level`` predictive interval of a left-out figure, on [0, 1].
+
+    ``draws`` are the posterior members' simulated values of the figure, every replicate (the
+    posterior predictive: parameter uncertainty and seed noise), taken as deviations from the
+    full fit's prediction ``fitted`` and moved to the left-out prediction ``model``; ``error``
+    is the sd of a normal model-error term added to each (Kennedy & O'Hagan 2001, model
+    discrepancy), 0 for none.
+    """
+    dev = np.asarray(draws, dtype=float) - fitted
+    dev = dev[np.isfinite(dev)]
+    if not len(dev) or not np.isfinite(model):
+        return np.nan, np.nan
+    if error > 0:
+        dev = (dev[:, None] + error * _Z[None, :]).ravel()
+    a = (1 - level) / 2
+    lo, hi = np.quantile(dev, [a, 1 - a])
+    return float(np.clip(model + lo, 0, 1)), float(np.clip(model + hi, 0, 1))
 
 
 def _predict(sim: SimOutcome, obs: Sequence[str], outcome: str) -> pd.Series:
@@ -217,8 +300,11 @@ def leave_one_out(
 
     Figures: approval, turnout and collection of the case rows, and the second pass's records
     (firm-vote tallies, vote events, takeovers). With ``members`` (posterior draws, unit cube)
-    each prediction gets a 90% predictive interval: the members' spread around the full fit,
-    moved to the left-out prediction.
+    each prediction gets a 90% predictive interval (:func:`predictive_interval`): every
+    replicate of every member around the full fit, moved to the left-out prediction, with the
+    model's own error (:func:`model_error`, from the other communities' misses) added; for
+    pass/fail, the members' spread of the pass probability. ``pi_lower_sim``/``pi_upper_sim``
+    and ``covered_sim`` are the same interval without the model error.
     """
     cases = calibrator.cases
     full = calibrator.simulate(fit.u)
@@ -248,14 +334,16 @@ def leave_one_out(
         ]
     )
     spread: dict[str, pd.DataFrame] = {}
+    member_sims: list[SimOutcome] = []
     if members is not None:
+        member_sims = list(calibrator.simulate_many(members))
         for outcome in OUTCOMES:
             obs = list(test_rows[outcome].index)
-            spread[outcome] = _member_predictions(calibrator, members, obs, outcome)
+            spread[outcome] = _member_predictions(member_sims, obs, outcome)
         for measure in ("turnout", "approval", "passed", "collection"):
             obs = [d.obs_id for d in designs if d.measure == measure]
             if obs:
-                m = _member_predictions(calibrator, members, obs, measure)
+                m = _member_predictions(member_sims, obs, measure)
                 spread[measure] = pd.concat([spread.get(measure, pd.DataFrame()), m], axis=1)
     problems = []
     for cid in ids:
@@ -333,21 +421,39 @@ def leave_one_out(
         err = interval_error(pred, frame["lo"], frame["hi"])
         brier = (pred - frame["lo"].to_numpy(float)) ** 2
         frame[f"err_{p}"] = np.where(frame["outcome"] == "pass_fail", brier, err)
-    # 90% predictive intervals from the posterior members, moved to the left-out prediction.
+    # 90% predictive intervals. Pass/fail: the posterior members' spread of the pass
+    # probability. The other figures: the posterior predictive (every replicate of every member)
+    # with and without the model's own error, estimated from the other communities' misses.
     if spread:
-        lower, upper = [], []
+        frame["model_error"] = model_error(frame)
+        cols: dict[str, list[float]] = {
+            k: [] for k in ("pi_lower", "pi_upper", "pi_lower_sim", "pi_upper_sim")
+        }
         for _, r in frame.iterrows():
             key = "passed" if r["outcome"] == "pass_fail" else r["outcome"]
             m = spread.get(key)
             if m is None or r["obs_id"] not in m.columns:
-                lower.append(np.nan)
-                upper.append(np.nan)
+                for v in cols.values():
+                    v.append(np.nan)
                 continue
-            dev = m[r["obs_id"]].to_numpy(float) - r["fitted"]
-            lower.append(r["model"] + np.nanquantile(dev, 0.05))
-            upper.append(r["model"] + np.nanquantile(dev, 0.95))
-        frame["pi_lower"], frame["pi_upper"] = lower, upper
+            if r["outcome"] == "pass_fail":
+                dev = m[r["obs_id"]].to_numpy(float) - r["fitted"]
+                lo = r["model"] + np.nanquantile(dev, 0.05)
+                hi = r["model"] + np.nanquantile(dev, 0.95)
+                sim_lo, sim_hi = lo, hi
+            else:
+                draws = np.concatenate([_replicates(s, r["obs_id"], key) for s in member_sims])
+                sim_lo, sim_hi = predictive_interval(r["model"], r["fitted"], draws)
+                err = r["model_error"] if np.isfinite(r["model_error"]) else 0.0
+                lo, hi = predictive_interval(r["model"], r["fitted"], draws, err)
+            for k, v in zip(cols, (lo, hi, sim_lo, sim_hi), strict=True):
+                cols[k].append(v)
+        for k, v in cols.items():
+            frame[k] = v
         frame["covered"] = (frame["pi_upper"] >= frame["lo"]) & (frame["pi_lower"] <= frame["hi"])
+        frame["covered_sim"] = (frame["pi_upper_sim"] >= frame["lo"]) & (
+            frame["pi_lower_sim"] <= frame["hi"]
+        )
     return LooResult(frame=frame, thetas=pd.DataFrame(thetas).set_index("case_id"))
 
 
@@ -558,7 +664,10 @@ def validation_figures(loo: LooResult, coverage_synthetic: float | None = None) 
     takeover) and ``pass_fail``: ``n`` figures, the model's reliability-weighted error
     (``model``: interval error; Brier score for ``pass_fail``), the baselines' and
     ``coverage_90``, the share of left-out figures whose reported interval meets the model's 90%
-    predictive interval; ``gain`` is the relative reduction of the model's error against each
+    predictive interval, and ``coverage_90_without_model_error`` the same without the model's
+    own error (parameters and seed noise only); ``model_error`` (not for pass/fail) is the root
+    mean square of the left-out errors, the sd of the model-error term a forecast of that outcome
+    should carry; ``gain`` is the relative reduction of the model's error against each
     baseline. ``coverage_synthetic_90`` is the share of parameters whose posterior 90% interval
     covered the truth on synthetic data.
     """
@@ -583,6 +692,9 @@ def validation_figures(loo: LooResult, coverage_synthetic: float | None = None) 
                 gains[key] = num(1 - entry["model"] / value)  # type: ignore[operator]
         entry["gain"] = gains
         entry["coverage_90"] = num(row.get("coverage_90", np.nan))
+        entry["coverage_90_without_model_error"] = num(row.get("coverage_90_sim", np.nan))
+        if outcome != "pass_fail":
+            entry["model_error"] = num(row.get("model_error", np.nan))
         out[outcome] = entry
     out["coverage_synthetic_90"] = coverage_synthetic
     return out

@@ -254,9 +254,14 @@ def _validation_section(
         "the change; 0.80 where none is reported); for pass/fail the base rate of the other "
         "votes' results. Error: distance from the reported interval (zero inside it), weighted "
         "by reliability; for pass/fail the Brier score of the pass probability. The 90% "
-        "predictive interval of a prediction is the spread of the posterior members' "
-        "predictions around the full fit, moved to the left-out prediction (seed noise is not "
-        "in it); a figure counts as covered when that interval meets the reported one."
+        "predictive interval of a prediction carries three errors: the parameters' (the "
+        "posterior members), the community's own chance (every replicate of every member, "
+        "around the full fit and moved to the left-out prediction) and the model's own error "
+        "(a normal term whose sd, `model_error`, is the root mean square of the other "
+        "communities' left-out errors of the same outcome, so a case never widens its own "
+        "interval; Kennedy & O'Hagan 2001). For pass/fail it is the members' spread of the "
+        "pass probability. A figure counts as covered when that interval meets the reported "
+        "one; `coverage without model error` is the same with the parameters and chance only."
     )
     L.append("")
     L.append(
@@ -279,6 +284,10 @@ def _validation_section(
                     "gain": "n/a" if not np.isfinite(r["value"]) else f"{100 * r['value']:.0f}%",
                     ">= 20%": "n/a" if r["met"] is None else "yes" if r["met"] else "no",
                     "coverage_90": _num(entry.get("coverage_90")),
+                    "coverage without model error": _num(
+                        entry.get("coverage_90_without_model_error")
+                    ),
+                    "model_error": _num(entry.get("model_error")),
                 }
             )
     L.append(_md_table(pd.DataFrame(rows).set_index("outcome")))
@@ -323,6 +332,20 @@ def _validation_section(
             + f"); at least 80% asked: {_verdict(cov['met'])}"
             + (f", {100 * cov['shortfall']:.0f} points short." if cov["met"] is False else ".")
         )
+        if "covered_sim" in frame:
+            has = frame["pi_lower_sim"].notna()
+            errors = ", ".join(
+                f"{o} {_num(validation[o].get('model_error')):.3f}"
+                for o in VALIDATION_OUTCOMES
+                if validation.get(o, {}).get("n") and "model_error" in validation[o]
+            )
+            L.append(
+                "  Without the model's own error (the parameters and chance only) the intervals "
+                f"cover {_pct(float(frame.loc[has, 'covered_sim'].mean()))} (median width "
+                f"{(frame['pi_upper_sim'] - frame['pi_lower_sim']).median():.3f}): the "
+                "structural error is the larger part of what a forecast does not know. The "
+                f"model error's sd over all left-out figures, by outcome: {errors}."
+            )
     misses = coverage_misses(frame)
     if len(misses):
         if "pi_lower" in frame:
