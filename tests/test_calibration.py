@@ -485,6 +485,14 @@ def test_the_report_counts_the_second_pass_and_names_what_it_leaves_out(quick_ru
     left = {line.split("|")[1].strip(): line for line in data if line.startswith("| N")}
     assert "Taiwan" in left["N09a"]
     assert "N22a" not in left
+    # The exits are compared with the model's firm in a check: the reported collections at exit
+    # and when the model's frozen-fee firm gives notice.
+    exits = "\n".join(_report_section(text, "### Firm exits: a check, not fitted"))
+    used = cases.exits[cases.exits["use"] == "fit"]
+    assert f"Of the {len(used)} exits flagged `fit`" in exits
+    for obs in used[used["collection_at_exit_lo"].notna()].index:
+        assert obs in exits, obs
+    assert "frozen-fee estate's firm" in exits and "gives notice in" in exits
 
 
 def test_the_report_states_the_validation_figures_and_the_criteria(quick_run):

@@ -119,7 +119,7 @@ def test_json_schema_is_stable(xianghe_run):
     _, out = xianghe_run
     d = json.loads((out / "forecast.json").read_text())
     assert set(d) == set(JSON_KEYS)
-    assert d["schema_version"] == 2  # 2: the decomposition
+    assert d["schema_version"] == 3  # 2: the decomposition; 3: the model error
     for key in DIST_KEYS:
         assert set(d[key]) == DIST, key
         assert all(isinstance(v, float) for v in d[key].values()), key
@@ -143,6 +143,7 @@ def test_json_schema_is_stable(xianghe_run):
         "ensemble_members",
         "pass_probability_by_member",
         "between_member_sd",
+        "model_error",
     }
     assert set(d["windows"]) == {
         "collection_12m_month",

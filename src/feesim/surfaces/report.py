@@ -290,7 +290,8 @@ def validation_record() -> dict[str, Any] | None:
 
     Returns the ``[fit]`` figures (``file``, ``date``, and for ``approval`` and ``collection``
     the reliability-weighted mean absolute errors of the model and of the two baselines: the
-    mean of the other cases and a logit on the step), or None when no fitted file has them.
+    mean of the other cases and a logit on the step), ``model_error`` (the root mean square of
+    the left-out errors by outcome, or None), or None when no fitted file has them.
     """
     from feesim.config.behaviour import fitted_params_files
 
@@ -307,6 +308,9 @@ def validation_record() -> dict[str, Any] | None:
         if not all(v in fit for v in keys.values()):
             return None
         out[outcome] = {k: float(fit[v]) for k, v in keys.items()}
+    from feesim.studies.forecast.ensemble import fitted_model_error
+
+    out["model_error"] = fitted_model_error(files[-1])
     return out
 
 
@@ -951,6 +955,14 @@ def _validation_sentence(rec: dict[str, Any] | None) -> str:
                 "taking the mean of the other communities ({b})."
             )
         ).format(what=name, m=_pp(r["model"]), b=_pp(r["mean"]))
+    err = rec.get("model_error")
+    if err:
+        text += _sp() + _(
+            "The ranges in this report are the spread of the simulated runs; they do not "
+            "include the model's own error: left out of the fit, reported communities differed "
+            "from the model by about {c} in collection and {a} in approval (root mean square), "
+            "so read a range as at least that much wider on each side."
+        ).format(c=_pp(err["collection"]), a=_pp(err["approval"]))
     return text
 
 

@@ -28,7 +28,11 @@ from __future__ import annotations
 from feesim.studies.forecast.bench import bench_forecast, benchmark_forecast
 from feesim.studies.forecast.community import parse_new_fee
 from feesim.studies.forecast.engine import CHUNK_RUNS, Runner, run_forecast
-from feesim.studies.forecast.ensemble import behaviour_ensemble, read_ensemble
+from feesim.studies.forecast.ensemble import (
+    behaviour_ensemble,
+    fitted_model_error,
+    read_ensemble,
+)
 from feesim.studies.forecast.mapping import ForecastInput, load_forecast_input
 from feesim.studies.forecast.result import JSON_KEYS, ForecastResult, SearchResult
 
@@ -42,6 +46,7 @@ __all__ = [
     "behaviour_ensemble",
     "bench_forecast",
     "benchmark_forecast",
+    "fitted_model_error",
     "load_forecast_input",
     "parse_new_fee",
     "read_ensemble",

@@ -41,7 +41,11 @@ from feesim.config.behaviour import Behaviour
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
 from feesim.seeding import rng_alias, root_seed
-from feesim.studies.forecast.ensemble import apply_overrides, behaviour_ensemble
+from feesim.studies.forecast.ensemble import (
+    apply_overrides,
+    behaviour_ensemble,
+    fitted_model_error,
+)
 from feesim.studies.forecast.mapping import ForecastInput
 from feesim.studies.forecast.outcomes import (
     EXIT_WINDOWS,
@@ -378,4 +382,5 @@ def run_forecast(
         populations=populations,
         ensemble_members=len(members),
         elapsed_s=elapsed,
+        model_error=fitted_model_error(),
     )

@@ -51,12 +51,17 @@ from feesim.errors import ConfigError
 from feesim.io import read_toml
 
 __all__ = [
+    "MODEL_ERROR_OUTCOMES",
     "apply_overrides",
     "behaviour_ensemble",
+    "fitted_model_error",
     "fitted_sets",
     "local_overrides",
     "read_ensemble",
 ]
+
+#: Outcomes whose out-of-sample error the calibration records (``[fit] model_error_<outcome>``).
+MODEL_ERROR_OUTCOMES = ("approval", "turnout", "collection")
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +173,30 @@ def behaviour_ensemble(path: str | os.PathLike[str] | None = None) -> list[Behav
     if members:
         log.info("behaviour ensemble of %d members from %s", len(members), files[-1])
     return members
+
+
+def fitted_model_error(path: str | os.PathLike[str] | None = None) -> dict[str, float] | None:
+    """The fitted model's own error by outcome, as the calibration measured it out of sample.
+
+    The root mean square of the leave-one-case-out errors (distance from the reported interval)
+    of approval, turnout and collection, ``[fit] model_error_<outcome>`` of a fitted parameter
+    file (``calibration/validation.json`` has the same figures). A forecast's ranges are the
+    spread of its runs; these say how far the model itself has been from what communities
+    reported. ``None`` when the file (default: the newest fitted file) does not record them.
+    """
+    if path is None:
+        files = fitted_params_files()
+        if not files:
+            return None
+        path = files[-1]
+    try:
+        fit = read_toml(path).get("fit", {})
+    except (OSError, ConfigError):
+        return None
+    keys = {o: f"model_error_{o}" for o in MODEL_ERROR_OUTCOMES}
+    if not all(isinstance(fit.get(k), int | float) for k in keys.values()):
+        return None
+    return {o: float(fit[k]) for o, k in keys.items()}
 
 
 def local_overrides(behaviour: Behaviour) -> dict[str, float]:

@@ -43,7 +43,7 @@ from feesim.studies.forecast.outcomes import EXIT_WINDOWS, TESTS, BranchOutcome
 
 __all__ = ["JSON_KEYS", "SCHEMA_VERSION", "ForecastResult", "SearchResult", "verdict"]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _DIST = "distribution {mean, p05, p50, p95} over runs"
 
@@ -105,7 +105,9 @@ JSON_KEYS: dict[str, str] = {
     "exit_path": "monthly share of runs whose firm has given notice or left since the vote: "
     "month, proposal, status_quo",
     "uncertainty": "seed_se (Monte Carlo), ensemble_members, pass_probability_by_member "
-    "(distribution over members or null), between_member_sd (or null)",
+    "(distribution over members or null), between_member_sd (or null), model_error (the fitted "
+    "model's own error out of sample, not in the ranges: approval, turnout and collection, the "
+    "root mean square of its leave-one-case-out errors; or null)",
     "windows": "collection_12m_month, exit_window_start, exit_windows, months_after_vote",
     "defaults": "every item the input file left out, with the default used",
     "decomposition": "how much of the change is the process and how much the step: for "
@@ -128,6 +130,11 @@ DIST_KEYS = (
     "firm_cash_12m_yuan",
     "firm_cash_end_yuan",
 )
+
+
+def _points(x: float) -> str:
+    """A share's difference in percentage points (language in force)."""
+    return _("{x} points").format(x=f"{100 * x:.0f}")
 
 
 def _clean(x: float) -> float | None:
@@ -268,8 +275,13 @@ class ForecastResult:
         ensemble_members: int,
         elapsed_s: float,
         process: BranchOutcome | None = None,
+        model_error: Mapping[str, float] | None = None,
     ) -> ForecastResult:
-        """Summarise the branches (``process``: the process without the step)."""
+        """Summarise the branches.
+
+        ``process`` is the process without the step; ``model_error`` the fitted model's
+        out-of-sample error by outcome (:func:`~feesim.studies.forecast.fitted_model_error`).
+        """
         from feesim.engine.rules.government import calendar
 
         sc = inp.status_quo
@@ -331,6 +343,7 @@ class ForecastResult:
             "status_quo": _exit_path(status_quo, vm, T),
         }
         d["uncertainty"] = _uncertainty(passed, proposal.member, ensemble_members, d)
+        d["uncertainty"]["model_error"] = dict(model_error) if model_error else None
         d["windows"] = {
             "collection_12m_month": m12,
             "exit_window_start": vm,
@@ -472,6 +485,17 @@ class ForecastResult:
         spread = self._spread_line()
         if spread:
             lines.append(spread)
+        err = d["uncertainty"].get("model_error")
+        if err:
+            # The ranges are the runs' spread; how far the model itself has been from what
+            # communities reported is another matter (calibration/validation.json).
+            lines.append(
+                _(
+                    "  model error       left out of the fit, reported communities differed "
+                    "from the model by about {c} in collection and {a} in approval (root mean "
+                    "square); the ranges above do not include it"
+                ).format(c=_points(err["collection"]), a=_points(err["approval"]))
+            )
         s = d.get("search")
         if s:
             lines += _search_lines(s, self.search_levers)

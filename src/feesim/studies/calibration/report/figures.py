@@ -188,7 +188,8 @@ def fig_validation(frame: pd.DataFrame) -> bytes:
 
     One panel per outcome. Horizontal grey bars: the reported interval (pass/fail: 1 passed, 0
     failed); points: the model re-solved without the case; vertical bars: its 90% predictive
-    interval (blue where it meets the reported interval, red where it misses).
+    interval (blue where it meets the reported interval, red where it misses): thick, the
+    parameters and chance; thin, with the model's own error added.
     """
     plt = _plt()
     outs = _outcomes(frame)
@@ -216,7 +217,15 @@ def fig_validation(frame: pd.DataFrame) -> bytes:
             covered = bool(r["covered"]) if has_pi and pd.notna(r["pi_lower"]) else None
             colour = "0.3" if covered is None else "tab:blue" if covered else "tab:red"
             if covered is not None:
-                ax.plot([x, x], [r["pi_lower"], r["pi_upper"]], color=colour, lw=1.5, zorder=2)
+                ax.plot([x, x], [r["pi_lower"], r["pi_upper"]], color=colour, lw=1.0, zorder=2)
+                if pd.notna(r.get("pi_lower_sim", np.nan)):
+                    ax.plot(
+                        [x, x],
+                        [r["pi_lower_sim"], r["pi_upper_sim"]],
+                        color=colour,
+                        lw=3.0,
+                        zorder=2,
+                    )
             ax.plot(x, r["model"], "o", color=colour, ms=5, zorder=3)
             ax.annotate(
                 str(r["obs_id"]),
@@ -236,6 +245,8 @@ def fig_validation(frame: pd.DataFrame) -> bytes:
         plt.Line2D([], [], color="0.6", lw=5, alpha=0.6, label="reported interval"),
         plt.Line2D([], [], color="tab:blue", marker="o", label="interval meets the report"),
         plt.Line2D([], [], color="tab:red", marker="o", label="interval misses it"),
+        plt.Line2D([], [], color="0.3", lw=3.0, label="parameters and chance"),
+        plt.Line2D([], [], color="0.3", lw=1.0, label="with the model's own error"),
     ]
     axes[0][0].legend(handles=handles, fontsize=7, loc="upper left")
     fig.suptitle("Leave one case out: predictions and 90% predictive intervals")

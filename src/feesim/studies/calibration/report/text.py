@@ -33,7 +33,9 @@ from feesim.studies.calibration.report.common import (
 from feesim.studies.calibration.report.data import (
     PassedShare,
     _data_section,
+    _exits_section,
     _records_section,
+    exit_check,
     passed_share,
     record_table,
     second_pass_table,
@@ -132,6 +134,7 @@ def _report_text(
     L += _fit_section(run)
     L += _targets_section(tt, paths)
     L += _records_section(run, records, passed)
+    L += _exits_section(exit_check(run))
     L += _cases_section(ct)
     L += _validation_section(run, validation, crit, summ)
     L += _recovery_section(run, crit)
@@ -284,8 +287,9 @@ def _limitations_section(
         )
     if unsimulated_exits(second_pass_table(run)):
         L.append(
-            "- Firm exits (with their fee and collection circumstances) are coded but not yet "
-            "compared with the model: the calibration does not test when firms leave."
+            "- Firm exits (with their fee and collection circumstances) are compared with the "
+            "model in a check, not fitted: the objective does not hold the model to when "
+            "firms leave (section 'Firm exits: a check, not fitted')."
         )
     L.append(
         "- Approval depends on the relative step in the model; communities that passed +100% "
