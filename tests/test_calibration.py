@@ -30,6 +30,7 @@ from feesim.studies.calibration import (
     run_calibration,
 )
 from feesim.studies.calibration.cases import EFFECTIVE_MONTH, VOTE_MONTH, case_scenario
+from feesim.studies.calibration.data import calibration_dir
 from feesim.studies.calibration.fitted import ensemble_scenarios
 from feesim.studies.calibration.moments import MomentSet, SimSettings, Simulator
 from feesim.studies.calibration.validate import (
@@ -625,6 +626,22 @@ def test_the_shipped_fit_predicts_left_out_collection_better_than_the_baselines(
     fit = data["fit"]
     assert fit["loo_wmae_model_collection"] < fit["loo_wmae_mean_collection"]
     assert fit["loo_wmae_model_collection"] < fit["loo_wmae_step_collection"]
+
+
+def test_the_shipped_fits_predictive_intervals_cover_four_fifths_of_the_left_out_figures():
+    """Calibration 2's done-when: 90% predictive intervals cover at least 80% of left-out
+    figures (calibration/validation.json), and the model error they carry is in the fitted file
+    that forecasts read."""
+    import json
+
+    from feesim.studies.forecast import fitted_model_error
+
+    v = json.loads((calibration_dir() / "validation.json").read_text(encoding="utf-8"))
+    outcomes = ("approval", "turnout", "collection", "pass_fail")
+    covered = sum(v[o]["coverage_90"] * v[o]["n"] for o in outcomes)
+    assert covered / sum(v[o]["n"] for o in outcomes) >= 0.8
+    err = fitted_model_error(calibration_dir() / "fitted" / "params-0.3.0.toml")
+    assert err == {o: pytest.approx(v[o]["model_error"]) for o in outcomes[:3]}
 
 
 def test_the_shipped_fit_recovers_its_parameters(monkeypatch):
