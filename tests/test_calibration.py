@@ -170,10 +170,13 @@ def test_the_predictive_interval_carries_chance_and_the_models_own_error():
     lo, hi = predictive_interval(0.60, 0.70, draws)
     q = np.quantile(draws - 0.70, [0.05, 0.95])
     assert (lo, hi) == pytest.approx(tuple(0.60 + q))
-    # The model's own error widens it on both sides, about as sqrt(sd^2 + error^2).
+    # The model's own error widens it on both sides, as sqrt(sd^2 + error^2) for normal draws.
     lo2, hi2 = predictive_interval(0.60, 0.70, draws, error=0.04)
     assert lo2 < lo and hi2 > hi
-    assert hi2 - lo2 == pytest.approx(2 * 1.645 * np.hypot(0.03, 0.04), rel=0.08)
+    assert hi2 - lo2 == pytest.approx(2 * 1.645 * np.hypot(draws.std(), 0.04), rel=0.02)
+    # Its level is exact: with no spread in the draws the interval is the error's own 5-95%.
+    lo3, hi3 = predictive_interval(0.60, 0.70, np.full(50, 0.70), error=0.05)
+    assert (lo3, hi3) == pytest.approx((0.60 - 1.6449 * 0.05, 0.60 + 1.6449 * 0.05), abs=1e-4)
     # A share stays a share.
     assert predictive_interval(0.98, 0.70, draws, error=0.1)[1] == 1.0
     assert np.isnan(predictive_interval(0.6, 0.7, np.array([np.nan]))[0])
@@ -182,18 +185,90 @@ def test_the_predictive_interval_carries_chance_and_the_models_own_error():
 def test_the_model_error_of_a_figure_comes_from_the_other_communities_only():
     frame = pd.DataFrame(
         {
-            "case_id": ["a", "b", "c", "c", "d"],
-            "outcome": ["collection", "collection", "collection", "approval", "pass_fail"],
-            "err_model": [0.0, 0.30, 0.04, 0.5, 1.0],
+            "case_id": ["a", "b", "c", "c", "d", "e"],
+            "outcome": [
+                "collection",
+                "collection",
+                "collection",
+                "approval",
+                "pass_fail",
+                "collection",
+            ],
+            "model": [0.9, 0.7, 0.95, 0.6, 1.0, np.nan],
+            "err_model": [0.0, 0.30, 0.04, 0.5, 1.0, 0.45],
         }
     )
     err = model_error(frame)
     # a: the others' misses (b 0.30, c 0.04); b: its own large miss does not widen its interval.
+    # e was not predicted (its error is a coin toss's): it widens no one's.
     assert err[0] == pytest.approx(np.sqrt((0.30**2 + 0.04**2) / 2))
     assert err[1] == pytest.approx(np.sqrt(0.04**2 / 2))
     assert err[1] < err[0]
     # No other community has an approval figure; pass/fail is a probability, not a share.
     assert np.isnan(err[3]) and np.isnan(err[4])
+
+
+def test_a_figures_replicates_come_from_its_record_before_its_case_row():
+    from feesim.studies.calibration.moments import SimOutcome
+    from feesim.studies.calibration.validate import _predict, _replicates
+
+    sim = SimOutcome(
+        pd.DataFrame({"obs_id": ["X1a", "X1a"], "turnout": [0.1, 0.2], "approval": [0.5, 0.6]})
+    )
+    sim.records = pd.DataFrame(
+        {
+            "obs_id": ["X1a"] * 3,
+            "measure": ["turnout"] * 3,
+            "replicate": [0, 1, 2],
+            "value": [0.7, 0.8, 0.9],
+        }
+    )
+    assert list(_replicates(sim, "X1a", "turnout")) == [0.7, 0.8, 0.9]
+    assert _predict(sim, ["X1a"], "turnout")["X1a"] == pytest.approx(0.8)
+    assert list(_replicates(sim, "X1a", "approval")) == [0.5, 0.6]  # no record of approval
+    assert len(_replicates(sim, "X1a", "collection")) == 0
+
+
+def test_the_exit_check_reads_the_notice_the_exit_and_the_years_collection():
+    from feesim.studies.calibration.report.data import exit_circumstances, notice_readings
+
+    T, R = 40, 3
+    state = np.zeros((T, R), dtype=int)
+    state[20:23, 0] = 1  # notice in month 20, gone (emergency provider) from month 23
+    state[23:, 0] = 2
+    state[35:, 1] = 1  # notice in month 35, still serving at the end
+    billed = np.full((T, R), 100.0)
+    paid = np.full((T, R), 60.0)
+    paid[:12, 0] = 90.0  # run 0 collected more in its first year
+    rev, cost = np.full((T, R), 80.0), np.full((T, R), 100.0)
+    series = {
+        "firm_state": state,
+        "paid_yuan": paid,
+        "billed_yuan": billed,
+        "firm_revenue_yuan": rev,
+        "firm_cost_yuan": cost,
+    }
+    g = notice_readings(series).set_index("run")
+    assert list(g.index) == [0, 1]  # run 2 never gives notice
+    assert g.loc[0, "notice"] == 20 and g.loc[0, "exit"] == 23
+    assert g.loc[0, "collection_notice"] == pytest.approx((3 * 90 + 9 * 60) / 1200)  # months 9-20
+    assert g.loc[0, "collection_exit"] == pytest.approx(0.6)  # months 12-23
+    assert g.loc[0, "margin"] == pytest.approx(-0.25)
+    assert np.isnan(g.loc[1, "exit"]) and np.isnan(g.loc[1, "collection_exit"])
+    # Circumstances: most named first, ties by name, whatever the set's order; 'repeated' is a
+    # history, not a circumstance.
+    exits = pd.DataFrame(
+        {
+            "arrears": [True, False, True],
+            "low_collection": [True, True, True],
+            "contract_expiry": [False, True, True],
+            "repeated": [True, True, True],
+            "fund_dispute": [False, False, False],
+        }
+    )
+    c = exit_circumstances(exits)
+    assert list(c.index) == ["low_collection", "arrears", "contract_expiry"]
+    assert list(c) == [3, 2, 2]
 
 
 def test_baselines_follow_the_other_cases(cases):
@@ -348,6 +423,45 @@ def test_leave_one_out_beats_the_baselines_when_the_model_is_right(tmp_path):
     s = loo.summary_frame().loc["approval"]
     assert s["wmae_model"] < s["wmae_mean"] and s["wmae_model"] < s["wmae_step"]
     assert loo.beats_baselines
+
+
+def test_left_out_intervals_pool_every_replicate_and_add_the_model_error(tmp_path):
+    """The predictive interval of a left-out figure: every replicate of every member (not the
+    members' medians) with and without the model error, which only widens it."""
+    syn = _synthetic_cases(tmp_path / "cases.csv", n=8)
+    params = [p for p in PARAMETERS if p.name in ("approve_intercept", "approve_step")]
+    cal0 = Calibrator(syn, [], _synthetic_settings(), parameters=params)
+    data, _ = synthetic_data(cal0, {"approve_intercept": 1.5, "approve_step": 3.0}, rng=99)
+    cal = Calibrator(data, [], _synthetic_settings(), parameters=params)
+    fit = cal.fit()
+    members = [np.clip(fit.u + d, 0, 1) for d in (-0.02, 0.0, 0.02)]
+    frame = leave_one_out(cal, fit, members=members).frame
+    f = frame[frame["outcome"] == "approval"]
+    assert len(f) == 8 and f["model_error"].notna().all()
+    assert (f["pi_lower"] <= f["pi_lower_sim"] + 1e-12).all()
+    assert (f["pi_upper"] >= f["pi_upper_sim"] - 1e-12).all()
+    inside = (f["pi_lower"] > 0) & (f["pi_upper"] < 1) & (f["model_error"] > 0)
+    assert (
+        inside.any()
+        and (
+            f.loc[inside, "pi_upper"] - f.loc[inside, "pi_lower"]
+            > f.loc[inside, "pi_upper_sim"] - f.loc[inside, "pi_lower_sim"]
+        ).all()
+    )
+    # The interval without the model error is the replicates' 5-95% (3 members x 2 replicates),
+    # around the full fit and moved to the left-out prediction: wider than the members' medians.
+    sims = cal.simulate_many(members)
+    full = cal.simulate(fit.u)
+    r = f.iloc[0]
+    draws = np.concatenate(
+        [s.cases.loc[s.cases["obs_id"] == r["obs_id"], "approval"] for s in sims]
+    )
+    fitted = full.cases.loc[full.cases["obs_id"] == r["obs_id"], "approval"].median()
+    assert r["fitted"] == pytest.approx(fitted)
+    q = np.quantile(draws - fitted, [0.05, 0.95])
+    assert (r["pi_lower_sim"], r["pi_upper_sim"]) == pytest.approx(
+        tuple(np.clip(r["model"] + q, 0, 1))
+    )
 
 
 def _left_out_problems(cal, cases, k=3):
@@ -539,7 +653,6 @@ def test_the_report_states_the_validation_figures_and_the_criteria(quick_run):
     for outcome in ("approval", "turnout", "collection"):
         entry = validation[outcome]
         assert entry["coverage_90"] >= entry["coverage_90_without_model_error"], outcome
-        assert entry["model_error"] >= 0, outcome
     assert "Without the model's own error" in criteria
 
 

@@ -270,28 +270,40 @@ def test_ensemble_members_spread_the_runs(tmp_path):
     assert u["pass_probability_by_member"] is not None and u["between_member_sd"] is not None
 
 
-def test_the_forecast_says_the_fitted_models_own_error_beside_its_ranges(tmp_path, monkeypatch):
-    """The calibration's out-of-sample error travels with a forecast (JSON and summary), and a
-    fitted file without it gives none rather than a made-up figure."""
+def test_the_forecast_says_the_fitted_models_own_error_beside_its_ranges(tmp_path):
+    """The calibration's out-of-sample error travels with a forecast of the package's fitted
+    model (JSON and summary); another model, or a fitted file without the figures, gets none
+    rather than a figure measured for something else."""
     from feesim.i18n import use_language
     from feesim.studies.forecast import fitted_model_error
 
-    inp = community()
-    errors = "approval = 0.05\nmodel_error_turnout = 0.06\nmodel_error_collection = 0.12\n"
-    (tmp_path / "params-9.9.toml").write_text("[fit]\nmodel_error_" + errors + ENSEMBLE_TOML)
-    monkeypatch.setenv("FEESIM_FITTED_DIR", str(tmp_path))
-    assert fitted_model_error() == {"approval": 0.05, "turnout": 0.06, "collection": 0.12}
-    r = forecast(inp, runs=20, ensemble=None)
-    assert r["uncertainty"]["model_error"] == fitted_model_error()
+    shipped = fitted_model_error()  # the shipped fit records it
+    assert set(shipped) == {"approval", "turnout", "collection"}
+    r = forecast(community(), runs=20, ensemble=None)  # the package's point fit
+    assert r["uncertainty"]["model_error"] == shipped
     with use_language("en"):
         text = r.summary_text()
-    assert "model error" in text and "12 points in collection and 5 points in approval" in text
-    (tmp_path / "params-9.9.toml").write_text("[fit]\nmodel_error_approval = 0.05\n")
-    assert fitted_model_error() is None
-    r = forecast(inp, runs=20, ensemble=None)
-    assert r["uncertainty"]["model_error"] is None
-    with use_language("en"):
-        assert "model error" not in r.summary_text()
+    c, a = (f"{100 * shipped[k]:.1f} percentage points" for k in ("collection", "approval"))
+    assert f"the model missed the reported ranges by {c} in collection and {a} in approval" in text
+    # Members given by the caller, or coefficients the community file sets: another model.
+    members = read_ensemble_text(tmp_path, ENSEMBLE_TOML)
+    for other in (
+        forecast(community(), runs=12, ensemble=members),
+        forecast(community(behaviour={"approve_intercept": 0.5}), runs=12, ensemble=None),
+    ):
+        assert other["uncertainty"]["model_error"] is None
+        with use_language("en"):
+            assert "model error" not in other.summary_text()
+    # A fitted file that does not record all three figures gives none.
+    partial = tmp_path / "params-9.9.toml"
+    partial.write_text("[fit]\nmodel_error_approval = 0.05\n")
+    assert fitted_model_error(partial) is None
+
+
+def read_ensemble_text(folder, text):
+    path = folder / "ensemble.toml"
+    path.write_text(text)
+    return read_ensemble(path)
 
 
 def test_fitted_file_ensemble_is_found(tmp_path, monkeypatch):

@@ -60,7 +60,7 @@ def test_page_one_in_plain_english(result, tmp_path):
     assert rec is not None and f"{100 * rec['collection']['model']:.1f} percentage points" in first
     # The ranges are the runs'; the model's own error out of sample is said beside them.
     assert rec["model_error"] is not None
-    assert "they do not include the model's own error" in first
+    assert "do not include the model's own error" in first
     assert f"{100 * rec['model_error']['collection']:.1f} percentage points in collection" in first
     # no raw keys or booleans in the prose (the defaults table lists file keys on purpose)
     prose = _text(page[: page.index("<table class='wide small'>")])

@@ -958,10 +958,11 @@ def _validation_sentence(rec: dict[str, Any] | None) -> str:
     err = rec.get("model_error")
     if err:
         text += _sp() + _(
-            "The ranges in this report are the spread of the simulated runs; they do not "
-            "include the model's own error: left out of the fit, reported communities differed "
-            "from the model by about {c} in collection and {a} in approval (root mean square), "
-            "so read a range as at least that much wider on each side."
+            "The ranges in this report are the spread of the simulated runs and do not include "
+            "the model's own error: with each reported community left out of the fit in turn, "
+            "the model missed the reported ranges by {c} in collection and {a} in approval (root "
+            "mean square, 0 inside a range). A range that allowed for this would be wider; the "
+            "calibration's predictive intervals add it as a normal error of that size."
         ).format(c=_pp(err["collection"]), a=_pp(err["approval"]))
     return text
 

@@ -20,9 +20,13 @@ carry the three sources of error a forecast has: the parameters (the posterior m
 community's own chance (every replicate, not the median) and the model's structural error, which
 neither of the others contains (Kennedy & O'Hagan 2001). The last is a normal term whose sd is
 the root mean square of the *other* communities' left-out errors of the same outcome
-(:func:`model_error`): it is estimated out of sample as the intervals are checked out of sample,
-the way a jackknife+ interval is (Barber et al. 2021, Ann. Stat. 49:486). The coverage without
-it is reported beside.
+(:func:`model_error`): a community's own miss never widens its own interval, in the spirit of a
+jackknife+ interval (Barber et al. 2021, Ann. Stat. 49:486) but without its guarantee (a normal
+term from a root mean square, over figures of several kinds). The width is set from the same
+left-out errors whose coverage is then counted, so the coverage says that the width matches the
+model's misses; it is not an independent test. The errors are distances from the reported
+intervals (zero inside them), and the chance is that of communities of at most
+``max_households`` households. The coverage without the model error is reported beside.
 
 **Parameter recovery** (:func:`recovery`): cases are simulated from known parameters (one
 realisation per case, rounded to whole percentages; the time-path targets from the simulated
@@ -41,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import optimize, stats
 
 from feesim.protocol import estimate, load_result, save_result
 from feesim.seeding import rng_alias, root_seed
@@ -231,25 +235,26 @@ def _replicates(sim: SimOutcome, obs: str, outcome: str) -> np.ndarray:
     return c.loc[c["obs_id"] == obs, outcome].to_numpy(float)
 
 
-#: Standard normal quantiles at which the model-error term is spread: a deterministic
-#: convolution (no random draws, so the interval does not depend on a seed).
-_Z = stats.norm.ppf((np.arange(41) + 0.5) / 41)
-
-
 def model_error(frame: pd.DataFrame) -> pd.Series:
     """The model's own error for each left-out figure, from the *other* communities.
 
     For a figure of outcome ``o`` left out with community ``k``: the root mean square of the
     left-out errors (``err_model``, the distance from the reported interval) of the other
     communities' figures of outcome ``o``. A community's own miss never widens its own interval,
-    so the interval stays out of sample. NaN for pass/fail (a probability: its interval is the
+    (The other communities' re-solves did include community ``k``, as a jackknife's do.) Figures
+    the model did not predict are left out. NaN for pass/fail (a probability: its interval is the
     posterior members' spread) and where no other figure of the outcome exists.
     """
     out = pd.Series(np.nan, index=frame.index)
+    # A figure the model did not predict (its error counted as a coin toss) says nothing of the
+    # model's error elsewhere.
+    predicted = frame["model"].notna()
     for i, r in frame.iterrows():
         if r["outcome"] == "pass_fail":
             continue
-        other = frame[(frame["outcome"] == r["outcome"]) & (frame["case_id"] != r["case_id"])]
+        other = frame[
+            predicted & (frame["outcome"] == r["outcome"]) & (frame["case_id"] != r["case_id"])
+        ]
         e = other["err_model"].to_numpy(float)
         e = e[np.isfinite(e)]
         if len(e):
@@ -272,10 +277,17 @@ def predictive_interval(
     dev = dev[np.isfinite(dev)]
     if not len(dev) or not np.isfinite(model):
         return np.nan, np.nan
-    if error > 0:
-        dev = (dev[:, None] + error * _Z[None, :]).ravel()
     a = (1 - level) / 2
-    lo, hi = np.quantile(dev, [a, 1 - a])
+    if error > 0:
+        # The exact quantiles of the mixture: each draw plus a normal error (no random draws,
+        # so the interval does not depend on a seed).
+        def cdf(x: float) -> float:
+            return float(stats.norm.cdf((x - dev) / error).mean())
+
+        span = (dev.min() - 10 * error, dev.max() + 10 * error)
+        lo, hi = (optimize.brentq(lambda x, q=q: cdf(x) - q, *span, xtol=1e-10) for q in (a, 1 - a))
+    else:
+        lo, hi = np.quantile(dev, [a, 1 - a])
     return float(np.clip(model + lo, 0, 1)), float(np.clip(model + hi, 0, 1))
 
 

@@ -382,5 +382,18 @@ def run_forecast(
         populations=populations,
         ensemble_members=len(members),
         elapsed_s=elapsed,
-        model_error=fitted_model_error(),
+        model_error=_model_error(ensemble, inp),
     )
+
+
+def _model_error(
+    ensemble: Sequence[Behaviour] | str | os.PathLike[str] | None, inp: ForecastInput
+) -> dict[str, float] | None:
+    """The package's fitted model error, when the runs use the package's fitted model.
+
+    That is: its ensemble (``"auto"``) or its point fit (``None``), with no coefficient of the
+    community's own on top. An ensemble given as a file or as members, or a file that sets its
+    own coefficients, is another model, whose error the calibration did not measure.
+    """
+    package = ensemble is None or (isinstance(ensemble, str) and ensemble == "auto")
+    return fitted_model_error() if package and not inp.local_behaviour else None

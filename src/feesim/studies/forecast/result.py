@@ -133,8 +133,8 @@ DIST_KEYS = (
 
 
 def _points(x: float) -> str:
-    """A share's difference in percentage points (language in force)."""
-    return _("{x} points").format(x=f"{100 * x:.0f}")
+    """A difference of shares in percentage points (language in force)."""
+    return _("{x} percentage points").format(x=f"{100 * x:.1f}")
 
 
 def _clean(x: float) -> float | None:
@@ -491,9 +491,10 @@ class ForecastResult:
             # communities reported is another matter (calibration/validation.json).
             lines.append(
                 _(
-                    "  model error       left out of the fit, reported communities differed "
-                    "from the model by about {c} in collection and {a} in approval (root mean "
-                    "square); the ranges above do not include it"
+                    "  model error       with each reported community left out of the fit in "
+                    "turn, the model missed the reported ranges by {c} in collection and {a} in "
+                    "approval (root mean square, 0 inside a range); the ranges above do not "
+                    "include it"
                 ).format(c=_points(err["collection"]), a=_points(err["approval"]))
             )
         s = d.get("search")

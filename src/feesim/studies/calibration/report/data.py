@@ -232,16 +232,13 @@ class ExitCheck:
     ----------
     runs : int
         Runs of ``examples/frozen_fee.toml`` (ten years) at the fit.
-    notice_month : numpy.ndarray
-        Month of the firm's notice in each run that gives one.
-    collection : numpy.ndarray
-        Year-end collection of the last December before each notice.
-    margin : numpy.ndarray
-        The firm's net margin over the twelve months before each notice.
+    readings : pandas.DataFrame
+        One row per run whose firm gives notice (:func:`notice_readings`).
     reported : pandas.DataFrame
         Exits flagged ``fit`` with a collection at exit: ``obs_id``, ``lo``, ``hi``.
     circumstances : pandas.Series
-        How many of the exits flagged ``fit`` name each circumstance.
+        How many of the exits flagged ``fit`` name each circumstance, most named first (ties by
+        name).
     exits : int
         Exits flagged ``fit``.
     revenue : int
@@ -249,13 +246,77 @@ class ExitCheck:
     """
 
     runs: int
-    notice_month: np.ndarray
-    collection: np.ndarray
-    margin: np.ndarray
+    readings: pd.DataFrame
     reported: pd.DataFrame
     circumstances: pd.Series
     exits: int
     revenue: int
+
+
+def notice_readings(series: dict[str, np.ndarray]) -> pd.DataFrame:
+    """When each run's firm gives notice and leaves, and what it collected the year before.
+
+    Parameters
+    ----------
+    series : dict of str to numpy.ndarray
+        The recorder's series, (months, runs): ``firm_state`` (code 1: notice given, whatever
+        its reason: sustained losses, cash beyond the credit limit, or a loss-making contract
+        not renewed), ``paid_yuan``, ``billed_yuan``, ``firm_revenue_yuan``, ``firm_cost_yuan``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run that gives notice: ``run``, ``notice`` (month), ``exit`` (first month
+        after the notice in another state; NaN if after the run's end), ``collection_notice`` and
+        ``collection_exit`` (fees paid over fees billed in the twelve months up to that month,
+        arrears recovered included; any calendar), ``margin`` (the firm's net margin over the
+        twelve months before the notice).
+    """
+    state = np.asarray(series["firm_state"])
+    paid = np.asarray(series["paid_yuan"], dtype=float)
+    billed = np.asarray(series["billed_yuan"], dtype=float)
+    rev = np.asarray(series["firm_revenue_yuan"], dtype=float)
+    cost = np.asarray(series["firm_cost_yuan"], dtype=float)
+
+    def trailing(m: int, r: int) -> float:
+        a = max(0, m - 11)
+        b = billed[a : m + 1, r].sum()
+        return float(paid[a : m + 1, r].sum() / b) if b > 0 else np.nan
+
+    rows = []
+    for r in range(state.shape[1]):
+        hit = np.flatnonzero(state[:, r] == 1)
+        if not len(hit):
+            continue
+        m = int(hit[0])
+        after = np.flatnonzero(state[m:, r] != 1)
+        x = m + int(after[0]) if len(after) else None
+        a = max(0, m - 12)
+        income = rev[a:m, r].sum()
+        rows.append(
+            {
+                "run": r,
+                "notice": m,
+                "exit": np.nan if x is None else x,
+                "collection_notice": trailing(m, r),
+                "collection_exit": np.nan if x is None else trailing(x, r),
+                "margin": (income - cost[a:m, r].sum()) / income if income > 0 else np.nan,
+            }
+        )
+    cols = ["run", "notice", "exit", "collection_notice", "collection_exit", "margin"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def exit_circumstances(exits: pd.DataFrame) -> pd.Series:
+    """How many exits name each circumstance, most named first, ties by name.
+
+    ``repeated`` (an earlier firm also left) is a history, not a circumstance of this exit.
+    """
+    flags = sorted(c for c in EXIT_CIRCUMSTANCES if c in exits.columns and c != "repeated")
+    counts = exits[flags].astype(bool).sum()
+    counts = counts[counts > 0]
+    order = sorted(counts.index, key=lambda c: (-int(counts[c]), c))
+    return counts[order].astype(int)
 
 
 def exit_check(run: CalibrationRun) -> ExitCheck | None:
@@ -275,21 +336,6 @@ def exit_check(run: CalibrationRun) -> ExitCheck | None:
         behaviour=run.calibrator.behaviour(run.fit.u),
     )
     rec = _run([sc] * sim.replicates, np.random.SeedSequence([run.settings.seed, 4]))
-    state = np.asarray(rec.series["firm_state"])  # (months, runs); 1: notice given
-    coll = np.asarray(rec.series["collection_rate"], dtype=float)
-    rev = np.asarray(rec.series["firm_revenue_yuan"], dtype=float)
-    cost = np.asarray(rec.series["firm_cost_yuan"], dtype=float)
-    months, collection, margin = [], [], []
-    for r in range(state.shape[1]):
-        hit = np.flatnonzero(state[:, r] == 1)
-        if not len(hit):
-            continue
-        m = int(hit[0])
-        months.append(m)
-        decembers = [t for t in range(11, m, 12)]
-        collection.append(coll[decembers[-1], r] if decembers else np.nan)
-        a = max(0, m - 12)
-        margin.append((rev[a:m, r].sum() - cost[a:m, r].sum()) / max(rev[a:m, r].sum(), 1e-9))
     with_level = used[used["collection_at_exit_lo"].notna()]
     reported = pd.DataFrame(
         {
@@ -298,16 +344,12 @@ def exit_check(run: CalibrationRun) -> ExitCheck | None:
             "hi": with_level["collection_at_exit_hi"].to_numpy(float),
         }
     )
-    flags = [c for c in EXIT_CIRCUMSTANCES if c in used.columns]
-    counts = used[flags].astype(bool).sum().sort_values(ascending=False)
     revenue = int(used[[c for c in REVENUE_SHORTFALL if c in used]].astype(bool).any(axis=1).sum())
     return ExitCheck(
-        runs=int(state.shape[1]),
-        notice_month=np.array(months),
-        collection=np.array(collection, dtype=float),
-        margin=np.array(margin, dtype=float),
+        runs=int(np.asarray(rec.series["firm_state"]).shape[1]),
+        readings=notice_readings(rec.series),
         reported=reported,
-        circumstances=counts[counts > 0],
+        circumstances=exit_circumstances(used),
         exits=len(used),
         revenue=revenue,
     )
@@ -321,43 +363,54 @@ def _exits_section(check: ExitCheck | None) -> list[str]:
     L.append(
         f"Of the {check.exits} exits flagged `fit`, {check.revenue} name a revenue shortfall "
         f"({', '.join(c.replace('_', ' ') for c in REVENUE_SHORTFALL)}), which is what the "
-        "model's exit rule represents (notice after sustained losses); the others name reasons "
-        f"the model does not have. Circumstances named (an exit may name several): {circ}."
+        "model's notice rules represent (sustained losses, cash beyond the credit limit, a "
+        "loss-making contract not renewed); the others name reasons the model does not have. "
+        f"Circumstances named (an exit may name several): {circ}."
     )
     L.append("")
-    n = len(check.notice_month)
-    if n == 0:
-        L.append(
-            f"At the fit the frozen-fee estate's firm (`examples/frozen_fee.toml`, wages +3.1% "
-            f"a year, ten years) gives notice in none of {check.runs} runs."
+    g = check.readings
+    head = (
+        "At the fit the frozen-fee estate's firm (`examples/frozen_fee.toml`, wages +3.1% a "
+        "year, ten years) gives notice in "
+    )
+    if g.empty:
+        L += [head + f"none of {check.runs} runs.", ""]
+        return L
+    c = g["collection_notice"].dropna()
+    left = g.dropna(subset=["exit"])
+    cx = left["collection_exit"].dropna()
+    L.append(
+        head + f"{len(g)} of {check.runs} runs, in month {int(g['notice'].median())} (median; "
+        f"{int(g['notice'].min())}-{int(g['notice'].max())}), after a year at a net margin of "
+        f"{g['margin'].median():.0%} (median). Fees paid over fees billed in the twelve months "
+        f"up to the notice: {c.median():.2f} (median; {c.min():.2f}-{c.max():.2f})"
+        + (
+            f"; up to the month the firm is gone ({len(left)} runs): {cx.median():.2f} "
+            f"({cx.min():.2f}-{cx.max():.2f})."
+            if len(cx)
+            else "; no run's firm is gone before the end."
         )
-    else:
-        c = check.collection[np.isfinite(check.collection)]
-        L.append(
-            f"At the fit the frozen-fee estate's firm (`examples/frozen_fee.toml`, wages +3.1% a "
-            f"year, ten years) gives notice in {n} of {check.runs} runs, in month "
-            f"{int(np.median(check.notice_month))} (median; {int(check.notice_month.min())}-"
-            f"{int(check.notice_month.max())}), after a year at a net margin of "
-            f"{np.median(check.margin):.0%} (median), when the last year-end collection was "
-            + (f"{np.median(c):.2f} (median; {c.min():.2f}-{c.max():.2f})." if len(c) else "n/a.")
+    )
+    if len(check.reported) and len(c):
+        top = float(check.reported["hi"].max())
+        model = float(cx.median()) if len(cx) else float(c.median())
+        rep = "; ".join(
+            f"{r.obs_id} {_fmt_interval(r.lo, r.hi)}" for r in check.reported.itertuples()
         )
-        if len(check.reported) and len(c):
-            top = float(check.reported["hi"].max())
-            rep = "; ".join(
-                f"{r.obs_id} {_fmt_interval(r.lo, r.hi)}" for r in check.reported.itertuples()
-            )
-            verdict = (
-                "the model's firm leaves at a higher collection than any of these: it is less "
-                "patient with losses than the reported firms were, or these estates had lower "
-                "fees against their cost"
-                if np.median(c) > top
-                else "the model's firm leaves within the collection these firms left at"
-            )
-            L.append(
-                f"Collection when the reported firms left: {rep}. Against them {verdict}. "
-                "Nothing in the objective holds the model to these figures (a moment would need "
-                "the firm's patience among the calibrated parameters)."
-            )
+        verdict = (
+            "the model's firm leaves at a higher collection than any of these. The reported "
+            "figures do not say over what period they were counted or what the fee covered "
+            "against cost, so this does not show that the model's firm is less patient; it "
+            "says only that these firms stayed on to a lower collection than the model's does"
+            if model > top
+            else "the model's firm leaves within the collection these firms left at"
+        )
+        L.append("")
+        L.append(
+            f"Collection when the reported firms left: {rep}. Against them {verdict}. Nothing "
+            "in the objective holds the model to these figures (a moment would need the "
+            "firm's patience among the calibrated parameters)."
+        )
     L.append("")
     return L
 

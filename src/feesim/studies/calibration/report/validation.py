@@ -161,6 +161,23 @@ def deciding_cases(frame: pd.DataFrame, outcome: str, column: str, k: int = 3) -
     )
 
 
+def _dominant_misses(frame: pd.DataFrame, share: float = 0.5) -> str:
+    """Figures that carry at least ``share`` of an outcome's squared left-out error."""
+    out = []
+    g = frame[(frame["outcome"] != "pass_fail") & frame["model"].notna()]
+    for outcome, h in g.groupby("outcome"):
+        sq = h["err_model"].to_numpy(float) ** 2
+        if sq.sum() <= 0:
+            continue
+        i = int(np.argmax(sq))
+        if sq[i] / sq.sum() >= share:
+            out.append(
+                f"{outcome}'s is {100 * sq[i] / sq.sum():.0f}% one figure, {h['obs_id'].iloc[i]} "
+                f"(left-out error {h['err_model'].iloc[i]:.3f})"
+            )
+    return (" Of the squared errors behind them, " + "; ".join(out) + ".") if out else ""
+
+
 def coverage_misses(frame: pd.DataFrame, k: int = 5) -> pd.DataFrame:
     """Left-out figures whose 90% predictive interval misses the report, the farthest first."""
     if "pi_lower" not in frame:
@@ -342,9 +359,14 @@ def _validation_section(
             L.append(
                 "  Without the model's own error (the parameters and chance only) the intervals "
                 f"cover {_pct(float(frame.loc[has, 'covered_sim'].mean()))} (median width "
-                f"{(frame['pi_upper_sim'] - frame['pi_lower_sim']).median():.3f}): the "
-                "structural error is the larger part of what a forecast does not know. The "
-                f"model error's sd over all left-out figures, by outcome: {errors}."
+                f"{(frame['pi_upper_sim'] - frame['pi_lower_sim']).median():.3f}). The model "
+                f"error's sd over all left-out figures, by outcome: {errors}. It is set from the "
+                "same left-out errors whose coverage is counted here, so this coverage says that "
+                "the intervals are as wide as the model's misses, not that an independent test "
+                "confirmed them; the errors are distances from the reported intervals (zero "
+                "inside them), and the chance is that of communities of at most "
+                f"{run.calibrator.simulator.settings.max_households} households."
+                + _dominant_misses(frame)
             )
     misses = coverage_misses(frame)
     if len(misses):
