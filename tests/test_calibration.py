@@ -206,6 +206,17 @@ def test_the_model_error_of_a_figure_comes_from_the_other_communities_only():
     assert err[1] < err[0]
     # No other community has an approval figure; pass/fail is a probability, not a share.
     assert np.isnan(err[3]) and np.isnan(err[4])
+    # The outcome's headline model error (validation.json, the fitted file, forecasts) leaves
+    # the unpredicted figure out too.
+    from feesim.studies.calibration.validate import LooResult
+
+    for p in ("mean", "step"):
+        frame[p], frame[f"err_{p}"] = 0.8, 0.1
+    frame["weight"] = 1.0
+    summary = LooResult(frame=frame, thetas=pd.DataFrame()).summary_frame()
+    assert summary.loc["collection", "model_error"] == pytest.approx(
+        np.sqrt((0.30**2 + 0.04**2) / 3)
+    )
 
 
 def test_a_figures_replicates_come_from_its_record_before_its_case_row():
@@ -251,8 +262,8 @@ def test_the_exit_check_reads_the_notice_the_exit_and_the_years_collection():
     g = notice_readings(series).set_index("run")
     assert list(g.index) == [0, 1]  # run 2 never gives notice
     assert g.loc[0, "notice"] == 20 and g.loc[0, "exit"] == 23
-    assert g.loc[0, "collection_notice"] == pytest.approx((3 * 90 + 9 * 60) / 1200)  # months 9-20
-    assert g.loc[0, "collection_exit"] == pytest.approx(0.6)  # months 12-23
+    assert g.loc[0, "collection_notice"] == pytest.approx((4 * 90 + 8 * 60) / 1200)  # months 8-19
+    assert g.loc[0, "collection_exit"] == pytest.approx((90 + 11 * 60) / 1200)  # months 11-22
     assert g.loc[0, "margin"] == pytest.approx(-0.25)
     assert np.isnan(g.loc[1, "exit"]) and np.isnan(g.loc[1, "collection_exit"])
     # Circumstances: most named first, ties by name, whatever the set's order; 'repeated' is a

@@ -58,10 +58,18 @@ def test_page_one_in_plain_english(result, tmp_path):
     assert dt.date.today().isoformat() in first
     rec = validation_record()
     assert rec is not None and f"{100 * rec['collection']['model']:.1f} percentage points" in first
-    # The ranges are the runs'; the model's own error out of sample is said beside them.
-    assert rec["model_error"] is not None
+    # The ranges are the runs'; the model's own error out of sample is said beside them (a
+    # forecast of the package's fitted model), and not for a forecast of another model.
+    err = result.data["uncertainty"]["model_error"]
+    assert err is not None
     assert "do not include the model's own error" in first
-    assert f"{100 * rec['model_error']['collection']:.1f} percentage points in collection" in first
+    assert f"{100 * err['collection']:.1f} percentage points in collection" in first
+    other = dataclasses.replace(
+        result,
+        data={**result.data, "uncertainty": {**result.data["uncertainty"], "model_error": None}},
+    )
+    page = (write_report(other, tmp_path / "other", lang="en") / "report.html").read_text()
+    assert "model's own error" not in _text(page)
     # no raw keys or booleans in the prose (the defaults table lists file keys on purpose)
     prose = _text(page[: page.index("<table class='wide small'>")])
     for raw in ("True", "False", "quorum_heads", "approval_area", "None", "null", "nan"):

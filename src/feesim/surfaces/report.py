@@ -290,8 +290,7 @@ def validation_record() -> dict[str, Any] | None:
 
     Returns the ``[fit]`` figures (``file``, ``date``, and for ``approval`` and ``collection``
     the reliability-weighted mean absolute errors of the model and of the two baselines: the
-    mean of the other cases and a logit on the step), ``model_error`` (the root mean square of
-    the left-out errors by outcome, or None), or None when no fitted file has them.
+    mean of the other cases and a logit on the step), or None when no fitted file has them.
     """
     from feesim.config.behaviour import fitted_params_files
 
@@ -308,9 +307,6 @@ def validation_record() -> dict[str, Any] | None:
         if not all(v in fit for v in keys.values()):
             return None
         out[outcome] = {k: float(fit[v]) for k, v in keys.items()}
-    from feesim.studies.forecast.ensemble import fitted_model_error
-
-    out["model_error"] = fitted_model_error(files[-1])
     return out
 
 
@@ -727,7 +723,7 @@ def _page1(result: ForecastResult, outcomes: dict[str, Any], payments: list) -> 
     rec = validation_record()
     parts.append(
         "<p class='small'>"
-        + _e(_validation_sentence(rec))
+        + _e(_validation_sentence(rec, result.data["uncertainty"].get("model_error")))
         + _sp()
         + _e(_("Details on the following pages."))
         + "</p>"
@@ -930,7 +926,12 @@ def _decomposition_html(result: ForecastResult) -> str:
     return "".join(parts)
 
 
-def _validation_sentence(rec: dict[str, Any] | None) -> str:
+def _validation_sentence(rec: dict[str, Any] | None, err: dict[str, float] | None = None) -> str:
+    """How the fitted model did out of sample, and the forecast's own model error.
+
+    ``err`` is None when the forecast ran another model than the package's fit, whose error the
+    calibration did not measure.
+    """
     if rec is None:
         return _(
             "The model's validation record is not available: the fitted parameter file has no "
@@ -955,7 +956,6 @@ def _validation_sentence(rec: dict[str, Any] | None) -> str:
                 "taking the mean of the other communities ({b})."
             )
         ).format(what=name, m=_pp(r["model"]), b=_pp(r["mean"]))
-    err = rec.get("model_error")
     if err:
         text += _sp() + _(
             "The ranges in this report are the spread of the simulated runs and do not include "
@@ -1190,7 +1190,13 @@ def _html(result: ForecastResult, pngs: dict[str, bytes]) -> str:
     if "sets.png" in pngs:
         parts.append(_img(pngs["sets.png"], _("pass probability by parameter set")))
     parts.append("<h3>" + _e(_("The model's validation record")) + "</h3>")
-    parts.append("<p>" + _e(_validation_sentence(validation_record())) + "</p>")
+    parts.append(
+        "<p>"
+        + _e(
+            _validation_sentence(validation_record(), result.data["uncertainty"].get("model_error"))
+        )
+        + "</p>"
+    )
     parts.append(
         "<p class='small'>"
         + _e(

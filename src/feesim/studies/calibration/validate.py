@@ -164,7 +164,8 @@ class LooResult:
                     float(g.loc[has, "covered_sim"].mean()) if has.any() else np.nan
                 )
             if outcome != "pass_fail" and "err_model" in g:
-                e = g["err_model"].to_numpy(float)
+                # Figures the model predicted (a missing one counts as a coin toss elsewhere).
+                e = g.loc[g["model"].notna(), "err_model"].to_numpy(float)
                 e = e[np.isfinite(e)]
                 row["model_error"] = float(np.sqrt(np.mean(e**2))) if len(e) else np.nan
             for p in ("mean", "step"):
@@ -240,8 +241,9 @@ def model_error(frame: pd.DataFrame) -> pd.Series:
 
     For a figure of outcome ``o`` left out with community ``k``: the root mean square of the
     left-out errors (``err_model``, the distance from the reported interval) of the other
-    communities' figures of outcome ``o``. A community's own miss never widens its own interval,
-    (The other communities' re-solves did include community ``k``, as a jackknife's do.) Figures
+    communities' figures of outcome ``o``. A community's own miss never widens its own interval
+    (though the other communities' re-solves did include community ``k``, as a jackknife's do).
+    Figures
     the model did not predict are left out. NaN for pass/fail (a probability: its interval is the
     posterior members' spread) and where no other figure of the outcome exists.
     """

@@ -107,7 +107,8 @@ JSON_KEYS: dict[str, str] = {
     "uncertainty": "seed_se (Monte Carlo), ensemble_members, pass_probability_by_member "
     "(distribution over members or null), between_member_sd (or null), model_error (the fitted "
     "model's own error out of sample, not in the ranges: approval, turnout and collection, the "
-    "root mean square of its leave-one-case-out errors; or null)",
+    "root mean square of its leave-one-case-out errors; null when the forecast runs another "
+    "model than the package's fit)",
     "windows": "collection_12m_month, exit_window_start, exit_windows, months_after_vote",
     "defaults": "every item the input file left out, with the default used",
     "decomposition": "how much of the change is the process and how much the step: for "

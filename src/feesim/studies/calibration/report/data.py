@@ -210,9 +210,10 @@ def passed_share(run: CalibrationRun) -> PassedShare:
     )
 
 
-#: Circumstances of an exit that name a revenue shortfall: what the model's exit rule (notice
-#: after sustained losses) represents. The others (contract expiry, a committee or developer
-#: dispute, low occupancy, a fund dispute) are not in the model.
+#: Circumstances of an exit that name a revenue shortfall: what the model's notice rules
+#: (sustained losses, cash beyond the credit limit, a loss-making contract not renewed)
+#: represent. The others (a contract that simply expired, a committee or developer dispute, low
+#: occupancy, a fund dispute) are not in the model.
 REVENUE_SHORTFALL = (
     "low_collection",
     "arrears",
@@ -279,9 +280,11 @@ def notice_readings(series: dict[str, np.ndarray]) -> pd.DataFrame:
     cost = np.asarray(series["firm_cost_yuan"], dtype=float)
 
     def trailing(m: int, r: int) -> float:
-        a = max(0, m - 11)
-        b = billed[a : m + 1, r].sum()
-        return float(paid[a : m + 1, r].sum() / b) if b > 0 else np.nan
+        # The twelve months before month m (the margin's window too): at an exit, the last
+        # year the firm served, not the temporary provider's first month.
+        a = max(0, m - 12)
+        b = billed[a:m, r].sum()
+        return float(paid[a:m, r].sum() / b) if b > 0 else np.nan
 
     rows = []
     for r in range(state.shape[1]):
@@ -364,7 +367,8 @@ def _exits_section(check: ExitCheck | None) -> list[str]:
         f"Of the {check.exits} exits flagged `fit`, {check.revenue} name a revenue shortfall "
         f"({', '.join(c.replace('_', ' ') for c in REVENUE_SHORTFALL)}), which is what the "
         "model's notice rules represent (sustained losses, cash beyond the credit limit, a "
-        "loss-making contract not renewed); the others name reasons the model does not have. "
+        "loss-making contract not renewed); the others name reasons the model does not have "
+        "(a contract that simply expired, a dispute, low occupancy). "
         f"Circumstances named (an exit may name several): {circ}."
     )
     L.append("")
@@ -383,9 +387,9 @@ def _exits_section(check: ExitCheck | None) -> list[str]:
         head + f"{len(g)} of {check.runs} runs, in month {int(g['notice'].median())} (median; "
         f"{int(g['notice'].min())}-{int(g['notice'].max())}), after a year at a net margin of "
         f"{g['margin'].median():.0%} (median). Fees paid over fees billed in the twelve months "
-        f"up to the notice: {c.median():.2f} (median; {c.min():.2f}-{c.max():.2f})"
+        f"before the notice: {c.median():.2f} (median; {c.min():.2f}-{c.max():.2f})"
         + (
-            f"; up to the month the firm is gone ({len(left)} runs): {cx.median():.2f} "
+            f"; in the firm's last twelve months ({len(left)} runs): {cx.median():.2f} "
             f"({cx.min():.2f}-{cx.max():.2f})."
             if len(cx)
             else "; no run's firm is gone before the end."
@@ -403,7 +407,9 @@ def _exits_section(check: ExitCheck | None) -> list[str]:
             "against cost, so this does not show that the model's firm is less patient; it "
             "says only that these firms stayed on to a lower collection than the model's does"
             if model > top
-            else "the model's firm leaves within the collection these firms left at"
+            else "the model's firm leaves at a lower collection than any of these"
+            if model < float(check.reported["lo"].min())
+            else "the model's firm leaves within the range of collection these firms left at"
         )
         L.append("")
         L.append(

@@ -172,10 +172,10 @@ def _dominant_misses(frame: pd.DataFrame, share: float = 0.5) -> str:
         i = int(np.argmax(sq))
         if sq[i] / sq.sum() >= share:
             out.append(
-                f"{outcome}'s is {100 * sq[i] / sq.sum():.0f}% one figure, {h['obs_id'].iloc[i]} "
-                f"(left-out error {h['err_model'].iloc[i]:.3f})"
+                f"{100 * sq[i] / sq.sum():.0f}% of {outcome}'s squared error comes from one "
+                f"figure, {h['obs_id'].iloc[i]} (left-out error {h['err_model'].iloc[i]:.3f})"
             )
-    return (" Of the squared errors behind them, " + "; ".join(out) + ".") if out else ""
+    return (" " + "; ".join(out).capitalize()[0] + "; ".join(out)[1:] + ".") if out else ""
 
 
 def coverage_misses(frame: pd.DataFrame, k: int = 5) -> pd.DataFrame:
