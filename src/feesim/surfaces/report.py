@@ -38,7 +38,6 @@ import html
 import io
 import math
 import os
-import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -292,16 +291,13 @@ def validation_record() -> dict[str, Any] | None:
     the reliability-weighted mean absolute errors of the model and of the two baselines: the
     mean of the other cases and a logit on the step), or None when no fitted file has them.
     """
-    from feesim.config.behaviour import fitted_params_files
+    from feesim.studies.forecast.ensemble import fitted_fit_table
 
-    files = fitted_params_files()
-    if not files:
+    found = fitted_fit_table()
+    if found is None:
         return None
-    try:
-        fit = tomllib.loads(files[-1].read_text(encoding="utf-8")).get("fit", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return None
-    out: dict[str, Any] = {"file": files[-1].name, "date": str(fit.get("date", ""))[:10]}
+    path, fit = found
+    out: dict[str, Any] = {"file": path.name, "date": str(fit.get("date", ""))[:10]}
     for outcome in ("approval", "collection"):
         keys = {k: f"loo_wmae_{k}_{outcome}" for k in ("model", "mean", "step")}
         if not all(v in fit for v in keys.values()):

@@ -164,10 +164,7 @@ class LooResult:
                     float(g.loc[has, "covered_sim"].mean()) if has.any() else np.nan
                 )
             if outcome != "pass_fail" and "err_model" in g:
-                # Figures the model predicted (a missing one counts as a coin toss elsewhere).
-                e = g.loc[g["model"].notna(), "err_model"].to_numpy(float)
-                e = e[np.isfinite(e)]
-                row["model_error"] = float(np.sqrt(np.mean(e**2))) if len(e) else np.nan
+                row["model_error"] = _rms_error(g)
             for p in ("mean", "step"):
                 base = row[f"wmae_{p}"]
                 row[f"gain_vs_{p}"] = (
@@ -243,25 +240,27 @@ def model_error(frame: pd.DataFrame) -> pd.Series:
     left-out errors (``err_model``, the distance from the reported interval) of the other
     communities' figures of outcome ``o``. A community's own miss never widens its own interval
     (though the other communities' re-solves did include community ``k``, as a jackknife's do).
-    Figures
-    the model did not predict are left out. NaN for pass/fail (a probability: its interval is the
-    posterior members' spread) and where no other figure of the outcome exists.
+    Figures the model did not predict are left out (:func:`_rms_error`). NaN for pass/fail (a
+    probability: its interval is the posterior members' spread) and where no other figure of the
+    outcome exists.
     """
     out = pd.Series(np.nan, index=frame.index)
-    # A figure the model did not predict (its error counted as a coin toss) says nothing of the
-    # model's error elsewhere.
-    predicted = frame["model"].notna()
     for i, r in frame.iterrows():
-        if r["outcome"] == "pass_fail":
-            continue
-        other = frame[
-            predicted & (frame["outcome"] == r["outcome"]) & (frame["case_id"] != r["case_id"])
-        ]
-        e = other["err_model"].to_numpy(float)
-        e = e[np.isfinite(e)]
-        if len(e):
-            out[i] = float(np.sqrt(np.mean(e**2)))
+        if r["outcome"] != "pass_fail":
+            same = frame["outcome"] == r["outcome"]
+            out[i] = _rms_error(frame[same & (frame["case_id"] != r["case_id"])])
     return out
+
+
+def _rms_error(rows: pd.DataFrame) -> float:
+    """Root mean square of the left-out errors of ``rows`` the model predicted (NaN if none).
+
+    A figure the model did not predict (its error counted as a coin toss) says nothing of the
+    model's error.
+    """
+    e = rows.loc[rows["model"].notna(), "err_model"].to_numpy(float)
+    e = e[np.isfinite(e)]
+    return float(np.sqrt(np.mean(e**2))) if len(e) else np.nan
 
 
 def predictive_interval(

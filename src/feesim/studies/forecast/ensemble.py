@@ -54,6 +54,7 @@ __all__ = [
     "MODEL_ERROR_OUTCOMES",
     "apply_overrides",
     "behaviour_ensemble",
+    "fitted_fit_table",
     "fitted_model_error",
     "fitted_sets",
     "local_overrides",
@@ -175,6 +176,22 @@ def behaviour_ensemble(path: str | os.PathLike[str] | None = None) -> list[Behav
     return members
 
 
+def fitted_fit_table(path: str | os.PathLike[str] | None = None) -> tuple[Path, dict] | None:
+    """A fitted parameter file (default: the newest) and its ``[fit]`` table.
+
+    None when there is no fitted file or it cannot be read as TOML.
+    """
+    if path is None:
+        files = fitted_params_files()
+        if not files:
+            return None
+        path = files[-1]
+    try:
+        return Path(path), read_toml(path).get("fit", {})
+    except (OSError, ConfigError):
+        return None
+
+
 def fitted_model_error(path: str | os.PathLike[str] | None = None) -> dict[str, float] | None:
     """The fitted model's own error by outcome, as the calibration measured it out of sample.
 
@@ -184,15 +201,10 @@ def fitted_model_error(path: str | os.PathLike[str] | None = None) -> dict[str, 
     spread of its runs; these say how far the model itself has been from what communities
     reported. ``None`` when the file (default: the newest fitted file) does not record them.
     """
-    if path is None:
-        files = fitted_params_files()
-        if not files:
-            return None
-        path = files[-1]
-    try:
-        fit = read_toml(path).get("fit", {})
-    except (OSError, ConfigError):
+    found = fitted_fit_table(path)
+    if found is None:
         return None
+    fit = found[1]
     keys = {o: f"model_error_{o}" for o in MODEL_ERROR_OUTCOMES}
     if not all(isinstance(fit.get(k), int | float) for k in keys.values()):
         return None

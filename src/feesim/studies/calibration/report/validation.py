@@ -175,7 +175,8 @@ def _dominant_misses(frame: pd.DataFrame, share: float = 0.5) -> str:
                 f"{100 * sq[i] / sq.sum():.0f}% of {outcome}'s squared error comes from one "
                 f"figure, {h['obs_id'].iloc[i]} (left-out error {h['err_model'].iloc[i]:.3f})"
             )
-    return (" " + "; ".join(out).capitalize()[0] + "; ".join(out)[1:] + ".") if out else ""
+    # Each entry starts with its percentage, so the sentence needs no capital.
+    return (" " + "; ".join(out) + ".") if out else ""
 
 
 def coverage_misses(frame: pd.DataFrame, k: int = 5) -> pd.DataFrame:
