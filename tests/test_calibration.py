@@ -240,6 +240,31 @@ def test_a_figures_replicates_come_from_its_record_before_its_case_row():
     assert len(_replicates(sim, "X1a", "collection")) == 0
 
 
+def test_the_patience_sweep_sets_the_fee_and_the_firms_patience():
+    from feesim.config.scenario import Firm, load_scenario
+    from feesim.studies.calibration.report.data import patience_sweep
+
+    sc = load_scenario(Path(__file__).parent.parent / "examples" / "frozen_fee.toml")
+    sc = sc.with_changes(**{"community.households": 60})
+    own = sc.community.building_types[0]
+    w = patience_sweep(
+        sc,
+        1,
+        np.random.SeedSequence(3),
+        fee_shares=(None, 0.9),
+        patience=(None, (6, -0.2)),
+        months=12,
+    )
+    assert len(w) == 4 and (w["runs"] == 1).all()
+    assert w["fee_to_full"].tolist() == pytest.approx(
+        [own.fee_per_m2 / own.full_service_fee_per_m2] * 2 + [0.9] * 2, abs=1e-3
+    )
+    assert w["exit_loss_months"].tolist() == [Firm().exit_loss_months, 6] * 2
+    assert w["renewal_margin"].tolist() == pytest.approx([Firm().renewal_margin, -0.2] * 2)
+    # Twelve months is too short for a notice: no collection is read.
+    assert (w["notices"] == 0).all() and w["collection"].isna().all()
+
+
 def test_the_exit_check_reads_the_notice_the_exit_and_the_years_collection():
     from feesim.studies.calibration.report.data import exit_circumstances, notice_readings
 
@@ -619,6 +644,12 @@ def test_the_report_counts_the_second_pass_and_names_what_it_leaves_out(quick_ru
     for obs in used[used["collection_at_exit_lo"].notna()].index:
         assert obs in exits, obs
     assert "frozen-fee estate's firm" in exits and "gives notice in" in exits
+    # The patience sweep: one row per fee and patience, and why the exits are not a moment.
+    from feesim.studies.calibration.report.data import SWEEP_FEE_SHARES, SWEEP_PATIENCE
+
+    sweep = [line for line in exits.splitlines() if line.startswith("| 0.")]
+    assert len(sweep) == len(SWEEP_FEE_SHARES) * len(SWEEP_PATIENCE)
+    assert "A moment on them would fit the patience to an assumed fee" in exits
 
 
 def test_the_report_states_the_validation_figures_and_the_criteria(quick_run):

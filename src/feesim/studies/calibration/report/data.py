@@ -8,6 +8,7 @@ the reported ones (section "The second pass's records").
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,7 @@ from feesim.studies.calibration.report.common import (
 from feesim.studies.calibration.validate import interval_error
 
 if TYPE_CHECKING:  # pragma: no cover
+    from feesim.config.scenario import Scenario
     from feesim.studies.calibration.result import CalibrationRun
 
 
@@ -225,6 +227,80 @@ REVENUE_SHORTFALL = (
 )
 
 
+#: Fees (as a share of the estate's full-service fee) and the firm's patience (months of
+#: trailing-year losses before notice, the margin below which it declines renewal) over which
+#: :func:`patience_sweep` reads when the frozen-fee estate's firm leaves: the estate's own fee
+#: (None) and two nearer cost; the judgement (the :class:`~feesim.config.scenario.Firm`
+#: defaults, None) and a firm twice as patient that renews at a 10% loss.
+SWEEP_FEE_SHARES: tuple[float | None, ...] = (None, 0.7, 0.85)
+SWEEP_PATIENCE: tuple[tuple[int, float] | None, ...] = (None, (48, -0.1))
+#: Months simulated by the sweep (twenty years: long enough for a patient firm to leave).
+SWEEP_MONTHS = 240
+
+
+def patience_sweep(
+    scenario: Scenario,
+    replicates: int,
+    seed: np.random.SeedSequence,
+    fee_shares: Sequence[float | None] = SWEEP_FEE_SHARES,
+    patience: Sequence[tuple[int, float] | None] = SWEEP_PATIENCE,
+    months: int = SWEEP_MONTHS,
+) -> pd.DataFrame:
+    """When an estate's firm leaves, by the fee against cost and by the firm's patience.
+
+    Each combination simulates ``scenario`` (one building type) for ``months`` months on the
+    same random numbers, with every building type's fee set to the share of its full-service
+    fee (None: the scenario's own) and the firm's ``exit_loss_months`` and ``renewal_margin``
+    set to the pair (None: the scenario's own).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per combination: ``fee_to_full`` (the fee over the full-service fee, mean over
+        building types), ``exit_loss_months``, ``renewal_margin``, ``runs``, ``notices`` (runs
+        whose firm gives notice), ``notice`` (median month) and ``collection`` (median, ``lo``
+        and ``hi``: fees paid over billed in the twelve months before the notice).
+    """
+    from feesim.studies.calibration.moments import _run
+
+    rows = []
+    for share in fee_shares:
+        types = tuple(
+            bt
+            if share is None
+            else dataclasses.replace(bt, fee_per_m2=round(share * bt.full_service_fee_per_m2, 4))
+            for bt in scenario.community.building_types
+        )
+        base = dataclasses.replace(
+            scenario, community=dataclasses.replace(scenario.community, building_types=types)
+        ).with_changes(**{"simulation.months": months})
+        for pair in patience:
+            sc = base
+            if pair is not None:
+                sc = base.with_changes(
+                    **{"firm.exit_loss_months": pair[0], "firm.renewal_margin": pair[1]}
+                )
+            rec = _run([sc] * replicates, seed)
+            g = notice_readings(rec.series)
+            c = g["collection_notice"].dropna()
+            rows.append(
+                {
+                    "fee_to_full": float(
+                        np.mean([b.fee_per_m2 / b.full_service_fee_per_m2 for b in types])
+                    ),
+                    "exit_loss_months": int(sc.firm.exit_loss_months),
+                    "renewal_margin": float(sc.firm.renewal_margin),
+                    "runs": replicates,
+                    "notices": len(g),
+                    "notice": float(g["notice"].median()) if len(g) else np.nan,
+                    "collection": float(c.median()) if len(c) else np.nan,
+                    "lo": float(c.min()) if len(c) else np.nan,
+                    "hi": float(c.max()) if len(c) else np.nan,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
 @dataclass(frozen=True)
 class ExitCheck:
     """The reported firm exits against the fitted model's firm in the frozen-fee estate.
@@ -244,6 +320,8 @@ class ExitCheck:
         Exits flagged ``fit``.
     revenue : int
         Those naming a revenue shortfall (:data:`REVENUE_SHORTFALL`).
+    sweep : pandas.DataFrame
+        The same estate by fee against cost and the firm's patience (:func:`patience_sweep`).
     """
 
     runs: int
@@ -252,6 +330,7 @@ class ExitCheck:
     circumstances: pd.Series
     exits: int
     revenue: int
+    sweep: pd.DataFrame
 
 
 def notice_readings(series: dict[str, np.ndarray]) -> pd.DataFrame:
@@ -339,6 +418,7 @@ def exit_check(run: CalibrationRun) -> ExitCheck | None:
         behaviour=run.calibrator.behaviour(run.fit.u),
     )
     rec = _run([sc] * sim.replicates, np.random.SeedSequence([run.settings.seed, 4]))
+    sweep = patience_sweep(sc, sim.replicates, np.random.SeedSequence([run.settings.seed, 5]))
     with_level = used[used["collection_at_exit_lo"].notna()]
     reported = pd.DataFrame(
         {
@@ -355,6 +435,7 @@ def exit_check(run: CalibrationRun) -> ExitCheck | None:
         circumstances=exit_circumstances(used),
         exits=len(used),
         revenue=revenue,
+        sweep=sweep,
     )
 
 
@@ -379,7 +460,7 @@ def _exits_section(check: ExitCheck | None) -> list[str]:
     )
     if g.empty:
         L += [head + f"none of {check.runs} runs.", ""]
-        return L
+        return L + _sweep_lines(check)
     c = g["collection_notice"].dropna()
     left = g.dropna(subset=["exit"])
     cx = left["collection_exit"].dropna()
@@ -412,12 +493,68 @@ def _exits_section(check: ExitCheck | None) -> list[str]:
             else "the model's firm leaves within the range of collection these firms left at"
         )
         L.append("")
-        L.append(
-            f"Collection when the reported firms left: {rep}. Against them {verdict}. Nothing "
-            "in the objective holds the model to these figures (a moment would need the "
-            "firm's patience among the calibrated parameters)."
-        )
+        L.append(f"Collection when the reported firms left: {rep}. Against them {verdict}.")
     L.append("")
+    L += _sweep_lines(check)
+    return L
+
+
+def _sweep_lines(check: ExitCheck) -> list[str]:
+    """The patience sweep's table and what it says about fitting the exits."""
+    w = check.sweep
+    if w.empty:
+        return []
+    runs = int(w["runs"].iloc[0])
+    L = [
+        f"What sets the collection at which the model's firm leaves: the same estate and "
+        f"behaviour over {SWEEP_MONTHS // 12} years ({runs} run{'' if runs == 1 else 's'} "
+        "each, common random numbers), its fee set to a share of its full-service fee and "
+        "the firm's patience varied (`exit_loss_months`: months of trailing-year losses "
+        "before it gives notice; `renewal_margin`: the trailing-year margin below which it "
+        "declines to renew; the first of each pair is the judgement default):",
+        "",
+    ]
+    table = pd.DataFrame(
+        {
+            "exit_loss_months": [str(int(v)) for v in w["exit_loss_months"]],
+            "renewal_margin": [f"{v:+.2f}" for v in w["renewal_margin"]],
+            "notice given": [
+                f"{int(n)} of {int(r)}" for n, r in zip(w["notices"], w["runs"], strict=True)
+            ],
+            "notice month (median)": ["" if np.isnan(v) else str(int(v)) for v in w["notice"]],
+            "collection, year before the notice (median; range)": [
+                "" if np.isnan(c) else f"{c:.2f} ({lo:.2f}-{hi:.2f})"
+                for c, lo, hi in zip(w["collection"], w["lo"], w["hi"], strict=True)
+            ],
+        },
+        index=pd.Index([f"{v:.2f}" for v in w["fee_to_full"]], name="fee / full-service fee"),
+    )
+    L.append(_md_table(table))
+    L.append("")
+    if len(check.reported):
+        top = float(check.reported["hi"].max())
+        reach = w[w["collection"] <= top]
+        where = "; ".join(
+            f"fee {r.fee_to_full:.2f} of full with {int(r.exit_loss_months)} months and "
+            f"{r.renewal_margin:+.2f}"
+            for r in reach.itertuples()
+        )
+        found = (
+            f"The model's firm leaves at a collection as low as the reported ones (at most "
+            f"{top:.2f}) only in: {where}."
+            if len(reach)
+            else f"No combination has the model's firm leave at a collection as low as the "
+            f"reported ones (at most {top:.2f})."
+        )
+        L.append(
+            found + " The collection at which a firm leaves depends on what the fee covers "
+            "against cost as much as on the firm's patience, and the exits with a collection "
+            f"figure ({', '.join(check.reported['obs_id'])}) give neither their fee against "
+            "cost nor how long the firm carried its losses. A moment on them would fit the "
+            "patience to an assumed fee, so the exits are this check and not a moment of the "
+            "objective; the patience keeps its judgement value (`feesim.config.scenario.Firm`)."
+        )
+        L.append("")
     return L
 
 
