@@ -76,6 +76,11 @@ def _files(d: Path) -> dict[str, Path]:
         "negative_fee.toml": comm.replace(NEW_FEE, "new_fee = -1"),
         "vote5000.toml": comm.replace('vote = "2024-11"', "vote = 5000"),
         "bad_type.toml": comm.replace('type = "high-rise"', 'type = "multi-storey"'),
+        "header_only.csv": "community,households\n",
+        "header_only_ref.toml": '[portfolio]\ncommunities = "header_only.csv"\n',
+        "few_households.toml": "[portfolio]\nmonths = 12\n[generator]\ncommunities = 20\n"
+        "households = 10\n",
+        "typo_ensemble.csv": "approve_stepp,pay_trust\n2.0,0.5\n",
     }
     (d / "dir.csv").mkdir()
     (d / "folder.toml").mkdir()
@@ -95,8 +100,11 @@ def bad(tmp_path_factory) -> dict[str, Path]:
     return _files(tmp_path_factory.mktemp("bad"))
 
 
-def _cases(f: dict[str, Path], out: str) -> list[tuple[str, list[str], str]]:
-    """(name, argv, the key the message must name). ``out`` is a folder with earlier results."""
+def _cases(f: dict[str, Path], out: str) -> list[tuple[str, list[str], str | tuple[str, ...]]]:
+    """(name, argv, the key the message must name, or several fragments it must hold).
+
+    ``out`` is a folder with earlier results.
+    """
     a_file = str(f["a_file"])
     return [
         # -- output paths (checked before any simulation) ------------------------------------
@@ -110,6 +118,16 @@ def _cases(f: dict[str, Path], out: str) -> list[tuple[str, list[str], str]]:
         ("forecast --out file", ["forecast", COMMUNITY, "--out", a_file], "--out"),
         ("forecast --out under file", ["forecast", COMMUNITY, "--out", a_file + "/x"], "--out"),
         ("forecast --out empty", ["forecast", COMMUNITY, "--out", ""], "--out"),
+        (
+            "forecast --target without --search",
+            ["forecast", COMMUNITY, "--target", "0.9", "--out", out],
+            ["--target", "0.9", "--search"],
+        ),
+        (
+            "forecast --search-runs without --search",
+            ["forecast", COMMUNITY, "--search-runs", "50", "--out", out],
+            ["--search-runs", "50", "--search"],
+        ),
         ("forecast --out unwritable", ["forecast", COMMUNITY, "--out", "/sys/x/y"], "--out"),
         (
             "portfolio --out file",
@@ -144,6 +162,88 @@ def _cases(f: dict[str, Path], out: str) -> list[tuple[str, list[str], str]]:
             "portfolio.parameter_sets",
         ),
         ("run community file", ["run", COMMUNITY, "--out", out], "feesim forecast"),
+        (
+            "calibrate --out file",
+            ["calibrate", "--quick", "--quiet", "--out", a_file, "--lang", "en"],
+            ("--out", "an existing file"),
+        ),
+        (
+            "calibrate --out under file",
+            ["calibrate", "--quick", "--quiet", "--out", a_file + "/x"],
+            "--out",
+        ),
+        (
+            "forecast --ensemble with one misspelt column",
+            [
+                "forecast",
+                COMMUNITY,
+                "--runs",
+                "20",
+                "--ensemble",
+                str(f["typo_ensemble.csv"]),
+                "--out",
+                out,
+            ],
+            ("typo_ensemble.csv", "'approve_stepp'", "approve_step?", "feesim describe"),
+        ),
+        (
+            "run portfolio --parameter-sets beyond the fitted ensemble",
+            [
+                "run",
+                str(EXAMPLES / "district_hongkou.toml"),
+                "--parameter-sets",
+                "999",
+                "--out",
+                out,
+            ],
+            ("--parameter-sets", "999"),
+        ),
+        (
+            "run portfolio --format parquet",
+            [
+                "run",
+                str(EXAMPLES / "district_hongkou.toml"),
+                "--format",
+                "parquet",
+                "--months",
+                "12",
+                "--out",
+                out,
+            ],
+            ("--format", "parquet"),
+        ),
+        (
+            "run header-only portfolio",
+            ["run", str(f["header_only.csv"]), "--out", out],
+            ("header_only.csv", "no rows"),
+        ),
+        (
+            "run portfolio naming a header-only CSV",
+            ["run", str(f["header_only_ref.toml"]), "--out", out],
+            ("portfolio.communities", "header_only.csv", "no rows"),
+        ),
+        (
+            "run generator below its households",
+            ["run", str(f["few_households.toml"]), "--out", out],
+            ("generator.households", "got 10 ", "1,000 to 250,000"),
+        ),
+        (
+            "ensemble portfolio file",
+            [
+                "ensemble",
+                str(EXAMPLES / "district_hongkou.toml"),
+                "--replicates",
+                "2",
+                "--out",
+                out,
+            ],
+            ("district_hongkou.toml", "feesim run"),
+        ),
+        (
+            "ensemble portfolio CSV",
+            ["ensemble", str(EXAMPLES / "district_hongkou.csv"), "--replicates", "2", "--out", out],
+            ("district_hongkou.csv", "feesim run"),
+        ),
         ("ensemble community file", ["ensemble", COMMUNITY, "--out", out], "feesim forecast"),
         ("ensemble GBK scenario", ["ensemble", str(f["gbk.toml"]), "--out", out], "GBK"),
         ("ensemble same file twice", ["ensemble", SCENARIO, SCENARIO, "--out", out], "twice"),
@@ -345,6 +445,7 @@ def test_bad_input_is_one_line_naming_the_key_exit_2(name, bad, earlier, capsys,
     a_file = bad["a_file"].read_bytes()
     cases = {c[0]: c for c in _cases(bad, str(earlier))}
     _, argv, key = cases[name]
+    keys = (key,) if isinstance(key, str) else key
     cwd = Path.cwd()
     os.chdir(tmp_path)  # relative names (nowhere.toml) resolve in an empty folder
     try:
@@ -354,7 +455,7 @@ def test_bad_input_is_one_line_naming_the_key_exit_2(name, bad, earlier, capsys,
     lines = err.strip().splitlines()
     assert status == 2, (status, err)
     assert len(lines) == 1, err
-    assert "Traceback" not in err and key in lines[0], lines[0]
+    assert "Traceback" not in err and all(k in lines[0] for k in keys), lines[0]
     assert lines[0].startswith("feesim"), lines[0]
     assert _snapshot(earlier) == before, "the earlier contents of --out changed"
     assert bad["a_file"].read_bytes() == a_file

@@ -134,3 +134,69 @@ def test_console_script_entry_point(tmp_path, examples):
     )
     assert proc.returncode == 0, proc.stderr
     assert "maintenance_fund" in proc.stdout
+
+
+def _actions(parser, path=("feesim",)):
+    """Every option of a parser and of its sub-commands, with the command it belongs to."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _actions(sub, (*path, name))
+        elif action.option_strings:
+            yield " ".join(path), action
+
+
+def test_every_option_has_a_help_text_in_both_languages():
+    """``--version``, ``ensemble --replicates/--seed`` and ``describe --kind`` had none, or an
+    untranslated one; every option now says what it does, in Chinese too."""
+    from feesim.i18n import use_language
+    from feesim.surfaces.cli.main import build_parser
+
+    with use_language("en"):
+        english = {(cmd, a.dest): a.help for cmd, a in _actions(build_parser())}
+    with use_language("zh_CN"):
+        chinese = {(cmd, a.dest): a.help for cmd, a in _actions(build_parser())}
+    missing = [key for key, text in english.items() if not text]
+    assert not missing, missing
+    assert english[("feesim", "version")] == "show the version and exit"
+    assert chinese[("feesim", "version")] == "显示版本号并退出"
+    for key in (("feesim ensemble", "replicates"), ("feesim ensemble", "seed")):
+        assert chinese[key] != english[key], key
+    assert chinese[("feesim describe", "kind")] != english[("feesim describe", "kind")]
+
+
+def test_bench_and_describe_take_lang_after_the_command(capsys):
+    """``feesim describe --lang en`` and ``feesim bench --lang en`` were "unrecognized
+    arguments"; ``--lang`` now stands before or after every sub-command."""
+    from feesim.surfaces.cli.main import build_parser
+
+    assert main(["describe", "--lang", "en", "--kind", "lever"]) == 0
+    out = capsys.readouterr().out
+    assert "source: seeds 000, 001" in out and "来源" not in out
+    assert main(["describe", "--lang", "zh_CN", "--kind", "lever"]) == 0
+    assert "    来源：" in capsys.readouterr().out
+    args = build_parser().parse_args(["bench", "--lang", "en", "--quick"])
+    assert args.command == "bench" and args.quick
+    args = build_parser().parse_args(["calibrate", "--quick", "--lang", "en"])
+    assert args.command == "calibrate" and args.quick
+
+
+def test_a_portfolio_run_names_every_file_it_wrote(tmp_path, capsys, examples):
+    """With --parameter-sets, the "wrote" line left out sets.csv and the params-<k> folders."""
+    out = tmp_path / "hk"
+    argv = ["run", str(examples / "district_hongkou.toml"), "--months", "12"]
+    assert main([*argv, "--parameter-sets", "2", "--quiet", "--out", str(out)]) == 0
+    wrote = [line for line in capsys.readouterr().out.splitlines() if "wrote" in line]
+    assert len(wrote) == 1
+    for entry in out.iterdir():
+        name = entry.name + ("/" if entry.is_dir() else "")
+        assert name in wrote[0], (name, wrote[0])
+    assert {p.name for p in out.iterdir()} == {
+        "communities.csv",
+        "districts.csv",
+        "sets.csv",
+        "params-0",
+        "params-1",
+    }

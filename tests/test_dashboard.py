@@ -64,6 +64,19 @@ def test_levers_make_the_scenario():
     assert levers["quality_first_months"] == 4
 
 
+def test_the_built_in_estate_is_named_in_the_pages_language(load_example):
+    from feesim.i18n import use_language
+    from feesim.surfaces.dashboard.levers import DEFAULT_BASE_NAME, base_name
+
+    with use_language("zh_CN"):
+        zh = base_name(default_base())
+        own = base_name(load_example("frozen_fee"))
+    with use_language("en"):
+        en = base_name(default_base())
+    assert en == DEFAULT_BASE_NAME and zh != en and re.search(r"[\u4e00-\u9fff]", zh)
+    assert own == load_example("frozen_fee").meta.name  # a file's name as written
+
+
 def test_levers_reject_out_of_range_values():
     from feesim.errors import ConfigError
 

@@ -284,7 +284,7 @@ def test_the_forecast_says_the_fitted_models_own_error_beside_its_ranges(tmp_pat
     with use_language("en"):
         text = r.summary_text()
     c, a = (f"{100 * shipped[k]:.1f} percentage points" for k in ("collection", "approval"))
-    assert f"the model missed the reported ranges by {c} in collection and {a} in approval" in text
+    assert f"the model missed the reported ranges by {c} in collection, {a} in approval" in text
     # Members given by the caller, or coefficients the community file sets: another model.
     members = read_ensemble_text(tmp_path, ENSEMBLE_TOML)
     for other in (
@@ -390,6 +390,54 @@ def test_ensemble_csv_with_calibration_columns(tmp_path, caplog):
     out_of_range.write_text("approve_step\n99\n")
     with pytest.raises(ConfigError, match="approve_step"):
         read_ensemble(out_of_range)
+
+
+def test_ensemble_file_with_one_misspelt_coefficient_is_refused(tmp_path, caplog):
+    """A single misspelt column (beside a good one) was ignored with a warning and the forecast
+    ran without it; now it is refused naming the file, the column and what is allowed. The
+    calibration's own names stay allowed: a shared parameter sets each coefficient it stands
+    for, a nuisance parameter of the case mapping is ignored with a warning."""
+    typo = tmp_path / "typo.csv"
+    typo.write_text("approve_stepp,pay_trust\n2.0,0.5\n")
+    with pytest.raises(ConfigError) as err:
+        read_ensemble(typo)
+    message = str(err.value)
+    assert message.startswith(f"{typo}: ensemble: column 'approve_stepp'")
+    assert "did you mean approve_step?" in message and "feesim describe" in message
+    toml = tmp_path / "typo.toml"
+    toml.write_text("[[ensemble]]\npay_trust = 0.5\n\n[[ensemble]]\npay_trust = 0.6\nluck = 1\n")
+    with pytest.raises(ConfigError, match=r"ensemble\[1\]: key 'luck' is not a behaviour"):
+        read_ensemble(toml)
+    calibration = tmp_path / "calibration.csv"
+    calibration.write_text(
+        "member,weight,approve_step,campaign_followup,case_collection\n0,1,2.5,-1.5,0.8\n"
+    )
+    (member,) = read_ensemble(calibration)
+    assert member.approve_step == 2.5
+    assert member.campaign_grid == member.campaign_volunteer == -1.5
+    assert "ignoring case_collection" in caplog.text
+
+
+def test_ensemble_files_check_every_name_the_same_way(tmp_path):
+    """A misspelt column with only empty cells was accepted; a TOML member's ``weight`` was
+    refused though the README allows it; a shared calibration parameter beside one of its
+    coefficients silently lost; a misspelt calibration name got a coefficient as its hint."""
+    blank = tmp_path / "blank.csv"
+    blank.write_text("approve_step,approve_stepp\n2.0,\n")
+    with pytest.raises(ConfigError, match="column 'approve_stepp'"):
+        read_ensemble(blank)
+    weighted = tmp_path / "weighted.toml"
+    weighted.write_text("[[ensemble]]\napprove_step = 2.0\nweight = 0.5\nmember = 3\n")
+    (member,) = read_ensemble(weighted)
+    assert member.approve_step == 2.0
+    both = tmp_path / "both.csv"
+    both.write_text("campaign_followup,campaign_grid\n-1.5,-1.0\n")
+    with pytest.raises(ConfigError, match="campaign_followup and campaign_grid both set"):
+        read_ensemble(both)
+    near = tmp_path / "near.csv"
+    near.write_text("approve_step,campaign_folowup\n2.0,-1.0\n")
+    with pytest.raises(ConfigError, match="did you mean campaign_followup"):
+        read_ensemble(near)
 
 
 def test_benchmark_function_reports_its_timings():

@@ -119,7 +119,8 @@ def test_json_schema_is_stable(xianghe_run):
     _, out = xianghe_run
     d = json.loads((out / "forecast.json").read_text())
     assert set(d) == set(JSON_KEYS)
-    assert d["schema_version"] == 3  # 2: the decomposition; 3: the model error
+    # 2: the decomposition; 3: the model error; 4: null for exit windows not followed
+    assert d["schema_version"] == 4
     for key in DIST_KEYS:
         assert set(d[key]) == DIST, key
         assert all(isinstance(v, float) for v in d[key].values()), key
@@ -202,6 +203,59 @@ def test_the_report_names_the_months_its_margin_covers(tmp_path):
     page = (out / "report.html").read_text()
     assert "net margin in the 5 months after the vote" in page
     assert "net margin in the 12 months" not in page
+
+
+def test_exit_windows_not_followed_are_null(tmp_path):
+    """Followed 6 months past the vote, the 12- and 36-month exit windows are not followed:
+    forecast.json gives null (it gave 0.0), and the report says "not followed"."""
+    path = tmp_path / "estate.toml"
+    path.write_text(COMMUNITY.replace("months_after_vote = 13", "months_after_vote = 6"))
+    out = tmp_path / "o"
+    args = ["forecast", str(path), "--runs", "10", "--out", str(out), "--lang", "en"]
+    assert main([*args, "--quiet", "--no-ensemble", "--workers", "1"]) == 0
+    d = json.loads((out / "forecast.json").read_text())
+    assert d["schema_version"] == 4
+    for w in (12, 36):
+        assert d[f"firm_exit_probability_{w}m"] is None
+        assert d[f"status_quo_firm_exit_probability_{w}m"] is None
+    assert d["decomposition"]["firm_exit_probability_36m"] == {
+        "total": None,
+        "process": None,
+        "step": None,
+    }
+    assert isinstance(d["decomposition"]["collection_rate_12m"]["total"], float)
+    page = (out / "report.html").read_text()
+    assert "within 36 months of the vote" in page  # the exit table's row ...
+    row = page[page.index("within 36 months of the vote") :]
+    assert "not followed (the runs end 6 months after the vote)" in row[: row.index("</tr>")]
+    # ... and no 36-month figure anywhere (the decomposition left it out; it showed +0.0)
+    assert "notice or leaves within 36 months" not in page
+    start = page.index("How much is the step, and how much the process")
+    decomposition = page[start : page.index("</table>", start)]
+    assert "notice or leaves" not in decomposition
+
+
+@pytest.mark.parametrize("option", ["--months-after-vote", "--months"])
+@pytest.mark.parametrize("value", ["500", "100000"])
+def test_months_after_vote_option_has_the_files_bound(tmp_path, capsys, option, value):
+    """The option is held to forecast.months_after_vote's bound before anything runs (500 used
+    to run 510 months; 100000 blamed proposal.vote)."""
+    path = tmp_path / "estate.toml"
+    path.write_text(COMMUNITY)
+    out = tmp_path / "o"
+    args = ["forecast", str(path), "--runs", "5", "--out", str(out), option, value]
+    with pytest.raises(SystemExit) as ex:
+        raise SystemExit(main([*args, "--quiet", "--no-ensemble", "--workers", "1"]))
+    assert ex.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert f"{option}: got {value}; expected a value in [1, 240] months" in lines[0]
+    assert "proposal.vote" not in lines[0] and not out.exists()
+    from feesim.studies.forecast.community import MAX_MONTHS_AFTER_VOTE, ForecastSettings
+
+    # the file's bound and the option's are one constant
+    assert MAX_MONTHS_AFTER_VOTE == 240
+    assert ForecastSettings.__dataclass_fields__["months_after_vote"].metadata["hi"] == 240
 
 
 # -- bad inputs -----------------------------------------------------------------------------------

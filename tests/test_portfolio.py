@@ -222,3 +222,44 @@ def test_bad_parameter_sets_are_named(tmp_path, capsys, examples):
     status = main(["run", str(examples / "xianghe_2025.toml"), "--parameter-sets", "3"])
     assert status != 0
     assert "--parameter-sets: got 3" in capsys.readouterr().err
+
+
+def test_generator_households_its_communities_cannot_hold_are_refused(tmp_path):
+    """``households = 10`` for 20 communities ran as 1,000 households without a word: each
+    drawn community holds 50 to 12,500 households, so the total must lie in that range times
+    ``communities``."""
+    p = tmp_path / "p.toml"
+    p.write_text("[portfolio]\n[generator]\ncommunities = 20\nhouseholds = 10\n")
+    with pytest.raises(ConfigError) as err:
+        load_portfolio(p)
+    assert str(err.value) == (
+        f"{p}: generator.households: got 10 for 20 communities; expected 1,000 to 250,000 "
+        "(each community is drawn with 50 to 12,500 households), or change "
+        "generator.communities"
+    )
+    p.write_text("[portfolio]\n[generator]\ncommunities = 3\n")  # the city's 10 million
+    with pytest.raises(ConfigError, match=r"generator\.households: got 10,000,000 for 3"):
+        load_portfolio(p)
+    p.write_text("[portfolio]\n[generator]\ncommunities = 20\nhouseholds = 1000\n")
+    assert len(load_portfolio(p).table) == 20
+
+
+def test_a_portfolio_table_without_rows_names_its_file(tmp_path):
+    """A header-only CSV said "scenarios: at least one scenario is required"."""
+    csv = tmp_path / "empty.csv"
+    csv.write_text("community,households\n")
+    with pytest.raises(ConfigError, match=rf"^{csv}: portfolio: the table has no rows"):
+        load_portfolio(csv)
+    p = tmp_path / "p.toml"
+    p.write_text('[portfolio]\ncommunities = "empty.csv"\n')
+    with pytest.raises(ConfigError, match=rf"^{p}: portfolio\.communities: {csv} has no rows"):
+        load_portfolio(p)
+
+
+def test_parameter_sets_name_the_option_that_set_them(tmp_path):
+    too_many = len(behaviour_ensemble()) + 1
+    pf = _small_portfolio(parameter_sets=too_many)
+    with pytest.raises(ConfigError, match=rf"^--parameter-sets: got {too_many}; the fitted"):
+        run_portfolio(pf, executor="serial", progress=False, sets_key="--parameter-sets")
+    with pytest.raises(ConfigError, match=r"^portfolio\.parameter_sets: got"):
+        run_portfolio(pf, executor="serial", progress=False)

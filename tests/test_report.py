@@ -380,3 +380,161 @@ def test_report_in_a_browser_and_printed(lang, tmp_path, capsys):
     assert all(u.startswith(("file:", "data:")) for u in requests), requests
     with capsys.disabled():
         print(f"\nreport ({lang}): {out / 'report.html'}, {pages} PDF pages")
+
+
+# -- the summary and the report tell the same story ------------------------------------------------
+def _with_sets(result, runs: int, sets: int, passed: bool = True):
+    """``result`` as if ``runs`` runs had been spread over ``sets`` parameter sets."""
+    vote = dataclasses.replace(
+        result.proposal.vote,
+        **{
+            f.name: np.resize(getattr(result.proposal.vote, f.name), runs)
+            for f in dataclasses.fields(result.proposal.vote)
+        },
+    )
+    vote = dataclasses.replace(vote, passed=np.full(runs, passed))
+    prop = dataclasses.replace(result.proposal, member=np.arange(runs) % sets, vote=vote)
+    p = 1.0 if passed else 0.0
+    data = {
+        **result.data,
+        "runs": runs,
+        "ensemble_members": sets,
+        "pass_probability": p,
+        "pass_probability_se": 0.0,
+    }
+    return dataclasses.replace(result, proposal=prop, data=data)
+
+
+def test_summary_and_report_agree_on_too_few_runs_per_set(result):
+    """200 runs over 60 sets: the summary said "100.0% (+/- 0.0%)" and "the sets do not
+    differ" while the report gave 98%-100% and "too few to tell the sets apart"."""
+    from feesim.i18n import use_language
+
+    res = _with_sets(result, runs=200, sets=60)
+    with use_language("en"):
+        summary, statement = res.summary_text(), uncertainty_statement(res)
+    assert "about 3 runs per set are too few to tell the sets apart" in summary
+    assert "run at least 600 runs" in summary and "run at least 600 runs" in statement
+    assert "the sets do not differ" not in summary
+    lo, hi = res.pass_interval()
+    assert f"{lo:.0%}-{hi:.0%}" in summary and "98%-100%" in summary
+    assert f"between {lo:.0%} and {hi:.0%}" in statement
+    assert "+/- 0.0%" not in summary
+
+
+def test_the_member_count_is_the_sets_simulated():
+    """3 runs over a 5-set ensemble simulate 3 sets: forecast.json, the summary and sets.png
+    say 3 (they said 5)."""
+    from feesim.config.behaviour import default_behaviour
+    from feesim.i18n import use_language
+    from feesim.studies.forecast.result import MIN_RUNS_PER_SET
+    from tests.test_forecast import community, forecast
+
+    res = forecast(community(), runs=3, ensemble=[default_behaviour()] * 5)
+    assert res["ensemble_members"] == 3 == res["uncertainty"]["ensemble_members"]
+    assert res["ensemble_size"] == 5
+    assert len(res.per_member_pass()) == 3
+    # The advice counts every set of the ensemble (it counted the 3 reached: 30 runs, after
+    # which 30 runs reached 5 sets and asked for 50).
+    assert res.parameter_spread()["runs_needed"] == 5 * MIN_RUNS_PER_SET
+    with use_language("en"):
+        text = res.summary_text()
+    assert ", 3 parameter sets" in text and "3 of the 5 fitted parameter sets" in text
+    assert "about 1 run per set is too few" in text
+    one = forecast(community(), runs=1, ensemble=[default_behaviour()] * 5)
+    assert one["ensemble_members"] == 1
+    with use_language("en"):
+        text = uncertainty_statement(one)
+    assert "Every run used the same calibrated parameter set" in text
+    assert "No calibrated parameter ensemble was used" not in text
+
+
+def _failing(result, **data):
+    return dataclasses.replace(result, data={**result.data, **data})
+
+
+def test_the_main_reason_compares_no_quorum_with_rejection_first(result):
+    """55% miss the quorum (split 25/30 between heads and area), 45% are voted down, 39% by
+    area: the main reason is the quorum, by area (it named approval by area)."""
+    from feesim.i18n import use_language
+
+    res = _failing(
+        result,
+        pass_probability=0.0,
+        no_quorum_probability=0.55,
+        rejected_probability=0.45,
+        binding_failed={
+            "quorum_heads": 0.247,
+            "quorum_area": 0.303,
+            "approval_heads": 0.06,
+            "approval_area": 0.39,
+        },
+        binding_test="approval_area",
+    )
+    assert res.deciding_test() == "quorum_area"
+    with use_language("en"):
+        why, summary = report._why(res), res.summary_text()
+    assert "mostly because the quorum is missed (55% of the votes, against 45% voted down)" in why
+    assert "too little floor area takes part" in why
+    assert "votes yes" not in why
+    assert "deciding test     turnout of floor area (2/3 quorum)" in summary
+    # the other way round: rejection is the larger group, then the test within it
+    rej = _failing(res, no_quorum_probability=0.3, rejected_probability=0.7)
+    assert rej.deciding_test() == "approval_area"
+    with use_language("en"):
+        assert "mostly because it is voted down (70% of the votes" in report._why(rej)
+
+
+def test_the_search_summary_says_at_least_at_the_grids_end(result):
+    res = result.with_search(_search(result, flat=True, quorum=True))
+    assert res["search"]["largest_step_bound"] == "at_least"
+    from feesim.i18n import use_language
+
+    with use_language("en"):
+        text = res.summary_text()
+    assert "largest step passing with >= 80%: at least +60.0%" in text
+
+
+def test_the_model_error_line_includes_turnout(result, tmp_path):
+    """uncertainty.model_error has turnout too: the summary and the report give all three."""
+    from feesim.i18n import use_language
+
+    err = {"approval": 0.0531, "turnout": 0.0584, "collection": 0.1225}
+    res = _failing(result, uncertainty={**result.data["uncertainty"], "model_error": err})
+    with use_language("en"):
+        summary = res.summary_text()
+        sentence = report._validation_sentence(
+            {
+                "date": "2026-01-01",
+                "approval": {"model": 0.05, "mean": 0.06},
+                "collection": {"model": 0.1, "mean": 0.12},
+            },
+            err,
+        )
+    for text in (summary, sentence):
+        assert "12.2 percentage points in collection" in text
+        assert "5.3 percentage points in approval" in text
+        assert "5.8 percentage points in turnout" in text
+
+
+def test_summaries_name_the_tests_in_words(result):
+    """The English summary named the test by its key (deciding test quorum_heads)."""
+    from feesim.i18n import use_language
+
+    res = _failing(result, binding_failed=None, binding_test="quorum_heads")
+    with use_language("en"):
+        text = res.summary_text()
+    assert "deciding test     turnout of owners (2/3 quorum)" in text
+    assert "quorum_heads" not in text
+
+
+def test_closest_and_deciding_test_sentences_agree_in_chinese(result):
+    """The closest test was turnout of area, and the next sentence said 参与人数 decides."""
+    from feesim.i18n import use_language
+
+    res = _failing(result, binding_failed=None, binding_test="quorum_area", pass_probability=1.0)
+    with use_language("zh_CN"):
+        why = report._why(res)
+    assert "最接近不通过的条件是：参与面积（三分之二）" in why
+    assert "这里是参与面积（三分之二）这一条件" in why
+    assert "参与人数：" not in why

@@ -17,7 +17,11 @@ import pandas as pd
 from feesim.config.params import param
 from feesim.errors import ConfigError
 
-__all__ = ["AGG07_CITY", "AGG07_FEES", "Generator", "generate"]
+__all__ = ["AGG07_CITY", "AGG07_FEES", "GENERATED_HOUSEHOLDS", "Generator", "generate"]
+
+#: Households a drawn community has at least and at most (:func:`generate` clips each drawn
+#: size to this range; a portfolio's ``[generator]`` is checked against it).
+GENERATED_HOUSEHOLDS = (50, 12500)
 
 #: Average fee (yuan/m2/month, 2018-19) by district: commodity multi-storey, commodity high-rise,
 #: 售后房 multi-storey, 售后房 high-rise. AGG-07 (Shanghai property association price monitoring,
@@ -143,7 +147,7 @@ def generate(spec: Generator, rng: np.random.Generator) -> pd.DataFrame:
     size = rng.lognormal(
         np.log(mean_size) - spec.households_sd_log**2 / 2, spec.households_sd_log, n
     )
-    households = np.clip(np.round(size), 50, 12500).astype(int)
+    households = np.clip(np.round(size), *GENERATED_HOUSEHOLDS).astype(int)
     fees = np.array([AGG07_FEES[d] for d in district])
     city = np.array(AGG07_CITY)
     old = kind != "commodity"

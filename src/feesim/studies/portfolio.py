@@ -58,7 +58,7 @@ from feesim.config.scenario import BuildingType, Scenario, load_scenario
 from feesim.errors import ConfigError, InputFileError
 from feesim.io import atomic_write_text, read_csv, read_toml, staged_output
 from feesim.protocol import load_result, save_result
-from feesim.studies.city import AGG07_FEES, Generator, generate
+from feesim.studies.city import AGG07_FEES, GENERATED_HOUSEHOLDS, Generator, generate
 
 __all__ = [
     "AGG07_FEES",
@@ -251,6 +251,11 @@ def _check_table(table: pd.DataFrame) -> pd.DataFrame:
     """Validate a portfolio table; errors name the row, the column, the value, what is allowed."""
     if "community" not in table.columns or "households" not in table.columns:
         raise ConfigError("portfolio: the table needs at least the columns community, households")
+    if table.empty:
+        raise ConfigError(
+            "portfolio: the table has no rows (a header only); expected one row per community "
+            "under the header"
+        )
     unknown = sorted(set(table.columns) - set(COLUMNS) - {"community", "district"})
     if unknown:
         raise ConfigError(
@@ -296,6 +301,23 @@ def _cell(value: Any) -> str:
     if isinstance(value, np.generic):
         value = value.item()
     return repr(value)
+
+
+def _check_generator(spec: Generator) -> None:
+    """Refuse a ``[generator]`` whose total households its communities cannot hold.
+
+    Each drawn community has :data:`GENERATED_HOUSEHOLDS` households, so ``households`` (the
+    approximate total) must lie between those bounds times ``communities``; outside them the
+    draw would silently give a very different total.
+    """
+    lo, hi = (n * spec.communities for n in GENERATED_HOUSEHOLDS)
+    if not lo <= spec.households <= hi:
+        raise ConfigError(
+            f"generator.households: got {spec.households:,} for {spec.communities:,} "
+            f"communities; expected {lo:,} to {hi:,} (each community is drawn with "
+            f"{GENERATED_HOUSEHOLDS[0]:,} to {GENERATED_HOUSEHOLDS[1]:,} households), or "
+            "change generator.communities"
+        )
 
 
 def is_portfolio(path: str | os.PathLike[str]) -> bool:
@@ -346,12 +368,19 @@ def load_portfolio(path: str | os.PathLike[str]) -> Portfolio:
             changes["government.wage_growth"] = settings.wage_growth
         base = base.with_changes(**changes)
         if settings.communities:
+            csv_path = p.parent / settings.communities
             try:
-                table = read_csv(p.parent / settings.communities, "portfolio.communities")
+                table = read_csv(csv_path, "portfolio.communities")
             except InputFileError as exc:
                 raise InputFileError(f"portfolio.communities: {exc}") from None
+            if table.empty:
+                raise ConfigError(
+                    f"portfolio.communities: {csv_path} has no rows (a header only); expected "
+                    "one row per community under the header"
+                )
         elif "generator" in data:
             spec = from_mapping(Generator, data["generator"], path="generator")
+            _check_generator(spec)
             table = generate(spec, np.random.default_rng(np.random.SeedSequence(settings.seed)))
         else:
             raise ConfigError("portfolio.communities: give a CSV file or a [generator] table")
@@ -541,12 +570,18 @@ def _check_sets(k: Any) -> int:
     return k
 
 
-def parameter_sets(portfolio: Portfolio) -> list[Behaviour]:
+def parameter_sets(portfolio: Portfolio, key: str = "portfolio.parameter_sets") -> list[Behaviour]:
     """The behaviours a portfolio runs under: the first ``parameter_sets`` fitted members.
 
     The members of the fitted ensemble are independent draws (bootstrap over cases), so the
     first ``k`` are a sample of them. Coefficients the base scenario sets itself are kept on top
     of every member. Empty when ``parameter_sets`` is 0.
+
+    Parameters
+    ----------
+    portfolio : Portfolio
+    key : str
+        Where the user set the number, for messages (``--parameter-sets`` on the command line).
 
     Raises
     ------
@@ -556,7 +591,7 @@ def parameter_sets(portfolio: Portfolio) -> list[Behaviour]:
     k = _check_sets(portfolio.parameter_sets)  # also when set after construction
     from feesim.studies.forecast.ensemble import fitted_sets, local_overrides
 
-    return fitted_sets(k, local_overrides(portfolio.base.behaviour), "portfolio.parameter_sets")
+    return fitted_sets(k, local_overrides(portfolio.base.behaviour), key)
 
 
 def _aggregate(comm: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -605,6 +640,7 @@ def run_portfolio(
     out: str | os.PathLike[str] | None = None,
     progress: bool = True,
     keep_series: bool = False,
+    sets_key: str = "portfolio.parameter_sets",
 ) -> PortfolioResult:
     """Run every community of a portfolio and report per community and per district.
 
@@ -624,12 +660,15 @@ def run_portfolio(
     keep_series : bool
         Keep monthly series of every community (large for a city); otherwise only votes and
         events are kept besides the per-community summary.
+    sets_key : str
+        Where the user set ``parameter_sets``, for messages (``--parameter-sets`` when the
+        command line overrides the file).
     """
     from feesim.studies.ensemble import Ensemble
     from feesim.studies.runner import Runner
 
     scenarios = portfolio.scenarios()
-    behaviours: list[Behaviour | None] = list(parameter_sets(portfolio)) or [None]
+    behaviours: list[Behaviour | None] = list(parameter_sets(portfolio, sets_key)) or [None]
     # Chunks of one billing cycle run the engine's uniform-cycle paths (faster); the order of
     # communities is otherwise kept (stable sort), and results are labelled by community.
     order = sorted(range(len(scenarios)), key=lambda i: scenarios[i].community.billing)

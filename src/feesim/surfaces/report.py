@@ -47,6 +47,9 @@ from feesim.errors import FeesimError
 from feesim.i18n import N_, ngettext, use_language
 from feesim.i18n import gettext as _
 from feesim.io import atomic_write_bytes, atomic_write_text, staged_output
+from feesim.studies.forecast.outcomes import QUORUM_TESTS
+from feesim.studies.forecast.result import MIN_RUNS_PER_SET as _MIN_RUNS_PER_SET
+from feesim.studies.forecast.result import model_error_words, pass_interval
 from feesim.surfaces.summaries import test_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -91,8 +94,9 @@ FAILED_COLOUR = "#7f7f7f"
 #: Fewest failed runs from which "if it fails" is read off the failed runs themselves; with
 #: fewer, the status quo branch (same streams, no proposal) stands for it.
 MIN_FAILED_RUNS = 10
-#: Fewest runs per parameter set for a set's own pass probability to be shown as telling.
-MIN_RUNS_PER_SET = 10
+#: Fewest runs per parameter set for a set's own pass probability to be shown as telling (one
+#: source of truth with the summary: :meth:`ForecastResult.parameter_spread`).
+MIN_RUNS_PER_SET = _MIN_RUNS_PER_SET
 
 #: Why a vote fails, by the test that failed.
 FAIL_REASONS = {
@@ -218,20 +222,29 @@ def uncertainty_statement(result: ForecastResult) -> str:
     behaviour parameters (the pass probability under each calibrated parameter set) are told
     apart; sets are only compared when each has enough runs (:data:`MIN_RUNS_PER_SET`).
     """
-    from feesim.protocol import share_estimate
-
     d = result.data
     if d["null_proposal"]:
         return _("The proposal changes nothing and is not put to a vote: there is no uncertainty.")
     p, runs = d["pass_probability"], int(d["runs"])
-    est = share_estimate(p, runs)
+    lo, hi = pass_interval(d)
     text = _(
         "The proposal passes in {p} of {runs} simulated votes; repeating the simulation with "
         "other random draws would give between {lo} and {hi} (95%)."
-    ).format(p=_pct(p), runs=runs, lo=_pct(est["mean_ci_lower"]), hi=_pct(est["mean_ci_upper"]))
+    ).format(p=_pct(p), runs=runs, lo=_pct(lo), hi=_pct(hi))
     sets = result.per_member_pass()
     m = int(d["ensemble_members"])
-    if m <= 1:
+    spread = result.parameter_spread()
+    if m == 1:
+        return (
+            text
+            + _sp()
+            + _(
+                "Every run used the same calibrated parameter set (there are fewer runs than "
+                "sets, or the ensemble has one set), so the uncertainty of the model's "
+                "behavioural coefficients is not included."
+            )
+        )
+    if m == 0:
         return (
             text
             + _sp()
@@ -241,17 +254,19 @@ def uncertainty_statement(result: ForecastResult) -> str:
             )
         )
     per_set = float(sets["runs"].median())
-    if per_set < MIN_RUNS_PER_SET:
+    if spread is not None and spread["too_few"]:
         return (
             text
             + _sp()
-            + _(
+            + ngettext(
+                "The runs are spread over {m} calibrated parameter sets, about {n} run each: "
+                "too few to tell the sets apart (run at least {k} runs for that).",
                 "The runs are spread over {m} calibrated parameter sets, about {n} runs each: "
-                "too few to tell the sets apart (run at least {k} runs for that)."
-            ).format(m=m, n=_num(per_set), k=m * MIN_RUNS_PER_SET)
+                "too few to tell the sets apart (run at least {k} runs for that).",
+                int(spread["runs_per_set"]),
+            ).format(m=m, n=_num(spread["runs_per_set"]), k=spread["runs_needed"])
         )
     probs = sets["pass_probability"].to_numpy()
-    spread = result.parameter_spread()
     if spread is not None and spread["p_value"] is not None and not spread["beyond_noise"]:
         # Sets that differ no more than their runs' binomial noise: a range over them would be
         # seed noise reported as parameter uncertainty.
@@ -733,13 +748,25 @@ def _why(result: ForecastResult) -> str:
     failed = d["binding_failed"]
     lev = result.search_levers or {}
     p = d["pass_probability"]
-    if failed:
-        test = max(failed, key=failed.__getitem__)
-        text = _(
-            "When it fails ({share} of the simulated votes), it is mostly because {reason}."
-        ).format(share=_pct(1 - p), reason=_(FAIL_REASONS[test]))
+    # One deciding test for the summary and the report: the larger outcome group (no quorum
+    # or voted down) first, then the test that failed most within it.
+    test = result.deciding_test()
+    if failed and test:
+        nq, rej = d["no_quorum_probability"], d["rejected_probability"]
+        text = (
+            _(
+                "When it fails ({share} of the simulated votes), it is mostly because the "
+                "quorum is missed ({nq} of the votes, against {rej} voted down), most often "
+                "because {reason}."
+            )
+            if test in QUORUM_TESTS
+            else _(
+                "When it fails ({share} of the simulated votes), it is mostly because it is "
+                "voted down ({rej} of the votes, against {nq} without a quorum), most often "
+                "because {reason}."
+            )
+        ).format(share=_pct(1 - p), nq=_pct(nq), rej=_pct(rej), reason=_(FAIL_REASONS[test]))
     else:
-        test = d["binding_test"]
         text = (
             _(
                 "It passed in every simulated vote; the test it came closest to failing is: {test}."
@@ -747,15 +774,16 @@ def _why(result: ForecastResult) -> str:
             if test
             else ""
         )
-    quorum = test in ("quorum_heads", "quorum_area")
+    quorum = test in QUORUM_TESTS
     if lev.get("flat"):
         text += _sp() + _flat_sentence(lev)
     if quorum:
+        # Named by the same test as the sentence before: they cannot disagree.
         text += _sp() + _(
-            "What decides the vote is turnout: the levers that bring owners to vote are the "
-            "door-to-door rounds before the vote (逐户上门) and how many households a round "
-            "reaches."
-        )
+            "What decides the vote is turnout, here the test of {test}: the levers that bring "
+            "owners to vote are the door-to-door rounds before the vote (逐户上门) and how many "
+            "households a round reaches."
+        ).format(test=test_name(test, plain=True))
         rounds = lev.get("rounds")
         if rounds:
             chances = ", ".join(
@@ -770,8 +798,10 @@ def _why(result: ForecastResult) -> str:
     elif not d["null_proposal"]:
         s = d.get("search")
         if s and s.get("largest_step_pct") is not None:
-            text += _sp() + _(
-                "The largest step that still passes with a chance of {t} is {step}."
+            text += _sp() + (
+                _("The largest step that still passes with a chance of {t} is at least {step}.")
+                if s.get("largest_step_bound") == "at_least"
+                else _("The largest step that still passes with a chance of {t} is {step}.")
             ).format(t=_pct(s["target"]), step=f"{s['largest_step_pct']:+.0%}")
     return text
 
@@ -870,7 +900,8 @@ def _decomposition_html(result: ForecastResult) -> str:
         rows = "".join(f"<tr><td>{_e(k)}</td><td>{_e(v)}</td></tr>" for k, v in items)
         return head + (f"<table>{rows}</table>" if rows else f"<p>{_e(dec)}</p>")
     windows = result.data.get("windows", {})
-    window = min(36, int(windows.get("months_after_vote", 36)))
+    after = int(windows.get("months_after_vote", 36))
+    window = 36  # the decomposition's exit window (null when the runs follow fewer months)
     # The margin covers 12 months after the vote, or fewer when the runs end sooner.
     margin_months = int(windows.get("collection_12m_month", 12)) - int(
         result.data.get("vote_month", 0)
@@ -898,6 +929,10 @@ def _decomposition_html(result: ForecastResult) -> str:
         )
     cols = (_("change in all"), _("of which the process"), _("of which the step"))
     heads = "".join(f"<th>{_e(h)}</th>" for h in cols)
+    if window > after:
+        # The 36-month exit window is not followed (null in forecast.json): no row, as the
+        # exit table below says "not followed".
+        known = [k for k in known if k != "firm_exit_probability_36m"]
     body = "".join(
         "<tr><td>"
         + _e(_(DECOMPOSITION_ROWS[k]).format(n=months.get(k, window)))
@@ -956,10 +991,10 @@ def _validation_sentence(rec: dict[str, Any] | None, err: dict[str, float] | Non
         text += _sp() + _(
             "The ranges in this report are the spread of the simulated runs and do not include "
             "the model's own error: with each reported community left out of the fit in turn, "
-            "the model missed the reported ranges by {c} in collection and {a} in approval (root "
-            "mean square, 0 inside a range). A range that allowed for this would be wider; the "
-            "calibration's predictive intervals add it as a normal error of that size."
-        ).format(c=_pp(err["collection"]), a=_pp(err["approval"]))
+            "the model missed the reported ranges by {errors} (root mean square, 0 inside a "
+            "range). A range that allowed for this would be wider; the calibration's predictive "
+            "intervals add it as a normal error of that size."
+        ).format(errors=model_error_words(err))
     return text
 
 

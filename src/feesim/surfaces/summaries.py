@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from feesim.i18n import N_
 from feesim.i18n import gettext as _
+from feesim.studies.forecast.outcomes import TEST_WORDS
 
 if TYPE_CHECKING:  # pragma: no cover
     from feesim.engine.results import SimulationResult
@@ -52,13 +53,6 @@ MATTER_WORDS = {
     "maintenance_fund": N_("maintenance fund top-up"),
     "hire_firm": N_("hiring a new firm"),
     "package": N_("value-added package"),
-}
-#: The deciding tests in words for a page.
-TEST_WORDS = {
-    "quorum_heads": N_("turnout of owners (2/3 quorum)"),
-    "quorum_area": N_("turnout of floor area (2/3 quorum)"),
-    "approval_heads": N_("owners in favour (more than half)"),
-    "approval_area": N_("area in favour (more than half)"),
 }
 
 

@@ -45,6 +45,7 @@ from feesim.config.scenario import (
 from feesim.errors import ConfigError
 
 __all__ = [
+    "MAX_MONTHS_AFTER_VOTE",
     "PROPOSAL_KEYS",
     "BuildingInfo",
     "CommitteeInfo",
@@ -89,6 +90,11 @@ PROPOSAL_KEYS = {
     "effective": "effective",
     "release_public_income": "release_public_income",
 }
+
+
+#: The longest horizon after the vote, in months (``forecast.months_after_vote`` and
+#: ``--months-after-vote`` share it).
+MAX_MONTHS_AFTER_VOTE = 240
 
 
 def _err(field: str, value: Any, expected: str) -> ConfigError:
@@ -438,7 +444,11 @@ class ForecastSettings:
 
     start: str = param("2025-01", doc="month the description holds for ('YYYY-MM'): month 0")
     months_after_vote: int = param(
-        36, unit="months", lo=1, hi=240, doc="how long to follow the community after the vote"
+        36,
+        unit="months",
+        lo=1,
+        hi=MAX_MONTHS_AFTER_VOTE,
+        doc="how long to follow the community after the vote",
     )
     seed: int = param(0, lo=0, doc="root seed of the random streams")
     wage_growth: float = param(

@@ -27,14 +27,19 @@ Expected layout of a fitted parameter file with an ensemble::
 
 The ensemble may instead live in a CSV file beside it: ``[ensemble] csv = "ensemble.csv"``,
 one row per member, one column per coefficient (a ``member`` or ``weight`` column is ignored).
-Keys that are not behavioural coefficients (nuisance parameters of a calibration) are ignored
-with a warning; a member with no coefficient at all is an error.
+Besides the behavioural coefficients, the names of the calibration's parameters are understood:
+one that sets several coefficients (``campaign_followup``) sets each of them, and its nuisance
+parameters of the case mapping (``case_collection``) are ignored with a warning. Any other key or
+column (a misspelt coefficient) is an error naming the file and the key, as is a member with no
+coefficient at all.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
+import difflib
+import functools
 import logging
 import os
 from pathlib import Path
@@ -67,15 +72,90 @@ MODEL_ERROR_OUTCOMES = ("approval", "turnout", "collection")
 log = logging.getLogger(__name__)
 
 
-def _members_from_rows(rows: list[dict[str, Any]], base: Behaviour, where: str) -> list[Behaviour]:
+@functools.cache
+def _calibration_names() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
+    """Calibration parameters that are not behaviour fields: shared values and case parameters.
+
+    Returns the parameters that set several coefficients (name: the fields it sets) and the
+    nuisance parameters of the case mapping (not behaviour).
+    """
+    from feesim.studies.calibration.fit import PARAMETERS
+
     fields = {f.name for f in dataclasses.fields(Behaviour)}
+    shared = {
+        p.name: tuple(p.fields)
+        for p in PARAMETERS
+        if p.kind == "behaviour" and p.name not in fields and p.fields
+    }
+    cases = frozenset(p.name for p in PARAMETERS if p.kind == "case")
+    return shared, cases
+
+
+#: Keys (CSV columns) that name or weigh a member rather than set a coefficient: ignored, as
+#: members are equally weighted.
+MEMBER_KEYS = ("member", "weight")
+
+
+def _check_key(key: str, where: str, what: str) -> str:
+    """What an ensemble file's key is (``"field"``, ``"shared"``, ``"case"`` or ``"member"``).
+
+    ``"shared"``: a calibration parameter that sets several coefficients; ``"case"``: a
+    nuisance parameter of the calibration (ignored); ``"member"``: one of :data:`MEMBER_KEYS`.
+
+    Raises
+    ------
+    ConfigError
+        For any other key, naming it (with the closest known name) and what is allowed.
+    """
+    fields = {f.name for f in dataclasses.fields(Behaviour)}
+    if key in fields:
+        return "field"
+    if key in MEMBER_KEYS:
+        return "member"
+    shared, cases = _calibration_names()
+    if key in shared:
+        return "shared"
+    if key in cases:
+        return "case"
+    calibration = sorted([*shared, *cases])
+    close = difflib.get_close_matches(key, sorted([*fields, *calibration]), n=1)
+    hint = f" (did you mean {close[0]}?)" if close else ""
+    raise ConfigError(
+        f"{where}: {what} {key!r} is not a behaviour coefficient{hint}; expected behaviour "
+        f"coefficients (the behaviour.* fields that feesim describe lists), "
+        f"{', '.join(MEMBER_KEYS)}, or a calibration parameter ({', '.join(calibration)})"
+    )
+
+
+def _members_from_rows(
+    rows: list[dict[str, Any]], base: Behaviour, where: str, what: str = "key"
+) -> list[Behaviour]:
+    """Members from rows of coefficients (``what``: ``"key"`` of a table, or CSV ``"column"``).
+
+    Raises
+    ------
+    ConfigError
+        For a row that is not a table, a key that is neither a coefficient nor a calibration
+        parameter, a row without any coefficient, or a value out of range.
+    """
     out = []
     ignored: set[str] = set()
     for i, row in enumerate(rows):
+        here = where if what == "column" else f"{where}[{i}]"
         if not isinstance(row, dict):
             raise ConfigError(f"{where}[{i}]: got {row!r}; expected a table of coefficients")
-        known = {k: v for k, v in row.items() if k in fields}
-        ignored |= set(row) - fields
+        kinds = {key: _check_key(key, here, what) for key in sorted(row)}
+        known = {k: v for k, v in row.items() if kinds[k] == "field"}
+        for key in (k for k, kind in kinds.items() if kind == "shared"):
+            shared, _cases = _calibration_names()
+            for name in shared[key]:
+                if name in known:
+                    raise ConfigError(
+                        f"{here}: {key} and {name} both set {name}; expected one of them"
+                    )
+                known[name] = row[key]
+        ignored |= {k for k, kind in kinds.items() if kind == "case"}
+        row = {k: v for k, v in row.items() if kinds[k] != "member"}
         if row and not known:
             raise ConfigError(
                 f"{where}[{i}]: got keys {sorted(row)}; expected behaviour coefficients (the "
@@ -93,14 +173,19 @@ def _members_from_rows(rows: list[dict[str, Any]], base: Behaviour, where: str) 
 def _read_csv(path: Path, base: Behaviour) -> list[Behaviour]:
     try:
         with path.open(newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            names = list(reader.fieldnames or ())
     except FileNotFoundError:
         raise ConfigError(f"ensemble: file {str(path)!r} does not exist") from None
+    # Every column is checked by its name, even one whose cells are all empty.
+    for key in names:
+        _check_key(key, f"{path}: ensemble", "column")
     parsed = []
     for i, row in enumerate(rows):
         item = {}
         for k, v in row.items():
-            if k is None or v is None or v == "" or k in ("member", "weight"):
+            if k is None or v is None or v == "" or k in MEMBER_KEYS:
                 continue
             try:
                 item[k] = float(v)
@@ -109,7 +194,7 @@ def _read_csv(path: Path, base: Behaviour) -> list[Behaviour]:
                     f"{path}: ensemble[{i}].{k}: got {v!r}; expected a number"
                 ) from None
         parsed.append(item)
-    return _members_from_rows(parsed, base, f"{path}: ensemble")
+    return _members_from_rows(parsed, base, f"{path}: ensemble", what="column")
 
 
 def read_ensemble(path: str | os.PathLike[str]) -> list[Behaviour]:

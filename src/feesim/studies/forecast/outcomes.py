@@ -15,10 +15,31 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-__all__ = ["EXIT_WINDOWS", "SERIES", "TESTS", "BranchOutcome", "VoteOutcomes"]
+from feesim.i18n import N_
+
+__all__ = [
+    "APPROVAL_TESTS",
+    "EXIT_WINDOWS",
+    "QUORUM_TESTS",
+    "SERIES",
+    "TESTS",
+    "TEST_WORDS",
+    "BranchOutcome",
+    "VoteOutcomes",
+]
 
 #: Deciding tests of a vote, in the order of :data:`feesim.engine.rules.vote.TESTS`.
 TESTS = ("quorum_heads", "quorum_area", "approval_heads", "approval_area")
+#: The tests of the quorum and of the majorities (Civil Code Art. 278).
+QUORUM_TESTS = TESTS[:2]
+APPROVAL_TESTS = TESTS[2:]
+#: The deciding tests in words, as every page and summary names them (marked for translation).
+TEST_WORDS = {
+    "quorum_heads": N_("turnout of owners (2/3 quorum)"),
+    "quorum_area": N_("turnout of floor area (2/3 quorum)"),
+    "approval_heads": N_("owners in favour (more than half)"),
+    "approval_area": N_("area in favour (more than half)"),
+}
 #: Months after the vote over which firm exit is counted.
 EXIT_WINDOWS = (12, 36)
 

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from feesim.i18n import N_
+from feesim.i18n import N_, ngettext
 from feesim.i18n import gettext as _
 from feesim.io import atomic_write_text
 from feesim.protocol import (
@@ -39,11 +39,29 @@ from feesim.protocol import (
     share_estimate,
 )
 from feesim.studies.forecast.mapping import ForecastInput
-from feesim.studies.forecast.outcomes import EXIT_WINDOWS, TESTS, BranchOutcome
+from feesim.studies.forecast.outcomes import (
+    APPROVAL_TESTS,
+    EXIT_WINDOWS,
+    QUORUM_TESTS,
+    TEST_WORDS,
+    TESTS,
+    BranchOutcome,
+)
 
-__all__ = ["JSON_KEYS", "SCHEMA_VERSION", "ForecastResult", "SearchResult", "verdict"]
+__all__ = [
+    "JSON_KEYS",
+    "MIN_RUNS_PER_SET",
+    "SCHEMA_VERSION",
+    "ForecastResult",
+    "SearchResult",
+    "verdict",
+]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+#: Fewest runs per parameter set (median) for the sets' own pass shares to be compared: with
+#: fewer, the runs are too few to tell the sets apart (the summary and the report say so).
+MIN_RUNS_PER_SET = 10
 
 _DIST = "distribution {mean, p05, p50, p95} over runs"
 
@@ -57,7 +75,10 @@ JSON_KEYS: dict[str, str] = {
     "runs": "replicates of each branch",
     "seed": "root seed (same seed, runs and populations: same numbers)",
     "populations": "household populations drawn per chunk of 500 runs",
-    "ensemble_members": "behaviour parameter sets the runs are spread over (0: none)",
+    "ensemble_members": "behaviour parameter sets the runs were spread over (0: none; at most "
+    "runs, as run r uses set r % M)",
+    "ensemble_size": "behaviour parameter sets in the ensemble (0: none; more than "
+    "ensemble_members when there are fewer runs than sets)",
     "start": "calendar month of month 0 (YYYY-MM)",
     "months": "months simulated",
     "vote_month": "month of the (first) vote, counted from 0 at start",
@@ -87,15 +108,16 @@ JSON_KEYS: dict[str, str] = {
     "firm_cash_12m_yuan": f"firm's cash 12 months after the vote (yuan): {_DIST}",
     "firm_cash_end_yuan": f"firm's cash in the last month (yuan): {_DIST}",
     "firm_exit_probability_12m": "share of runs whose firm gives notice or leaves within 12 "
-    "months of the vote",
-    "firm_exit_probability_36m": "the same within 36 months (or the horizon, if shorter)",
+    "months of the vote (null when the runs follow fewer months after the vote)",
+    "firm_exit_probability_36m": "the same within 36 months (null when the runs follow fewer "
+    "months after the vote)",
     "status_quo_collection_rate_12m": "status quo counterpart (same streams, no proposal)",
     "status_quo_collection_rate_end": "status quo counterpart",
     "status_quo_firm_margin_12m": "status quo counterpart",
     "status_quo_firm_cash_12m_yuan": "status quo counterpart",
     "status_quo_firm_cash_end_yuan": "status quo counterpart",
-    "status_quo_firm_exit_probability_12m": "status quo counterpart",
-    "status_quo_firm_exit_probability_36m": "status quo counterpart",
+    "status_quo_firm_exit_probability_12m": "status quo counterpart (null when not followed)",
+    "status_quo_firm_exit_probability_36m": "status quo counterpart (null when not followed)",
     "difference_collection_rate_12m": f"proposal minus status quo, run by run: {_DIST}",
     "difference_collection_rate_end": f"proposal minus status quo, run by run: {_DIST}",
     "difference_firm_margin_12m": f"proposal minus status quo, run by run: {_DIST}",
@@ -114,8 +136,9 @@ JSON_KEYS: dict[str, str] = {
     "decomposition": "how much of the change is the process and how much the step: for "
     "collection_rate_12m, collection_rate_end, firm_margin_12m and firm_exit_probability_36m, "
     "the mean over runs of total (proposal minus status quo), process (the same process without "
-    "the step minus status quo) and step (proposal minus process), on common random numbers; "
-    "null for a null proposal",
+    "the step minus status quo) and step (proposal minus process), on common random numbers "
+    "(each null for firm_exit_probability_36m when the runs follow fewer than 36 months after "
+    "the vote); null for a null proposal",
     "search": "step search results (null unless --search)",
     "elapsed_s": "wall time of the simulations (seconds)",
 }
@@ -136,6 +159,29 @@ DIST_KEYS = (
 def _points(x: float) -> str:
     """A difference of shares in percentage points (language in force)."""
     return _("{x} percentage points").format(x=f"{100 * x:.1f}")
+
+
+def model_error_words(err: Mapping[str, float]) -> str:
+    """Every outcome of the model's own error in words (language in force).
+
+    The summary and the report tell the same outcomes: collection, approval and turnout (all
+    that ``uncertainty.model_error`` has; turnout is left out only when it is missing).
+    """
+    c, a = _points(err["collection"]), _points(err["approval"])
+    t = err.get("turnout")
+    if t is None or not math.isfinite(t):
+        return _("{c} in collection and {a} in approval").format(c=c, a=a)
+    return _("{c} in collection, {a} in approval and {t} in turnout").format(c=c, a=a, t=_points(t))
+
+
+def pass_interval(data: Mapping[str, Any], alpha: float = 0.05) -> tuple[float, float]:
+    """The pass probability's range from the random draws alone (Wilson interval).
+
+    ``data`` is the content of ``forecast.json``; the summary and the report both state this
+    range (``1 - alpha``, default 95%).
+    """
+    est = share_estimate(float(data["pass_probability"]), int(data["runs"]), alpha)
+    return float(est["mean_ci_lower"]), float(est["mean_ci_upper"])
 
 
 def _clean(x: float) -> float | None:
@@ -221,6 +267,14 @@ def _exit_line(d: Mapping[str, Any], after: int) -> str:
     return _("  firm notice/exit  within {windows}").format(windows=_(", ").join(parts))
 
 
+def _followed(key: str, after: int) -> bool:
+    """Whether the exit window of ``key`` (``..._exit_probability_<w>m``) fits in ``after``."""
+    if "exit_probability_" not in key:
+        return True
+    window = int(key.rsplit("_", 1)[1].rstrip("m"))
+    return window <= after
+
+
 def _exit_within(b: BranchOutcome, start: int, window: int) -> np.ndarray:
     return (b.exit_month >= start) & (b.exit_month < start + window)
 
@@ -293,6 +347,9 @@ class ForecastResult:
         m12 = min(vm + 12, T - 1)
         null = inp.is_null()
         v = proposal.vote
+        # Run r uses set r % M: with fewer runs than sets only the first `runs` are simulated.
+        ensemble_size = int(ensemble_members)
+        ensemble_members = min(ensemble_size, int(runs))
         d: dict[str, Any] = {
             "schema_version": SCHEMA_VERSION,
             "feesim_version": feesim_version(),
@@ -303,6 +360,7 @@ class ForecastResult:
             "seed": seed,
             "populations": populations,
             "ensemble_members": ensemble_members,
+            "ensemble_size": ensemble_size,
             "start": sc.simulation.start,
             "months": T,
             "vote_month": vm,
@@ -330,7 +388,11 @@ class ForecastResult:
         d.update(_binding(v, null))
         # Collection and the firm, both branches, and paired differences.
         for key, values in _per_run(status_quo, proposal, vm, m12, T).items():
-            d[key] = float(values.mean()) if "exit_probability" in key else dist(values)
+            if "exit_probability" in key:
+                # A window longer than the months followed is not followed: null, not 0.
+                d[key] = float(values.mean()) if _followed(key, T - vm) else None
+            else:
+                d[key] = dist(values)
         pc, sc_ = proposal.series["collection_rate"], status_quo.series["collection_rate"]
         d["collection_path"] = {
             "month": list(range(T)),
@@ -376,6 +438,32 @@ class ForecastResult:
     def pass_probability(self) -> float:
         """Share of runs in which the proposal passes."""
         return float(self.data["pass_probability"])
+
+    def deciding_test(self) -> str | None:
+        """The test that decides the vote, as the summary and the report name it.
+
+        Among failed votes, the outcome groups come first: missing the quorum
+        (``no_quorum_probability``) against being voted down (``rejected_probability``); within
+        the larger group, the test that failed most often (``quorum_heads`` or ``quorum_area``,
+        ``approval_heads`` or ``approval_area``). A quorum failure is split between two tests,
+        so the single most frequent test can belong to the smaller group. Without failed votes,
+        the test the votes came closest to failing (``binding_test``). None when nothing was
+        voted.
+        """
+        d = self.data
+        failed = d.get("binding_failed")
+        if not failed:
+            return d.get("binding_test")
+        quorum = d["no_quorum_probability"] >= d["rejected_probability"]
+        group = QUORUM_TESTS if quorum else APPROVAL_TESTS
+        return max(group, key=lambda t: failed.get(t) or 0.0)
+
+    def pass_interval(self, alpha: float = 0.05) -> tuple[float, float]:
+        """The pass probability's range from the random draws alone (Wilson interval).
+
+        The summary and the report both state this range (``1 - alpha``, default 95%).
+        """
+        return pass_interval(self.data, alpha)
 
     def with_search(self, search: Mapping[str, Any]) -> ForecastResult:
         """Copy with step-search results attached (key ``search``; a :class:`SearchResult`).
@@ -428,7 +516,8 @@ class ForecastResult:
             seed=d["seed"],
         )
         if d["ensemble_members"]:
-            head += _(", {m} parameter sets").format(m=d["ensemble_members"])
+            m = int(d["ensemble_members"])
+            head += ngettext(", {m} parameter set", ", {m} parameter sets", m).format(m=m)
         proposal = _("  proposal          {fees} yuan/m2/month ({step} area-weighted)").format(
             fees=fees, step=f"{pr['headline_step_pct']:+.1%}"
         )
@@ -437,12 +526,23 @@ class ForecastResult:
         lines = [
             head,
             proposal,
-            _("  pass probability  {p} (+/- {se}): {verdict}").format(
-                p=f"{d['pass_probability']:.1%}",
-                se=f"{d['pass_probability_se']:.1%}",
-                verdict=_(d["verdict"]),
-            ),
         ]
+        if d["null_proposal"]:
+            lines.append(
+                _("  pass probability  {p}: {verdict}").format(
+                    p=f"{d['pass_probability']:.1%}", verdict=_(d["verdict"])
+                )
+            )
+        else:
+            lo, hi = self.pass_interval()
+            lines.append(
+                _("  pass probability  {p} (other random draws: {lo}-{hi}, 95%): {verdict}").format(
+                    p=f"{d['pass_probability']:.1%}",
+                    lo=f"{lo:.0%}",
+                    hi=f"{hi:.0%}",
+                    verdict=_(d["verdict"]),
+                )
+            )
         if not d["null_proposal"]:
             lines += [
                 _("  turnout           heads {h}, area {a}; quorum 2/3 of both").format(
@@ -452,7 +552,7 @@ class ForecastResult:
                     h=rng(d["approval_heads"]), a=rng(d["approval_area"])
                 ),
                 _("  deciding test     {test}; no quorum {nq}, rejected {rej}").format(
-                    test=_(d["binding_test"]) if d["binding_test"] else None,
+                    test=_(TEST_WORDS[test]) if (test := self.deciding_test()) else _("n/a"),
                     nq=f"{d['no_quorum_probability']:.1%}",
                     rej=f"{d['rejected_probability']:.1%}",
                 ),
@@ -491,12 +591,12 @@ class ForecastResult:
             # The ranges are the runs' spread; how far the model itself has been from what
             # communities reported is another matter (calibration/validation.json).
             lines.append(
-                _(
-                    "  model error       with each reported community left out of the fit in "
-                    "turn, the model missed the reported ranges by {c} in collection and {a} in "
-                    "approval (root mean square, 0 inside a range); the ranges above do not "
-                    "include it"
-                ).format(c=_points(err["collection"]), a=_points(err["approval"]))
+                _("  model error       ")
+                + _(
+                    "with each reported community left out of the fit in turn, the model missed "
+                    "the reported ranges by {errors} (root mean square, 0 inside a range); the "
+                    "ranges above do not include it"
+                ).format(errors=model_error_words(err))
             )
         s = d.get("search")
         if s:
@@ -520,10 +620,12 @@ class ForecastResult:
         Returns
         -------
         dict or None
-            ``sets`` (sets with runs), ``runs_per_set`` (median), ``p_value`` (None when every
-            run passed or every run failed: the sets do not differ), ``beyond_noise`` and the
-            sets' pass shares' ``p05`` and ``p95``; None without an ensemble of at least two
-            sets or for a null proposal.
+            ``sets`` (sets with runs), ``runs_per_set`` (median), ``too_few`` (fewer than
+            :data:`MIN_RUNS_PER_SET` runs per set: too few to tell the sets apart, no test is
+            made), ``runs_needed`` (runs for :data:`MIN_RUNS_PER_SET` per set), ``p_value``
+            (None when too few, or when every run passed or every run failed: the sets do not
+            differ), ``beyond_noise`` and the sets' pass shares' ``p05`` and ``p95``; None
+            without an ensemble of at least two sets or for a null proposal.
         """
         d = self.data
         k = int(d["ensemble_members"] or 0)
@@ -539,12 +641,15 @@ class ForecastResult:
         out: dict[str, Any] = {
             "sets": int(used.sum()),
             "runs_per_set": int(np.median(counts[used])),
+            "too_few": bool(np.median(counts[used]) < MIN_RUNS_PER_SET),
+            # Every set of the ensemble, not only those the runs reached.
+            "runs_needed": max(int(d.get("ensemble_size") or 0), k) * MIN_RUNS_PER_SET,
             "p_value": None,
             "beyond_noise": False,
             "p05": float(lo),
             "p95": float(hi),
         }
-        if pbar in (0.0, 1.0) or used.sum() < 2:
+        if out["too_few"] or pbar in (0.0, 1.0) or used.sum() < 2:
             return out
         from scipy.stats import chi2
 
@@ -559,10 +664,27 @@ class ForecastResult:
         if spread is None:
             return None
         head = _("  parameter sets    ")
-        pooled = _(
-            "the pass probability above pools the runs of all {k} fitted parameter sets; "
-            "--no-ensemble gives the file's point estimate alone"
-        ).format(k=self.data["ensemble_members"])
+        k, size = self.data["ensemble_members"], self.data.get("ensemble_size") or 0
+        pooled = (
+            _(
+                "the pass probability above pools the runs of all {k} fitted parameter sets; "
+                "--no-ensemble gives the file's point estimate alone"
+            ).format(k=k)
+            if k >= size
+            else _(
+                "the pass probability above pools the runs of {k} of the {n} fitted parameter "
+                "sets (one run each); --no-ensemble gives the file's point estimate alone"
+            ).format(k=k, n=size)
+        )
+        if spread["too_few"]:
+            per = spread["runs_per_set"]
+            return head + ngettext(
+                "{pooled}; about {per} run per set is too few to tell the sets apart (run at "
+                "least {k} runs for that)",
+                "{pooled}; about {per} runs per set are too few to tell the sets apart (run at "
+                "least {k} runs for that)",
+                per,
+            ).format(pooled=pooled, per=per, k=spread["runs_needed"])
         if spread["p_value"] is None:
             return head + _("{pooled}; the sets do not differ").format(pooled=pooled)
         if not spread["beyond_noise"]:
@@ -629,6 +751,8 @@ class ForecastResult:
                 if key.startswith(prefix + "_"):
                     branch, outcome = prefix, key[len(prefix) + 1 :]
             if "exit_probability" in key:
+                if not _followed(key, T - int(d["vote_month"])):
+                    continue  # not followed: no estimate
                 est = share_estimate(float(values.mean()), len(values), alpha)
                 rows.append(_row(branch, outcome, len(values), est))
             else:
@@ -732,7 +856,7 @@ def _decomposition(
     vm: int,
     m12: int,
     T: int,
-) -> dict[str, dict[str, float]]:
+) -> dict[str, dict[str, float | None]]:
     """Mean effects: total, process (without the step) and step (see ``JSON_KEYS``)."""
 
     def values(b: BranchOutcome) -> dict[str, np.ndarray]:
@@ -746,14 +870,17 @@ def _decomposition(
 
     sq, pr, pp = values(status_quo), values(process), values(proposal)
     mean = lambda x: float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
-    return {
-        k: {
+    out: dict[str, dict[str, float | None]] = {}
+    for k in sq:
+        if not _followed(k, T - vm):  # a window the runs do not follow: null, not 0
+            out[k] = {"total": None, "process": None, "step": None}
+            continue
+        out[k] = {
             "total": mean(pp[k] - sq[k]),
             "process": mean(pr[k] - sq[k]),
             "step": mean(pp[k] - pr[k]),
         }
-        for k in sq
-    }
+    return out
 
 
 @dataclass(frozen=True)
@@ -847,6 +974,15 @@ def _search_lines(s: dict[str, Any], levers: dict[str, Any] | None = None) -> li
     step = s.get("largest_step_pct")
     if step is None:
         out.append(_("  step search       no step reaches {t} (see the curve)").format(t=target))
+    elif s.get("largest_step_bound") == "at_least":
+        # Every step tried reaches the target: the grid's end is a lower bound, not the answer.
+        msg = _(
+            "  step search       largest step passing with >= {t}: at least {step}, the largest "
+            "step tried (pass probability {p})"
+        )
+        out.append(
+            msg.format(t=target, step=f"{step:+.1%}", p=f"{s['largest_step_pass_probability']:.1%}")
+        )
     else:
         msg = _(
             "  step search       largest step passing with >= {t}: {step} (pass probability {p})"

@@ -47,7 +47,7 @@ from feesim.studies.forecast.engine import (
     run_tasks,
 )
 from feesim.studies.forecast.mapping import ForecastInput
-from feesim.studies.forecast.outcomes import TESTS
+from feesim.studies.forecast.outcomes import QUORUM_TESTS, TESTS
 from feesim.studies.forecast.result import SearchResult
 from feesim.studies.runner import Runner
 
@@ -68,8 +68,6 @@ REACH_GRID = (0.1, 0.2, 0.3, 0.45, 0.6, 0.75, 0.9)
 #: A step curve whose pass probabilities all lie within this of each other is flat: the step
 #: does not decide the vote (two standard errors of a share near 1/2 at 400 runs is 0.05).
 FLAT_SPREAD = 0.05
-#: Quorum tests (of :data:`~feesim.studies.forecast.outcomes.TESTS`).
-QUORUM_TESTS = ("quorum_heads", "quorum_area")
 
 
 def _truncated(scenario: Scenario, months: int) -> Scenario:

@@ -6,7 +6,15 @@ import argparse
 import logging
 
 from feesim.i18n import gettext as _
-from feesim.surfaces.cli.args import add_force, check_workers, nonempty_path, positive_int, seed_int
+from feesim.io import check_output_dir
+from feesim.surfaces.cli.args import (
+    add_force,
+    add_lang_option,
+    check_workers,
+    nonempty_path,
+    positive_int,
+    seed_int,
+)
 
 __all__ = ["add_calibrate_parser"]
 
@@ -17,6 +25,9 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     # Mesa logs every model step at INFO; keep it quiet whatever the verbosity.
     logging.getLogger("MESA").setLevel(logging.WARNING)
     check_workers(args.workers, args.force)
+    if args.out is not None:
+        # Before the first simulation: the checkpoint and the fitted file go into it.
+        check_output_dir(args.out)
     run = run_calibration(
         args.out,
         quick=args.quick,
@@ -63,4 +74,5 @@ def add_calibrate_parser(sub: argparse._SubParsersAction) -> None:
         help=_("worker processes (default: every core; the results do not depend on it)"),
     )
     add_force(cal)
+    add_lang_option(cal)
     cal.set_defaults(func=_cmd_calibrate)

@@ -51,6 +51,61 @@ _RUNS_WHY = N_("each run keeps its monthly outcomes in memory, about 5 KB a run 
 __all__ = ["add_forecast_parser"]
 
 
+class _MonthsAction(argparse.Action):
+    """Store ``--months-after-vote`` and the spelling typed (``--months`` is an alias)."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        setattr(namespace, self.dest, values)
+        namespace.months_option = option_string or "--months-after-vote"
+
+
+def _check_months(args: argparse.Namespace) -> None:
+    """Refuse a horizon after the vote outside the file's bounds, before anything runs.
+
+    Raises
+    ------
+    ConfigError
+        Naming the option as typed, the value and the allowed range.
+    """
+    from feesim.studies.forecast.community import MAX_MONTHS_AFTER_VOTE
+
+    months = args.months
+    if months is not None and not 1 <= months <= MAX_MONTHS_AFTER_VOTE:
+        raise ConfigError(
+            _("{option}: got {value}; expected a value in [1, {hi}] months").format(
+                option=getattr(args, "months_option", "--months-after-vote"),
+                value=months,
+                hi=MAX_MONTHS_AFTER_VOTE,
+            )
+        )
+
+
+def _check_search_options(args: argparse.Namespace) -> None:
+    """Refuse ``--target`` or ``--search-runs`` without ``--search`` (they would do nothing).
+
+    Raises
+    ------
+    ConfigError
+        Naming the option as typed.
+    """
+    if args.search:
+        return
+    for name in ("target", "search_runs"):
+        value = getattr(args, name)
+        if value is not None:
+            raise ConfigError(
+                _(
+                    "{option}: got {value} without --search; it only sets the search: add --search"
+                ).format(option="--" + name.replace("_", "-"), value=value)
+            )
+
+
 def _cmd_forecast(args: argparse.Namespace) -> int:
     from feesim.studies.forecast.community import parse_new_fee
     from feesim.studies.forecast.engine import forecast_runner, run_forecast
@@ -59,7 +114,9 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
     from feesim.surfaces.report import check_pdf, write_report
 
     check_limit("--runs", args.runs, MAX_RUNS, _(_RUNS_WHY), args.force)
-    if args.search:
+    _check_months(args)
+    _check_search_options(args)
+    if args.search_runs is not None:
         check_limit("--search-runs", args.search_runs, MAX_RUNS, _(_RUNS_WHY), args.force)
     check_workers(args.workers, args.force)
     out = args.out or Path("out") / "forecast" / Path(args.community).stem
@@ -96,10 +153,10 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
             runner=runner,
         )
         if args.search:
+            given = {"target": args.target, "runs": args.search_runs}
             search = search_step(
                 inp,
-                target=args.target,
-                runs=args.search_runs,
+                **{k: v for k, v in given.items() if v is not None},
                 rng=args.seed,
                 populations=args.populations,
                 ensemble=ensemble,
@@ -166,6 +223,7 @@ def add_forecast_parser(sub: Any) -> argparse.ArgumentParser:
         "--months",
         dest="months",
         type=positive_int,
+        action=_MonthsAction,
         metavar="M",
         help=_(
             "months to follow after the vote (default: the file's months_after_vote, or 36); "
@@ -188,13 +246,16 @@ def add_forecast_parser(sub: Any) -> argparse.ArgumentParser:
         ),
     )
     p.add_argument(
-        "--target", type=probability, default=0.8, help=_("pass probability to reach (0.8)")
+        "--target",
+        type=probability,
+        default=None,
+        help=_("pass probability the search must reach (0.8; with --search)"),
     )
     p.add_argument(
         "--search-runs",
         type=positive_int,
-        default=400,
-        help=_("runs per step in the search (400)"),
+        default=None,
+        help=_("runs per step in the search (400; with --search)"),
     )
     ens = p.add_mutually_exclusive_group()
     ens.add_argument(

@@ -80,9 +80,17 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _scenario_file(path: Path, option: str = "scenario") -> Any:
-    """Load a scenario file; a community file is pointed to ``feesim forecast``."""
+    """Load a scenario file; point a community file to ``forecast``, a portfolio to ``run``."""
     from feesim.config.scenario import load_scenario
+    from feesim.studies.portfolio import is_portfolio
 
+    if is_portfolio(path):
+        raise ConfigError(
+            _(
+                "{option}: {path} is a portfolio file (one community per row: a district or a "
+                "city); run it with feesim run {path}, or give a scenario file"
+            ).format(option=option, path=path)
+        )
     data = read_toml(path, "scenario")
     found = [t for t in _COMMUNITY_TABLES if t in data]
     if found and "simulation" not in data:
@@ -99,6 +107,14 @@ def _scenario_file(path: Path, option: str = "scenario") -> Any:
 def _cmd_run_portfolio(args: argparse.Namespace) -> int:
     from feesim.studies.portfolio import load_portfolio, run_portfolio
 
+    if args.format == "parquet":
+        raise ConfigError(
+            _(
+                "--format: got parquet for {file}, a portfolio; a portfolio writes "
+                "communities.csv and districts.csv with its tables as Parquet folders (leave "
+                "--format out, or use csv)"
+            ).format(file=args.scenario)
+        )
     check_workers(args.workers, args.force)
     if args.out is not None:
         check_output_dir(args.out)
@@ -107,8 +123,10 @@ def _cmd_run_portfolio(args: argparse.Namespace) -> int:
         portfolio.base = _with_months(portfolio.base, args.months)
     if args.seed is not None:
         portfolio.seed = args.seed
+    sets_key = "portfolio.parameter_sets"
     if args.parameter_sets is not None:
         portfolio.parameter_sets = args.parameter_sets
+        sets_key = "--parameter-sets"
     started = time.perf_counter()
     result = run_portfolio(
         portfolio,
@@ -116,16 +134,24 @@ def _cmd_run_portfolio(args: argparse.Namespace) -> int:
         scheduler=args.scheduler,
         out=args.out,
         progress=not args.quiet,
+        sets_key=sets_key,
     )
     print(result.summary_text())
     print(_("  simulated in {s} s").format(s=f"{time.perf_counter() - started:.1f}"))
-    if args.out:
-        print(
-            _("  wrote {out}/communities.csv, districts.csv and Parquet tables").format(
-                out=args.out
-            )
-        )
+    if args.out is not None:
+        print(_("  wrote {files}").format(files=_portfolio_files(Path(args.out))))
     return 0
+
+
+def _portfolio_files(out: Path) -> str:
+    """What a portfolio run wrote at the top of ``out``: files, then folders (``name/``)."""
+    from feesim.studies.portfolio import OUTPUTS
+
+    found = sorted({p for pattern in OUTPUTS for p in out.glob(pattern)})
+    files = [p.name for p in found if not p.is_dir()]
+    folders = [f"{p.name}/" for p in found if p.is_dir()]
+    names = files + folders
+    return ", ".join([f"{out}/{names[0]}", *names[1:]]) if names else str(out)
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -152,6 +178,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     if args.out is not None:
         check_output_dir(args.out)
+    fmt = args.format or "csv"
     scenario = _scenario_file(args.scenario)
     if args.months is not None:
         scenario = _with_months(scenario, args.months)
@@ -160,7 +187,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - started
     if args.out is not None:
         with staged_output(args.out, RUN_OUTPUTS) as folder:
-            result.save(folder, fmt=args.format)
+            result.save(folder, fmt=fmt)
     print(run_summary(result))
     print(
         _("  simulated in {s} s ({n} months from simulation.start)").format(
@@ -168,7 +195,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
         )
     )
     if args.out is not None:
-        fmt = args.format
         files = (
             f"{args.out}/series.{fmt}, votes.{fmt}, events.{fmt}, campaigns.{fmt}, "
             f"{'meta.json' if fmt == 'csv' else 'result.json'}"
@@ -365,7 +391,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=_("Simulate and forecast residential property-service fee changes."),
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help=_("more logging"))
-    parser.add_argument("--version", action="version", version=f"feesim {feesim_version()}")
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"feesim {feesim_version()}",
+        help=_("show the version and exit"),
+    )
     add_lang_option(parser)
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -393,8 +424,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--format",
         choices=("csv", "parquet"),
-        default="csv",
-        help=_("csv: tables and meta.json (default); parquet: tables and the result.json sidecar"),
+        help=_(
+            "csv: tables and meta.json (default); parquet: tables and the result.json sidecar "
+            "(one scenario only; a portfolio writes CSV reports and Parquet tables)"
+        ),
     )
     run.add_argument("--workers", type=positive_int, help=_("local processes for a portfolio"))
     run.add_argument("--scheduler", help=_("dask.distributed scheduler address for a portfolio"))
@@ -413,8 +446,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     ens = sub.add_parser("ensemble", help=_("many replicates of one or more scenarios"))
     ens.add_argument("scenarios", nargs="+", type=nonempty_path, help=_("scenario TOML files"))
-    ens.add_argument("--replicates", type=positive_int, default=100)
-    ens.add_argument("--seed", type=seed_int, default=0)
+    ens.add_argument(
+        "--replicates",
+        type=positive_int,
+        default=100,
+        help=_("runs of every scenario (and parameter set), each on different random draws (100)"),
+    )
+    ens.add_argument(
+        "--seed",
+        type=seed_int,
+        default=0,
+        help=_("root seed (0); the same seed gives the same numbers on any number of workers"),
+    )
     ens.add_argument(
         "--months",
         type=positive_int,
@@ -459,10 +502,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--json", type=nonempty_path, help=_("also write the figures to this JSON file")
     )
+    add_lang_option(bench)
     bench.set_defaults(func=_cmd_bench)
 
     desc = sub.add_parser("describe", help=_("list every scenario field with unit and source"))
-    desc.add_argument("--kind", choices=("lever", "uncertainty", "setting"))
+    desc.add_argument(
+        "--kind",
+        choices=("lever", "uncertainty", "setting"),
+        help=_(
+            "list only levers (what a community can change), uncertainties (what is not "
+            "known exactly, the behaviour coefficients among them) or settings"
+        ),
+    )
+    add_lang_option(desc)
     desc.set_defaults(func=_cmd_describe)
 
     from feesim.surfaces.cli.dashboard import add_dashboard_parser

@@ -63,6 +63,7 @@ from feesim.surfaces.dashboard.levers import (
     LEVERS,
     PRESET_LABELS,
     PRESETS,
+    base_name,
     format_value,
     levers_from_scenario,
 )
@@ -393,7 +394,7 @@ def run_content(m: DashboardModel, ghost: Any, cost: dict[str, float | None]) ->
         frame = m.household_frame(0)
         vote = m.last_vote
     status = escape(_("{name}: month {month} of {months}")).format(
-        name=escape(m.base.meta.name),
+        name=escape(base_name(m.base)),
         month=f"<b class='feesim-month'>{m.month}</b>",
         months=m.months,
     )

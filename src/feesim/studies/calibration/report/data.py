@@ -248,9 +248,9 @@ def patience_sweep(
 ) -> pd.DataFrame:
     """When an estate's firm leaves, by the fee against cost and by the firm's patience.
 
-    Each combination simulates ``scenario`` (one building type) for ``months`` months on the
-    same random numbers, with every building type's fee set to the share of its full-service
-    fee (None: the scenario's own) and the firm's ``exit_loss_months`` and ``renewal_margin``
+    Each combination simulates ``scenario`` for ``months`` months on the same random numbers,
+    with every building type's fee set to the share of its full-service fee (None: the
+    scenario's own) and the firm's ``exit_loss_months`` and ``renewal_margin``
     set to the pair (None: the scenario's own).
 
     Returns
