@@ -331,9 +331,13 @@ def test_forecast_summary_frame_matches_forecast_json(forecast_result):
     assert f.loc[("difference", "collection_rate_12m"), "mean"] == pytest.approx(
         d["difference_collection_rate_12m"]["mean"]
     )
-    assert f.loc[("status_quo", "firm_exit_probability_36m"), "mean"] == pytest.approx(
-        d["status_quo_firm_exit_probability_36m"]
+    assert f.loc[("status_quo", "firm_exit_probability_12m"), "mean"] == pytest.approx(
+        d["status_quo_firm_exit_probability_12m"]
     )
+    # A window longer than the months followed after the vote: null in the JSON, no row.
+    after = d["months"] - d["vote_month"]
+    assert after < 36 and d["status_quo_firm_exit_probability_36m"] is None
+    assert ("status_quo", "firm_exit_probability_36m") not in f.index
 
 
 def test_search_result_is_a_mapping_with_the_protocol(forecast_input, tmp_path):
