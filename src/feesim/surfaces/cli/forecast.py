@@ -226,8 +226,8 @@ def add_forecast_parser(sub: Any) -> argparse.ArgumentParser:
         action=_MonthsAction,
         metavar="M",
         help=_(
-            "months to follow after the vote (default: the file's months_after_vote, or 36); "
-            "not the total months simulated as in feesim run"
+            "months to follow after the vote, 1 to 240 (default: the file's months_after_vote, "
+            "or 36); not the total months simulated as in feesim run"
         ),
     )
     p.add_argument(
