@@ -73,6 +73,12 @@ log = logging.getLogger(__name__)
 
 
 @functools.cache
+def _behaviour_names() -> frozenset[str]:
+    """The behaviour coefficients' names (the fields of :class:`Behaviour`)."""
+    return frozenset(f.name for f in dataclasses.fields(Behaviour))
+
+
+@functools.cache
 def _calibration_names() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
     """Calibration parameters that are not behaviour fields: shared values and case parameters.
 
@@ -81,7 +87,7 @@ def _calibration_names() -> tuple[dict[str, tuple[str, ...]], frozenset[str]]:
     """
     from feesim.studies.calibration.fit import PARAMETERS
 
-    fields = {f.name for f in dataclasses.fields(Behaviour)}
+    fields = _behaviour_names()
     shared = {
         p.name: tuple(p.fields)
         for p in PARAMETERS
@@ -107,7 +113,7 @@ def _check_key(key: str, where: str, what: str) -> str:
     ConfigError
         For any other key, naming it (with the closest known name) and what is allowed.
     """
-    fields = {f.name for f in dataclasses.fields(Behaviour)}
+    fields = _behaviour_names()
     if key in fields:
         return "field"
     if key in MEMBER_KEYS:
