@@ -10,6 +10,7 @@ import re
 import numpy as np
 import pytest
 
+from feesim.errors import ConfigError
 from feesim.studies.forecast.result import SearchResult
 from feesim.surfaces import report
 from feesim.surfaces.report import (
@@ -538,3 +539,52 @@ def test_closest_and_deciding_test_sentences_agree_in_chinese(result):
     assert "最接近不通过的条件是：参与面积（三分之二）" in why
     assert "这里是参与面积（三分之二）这一条件" in why
     assert "参与人数：" not in why
+
+
+def test_the_search_follows_the_deciding_test_it_is_given(examples):
+    """The door-to-door advice follows the test the forecast names as deciding the vote.
+
+    Xianghe with 60% absentee owners fails on turnout in the search's own runs (the test
+    above); told by its forecast that the majorities decide, the search drops the door-to-door
+    curves and says so, and told that the quorum decides it keeps them: the summary, the
+    report's deciding-test sentence and its advice can no longer disagree."""
+    from feesim.studies.forecast import Runner, load_forecast_input
+    from feesim.studies.forecast.search import search_step
+
+    inp = load_forecast_input(examples / "xianghe_2025.toml")
+    absent = inp.status_quo.with_changes(**{"community.absentee_share": 0.6})
+    inp = dataclasses.replace(inp, status_quo=absent)
+    small = {
+        "runs": 8,
+        "ensemble": None,
+        "step_grid": [0.1],
+        "service_grid": [0.0],
+        "lead_grid": [0],
+        "rounds_grid": [0, 3],
+        "reach_grid": [0.5],
+    }
+    with Runner(workers=1, progress=False) as runner:
+        own = search_step(inp, runner=runner, **small).levers
+        told = search_step(inp, runner=runner, deciding="approval_heads", **small).levers
+        quorum = search_step(inp, runner=runner, deciding="quorum_area", **small).levers
+    assert own["quorum_binds"] and own["rounds"] is not None
+    assert not told["quorum_binds"] and told["rounds"] is None and told["reach"] is None
+    assert told["binding_test"] == "approval_heads"
+    assert quorum["quorum_binds"] and quorum["binding_test"] == "quorum_area"
+    with pytest.raises(ConfigError, match=r"deciding: got 'turnout'; expected one of"):
+        search_step(inp, deciding="turnout", **small)
+
+
+def test_the_deciding_test_rule_is_one_rule():
+    """deciding_test_of: the failed group first (a tie is the quorum's), then its commonest
+    test; without failures the test votes came closest to failing."""
+    from feesim.studies.forecast.outcomes import deciding_test_of
+
+    # quorum failures split over two tests: the single commonest test is an approval test,
+    # but the quorum group failed more often
+    split = {"quorum_heads": 0.3, "quorum_area": 0.3, "approval_heads": 0.4, "approval_area": 0}
+    assert deciding_test_of(split, among_failed=True) == "quorum_heads"
+    assert deciding_test_of(split, among_failed=False) == "approval_heads"
+    tie = {"quorum_heads": 0.0, "quorum_area": 0.5, "approval_heads": 0.5, "approval_area": 0}
+    assert deciding_test_of(tie, among_failed=True) == "quorum_area"
+    assert deciding_test_of(None, among_failed=True) is None

@@ -26,6 +26,7 @@ __all__ = [
     "TEST_WORDS",
     "BranchOutcome",
     "VoteOutcomes",
+    "deciding_test_of",
 ]
 
 #: Deciding tests of a vote, in the order of :data:`feesim.engine.rules.vote.TESTS`.
@@ -40,6 +41,29 @@ TEST_WORDS = {
     "approval_heads": N_("owners in favour (more than half)"),
     "approval_area": N_("area in favour (more than half)"),
 }
+
+
+def deciding_test_of(shares: dict[str, float] | None, among_failed: bool) -> str | None:
+    """The test that decides a vote, from the shares of votes each test decided.
+
+    ``shares`` maps each test of :data:`TESTS` to the share of votes it decided, counted among
+    the failed votes when ``among_failed`` (as ``binding_failed`` of a forecast), else among all
+    votes. Failed votes: the group that failed more often (missing the quorum against being
+    voted down; a tie counts as the quorum), then its most frequent test. No failed votes: the
+    test the votes came closest to failing. None when nothing was voted. This is the rule of
+    :meth:`~feesim.studies.forecast.result.ForecastResult.deciding_test`, which the summary, the
+    report and the step search all follow.
+    """
+    if not shares:
+        return None
+    if not among_failed:
+        return max(TESTS, key=lambda t: shares.get(t) or 0.0)
+    quorum = sum(shares.get(t) or 0.0 for t in QUORUM_TESTS)
+    approval = sum(shares.get(t) or 0.0 for t in APPROVAL_TESTS)
+    group = QUORUM_TESTS if quorum >= approval else APPROVAL_TESTS
+    return max(group, key=lambda t: shares.get(t) or 0.0)
+
+
 #: Months after the vote over which firm exit is counted.
 EXIT_WINDOWS = (12, 36)
 

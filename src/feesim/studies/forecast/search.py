@@ -47,7 +47,7 @@ from feesim.studies.forecast.engine import (
     run_tasks,
 )
 from feesim.studies.forecast.mapping import ForecastInput
-from feesim.studies.forecast.outcomes import QUORUM_TESTS, TESTS
+from feesim.studies.forecast.outcomes import QUORUM_TESTS, TESTS, deciding_test_of
 from feesim.studies.forecast.result import SearchResult
 from feesim.studies.runner import Runner
 
@@ -98,9 +98,9 @@ def pass_probabilities(
 
     ``rng`` is the root seed (``seed``: its deprecated alias). Returns one dict per variant:
     ``pass_probability``, ``turnout_heads_p50``, ``approval_heads_p50``,
-    ``approval_area_p50`` and ``binding`` (share of the final votes decided by each test of
+    ``approval_area_p50``, ``binding`` (share of the final votes decided by each test of
     :data:`~feesim.studies.forecast.outcomes.TESTS`, among the failed votes when any failed;
-    ``None`` when nothing was voted).
+    ``None`` when nothing was voted) and ``binding_among_failed`` (whether it is).
     """
     seed = root_seed(rng_alias(rng, seed), "rng")
     if seed is None:
@@ -136,6 +136,7 @@ def pass_probabilities(
                     "approval_heads_p50": float("nan"),
                     "approval_area_p50": float("nan"),
                     "binding": None,
+                    "binding_among_failed": False,
                 }
             )
             continue
@@ -147,15 +148,15 @@ def pass_probabilities(
             x = x[np.isfinite(x)]
             med[f"{k}_p50"] = float(np.median(x)) if x.size else float("nan")
         vote = [p.vote for p in parts]
+        voted = np.concatenate([v.voted for v in vote])
         out.append(
             {
                 "pass_probability": float(passed.mean()),
                 **med,
                 "binding": _binding_shares(
-                    np.concatenate([v.binding for v in vote]),
-                    np.concatenate([v.voted for v in vote]),
-                    passed,
+                    np.concatenate([v.binding for v in vote]), voted, passed
                 ),
+                "binding_among_failed": bool((voted & ~passed).any()),
             }
         )
     return out
@@ -199,6 +200,7 @@ def search_step(
     rounds_grid: Sequence[int] = ROUNDS_GRID,
     reach_grid: Sequence[float] = REACH_GRID,
     seed: int | None = None,
+    deciding: str | None = None,
 ) -> SearchResult:
     """Find the largest step whose pass probability reaches ``target``; curves for the report.
 
@@ -218,6 +220,13 @@ def search_step(
         Service improvements and quality-first lead times tried for the proposed step.
     rounds_grid, reach_grid
         Door-to-door rounds and reach tried for the proposed step when the quorum binds.
+    deciding : str, optional
+        The test the forecast of the proposed step names as deciding the vote
+        (:meth:`~feesim.studies.forecast.result.ForecastResult.deciding_test`, one of
+        :data:`~feesim.studies.forecast.outcomes.TESTS`). Given, it decides whether the quorum
+        binds, so that the door-to-door advice follows the test the summary and the report
+        name; by default the search's own runs of the proposed step decide, by the same rule
+        (:func:`~feesim.studies.forecast.outcomes.deciding_test_of`).
 
     Returns
     -------
@@ -236,6 +245,8 @@ def search_step(
     """
     if not (isinstance(target, int | float) and 0 < target <= 1):
         raise ConfigError(f"target: got {target!r}; expected a probability in (0, 1]")
+    if deciding is not None and deciding not in TESTS:
+        raise ConfigError(f"deciding: got {deciding!r}; expected one of {', '.join(TESTS)}")
     seed = root_seed(rng_alias(rng, seed), "rng")
     seed = inp.seed if seed is None else seed
     _check(runs, populations, seed)
@@ -293,7 +304,7 @@ def search_step(
             "quality first",
         )
         levers = _binding_levers(
-            inp, grid, curve, target, members, kw, list(rounds_grid), list(reach_grid)
+            inp, grid, curve, target, members, kw, list(rounds_grid), list(reach_grid), deciding
         )
     finally:
         if own:
@@ -337,17 +348,23 @@ def _binding_levers(
     kw: dict[str, Any],
     rounds_grid: list[int],
     reach_grid: list[float],
+    deciding: str | None = None,
 ) -> dict[str, Any]:
-    """Which test binds at the proposed step, whether the step curve is flat, turnout levers."""
+    """Which test binds at the proposed step, whether the step curve is flat, turnout levers.
+
+    The quorum binds when the deciding test (``deciding``, else the search's own runs of the
+    proposed step by :func:`deciding_test_of`) is a quorum test.
+    """
     proposed = inp.headline_step()
     near = int(np.argmin([abs(s - proposed) for s in grid]))
     binding = curve[near]["binding"]
     probs = [c["pass_probability"] for c in curve]
     flat = bool(max(probs) - min(probs) <= FLAT_SPREAD)
-    quorum = binding is not None and sum(binding[t] for t in QUORUM_TESTS) >= 0.5
+    test = deciding or deciding_test_of(binding, curve[near]["binding_among_failed"])
+    quorum = test in QUORUM_TESTS
     out: dict[str, Any] = {
         "binding": binding,
-        "binding_test": None if binding is None else max(binding, key=binding.__getitem__),
+        "binding_test": test,
         "quorum_binds": quorum,
         "flat": flat,
         "flat_spread": FLAT_SPREAD,
