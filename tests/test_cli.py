@@ -41,7 +41,9 @@ def test_run_writes_series_and_votes(tmp_path, capsys, examples):
     status = main(["run", str(examples / "xianghe_2025.toml"), "--seed", "3", "--out", str(out)])
     printed = capsys.readouterr().out
     assert status == 0
-    assert "Xianghe Jiayuan 2025: 36 months" in printed and "vote m10 fee" in printed
+    assert (
+        "Xianghe Jiayuan 2025: 36 months" in printed and "vote in month 10, fee change" in printed
+    )
     series = pd.read_csv(out / "series.csv")
     votes = pd.read_csv(out / "votes.csv")
     assert list(series.columns[:2]) == ["run", "month"]
@@ -133,7 +135,7 @@ def test_console_script_entry_point(tmp_path, examples):
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "maintenance_fund" in proc.stdout
+    assert "maintenance fund top-up" in proc.stdout
 
 
 def _actions(parser, path=("feesim",)):

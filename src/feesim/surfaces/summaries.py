@@ -3,7 +3,14 @@
 ``feesim run`` prints :func:`run_summary`: the figures of
 :meth:`feesim.SimulationResult.summary`, laid out as
 :meth:`~feesim.SimulationResult.summary_text` lays them out in English (the two agree word for
-word in English; a test checks it), and in Chinese with the terms of Shanghai practice.
+word in English but for the vote lines, which name the matter and the deciding test in words
+instead of the engine's keys; a test checks it), and in Chinese with the terms of Shanghai
+practice.
+
+The other sub-commands print :func:`ensemble_summary`, :func:`portfolio_summary`,
+:func:`calibration_summary` and :func:`bench_summary`: in English the same text as the
+results' own ``summary_text`` (tests check it), in Chinese translated. The results' data keys
+and files stay English.
 
 Names of the engine's vote matters and deciding tests are translated here too
 (:func:`matter_name`, :func:`test_name`), for the dashboard and the report.
@@ -11,7 +18,7 @@ Names of the engine's vote matters and deciding tests are translated here too
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from feesim.i18n import N_
 from feesim.i18n import gettext as _
@@ -21,11 +28,16 @@ if TYPE_CHECKING:  # pragma: no cover
     from feesim.engine.results import SimulationResult
 
 __all__ = [
+    "BENCH_GOALS",
     "MATTERS",
     "MATTER_WORDS",
     "TESTS",
     "TEST_WORDS",
+    "bench_summary",
+    "calibration_summary",
+    "ensemble_summary",
     "matter_name",
+    "portfolio_summary",
     "run_summary",
     "test_name",
     "vote_result",
@@ -110,19 +122,245 @@ def run_summary(result: SimulationResult) -> str:
     for v in d["votes"][:12]:
         lines.append(
             _(
-                "  vote m{month} {matter}: turnout {th} heads / {ta} area, approval {ah} heads / "
-                "{aa} area -> {result} ({binding} decides)"
+                "  vote in month {month}, {matter}: turnout {th} of owners / {ta} of area, in "
+                "favour {ah} of owners / {aa} of area -> {result} (deciding test: {binding})"
             ).format(
                 month=v["month"],
-                matter=matter_name(v["matter"]),
+                matter=matter_name(v["matter"], plain=True),
                 th=f"{v['turnout_heads']:.0%}",
                 ta=f"{v['turnout_area']:.0%}",
                 ah=f"{v['approval_heads']:.0%}",
                 aa=f"{v['approval_area']:.0%}",
                 result=vote_result(v["passed"], v["quorum_met"]),
-                binding=test_name(v["binding"]),
+                binding=test_name(v["binding"], plain=True),
             )
         )
     if len(d["votes"]) > 12:
         lines.append(_("  ... {n} more votes").format(n=len(d["votes"]) - 12))
+    return "\n".join(lines)
+
+
+def ensemble_summary(res: Any) -> str:
+    """What ``feesim ensemble`` prints (:meth:`EnsembleResult.summary_text`, translated)."""
+    ok = res.members["status"] == "ok"
+    sets, reps = res.meta.get("parameter_sets", 0), res.meta.get("replicates")
+    head = _("{members} members ({ok} ok, {failed} failed)").format(
+        members=len(res.members), ok=int(ok.sum()), failed=int((~ok).sum())
+    )
+    if sets:
+        head += _("; {sets} parameter sets x {replicates} replicates of each scenario").format(
+            sets=sets, replicates=reps
+        )
+    lines = [head]
+    by_key = res.summary.merge(res.members[["member", "key"]], on="member")
+    for key, g in by_key.groupby("key"):
+        c = g["collection_rate_last_december"]
+        lines.append(
+            _(
+                "  {key}: last-December collection mean {mean} (5-95%: {lo}-{hi}), firm exits "
+                "{exits}, votes passed {passed}/{votes}"
+            ).format(
+                key=key,
+                mean=f"{c.mean():.1%}",
+                lo=f"{c.quantile(0.05):.1%}",
+                hi=f"{c.quantile(0.95):.1%}",
+                exits=f"{g['first_exit_month'].notna().mean():.0%}",
+                passed=g["votes_passed"].sum(),
+                votes=g["votes"].sum(),
+            )
+        )
+    for _i, f in res.failures.iterrows():
+        lines.append(
+            _("  failed member {member} ({key}): {error}").format(
+                member=f["member"], key=f["key"], error=f["error"]
+            )
+        )
+    return "\n".join(lines)
+
+
+def portfolio_summary(result: Any) -> str:
+    """What a portfolio run prints (:meth:`PortfolioResult.summary_text`, translated)."""
+    t = result.total
+    k = int(t.get("parameter_sets", 0))
+
+    def spread(key: str, fmt: str) -> str:
+        if not k:
+            return ""
+        lo, hi = format(t[f"{key}_lo"], fmt), format(t[f"{key}_hi"], fmt)
+        return _(" (5-95% over {k} parameter sets: {lo} to {hi})").format(k=k, lo=lo, hi=hi)
+
+    lines = [
+        _("{name}: {communities} communities, {households} households, {months} months").format(
+            name=t["name"],
+            communities=f"{t['communities']:,}",
+            households=f"{t['households']:,}",
+            months=t["months"],
+        ),
+        _("  collection (households-weighted, last December): {a} -> {b}").format(
+            a=f"{t['collection_start']:.1%}", b=f"{t['collection_end']:.1%}"
+        )
+        + spread("collection_end", ".1%"),
+        _("  communities in the low trap at the end: {n} ({share})").format(
+            n=f"{t['low_trap']:,.0f}", share=f"{t['low_trap'] / max(t['communities'], 1):.1%}"
+        )
+        + spread("low_trap", ",.0f"),
+        _("  firms that exited: {n}").format(n=f"{t['exits']:,.0f}") + spread("exits", ",.0f"),
+        _("  failed members: {n}").format(n=t["failed"]),
+        _("  by district (collection end, low trap, exits, medians over the parameter sets):")
+        if k
+        else _("  by district (collection end, low trap, exits):"),
+    ]
+    for _i, d in result.districts.iterrows():
+        lines.append(
+            f"    {d['district']:<12} {d['collection_end']:.1%}  "
+            f"{d['low_trap']:>6,.0f}  {d['exits']:>6,.0f}"
+        )
+    return "\n".join(lines)
+
+
+#: Column headings of the fitted-parameter table (``feesim calibrate``).
+CALIBRATION_COLUMNS = {
+    "mean": N_("mean"),
+    "mean_ci_lower": N_("mean_ci_lower"),
+    "mean_ci_upper": N_("mean_ci_upper"),
+    "identification": N_("identification"),
+}
+#: How well the data narrowed a parameter (:meth:`FitResult.identification`).
+IDENTIFICATION = {
+    "identified": N_("identified"),
+    "weakly identified": N_("weakly identified"),
+    "not identified": N_("not identified"),
+}
+
+
+def calibration_summary(run: Any) -> str:
+    """What ``feesim calibrate`` prints (:meth:`CalibrationRun.summary_text`, translated).
+
+    The fitted parameters keep their names (they are the keys of the fitted file).
+    """
+    table = run.summary_frame()[list(CALIBRATION_COLUMNS)].round(3)
+    table["identification"] = [
+        _(IDENTIFICATION.get(v, v)) if isinstance(v, str) else v for v in table["identification"]
+    ]
+    table = table.rename(columns={k: _(v) for k, v in CALIBRATION_COLUMNS.items()})
+    if table.index.name == "parameter":
+        table.index.name = _("parameter")
+    lines = [table.to_string()]
+    for outcome, s in run.loo.summary_frame().iterrows():
+        lines.append(
+            _(
+                "leave one out, {outcome}: weighted MAE model {model}, mean of others {mean}, "
+                "logit on step {step}"
+            ).format(
+                outcome=outcome,
+                model=f"{s['wmae_model']:.3f}",
+                mean=f"{s['wmae_mean']:.3f}",
+                step=f"{s['wmae_step']:.3f}",
+            )
+        )
+    if run.recovery is not None:
+        f = run.recovery.frame
+        lines.append(
+            _("parameter recovery: {k} of {n} within tolerance").format(
+                k=int(f["recovered"].sum()), n=len(f)
+            )
+        )
+    return "\n".join(lines)
+
+
+#: The goals of ``feesim bench`` (keys of its ``goals``), for translation.
+BENCH_GOALS = {
+    "household_steps_per_s >= 20e6": N_("household_steps_per_s >= 20e6"),
+    "ratio >= 100": N_("ratio >= 100"),
+    "forecast_s < 5": N_("forecast_s < 5"),
+    "scaling >= 1.8": N_("scaling >= 1.8"),
+    "city_s < 60 (full city only)": N_("city_s < 60 (full city only)"),
+    "city_memory_gib < 8": N_("city_memory_gib < 8"),
+}
+
+
+def bench_summary(result: dict[str, Any]) -> str:
+    """What ``feesim bench`` prints: the figures of :func:`~feesim.studies.bench.run_benchmarks`."""
+    m = result["machine"]
+    eng = result["engine"]
+    f = result["forecast"]
+    sc = result["scaling"]
+    cb = result["calibration"]
+    c = result["city"]
+    lines = [
+        _("machine: {cpu}, {cores} cores, {memory} GiB, Python {python}").format(
+            cpu=m["cpu"], cores=m["cores"], memory=m["memory_gib"], python=m["python"]
+        ),
+        _(
+            "engine (1 core): {rate} M household-steps/s ({households} households x {months} "
+            "months)"
+        ).format(
+            rate=f"{result['household_steps_per_s'] / 1e6:.1f}",
+            households=f"{eng['households']:,}",
+            months=eng["months"],
+        ),
+        _("per-agent Mesa reference: {rate} k household-steps/s; ratio {ratio}x").format(
+            rate=f"{result['reference_household_steps_per_s'] / 1e3:.1f}",
+            ratio=f"{result['ratio']:.0f}",
+        ),
+        _("forecast: {runs} runs x {households} households x {months} months in {s} s").format(
+            runs=f"{f['runs']:,}",
+            households=f"{f['households']:,}",
+            months=f["months"],
+            s=f"{f['seconds']:.2f}",
+        ),
+        _(
+            "scaling (warm pools, best of {repeat}): 1 worker {one} s, 2 workers {two} s -> "
+            "{speedup}x (median {median}x; cold, pool start included: {cold}x)"
+        ).format(
+            repeat=sc["repeat"],
+            one=f"{sc['one_worker_s']:.1f}",
+            two=f"{sc['two_workers_s']:.1f}",
+            speedup=f"{sc['speedup']:.2f}",
+            median=f"{sc['speedup_median']:.2f}",
+            cold=f"{sc['speedup_cold']:.2f}",
+        ),
+        (
+            _(
+                "calibration (quick budget): {n} simulations in {one} s in one process ({each} "
+                "s each), {two} s on 2 workers -> {speedup}x; one at a time on 2 workers "
+                "{serial} s -> {serial_speedup}x"
+            )
+            if cb["quick"]
+            else _(
+                "calibration (full budget): {n} simulations in {one} s in one process ({each} "
+                "s each), {two} s on 2 workers -> {speedup}x; one at a time on 2 workers "
+                "{serial} s -> {serial_speedup}x"
+            )
+        ).format(
+            n=cb["simulations"],
+            one=f"{cb['one_process_s']:.1f}",
+            each=f"{cb['seconds_per_simulation']:.2f}",
+            two=f"{cb['two_workers_s']:.1f}",
+            speedup=f"{cb['speedup']:.2f}",
+            serial=f"{cb['one_at_a_time_two_workers_s']:.1f}",
+            serial_speedup=f"{cb['speedup_one_at_a_time']:.2f}",
+        ),
+    ]
+    if "error" in c:
+        lines.append(_("city: failed ({error})").format(error=c["error"]))
+    else:
+        lines.append(
+            _(
+                "city ({fraction}): {communities} communities, {households} households x "
+                "{months} months in {s} s on {workers} workers, peak memory {memory} GiB "
+                "(parent and workers)"
+            ).format(
+                fraction=f"{c['fraction_of_city']:.0%}",
+                communities=f"{c['communities']:,}",
+                households=f"{c['households']:,}",
+                months=c["months"],
+                s=f"{c['wall_s']:.1f}",
+                workers=c["workers"],
+                memory=f"{c['peak_memory_gib']:.2f}",
+            )
+        )
+    for goal, met in result["goals"].items():
+        mark = _("n/a ") if met is None else _("met ") if met else _("MISS")
+        lines.append(f"  {mark} {_(BENCH_GOALS.get(goal, goal))}")
     return "\n".join(lines)

@@ -106,6 +106,7 @@ def _scenario_file(path: Path, option: str = "scenario") -> Any:
 
 def _cmd_run_portfolio(args: argparse.Namespace) -> int:
     from feesim.studies.portfolio import load_portfolio, run_portfolio
+    from feesim.surfaces.summaries import portfolio_summary
 
     if args.format == "parquet":
         raise ConfigError(
@@ -136,7 +137,7 @@ def _cmd_run_portfolio(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         sets_key=sets_key,
     )
-    print(result.summary_text())
+    print(portfolio_summary(result))
     print(_("  simulated in {s} s").format(s=f"{time.perf_counter() - started:.1f}"))
     if args.out is not None:
         print(_("  wrote {files}").format(files=_portfolio_files(Path(args.out))))
@@ -264,6 +265,7 @@ def scenario_keys(paths: Sequence[Path]) -> list[str]:
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:
     from feesim.studies.ensemble import Ensemble
+    from feesim.surfaces.summaries import ensemble_summary
 
     check_workers(args.workers, args.force)
     members = args.replicates * len(args.scenarios) * max(1, args.parameter_sets or 0)
@@ -296,7 +298,7 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
         workers=args.workers, scheduler=args.scheduler, out=args.out, progress=not args.quiet
     )
     elapsed = time.perf_counter() - started
-    print(res.summary_text())
+    print(ensemble_summary(res))
     print(_("  simulated in {s} s").format(s=f"{elapsed:.1f}"))
     if args.out is not None:
         files = (
@@ -308,55 +310,15 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from feesim.studies.bench import run_benchmarks, write_json
+    from feesim.surfaces.summaries import bench_summary
 
     if args.json is not None:
         check_output_file(args.json, "--json")
     result = run_benchmarks(quick=args.quick)
-    m = result["machine"]
-    print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, Python {m['python']}")
-    eng = result["engine"]
-    print(
-        f"engine (1 core): {result['household_steps_per_s'] / 1e6:.1f} M household-steps/s "
-        f"({eng['households']:,} households x {eng['months']} months)"
-    )
-    print(
-        f"per-agent Mesa reference: {result['reference_household_steps_per_s'] / 1e3:.1f} k "
-        f"household-steps/s; ratio {result['ratio']:.0f}x"
-    )
-    f = result["forecast"]
-    print(
-        f"forecast: {f['runs']:,} runs x {f['households']:,} households x {f['months']} months "
-        f"in {f['seconds']:.2f} s"
-    )
-    sc = result["scaling"]
-    print(
-        f"scaling (warm pools, best of {sc['repeat']}): 1 worker {sc['one_worker_s']:.1f} s, "
-        f"2 workers {sc['two_workers_s']:.1f} s -> {sc['speedup']:.2f}x (median "
-        f"{sc['speedup_median']:.2f}x; cold, pool start included: {sc['speedup_cold']:.2f}x)"
-    )
-    cb = result["calibration"]
-    print(
-        f"calibration ({'quick' if cb['quick'] else 'full'} budget): {cb['simulations']} "
-        f"simulations in {cb['one_process_s']:.1f} s in one process "
-        f"({cb['seconds_per_simulation']:.2f} s each), {cb['two_workers_s']:.1f} s on 2 workers "
-        f"-> {cb['speedup']:.2f}x; one at a time on 2 workers "
-        f"{cb['one_at_a_time_two_workers_s']:.1f} s -> {cb['speedup_one_at_a_time']:.2f}x"
-    )
-    c = result["city"]
-    if "error" in c:
-        print(f"city: failed ({c['error']})")
-    else:
-        print(
-            f"city ({c['fraction_of_city']:.0%}): {c['communities']:,} communities, "
-            f"{c['households']:,} households x {c['months']} months in {c['wall_s']:.1f} s on "
-            f"{c['workers']} workers, peak memory {c['peak_memory_gib']:.2f} GiB (parent and "
-            "workers)"
-        )
-    for goal, met in result["goals"].items():
-        print(f"  {'n/a ' if met is None else 'met ' if met else 'MISS'} {goal}")
+    print(bench_summary(result))
     if args.json:
         write_json(result, args.json)
-        print(f"wrote {args.json}")
+        print(_("wrote {file}").format(file=args.json))
     return 0
 
 
