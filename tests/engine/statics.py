@@ -141,6 +141,19 @@ def notice_month(result: SimulationResult) -> np.ndarray:
     return gone.reindex(range(result.n_runs), fill_value=horizon).to_numpy(dtype=float)
 
 
+def firm_margin(result: SimulationResult) -> np.ndarray:
+    """Net margin of the community's providers over each whole run (share of revenue).
+
+    What every provider that held the contract earned over what it spent, summed over the
+    months before it is divided: month-to-month margins swing with the billing cycle (a
+    quarterly bill is cash in one month of three), a run's total does not.
+    """
+    s = result.series
+    g = s.groupby("run")[["firm_revenue_yuan", "firm_cost_yuan"]].sum()
+    revenue = g["firm_revenue_yuan"].to_numpy()
+    return (revenue - g["firm_cost_yuan"].to_numpy()) / np.maximum(revenue, 1e-9)
+
+
 def exited(result: SimulationResult) -> np.ndarray:
     """1 where the run's firm gave notice or left within the horizon."""
     return (notice_month(result) < result.series["month"].max() + 1).astype(float)
