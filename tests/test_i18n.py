@@ -7,6 +7,7 @@ explicitly and check that every text the surfaces produce has a translation.
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -209,3 +210,64 @@ def test_an_unknown_language_is_refused(capsys):
         main(["--lang", "fr", "describe"])
     assert stop.value.code == 2
     assert "--lang" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------
+# the docs of the configuration fields (feesim describe, the report's defaults)
+# ----------------------------------------------------------------------------------------------
+def test_every_field_doc_is_in_the_template_and_translated():
+    pytest.importorskip("babel")
+    from babel.messages.pofile import read_po
+
+    tools = _tools_i18n()
+    docs = tools.field_docs()
+    assert len(docs) > 250  # scenario, behaviour and community file
+    with tools.POT.open("rb") as f:
+        template = {m.id for m in read_po(f) if m.id}
+    assert sorted(set(docs) - template) == []
+    zh = i18n.translation("zh_CN")
+    untranslated = [d for d in docs if not zh.gettext(d) or zh.gettext(d) == d]
+    assert untranslated == []
+    # Chinese, with the field names and numbers they quote kept
+    assert zh.gettext("current fee") == "现行物业费"
+    doc = "loss of approval per relative fee step (0.3 = +30%)"
+    assert "0.3 = +30%" in zh.gettext(doc)
+    doc = next(d for d in docs if d.startswith("firm's cost per suit"))
+    assert "win_rate" in zh.gettext(doc)
+
+
+def test_describe_in_chinese(capsys):
+    from feesim.surfaces.cli.main import main
+
+    assert main(["--lang", "zh", "describe"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    fee = lines.index(next(x for x in lines if x.startswith("community.building_types[].fee_per")))
+    assert lines[fee + 1] == "    现行物业费" and "[调控手段]" in lines[fee]
+    assert "来源：" in out
+    assert "current fee" not in out and "how often bills are issued" not in out
+    # every doc line is Chinese (the source lines are citations and stay as written)
+    docs = [x for x in lines if x.startswith("    ") and not x.startswith("    来源")]
+    assert docs and all(re.search(r"[\u4e00-\u9fff]", x) for x in docs)
+    assert main(["--lang", "en", "describe"]) == 0
+    english = capsys.readouterr().out
+    assert "    current fee\n" in english and "[lever]" in english
+
+
+def test_the_reports_defaults_in_chinese():
+    from feesim.config.scenario import Scenario
+    from feesim.studies.forecast.community import CommunityFile, missing_fields
+    from feesim.surfaces.report import _defaults_table
+
+    items = missing_fields(Scenario, {})[:2] + missing_fields(CommunityFile, {"community": {}})
+    items.append("behaviour: 67 coefficients from the package defaults")
+    with i18n.use_language("en"):
+        english = _defaults_table(items)
+    with i18n.use_language("zh_CN"):
+        chinese = _defaults_table(items)
+    assert "short name shown in reports" in english and "报告中显示的简称" in chinese
+    # the doc with its unit: the doc translated, the unit as written
+    assert "parking, advertising and other public income (yuan/month)" in english
+    assert "停车、广告等公共收益 (yuan/month)" in chinese
+    assert "67 个行为系数取软件包默认值" in chinese
+    assert "parking" not in chinese and "package defaults" not in chinese

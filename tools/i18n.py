@@ -11,6 +11,11 @@ there) and the compiled ``feesim.mo`` beside it, which is committed and shipped 
 so that an install needs no build step (``pip install -e .`` works offline). Strings are marked
 in the source with ``_()``, ``ngettext()`` and ``N_()`` of :mod:`feesim.i18n`; ``babel.cfg``
 names the files to scan.
+
+The docs of the configuration fields (``param(doc=...)`` of the scenario, the behaviour and the
+community file, :data:`DOC_MODULES`) are messages too: :func:`field_docs` reads them from the
+dataclasses' metadata and :func:`extract` adds them to the template, so that ``feesim
+describe`` and the report's table of defaults show them translated; no call site is marked.
 """
 
 from __future__ import annotations
@@ -25,10 +30,60 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCALE = ROOT / "src" / "feesim" / "locale"
 POT = LOCALE / "feesim.pot"
 LANGUAGES = ("zh_CN",)
+#: Modules whose dataclass fields carry a ``doc`` people read (``feesim describe``, the report).
+DOC_MODULES = (
+    "feesim.config.scenario",
+    "feesim.config.behaviour",
+    "feesim.studies.forecast.community",
+)
+#: The comment that marks a field doc in the template.
+DOC_COMMENT = "field doc (param(doc=...))"
+
+
+def field_docs() -> list[str]:
+    """The ``doc`` of every field of the dataclasses of :data:`DOC_MODULES`, sorted, once each."""
+    import dataclasses
+    import importlib
+    import inspect
+
+    src = str(ROOT / "src")
+    if src not in sys.path:
+        sys.path.insert(0, src)
+    docs: set[str] = set()
+    for name in DOC_MODULES:
+        module = importlib.import_module(name)
+        for obj in vars(module).values():
+            if not (inspect.isclass(obj) and dataclasses.is_dataclass(obj)):
+                continue
+            if obj.__module__ != name:
+                continue
+            for f in dataclasses.fields(obj):
+                doc = f.metadata.get("doc", "")
+                if doc:
+                    docs.add(doc)
+    return sorted(docs)
+
+
+def add_field_docs(pot: Path = POT) -> int:
+    """Add the field docs to the template ``pot``; returns how many were new to it."""
+    from babel.messages.pofile import read_po, write_po
+
+    with pot.open("rb") as f:
+        cat = read_po(f)
+    added = 0
+    for doc in field_docs():
+        if doc in cat:
+            continue
+        cat.add(doc, auto_comments=[DOC_COMMENT])
+        added += 1
+    buf = io.BytesIO()
+    write_po(buf, cat, omit_header=True, no_location=True, sort_output=True)
+    pot.write_bytes(buf.getvalue())
+    return added
 
 
 def extract() -> None:
-    """Write the template from the source (no line numbers: diffs stay small)."""
+    """Write the template from the source and the field docs (no line numbers: small diffs)."""
     cmd = [
         sys.executable,
         "-m",
@@ -46,6 +101,7 @@ def extract() -> None:
         ".",
     ]
     subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True)
+    add_field_docs(POT)
 
 
 def po_path(lang: str) -> Path:

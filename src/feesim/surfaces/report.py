@@ -1289,15 +1289,41 @@ def _html(result: ForecastResult, pngs: dict[str, bytes]) -> str:
 
 
 def _defaults_table(defaults: list[str]) -> str:
+    """The inputs that took defaults, with their notes in the language in force.
+
+    The notes are the ``doc`` of the configuration fields, with the unit in brackets (see
+    :func:`feesim.studies.forecast.community.missing_fields`); the docs are in the catalogue
+    (``tools/i18n.py`` adds them to the template), the units stay as written.
+    """
+
+    def note_text(note: str) -> str:
+        if not note:
+            return ""
+        if _(note) != note:
+            return _(note)
+        doc, sep, unit = note.rpartition(" (")
+        if sep and unit.endswith(")") and _(doc) != doc:
+            return f"{_(doc)} ({unit}"
+        return note
+
     if not defaults:
         return "<p>" + _e(_("none")) + "</p>"
+    behaviour = ("behaviour: ", " coefficients from the package defaults")
     rows = []
     for item in defaults:
         key, _sep, rest = item.partition(" = ")
         value, _sep2, note = rest.partition("  # ")
+        count = key.removeprefix(behaviour[0]).removesuffix(behaviour[1])
+        if not rest and key.startswith(behaviour[0]) and count.isdigit():
+            # the last item of a scenario file's defaults (studies/forecast/mapping.py)
+            key = ngettext(
+                "behaviour: {n} coefficient from the package defaults",
+                "behaviour: {n} coefficients from the package defaults",
+                int(count),
+            ).format(n=count)
         rows.append(
             f"<tr><td class='text'><code>{_e(key)}</code></td><td class='text'>{_e(value)}</td>"
-            f"<td class='text'>{_e(_(note) if note else '')}</td></tr>"
+            f"<td class='text'>{_e(note_text(note))}</td></tr>"
         )
     head = "".join(f"<th>{_e(h)}</th>" for h in (_("key"), _("default used"), _("meaning")))
     return f"<table class='wide small'><tr>{head}</tr>{''.join(rows)}</table>"

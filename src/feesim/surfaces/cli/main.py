@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from feesim.errors import ConfigError, FeesimError, LimitError
+from feesim.i18n import N_, ngettext, use_language
 from feesim.i18n import gettext as _
-from feesim.i18n import ngettext, use_language
 from feesim.io import check_output_dir, check_output_file, read_toml, staged_output
 from feesim.surfaces.cli.args import (
     MAX_MEMBERS,
@@ -59,6 +59,8 @@ EXIT_TERMINATED = 128 + signal.SIGTERM
 EXIT_BROKEN_PIPE = 128 + signal.SIGPIPE
 #: What ``feesim run`` writes into ``--out`` (and replaces there): both formats.
 RUN_OUTPUTS = ("series.*", "votes.*", "events.*", "campaigns.*", "meta.json", "result.json")
+#: The kinds of scenario field (``feesim describe``), for translation.
+KINDS = {"lever": N_("lever"), "uncertainty": N_("uncertainty"), "setting": N_("setting")}
 #: Tables that mark a community file (``feesim forecast``), not a scenario file.
 _COMMUNITY_TABLES = ("buildings", "proposal", "forecast")
 
@@ -336,9 +338,11 @@ def _cmd_describe(args: argparse.Namespace) -> int:
             hi = "" if r["hi"] is None else r["hi"]
             bounds = f" [{lo}, {hi}]"
         unit = f" ({r['unit']})" if r["unit"] else ""
-        print(f"{r['field']}{unit}{bounds} = {r['default']!r}  [{r['kind']}]")
+        kind = _(KINDS.get(r["kind"], r["kind"]))
+        print(f"{r['field']}{unit}{bounds} = {r['default']!r}  [{kind}]")
         if r["doc"]:
-            print(f"    {r['doc']}")
+            # the field docs are in the catalogue (tools/i18n.py adds them to the template)
+            print(f"    {_(r['doc'])}")
         if r["source"]:
             print(_("    source: {source}").format(source=r["source"]))
     return 0
