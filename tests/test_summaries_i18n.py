@@ -73,8 +73,7 @@ def test_portfolio_summary_in_both_languages():
     assert "个小区" in text and "收缴率（按户数加权" in text and "组参数的 5%-95%" in text
     found = _english_words(
         text,
-        "communities households months collection weighted trap firms exited failed "
-        "parameter sets",
+        "communities households months collection weighted trap firms exited failed parameter sets",
     )
     assert found == []
 
@@ -121,10 +120,11 @@ def test_calibration_summary_in_both_languages():
         assert summaries.calibration_summary(run) == english
     with i18n.use_language("zh_CN"):
         text = summaries.calibration_summary(run)
-    assert "留一验证" in text and "参数还原：1 个中有 1 个在容差以内" in text
+    assert "留一验证，同意率" in text and "参数还原：1 个中有 1 个在容差以内" in text
     assert "不可识别" in text and "trust_weight" in text  # parameter names are the file's keys
     found = _english_words(
-        text, "identified identification mean leave one out weighted MAE recovery tolerance"
+        text,
+        "identified identification mean leave one out weighted MAE recovery tolerance approval",
     )
     assert found == []
 

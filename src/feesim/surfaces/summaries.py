@@ -233,6 +233,15 @@ IDENTIFICATION = {
 }
 
 
+#: The outcomes of the leave-one-out check (:class:`LooResult`), for translation.
+LOO_OUTCOMES = {
+    "approval": N_("approval"),
+    "collection": N_("collection"),
+    "pass_fail": N_("pass_fail"),
+    "turnout": N_("turnout"),
+}
+
+
 def calibration_summary(run: Any) -> str:
     """What ``feesim calibrate`` prints (:meth:`CalibrationRun.summary_text`, translated).
 
@@ -252,7 +261,7 @@ def calibration_summary(run: Any) -> str:
                 "leave one out, {outcome}: weighted MAE model {model}, mean of others {mean}, "
                 "logit on step {step}"
             ).format(
-                outcome=outcome,
+                outcome=_(LOO_OUTCOMES.get(outcome, outcome)),
                 model=f"{s['wmae_model']:.3f}",
                 mean=f"{s['wmae_mean']:.3f}",
                 step=f"{s['wmae_step']:.3f}",
