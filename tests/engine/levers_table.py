@@ -58,17 +58,6 @@ class Lever:
     dated_shortfall: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-def _schedule(path: str, value: object, month: int = 12) -> Callable[[Scenario], Scenario]:
-    def f(sc: Scenario) -> Scenario:
-        return dataclasses.replace(sc, schedule=(*sc.schedule, Change(month, {path: value})))
-
-    return f
-
-
-def _set(path: str, value: object) -> Callable[[Scenario], Scenario]:
-    return lambda sc: sc.with_changes(**{path: value})
-
-
 def _set_all(changes: dict[str, object]) -> Callable[[Scenario], Scenario]:
     return lambda sc: sc.with_changes(**changes)
 
@@ -78,6 +67,14 @@ def _schedule_all(changes: dict[str, object], month: int = 12) -> Callable[[Scen
         return dataclasses.replace(sc, schedule=(*sc.schedule, Change(month, dict(changes))))
 
     return f
+
+
+def _set(path: str, value: object) -> Callable[[Scenario], Scenario]:
+    return _set_all({path: value})
+
+
+def _schedule(path: str, value: object, month: int = 12) -> Callable[[Scenario], Scenario]:
+    return _schedule_all({path: value}, month)
 
 
 #: A district subsidy of 0.1 yuan/m2 paid whatever the assessment score.
