@@ -208,7 +208,8 @@ class Succession:
             run,
             month,
             "firm_hired",
-            f"replacing the {fb.status(run)} provider, whose cash was {fb.cash[run] / 100.0:.0f} yuan",
+            f"replacing the {fb.status(run)} provider, "
+            f"whose cash was {fb.cash[run] / 100.0:.0f} yuan",
         )
         change_fee(self.state, self.perception, run, fee)
         fb.tier_q[run] = max(fb.tier_q[run], TIER_QUALITY[setting.scenarios[run].firm.tier])
