@@ -182,6 +182,34 @@ def test_community_file_with_new_fee_and_search(tmp_path, capsys):
     assert "(12 months after the vote)" in page
 
 
+def test_the_search_is_told_the_forecasts_deciding_test(tmp_path, monkeypatch):
+    """forecast --search hands the forecast's deciding test to the step search, so that the
+    report's door-to-door advice follows the test its summary names."""
+    import feesim.studies.forecast.search as search_module
+    from feesim.studies.forecast.result import ForecastResult
+
+    seen: dict[str, object] = {}
+    real_search = search_module.search_step
+    real_test = ForecastResult.deciding_test
+
+    def spy_search(*args, **kw):
+        seen["deciding"] = kw.get("deciding")
+        return real_search(*args, **kw)
+
+    def spy_test(self):
+        seen.setdefault("named", real_test(self))
+        return real_test(self)
+
+    monkeypatch.setattr(search_module, "search_step", spy_search)
+    monkeypatch.setattr(ForecastResult, "deciding_test", spy_test)
+    path = tmp_path / "estate.toml"
+    path.write_text(COMMUNITY)
+    args = ["forecast", str(path), "--runs", "10", "--out", str(tmp_path / "out")]
+    opts = ["--search", "--search-runs", "6", "--quiet", "--no-ensemble", "--workers", "1"]
+    assert main([*args, *opts]) == 0
+    assert seen["deciding"] is not None and seen["deciding"] == seen["named"], seen
+
+
 def test_step_pct_option(tmp_path):
     path = tmp_path / "estate.toml"
     path.write_text(COMMUNITY)

@@ -161,6 +161,8 @@ def _cmd_forecast(args: argparse.Namespace) -> int:
                 populations=args.populations,
                 ensemble=ensemble,
                 runner=runner,
+                # the door-to-door advice follows the test the summary names
+                deciding=result.deciding_test(),
             )
             result = result.with_search(search)
     elapsed = time.perf_counter() - started
