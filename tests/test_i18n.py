@@ -226,8 +226,13 @@ def test_every_field_doc_is_in_the_template_and_translated():
         template = {m.id for m in read_po(f) if m.id}
     assert sorted(set(docs) - template) == []
     zh = i18n.translation("zh_CN")
-    untranslated = [d for d in docs if not zh.gettext(d) or zh.gettext(d) == d]
+    # a unit written in symbols ('%', '0-1', 'YYYY-MM') reads the same in both languages
+    words = re.compile(r"[a-z]{2}")
+    untranslated = [
+        d for d in docs if not zh.gettext(d) or (zh.gettext(d) == d and words.search(d))
+    ]
     assert untranslated == []
+    assert zh.gettext("yuan/month") == "元/月" and zh.gettext("months") == "月"
     # Chinese, with the field names and numbers they quote kept
     assert zh.gettext("current fee") == "现行物业费"
     doc = "loss of approval per relative fee step (0.3 = +30%)"
@@ -266,8 +271,35 @@ def test_the_reports_defaults_in_chinese():
     with i18n.use_language("zh_CN"):
         chinese = _defaults_table(items)
     assert "short name shown in reports" in english and "报告中显示的简称" in chinese
-    # the doc with its unit: the doc translated, the unit as written
+    # the doc with its unit, both translated
     assert "parking, advertising and other public income (yuan/month)" in english
-    assert "停车、广告等公共收益 (yuan/month)" in chinese
+    assert "停车、广告等公共收益 (元/月)" in chinese
     assert "67 个行为系数取软件包默认值" in chinese
     assert "parking" not in chinese and "package defaults" not in chinese
+
+
+def test_the_defaults_the_mapping_derives_are_said_in_chinese():
+    """A default the community-file mapping derives (area, lifts, staff, quality) carries an
+    English note in forecast.json; the report says it in the language in force, values kept,
+    and an empty value reads "none" (无)."""
+    from feesim.studies.forecast.mapping import DEFAULT_NOTES, default_note, read_default_note
+    from feesim.surfaces.report import _defaults_table
+
+    note = default_note("area_m2", area="55")
+    assert note == "default: households x 55 m2"
+    assert read_default_note(note) == (DEFAULT_NOTES["area_m2"], {"area": "55"})
+    assert read_default_note("default: households x 55 m2 and more") is None
+    tier = default_note("service_quality", tier="tidy")
+    items = [
+        f"buildings[0].area_m2 = 4400  # {note}",
+        f"firm.service_quality = 0.75  # {tier}",
+        "firm.staff = none  # staff on site now (people)",
+    ]
+    with i18n.use_language("en"):
+        english = _defaults_table(items)
+    with i18n.use_language("zh_CN"):
+        chinese = _defaults_table(items)
+    assert "default: households x 55 m2" in english and "staff on site now (people)" in english
+    assert "默认：户数 × 55 平方米" in chinese and "“tidy”" in chinese
+    assert "现有在岗人员 (人)" in chinese and ">无<" in chinese
+    assert "default" not in chinese and "people" not in chinese

@@ -36,12 +36,12 @@ DOC_MODULES = (
     "feesim.config.behaviour",
     "feesim.studies.forecast.community",
 )
-#: The comment that marks a field doc in the template.
-DOC_COMMENT = "field doc (param(doc=...))"
+#: The comment that marks a field doc or unit in the template.
+DOC_COMMENT = "field doc or unit (param(doc=..., unit=...))"
 
 
 def field_docs() -> list[str]:
-    """The ``doc`` of every field of the dataclasses of :data:`DOC_MODULES`, sorted, once each."""
+    """The ``doc`` and ``unit`` of every field of the :data:`DOC_MODULES` dataclasses, once each."""
     import dataclasses
     import importlib
     import inspect
@@ -58,9 +58,10 @@ def field_docs() -> list[str]:
             if obj.__module__ != name:
                 continue
             for f in dataclasses.fields(obj):
-                doc = f.metadata.get("doc", "")
-                if doc:
-                    docs.add(doc)
+                for what in ("doc", "unit"):
+                    text = f.metadata.get(what, "")
+                    if text:
+                        docs.add(text)
     return sorted(docs)
 
 

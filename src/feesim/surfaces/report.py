@@ -47,6 +47,7 @@ from feesim.errors import FeesimError
 from feesim.i18n import N_, ngettext, use_language
 from feesim.i18n import gettext as _
 from feesim.io import atomic_write_bytes, atomic_write_text, staged_output
+from feesim.studies.forecast.mapping import read_default_note
 from feesim.studies.forecast.outcomes import QUORUM_TESTS
 from feesim.studies.forecast.result import MIN_RUNS_PER_SET as _MIN_RUNS_PER_SET
 from feesim.studies.forecast.result import model_error_words, pass_interval
@@ -1292,8 +1293,9 @@ def _defaults_table(defaults: list[str]) -> str:
     """The inputs that took defaults, with their notes in the language in force.
 
     The notes are the ``doc`` of the configuration fields, with the unit in brackets (see
-    :func:`feesim.studies.forecast.community.missing_fields`); the docs are in the catalogue
-    (``tools/i18n.py`` adds them to the template), the units stay as written.
+    :func:`feesim.studies.forecast.community.missing_fields`), or what the mapping derived
+    (:data:`feesim.studies.forecast.mapping.DEFAULT_NOTES`); the docs and units are in the
+    catalogue (``tools/i18n.py`` adds them to the template). A value left empty reads "none".
     """
 
     def note_text(note: str) -> str:
@@ -1301,9 +1303,13 @@ def _defaults_table(defaults: list[str]) -> str:
             return ""
         if _(note) != note:
             return _(note)
+        known = read_default_note(note)  # a default the mapping derived (DEFAULT_NOTES)
+        if known is not None:
+            template, values = known
+            return _(template).format(**values)
         doc, sep, unit = note.rpartition(" (")
         if sep and unit.endswith(")") and _(doc) != doc:
-            return f"{_(doc)} ({unit}"
+            return f"{_(doc)} ({_(unit[:-1])})"
         return note
 
     if not defaults:
@@ -1322,7 +1328,8 @@ def _defaults_table(defaults: list[str]) -> str:
                 int(count),
             ).format(n=count)
         rows.append(
-            f"<tr><td class='text'><code>{_e(key)}</code></td><td class='text'>{_e(value)}</td>"
+            f"<tr><td class='text'><code>{_e(key)}</code></td>"
+            f"<td class='text'>{_e(_('none') if value == 'none' else value)}</td>"
             f"<td class='text'>{_e(note_text(note))}</td></tr>"
         )
     head = "".join(f"<th>{_e(h)}</th>" for h in (_("key"), _("default used"), _("meaning")))

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ from feesim.config.scenario import (
 )
 from feesim.engine.rules.firm import staffing_for_quality
 from feesim.errors import ConfigError
+from feesim.i18n import N_
 from feesim.io import read_toml
 from feesim.studies.forecast.community import (
     _COMMUNITY_MARKERS,
@@ -72,10 +74,45 @@ from feesim.studies.forecast.community import (
 from feesim.studies.forecast.ensemble import local_overrides
 
 __all__ = [
+    "DEFAULT_NOTES",
     "ForecastInput",
     "community_to_input",
+    "default_note",
     "load_forecast_input",
+    "read_default_note",
 ]
+
+#: Notes of the defaults a community file leaves to the mapping (``ForecastInput.defaults``):
+#: English templates, marked for translation, so that the report can say them in the
+#: language in force (:func:`default_note`, :func:`read_default_note`).
+DEFAULT_NOTES: dict[str, str] = {
+    "area_m2": N_("default: households x {area} m2"),
+    "lifts": N_("default: inferred from the type name"),
+    "full_service_fee": N_("default: AGG-07, by lifts"),
+    "equipment_cost_per_m2": N_("default: by lifts"),
+    "staff": N_("derived from annual_cost_yuan at the default materials share {share}"),
+    "service_quality": N_(
+        "default: the quality of the tier '{tier}' (the disclosed staff deliver it)"
+    ),
+}
+
+
+def default_note(key: str, **values: object) -> str:
+    """The English note of default ``key`` of :data:`DEFAULT_NOTES`, filled in."""
+    return DEFAULT_NOTES[key].format(**values)
+
+
+def read_default_note(note: str) -> tuple[str, dict[str, str]] | None:
+    """The template of :data:`DEFAULT_NOTES` that ``note`` fills in, and its values (or None)."""
+    for template in DEFAULT_NOTES.values():
+        parts = re.split(r"\{(\w+)\}", template)
+        pattern = "".join(
+            re.escape(p) if k % 2 == 0 else f"(?P<{p}>.+?)" for k, p in enumerate(parts)
+        )
+        m = re.fullmatch(pattern, note)
+        if m:
+            return template, m.groupdict()
+    return None
 
 
 # ==============================================================================================
@@ -492,14 +529,14 @@ def community_to_input(
                 f"a total giving 10-500 m2 per unit ({b.households} units)",
             )
         resolved = {
-            "area_m2": (area, f"households x {DEFAULT_UNIT_AREA:g} m2"),
-            "lifts": (lifts, "inferred from the type name"),
-            "full_service_fee": (full, "AGG-07, by lifts"),
-            "equipment_cost_per_m2": (equip, "by lifts"),
+            "area_m2": (area, default_note("area_m2", area=f"{DEFAULT_UNIT_AREA:g}")),
+            "lifts": (lifts, default_note("lifts")),
+            "full_service_fee": (full, default_note("full_service_fee")),
+            "equipment_cost_per_m2": (equip, default_note("equipment_cost_per_m2")),
         }
         for key, (val, why) in resolved.items():
             if key not in raw:
-                defaults.append(f"buildings[{i}].{key} = {_fmt(val)}  # default: {why}")
+                defaults.append(f"buildings[{i}].{key} = {_fmt(val)}  # {why}")
         btypes.append(
             BuildingType(
                 name=b.type,
@@ -702,8 +739,7 @@ def _map_disclosure(firm: FirmInfo, draft: Scenario, defaults: list[str]) -> dic
         if staff is None:
             staff = running * (1 - d.materials_share) / per_staff
             defaults.append(
-                f"firm.staff = {staff:.1f}  # derived from annual_cost_yuan at the default "
-                f"materials share {d.materials_share}"
+                f"firm.staff = {staff:.1f}  # " + default_note("staff", share=d.materials_share)
             )
         else:
             labour = staff * per_staff
@@ -722,8 +758,8 @@ def _map_disclosure(firm: FirmInfo, draft: Scenario, defaults: list[str]) -> dic
         if q is None:
             q = TIER_QUALITY[firm.service_tier]
             defaults.append(
-                f"firm.service_quality = {q}  # default: the quality of the tier "
-                f"'{firm.service_tier}' (the disclosed staff deliver it)"
+                f"firm.service_quality = {q}  # "
+                + default_note("service_quality", tier=firm.service_tier)
             )
         # The share of liveable staffing that delivers q, as the model's firm allocates it.
         x_now = float(staffing_for_quality(q, np.array([firm.management_quality]))[0])

@@ -337,7 +337,7 @@ def _cmd_describe(args: argparse.Namespace) -> int:
             lo = "" if r["lo"] is None else r["lo"]
             hi = "" if r["hi"] is None else r["hi"]
             bounds = f" [{lo}, {hi}]"
-        unit = f" ({r['unit']})" if r["unit"] else ""
+        unit = f" ({_(r['unit'])})" if r["unit"] else ""
         kind = _(KINDS.get(r["kind"], r["kind"]))
         print(f"{r['field']}{unit}{bounds} = {r['default']!r}  [{kind}]")
         if r["doc"]:
