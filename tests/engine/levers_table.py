@@ -46,7 +46,8 @@ class Lever:
     #: Outcomes the lever must not move the other way: +1 not down, -1 not up (no effect of at
     #: least the outcome's minimum and three standard errors against the direction).
     holds: dict[str, int] = dataclasses.field(default_factory=dict)
-    #: Smaller minimum effects for this lever (an effect the sources expect to be small).
+    #: Smaller minimum effects for this lever (an effect the sources expect to be small; for a
+    #: ``holds`` outcome, the smallest move the other way that counts against it).
     minimum: dict[str, float] = dataclasses.field(default_factory=dict)
     #: Month collection is read at when the lever is switched on at month 12 (default: the same
     #: as ``collection_month``); for a one-off lever, the end of the year it acts in.
@@ -135,12 +136,15 @@ LEVERS: tuple[Lever, ...] = (
         _set("government.subsidy_per_m2", 0.1),
         {"collection": +1, "margin": +1},
         "domain-rules 3.5 (break-even), 5 (Pudong subsidy: nothing below a score of 60). The "
-        "subsidy buys service while the score holds; the frozen fee cannot hold the service that "
-        "earns 60 as wages rise, so the subsidy stops (months 71-91) before the losses that end "
-        "the contract begin, and it does not carry the firm through them: exit later only as "
-        "'not earlier' (0.3.0 fit: -0.8 months, se 1.8, 40 runs; switched on later +2.1, se 2.4)",
+        "frozen fee buys less service each year; the score falls below 60 and the subsidy "
+        "stops (median month 79, 69-87) at about the time the firm's losses begin (median "
+        "month 78.5; 75 without it), so the notice comes when it would have: exit is asked "
+        "only not to come earlier by 2 months or more (0.3.0 fit: -0.8 months, se 1.8, 40 runs; "
+        "switched on later +2.1, se 2.4)",
         dated=_schedule("government.subsidy_per_m2", 0.1),
         holds={"exit": +1},
+        minimum={"exit": 2.0},
+        replicates=40,  # exit months vary widely run to run
     ),
     Lever(
         "district subsidy 0.1 yuan/m2, paid whatever the score",
@@ -225,13 +229,14 @@ LEVERS: tuple[Lever, ...] = (
         "larger service package (0.15 -> 0.3)",
         "xianghe",
         _proposal(service_quality=0.3),
-        {"approval": +1, "margin": -1},
+        {"approval": +1, "collection": +1, "margin": -1},
         "seed 002 (what the step buys), model.md (quality-price match; the collection gain of "
         "a step comes from what residents get for the money): the same step buys the same "
         "service, so a fixed-fee firm pays a larger promise out of its margin and collection "
         "may rise only as far as that buys (0.3.0 fit: +0.004, margin -0.024)",
         collection_month=35,
-        holds={"collection": +1},
+        # an effect the same money bounds: what the firm's margin buys (+0.004, se < 0.001)
+        minimum={"collection": 0.002},
     ),
     Lever(
         "no audit: accounts posted only",

@@ -50,16 +50,17 @@ def xianghe(load_example):
 
 
 # -- the six cases of the "honest levers" issue ------------------------------------------------
-def test_a_subsidy_raises_collection_and_delays_exit_at_month_0_as_later(frozen):
+def test_a_subsidy_raises_collection_and_no_longer_brings_the_notice_forward(frozen):
     """A district subsidy in force from month 0 raises collection, as the same subsidy switched
     on at month 12 does, and no longer brings the firm's notice forward (the issue: month 68 to
-    64). Paid on a score of 60 or more it stops before the losses that end the contract begin
-    (README, levers table); paid whatever the score it delays the notice."""
+    64, four months). Paid on a score of 60 or more it stops at about the time the firm's losses
+    begin (README, levers table); paid whatever the score it delays the notice."""
     subsidised = st.with_(frozen, "government.subsidy_per_m2", 0.1)
     at0 = st.effect(frozen, subsidised, st.collection_at(YEAR5))
     assert at0.positive(0.02), at0
-    exit0 = st.effect(frozen, subsidised, st.notice_month)
-    assert exit0.mean >= -2 * exit0.se, exit0
+    # 40 runs: exit months vary widely run to run (se about 1.8 months)
+    exit0 = st.effect(frozen, subsidised, st.notice_month, replicates=40)
+    assert exit0.mean >= -2.0, exit0
     unconditional = st.with_(subsidised, "government.subsidy_min_score", 0.0)
     delay = st.effect(frozen, unconditional, st.notice_month, replicates=40)
     assert delay.positive(6.0), delay
@@ -194,6 +195,7 @@ def _assert_holds(lever, base, variant, dated=False):
     for outcome, sign in lever.holds.items():
         # Not the other way: no effect of the outcome's full minimum against the direction.
         eff, minimum = _effect(lever, outcome, base, variant, dated)
+        minimum = lever.minimum.get(outcome, minimum)
         wrong = eff.negative(minimum) if sign > 0 else eff.positive(minimum)
         assert not wrong, (
             f"{lever.name}: {outcome} should not go {'down' if sign > 0 else 'up'}: {eff}"
