@@ -588,3 +588,17 @@ def test_the_deciding_test_rule_is_one_rule():
     tie = {"quorum_heads": 0.0, "quorum_area": 0.5, "approval_heads": 0.5, "approval_area": 0}
     assert deciding_test_of(tie, among_failed=True) == "quorum_area"
     assert deciding_test_of(None, among_failed=True) is None
+    assert deciding_test_of(dict.fromkeys(tie, 0.0), among_failed=False) is None
+
+
+def test_the_forecast_and_the_search_name_the_same_deciding_test(result):
+    """ForecastResult.deciding_test is deciding_test_of on the forecast's failed-vote shares
+    and outcome groups: the quorum group wins even when one approval test is the commonest."""
+    from feesim.studies.forecast.outcomes import deciding_test_of
+
+    split = {"quorum_heads": 0.3, "quorum_area": 0.3, "approval_heads": 0.4, "approval_area": 0}
+    res = _failing(
+        result, binding_failed=split, no_quorum_probability=0.06, rejected_probability=0.04
+    )
+    assert res.deciding_test() == deciding_test_of(split, among_failed=True) == "quorum_heads"
+    assert deciding_test_of(split, True, groups=(0.3, 0.7)) == "approval_heads"

@@ -43,23 +43,31 @@ TEST_WORDS = {
 }
 
 
-def deciding_test_of(shares: dict[str, float] | None, among_failed: bool) -> str | None:
+def deciding_test_of(
+    shares: dict[str, float] | None,
+    among_failed: bool,
+    groups: tuple[float, float] | None = None,
+) -> str | None:
     """The test that decides a vote, from the shares of votes each test decided.
 
     ``shares`` maps each test of :data:`TESTS` to the share of votes it decided, counted among
     the failed votes when ``among_failed`` (as ``binding_failed`` of a forecast), else among all
     votes. Failed votes: the group that failed more often (missing the quorum against being
-    voted down; a tie counts as the quorum), then its most frequent test. No failed votes: the
-    test the votes came closest to failing. None when nothing was voted. This is the rule of
-    :meth:`~feesim.studies.forecast.result.ForecastResult.deciding_test`, which the summary, the
-    report and the step search all follow.
+    voted down, as ``groups`` gives their shares of the runs when known, else the summed shares
+    of their tests; a tie counts as the quorum), then its most frequent test. No failed votes: the
+    test the votes came closest to failing. None when nothing was voted (no shares, or all
+    zero). :meth:`~feesim.studies.forecast.result.ForecastResult.deciding_test`, which the
+    summary and the report name, and the step search both apply it.
     """
-    if not shares:
+    if not shares or not any(shares.values()):
         return None
     if not among_failed:
         return max(TESTS, key=lambda t: shares.get(t) or 0.0)
-    quorum = sum(shares.get(t) or 0.0 for t in QUORUM_TESTS)
-    approval = sum(shares.get(t) or 0.0 for t in APPROVAL_TESTS)
+    if groups is not None:
+        quorum, approval = groups
+    else:
+        quorum = sum(shares.get(t) or 0.0 for t in QUORUM_TESTS)
+        approval = sum(shares.get(t) or 0.0 for t in APPROVAL_TESTS)
     group = QUORUM_TESTS if quorum >= approval else APPROVAL_TESTS
     return max(group, key=lambda t: shares.get(t) or 0.0)
 

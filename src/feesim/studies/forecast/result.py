@@ -40,12 +40,11 @@ from feesim.protocol import (
 )
 from feesim.studies.forecast.mapping import ForecastInput
 from feesim.studies.forecast.outcomes import (
-    APPROVAL_TESTS,
     EXIT_WINDOWS,
-    QUORUM_TESTS,
     TEST_WORDS,
     TESTS,
     BranchOutcome,
+    deciding_test_of,
 )
 
 __all__ = [
@@ -442,21 +441,22 @@ class ForecastResult:
     def deciding_test(self) -> str | None:
         """The test that decides the vote, as the summary and the report name it.
 
-        Among failed votes, the outcome groups come first: missing the quorum
-        (``no_quorum_probability``) against being voted down (``rejected_probability``); within
-        the larger group, the test that failed most often (``quorum_heads`` or ``quorum_area``,
-        ``approval_heads`` or ``approval_area``). A quorum failure is split between two tests,
-        so the single most frequent test can belong to the smaller group. Without failed votes,
-        the test the votes came closest to failing (``binding_test``). None when nothing was
-        voted.
+        Among failed votes (``binding_failed``), the outcome groups come first: missing the
+        quorum (its tests' shares, as ``no_quorum_probability``) against being voted down (as
+        ``rejected_probability``); within the larger group, the test that failed most often
+        (``quorum_heads`` or ``quorum_area``, ``approval_heads`` or ``approval_area``). A quorum
+        failure is split between two tests, so the single most frequent test can belong to the
+        smaller group. Without failed votes, the test the votes came closest to failing
+        (``binding_test``). None when nothing was voted. The rule is
+        :func:`~feesim.studies.forecast.outcomes.deciding_test_of`, which the step search
+        applies too.
         """
         d = self.data
         failed = d.get("binding_failed")
         if not failed:
             return d.get("binding_test")
-        quorum = d["no_quorum_probability"] >= d["rejected_probability"]
-        group = QUORUM_TESTS if quorum else APPROVAL_TESTS
-        return max(group, key=lambda t: failed.get(t) or 0.0)
+        groups = (d["no_quorum_probability"], d["rejected_probability"])
+        return deciding_test_of(failed, among_failed=True, groups=groups)
 
     def pass_interval(self, alpha: float = 0.05) -> tuple[float, float]:
         """The pass probability's range from the random draws alone (Wilson interval).
@@ -896,11 +896,13 @@ class SearchResult(Mapping[str, Any]):
     ----------
     data : dict
     levers : dict or None
-        Which test binds at the proposed step (``binding``, ``binding_test``,
-        ``quorum_binds``), whether the step curve is flat (``flat``, ``pass_range`` over
-        ``step_range``) and, when the quorum binds, the pass probability against the door-to-door
-        rounds (``rounds``: ``grid``, ``pass_probability``, ``smallest_rounds``, ``current``)
-        and reach (``reach``: the same with ``smallest_reach``, and the ``rounds`` assumed).
+        Which test binds at the proposed step (``binding``: the shares of the search's own
+        runs; ``binding_test``: the deciding test, the forecast's when it was handed to the
+        search, so it may differ from what ``binding`` alone would say; ``quorum_binds``),
+        whether the step curve is flat (``flat``, ``pass_range`` over ``step_range``) and,
+        when the quorum binds, the pass probability against the door-to-door rounds
+        (``rounds``: ``grid``, ``pass_probability``, ``smallest_rounds``, ``current``) and reach
+        (``reach``: the same with ``smallest_reach``, and the ``rounds`` assumed).
         Kept beside the ``search`` entry of ``forecast.json`` (its schema is unchanged).
     """
 
