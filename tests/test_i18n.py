@@ -303,3 +303,10 @@ def test_the_defaults_the_mapping_derives_are_said_in_chinese():
     assert "默认：户数 × 55 平方米" in chinese and "“tidy”" in chinese
     assert "现有在岗人员 (人)" in chinese and ">无<" in chinese
     assert "default" not in chinese and "people" not in chinese
+    with i18n.use_language("en"):
+        one = _defaults_table(["behaviour: 1 coefficient from the package defaults"])
+    with i18n.use_language("zh_CN"):
+        assert "1 个行为系数" in _defaults_table(
+            ["behaviour: 1 coefficient from the package defaults"]
+        )
+    assert "behaviour: 1 coefficient from the package defaults" in one

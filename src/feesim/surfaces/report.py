@@ -38,6 +38,7 @@ import html
 import io
 import math
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1314,19 +1315,19 @@ def _defaults_table(defaults: list[str]) -> str:
 
     if not defaults:
         return "<p>" + _e(_("none")) + "</p>"
-    behaviour = ("behaviour: ", " coefficients from the package defaults")
+    behaviour = re.compile(r"behaviour: (\d+) coefficients? from the package defaults")
     rows = []
     for item in defaults:
         key, _sep, rest = item.partition(" = ")
         value, _sep2, note = rest.partition("  # ")
-        count = key.removeprefix(behaviour[0]).removesuffix(behaviour[1])
-        if not rest and key.startswith(behaviour[0]) and count.isdigit():
+        count = behaviour.fullmatch(key)
+        if not rest and count:
             # the last item of a scenario file's defaults (studies/forecast/mapping.py)
             key = ngettext(
                 "behaviour: {n} coefficient from the package defaults",
                 "behaviour: {n} coefficients from the package defaults",
-                int(count),
-            ).format(n=count)
+                int(count[1]),
+            ).format(n=count[1])
         rows.append(
             f"<tr><td class='text'><code>{_e(key)}</code></td>"
             f"<td class='text'>{_e(_('none') if value == 'none' else value)}</td>"

@@ -438,7 +438,8 @@ def _scenario_to_input(
     ]
     overrides = data.get("behaviour", {})
     n_beh = len(dataclasses.fields(Behaviour)) - len(overrides)
-    defaults.append(f"behaviour: {n_beh} coefficients from the package defaults")
+    noun = "coefficient" if n_beh == 1 else "coefficients"
+    defaults.append(f"behaviour: {n_beh} {noun} from the package defaults")
     out = ForecastInput(
         name=scenario.meta.name,
         status_quo=status_quo,
