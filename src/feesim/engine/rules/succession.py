@@ -43,6 +43,14 @@ __all__ = ["STATE_PROVIDER_KINDS", "Proposer", "Succession", "state_provider"]
 #: resettlement housing: domain-rules 5, Huangpu's district SOE groups; cases_more AGG-N3, N27).
 STATE_PROVIDER_KINDS = frozenset({"old_public", "resettlement"})
 
+#: The provider a hired firm replaces, in words, by its state (``FirmBook.status``).
+OUTGOING = {
+    "regular": "incumbent",
+    "notice": "outgoing",
+    "emergency": "emergency",
+    "state": "district state-owned",
+}
+
 
 def state_provider(scenario: object) -> bool:
     """Whether a district state-owned provider takes over this community after an exit."""
@@ -208,7 +216,7 @@ class Succession:
             run,
             month,
             "firm_hired",
-            f"replacing the {fb.status(run)} provider, "
+            f"replacing the {OUTGOING[fb.status(run)]} provider, "
             f"whose cash was {fb.cash[run] / 100.0:.0f} yuan",
         )
         change_fee(self.state, self.perception, run, fee)
