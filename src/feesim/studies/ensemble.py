@@ -42,6 +42,7 @@ import pandas as pd
 from feesim.config.behaviour import Behaviour
 from feesim.config.scenario import Scenario
 from feesim.errors import ConfigError
+from feesim.i18n import gettext as _
 from feesim.io import atomic_write_text, staged_output, write_atomically
 from feesim.protocol import (
     ESTIMATE_COLUMNS,
@@ -258,22 +259,43 @@ class EnsembleResult:
         return self.summary.merge(self.members[["member", "key"]], on="member")
 
     def summary_text(self) -> str:
-        """Members and failures, and per scenario key the main end-of-horizon outcomes."""
+        """Members and failures, and per scenario key the main end-of-horizon outcomes.
+
+        In the language in force (:mod:`feesim.i18n`).
+        """
         ok = self.members["status"] == "ok"
         sets, reps = self.meta.get("parameter_sets", 0), self.meta.get("replicates")
-        crossed = f"; {sets} parameter sets x {reps} replicates of each scenario" if sets else ""
-        head = f"{len(self.members)} members ({int(ok.sum())} ok, {int((~ok).sum())} failed)"
-        lines = [head + crossed]
-        for key, g in self._by_key().groupby("key"):
+        head = _("{members} members ({ok} ok, {failed} failed)").format(
+            members=len(self.members), ok=int(ok.sum()), failed=int((~ok).sum())
+        )
+        if sets:
+            head += _("; {sets} parameter sets x {replicates} replicates of each scenario").format(
+                sets=sets, replicates=reps
+            )
+        lines = [head]
+        by_key = self._by_key()
+        for key, g in by_key.groupby("key"):
             c = g["collection_rate_last_december"]
             lines.append(
-                f"  {key}: last-December collection mean {c.mean():.1%} "
-                f"(5-95%: {c.quantile(0.05):.1%}-{c.quantile(0.95):.1%}), firm exits "
-                f"{g['first_exit_month'].notna().mean():.0%}, votes passed "
-                f"{g['votes_passed'].sum()}/{g['votes'].sum()}"
+                _(
+                    "  {key}: last-December collection mean {mean} (5-95%: {lo}-{hi}), firm exits "
+                    "{exits}, votes passed {passed}/{votes}"
+                ).format(
+                    key=key,
+                    mean=f"{c.mean():.1%}",
+                    lo=f"{c.quantile(0.05):.1%}",
+                    hi=f"{c.quantile(0.95):.1%}",
+                    exits=f"{g['first_exit_month'].notna().mean():.0%}",
+                    passed=g["votes_passed"].sum(),
+                    votes=g["votes"].sum(),
+                )
             )
-        for _, f in self.failures.iterrows():
-            lines.append(f"  failed member {f['member']} ({f['key']}): {f['error']}")
+        for _i, f in self.failures.iterrows():
+            lines.append(
+                _("  failed member {member} ({key}): {error}").format(
+                    member=f["member"], key=f["key"], error=f["error"]
+                )
+            )
         return "\n".join(lines)
 
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:

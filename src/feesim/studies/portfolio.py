@@ -56,6 +56,7 @@ from feesim.config.behaviour import Behaviour
 from feesim.config.params import from_mapping, param
 from feesim.config.scenario import BuildingType, Scenario, load_scenario
 from feesim.errors import ConfigError, InputFileError
+from feesim.i18n import gettext as _
 from feesim.io import atomic_write_text, read_csv, read_toml, staged_output
 from feesim.protocol import load_result, save_result
 from feesim.studies.city import AGG07_FEES, GENERATED_HOUSEHOLDS, Generator, generate
@@ -427,7 +428,7 @@ class PortfolioResult:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def summary_text(self) -> str:
-        """A short human-readable report."""
+        """A short human-readable report (in the language in force, :mod:`feesim.i18n`)."""
         t = self.total
         k = int(t.get("parameter_sets", 0))
 
@@ -435,21 +436,30 @@ class PortfolioResult:
             if not k:
                 return ""
             lo, hi = format(t[f"{key}_lo"], fmt), format(t[f"{key}_hi"], fmt)
-            return f" (5-95% over {k} parameter sets: {lo} to {hi})"
+            return _(" (5-95% over {k} parameter sets: {lo} to {hi})").format(k=k, lo=lo, hi=hi)
 
         lines = [
-            f"{t['name']}: {t['communities']:,} communities, {t['households']:,} households, "
-            f"{t['months']} months",
-            f"  collection (households-weighted, last December): {t['collection_start']:.1%} "
-            f"-> {t['collection_end']:.1%}" + spread("collection_end", ".1%"),
-            f"  communities in the low trap at the end: {t['low_trap']:,.0f} "
-            f"({t['low_trap'] / max(t['communities'], 1):.1%})" + spread("low_trap", ",.0f"),
-            f"  firms that exited: {t['exits']:,.0f}" + spread("exits", ",.0f"),
-            f"  failed members: {t['failed']}",
-            "  by district (collection end, low trap, exits"
-            + (", medians over the parameter sets):" if k else "):"),
+            _("{name}: {communities} communities, {households} households, {months} months").format(
+                name=t["name"],
+                communities=f"{t['communities']:,}",
+                households=f"{t['households']:,}",
+                months=t["months"],
+            ),
+            _("  collection (households-weighted, last December): {a} -> {b}").format(
+                a=f"{t['collection_start']:.1%}", b=f"{t['collection_end']:.1%}"
+            )
+            + spread("collection_end", ".1%"),
+            _("  communities in the low trap at the end: {n} ({share})").format(
+                n=f"{t['low_trap']:,.0f}", share=f"{t['low_trap'] / max(t['communities'], 1):.1%}"
+            )
+            + spread("low_trap", ",.0f"),
+            _("  firms that exited: {n}").format(n=f"{t['exits']:,.0f}") + spread("exits", ",.0f"),
+            _("  failed members: {n}").format(n=t["failed"]),
+            _("  by district (collection end, low trap, exits, medians over the parameter sets):")
+            if k
+            else _("  by district (collection end, low trap, exits):"),
         ]
-        for _, d in self.districts.iterrows():
+        for _i, d in self.districts.iterrows():
             lines.append(
                 f"    {d['district']:<12} {d['collection_end']:.1%}  "
                 f"{d['low_trap']:>6,.0f}  {d['exits']:>6,.0f}"
@@ -473,7 +483,7 @@ class PortfolioResult:
             ("district", self.districts),
         ]
         for level, frame in levels:
-            for _, r in frame.iterrows():
+            for _i, r in frame.iterrows():
                 for outcome in ("communities", "households", *_AGGREGATES):
                     rows.append(
                         {

@@ -35,9 +35,7 @@ __all__ = [
     "TEST_WORDS",
     "bench_summary",
     "calibration_summary",
-    "ensemble_summary",
     "matter_name",
-    "portfolio_summary",
     "run_summary",
     "test_name",
     "vote_result",
@@ -137,84 +135,6 @@ def run_summary(result: SimulationResult) -> str:
         )
     if len(d["votes"]) > 12:
         lines.append(_("  ... {n} more votes").format(n=len(d["votes"]) - 12))
-    return "\n".join(lines)
-
-
-def ensemble_summary(res: Any) -> str:
-    """What ``feesim ensemble`` prints (:meth:`EnsembleResult.summary_text`, translated)."""
-    ok = res.members["status"] == "ok"
-    sets, reps = res.meta.get("parameter_sets", 0), res.meta.get("replicates")
-    head = _("{members} members ({ok} ok, {failed} failed)").format(
-        members=len(res.members), ok=int(ok.sum()), failed=int((~ok).sum())
-    )
-    if sets:
-        head += _("; {sets} parameter sets x {replicates} replicates of each scenario").format(
-            sets=sets, replicates=reps
-        )
-    lines = [head]
-    by_key = res.summary.merge(res.members[["member", "key"]], on="member")
-    for key, g in by_key.groupby("key"):
-        c = g["collection_rate_last_december"]
-        lines.append(
-            _(
-                "  {key}: last-December collection mean {mean} (5-95%: {lo}-{hi}), firm exits "
-                "{exits}, votes passed {passed}/{votes}"
-            ).format(
-                key=key,
-                mean=f"{c.mean():.1%}",
-                lo=f"{c.quantile(0.05):.1%}",
-                hi=f"{c.quantile(0.95):.1%}",
-                exits=f"{g['first_exit_month'].notna().mean():.0%}",
-                passed=g["votes_passed"].sum(),
-                votes=g["votes"].sum(),
-            )
-        )
-    for _i, f in res.failures.iterrows():
-        lines.append(
-            _("  failed member {member} ({key}): {error}").format(
-                member=f["member"], key=f["key"], error=f["error"]
-            )
-        )
-    return "\n".join(lines)
-
-
-def portfolio_summary(result: Any) -> str:
-    """What a portfolio run prints (:meth:`PortfolioResult.summary_text`, translated)."""
-    t = result.total
-    k = int(t.get("parameter_sets", 0))
-
-    def spread(key: str, fmt: str) -> str:
-        if not k:
-            return ""
-        lo, hi = format(t[f"{key}_lo"], fmt), format(t[f"{key}_hi"], fmt)
-        return _(" (5-95% over {k} parameter sets: {lo} to {hi})").format(k=k, lo=lo, hi=hi)
-
-    lines = [
-        _("{name}: {communities} communities, {households} households, {months} months").format(
-            name=t["name"],
-            communities=f"{t['communities']:,}",
-            households=f"{t['households']:,}",
-            months=t["months"],
-        ),
-        _("  collection (households-weighted, last December): {a} -> {b}").format(
-            a=f"{t['collection_start']:.1%}", b=f"{t['collection_end']:.1%}"
-        )
-        + spread("collection_end", ".1%"),
-        _("  communities in the low trap at the end: {n} ({share})").format(
-            n=f"{t['low_trap']:,.0f}", share=f"{t['low_trap'] / max(t['communities'], 1):.1%}"
-        )
-        + spread("low_trap", ",.0f"),
-        _("  firms that exited: {n}").format(n=f"{t['exits']:,.0f}") + spread("exits", ",.0f"),
-        _("  failed members: {n}").format(n=t["failed"]),
-        _("  by district (collection end, low trap, exits, medians over the parameter sets):")
-        if k
-        else _("  by district (collection end, low trap, exits):"),
-    ]
-    for _i, d in result.districts.iterrows():
-        lines.append(
-            f"    {d['district']:<12} {d['collection_end']:.1%}  "
-            f"{d['low_trap']:>6,.0f}  {d['exits']:>6,.0f}"
-        )
     return "\n".join(lines)
 
 

@@ -108,7 +108,6 @@ def _scenario_file(path: Path, option: str = "scenario") -> Any:
 
 def _cmd_run_portfolio(args: argparse.Namespace) -> int:
     from feesim.studies.portfolio import load_portfolio, run_portfolio
-    from feesim.surfaces.summaries import portfolio_summary
 
     if args.format == "parquet":
         raise ConfigError(
@@ -139,7 +138,7 @@ def _cmd_run_portfolio(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         sets_key=sets_key,
     )
-    print(portfolio_summary(result))
+    print(result.summary_text())
     print(_("  simulated in {s} s").format(s=f"{time.perf_counter() - started:.1f}"))
     if args.out is not None:
         print(_("  wrote {files}").format(files=_portfolio_files(Path(args.out))))
@@ -267,7 +266,6 @@ def scenario_keys(paths: Sequence[Path]) -> list[str]:
 
 def _cmd_ensemble(args: argparse.Namespace) -> int:
     from feesim.studies.ensemble import Ensemble
-    from feesim.surfaces.summaries import ensemble_summary
 
     check_workers(args.workers, args.force)
     members = args.replicates * len(args.scenarios) * max(1, args.parameter_sets or 0)
@@ -300,7 +298,7 @@ def _cmd_ensemble(args: argparse.Namespace) -> int:
         workers=args.workers, scheduler=args.scheduler, out=args.out, progress=not args.quiet
     )
     elapsed = time.perf_counter() - started
-    print(ensemble_summary(res))
+    print(res.summary_text())
     print(_("  simulated in {s} s").format(s=f"{elapsed:.1f}"))
     if args.out is not None:
         files = (
