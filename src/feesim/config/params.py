@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
 from feesim.errors import ConfigError
+from feesim.i18n import N_
+from feesim.i18n import gettext as _
 
 __all__ = [
     "FieldSpec",
@@ -109,24 +111,44 @@ def default_of(cls: type, name: str) -> Any:
     raise ValueError(f"{cls.__name__} has no field {name!r}")
 
 
-def _type_name(tp: Any) -> str:
+def _english(message: str) -> str:
+    return message
+
+
+#: Words for the scalar types (translated where an error message shows them).
+_SCALAR_WORDS = {
+    bool: N_("true/false"),
+    int: N_("an integer"),
+    float: N_("a number"),
+    str: N_("a string"),
+}
+
+
+def _type_name(tp: Any, tr: typing.Callable[[str], str] = _english) -> str:
+    """What values of ``tp`` may be, in words: English, or through ``tr`` (``gettext``)."""
     origin = get_origin(tp)
     if origin is Literal:
-        return "one of " + ", ".join(repr(a) for a in get_args(tp))
+        return tr(N_("one of {values}")).format(values=", ".join(repr(a) for a in get_args(tp)))
     if origin in (types.UnionType, typing.Union):
-        return " or ".join(_type_name(a) for a in get_args(tp))
+        words = [_type_name(a, tr) for a in get_args(tp)]
+        out = words[0]
+        for word in words[1:]:
+            out = tr(N_("{first} or {second}")).format(first=out, second=word)
+        return out
     if origin is tuple:
-        return f"an array of {_type_name(get_args(tp)[0])}"
+        return tr(N_("an array of {item}")).format(item=_type_name(get_args(tp)[0], tr))
     if origin in (dict, Mapping):
         k, v = get_args(tp)
-        return f"a table of {_type_name(k)} -> {_type_name(v)}"
+        return tr(N_("a table of {key} -> {value}")).format(
+            key=_type_name(k, tr), value=_type_name(v, tr)
+        )
     if dataclasses.is_dataclass(tp):
-        return "a table"
+        return tr(N_("a table"))
     if tp is type(None):
-        return "absent"
-    return {bool: "true/false", int: "an integer", float: "a number", str: "a string"}.get(
-        tp, getattr(tp, "__name__", str(tp))
-    )
+        return tr(N_("absent"))
+    if tp in _SCALAR_WORDS:
+        return tr(_SCALAR_WORDS[tp])
+    return getattr(tp, "__name__", str(tp))
 
 
 def _same_kind(value: Any, tp: Any) -> bool:
@@ -142,7 +164,12 @@ def _same_kind(value: Any, tp: Any) -> bool:
 
 
 def _fail(path: str, value: Any, expected: str) -> ConfigError:
-    return ConfigError(f"{path}: got {value!r}; expected {expected}")
+    """``path: got value; expected ...`` in the language in force (``expected`` is translated)."""
+    return ConfigError(
+        _("{key}: got {value}; expected {expected}").format(
+            key=path, value=repr(value), expected=expected
+        )
+    )
 
 
 def _inside(value: float, meta: Mapping[str, Any]) -> bool:
@@ -152,21 +179,24 @@ def _inside(value: float, meta: Mapping[str, Any]) -> bool:
     return not (hi is not None and (value >= hi if meta.get("hi_open") else value > hi))
 
 
-def _allowed_range(meta: Mapping[str, Any]) -> str:
+def _allowed_range(meta: Mapping[str, Any], tr: typing.Callable[[str], str] = _english) -> str:
+    """``a value in [lo, hi] unit``: English, or through ``tr`` (the range stays as written)."""
     lo, hi = meta.get("lo"), meta.get("hi")
     left = "(" if meta.get("lo_open") else "["
     right = ")" if meta.get("hi_open") else "]"
     lo_s = "-inf" if lo is None else f"{lo:g}"
     hi_s = "inf" if hi is None else f"{hi:g}"
-    unit = f" {meta['unit']}" if meta.get("unit") else ""
-    return f"a value in {left}{lo_s}, {hi_s}{right}{unit}"
+    bounds = f"{left}{lo_s}, {hi_s}{right}"
+    if meta.get("unit"):
+        return tr(N_("a value in {range} {unit}")).format(range=bounds, unit=tr(meta["unit"]))
+    return tr(N_("a value in {range}")).format(range=bounds)
 
 
 def _check_bounds(path: str, value: float, meta: Mapping[str, Any]) -> None:
     if isinstance(value, float) and not math.isfinite(value):
-        raise _fail(path, value, "a finite number")
+        raise _fail(path, value, _("a finite number"))
     if not _inside(value, meta):
-        raise _fail(path, value, _allowed_range(meta))
+        raise _fail(path, value, _allowed_range(meta, _))
 
 
 def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> Any:
@@ -189,21 +219,21 @@ def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> Any:
         for option, exc in errors:
             if _same_kind(value, option):
                 raise exc
-        raise _fail(path, value, _type_name(tp))
+        raise _fail(path, value, _type_name(tp, _))
     if origin is Literal:
         allowed = get_args(tp)
         if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
-            raise _fail(path, value, "one of " + ", ".join(repr(a) for a in allowed))
+            raise _fail(path, value, _type_name(tp, _))
         return value
     if origin is tuple:
         (item_tp, *_rest) = get_args(tp)
         if not isinstance(value, (list, tuple)):
-            raise _fail(path, value, _type_name(tp))
+            raise _fail(path, value, _type_name(tp, _))
         return tuple(_convert(f"{path}[{i}]", v, item_tp, meta) for i, v in enumerate(value))
     if origin in (dict, Mapping):
         key_tp, val_tp = get_args(tp)
         if not isinstance(value, Mapping):
-            raise _fail(path, value, _type_name(tp))
+            raise _fail(path, value, _type_name(tp, _))
         return {
             _convert(f"{path}", k, key_tp, {}): _convert(f"{path}.{k}", v, val_tp, meta)
             for k, v in value.items()
@@ -212,26 +242,26 @@ def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> Any:
         if isinstance(value, tp):
             return value
         if not isinstance(value, Mapping):
-            raise _fail(path, value, "a table")
+            raise _fail(path, value, _("a table"))
         return from_mapping(tp, value, path=path)
     if tp is bool:
         if not isinstance(value, bool):
-            raise _fail(path, value, "true or false")
+            raise _fail(path, value, _("true or false"))
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(path, value, "an integer")
+            raise _fail(path, value, _("an integer"))
         _check_bounds(path, value, meta)
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _fail(path, value, "a number")
+            raise _fail(path, value, _("a number"))
         value = float(value)
         _check_bounds(path, value, meta)
         return value
     if tp is str:
         if not isinstance(value, str):
-            raise _fail(path, value, "a string")
+            raise _fail(path, value, _("a string"))
         return value
     if tp is Any:
         return value
@@ -280,23 +310,34 @@ def from_mapping[T](cls: type[T], data: Mapping[str, Any], *, path: str = "") ->
     Rate(value=0.2)
     """
     if not isinstance(data, Mapping):
-        raise _fail(path or cls.__name__, data, "a table")
+        raise _fail(path or cls.__name__, data, _("a table"))
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     unknown = [k for k in data if k not in fields]
     prefix = f"{path}." if path else ""
     if unknown:
         allowed = ", ".join(sorted(fields))
-        raise ConfigError(f"{prefix}{unknown[0]}: unknown key; allowed keys here: {allowed}")
+        raise ConfigError(
+            _("{key}: unknown key; allowed keys here: {allowed}").format(
+                key=prefix + unknown[0], allowed=allowed
+            )
+        )
     hints = _hints(cls)
     kwargs = {}
     for name, field in fields.items():
         if name in data:
             kwargs[name] = _convert(prefix + name, data[name], hints[name], field.metadata)
         elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            raise ConfigError(
-                f"{prefix}{name}: required field is missing ({_type_name(hints[name])}"
-                f"{', ' + field.metadata['unit'] if field.metadata.get('unit') else ''})"
-            )
+            what = _type_name(hints[name], _)
+            unit = field.metadata.get("unit")
+            if unit:
+                message = _("{key}: required field is missing ({what}, {unit})").format(
+                    key=prefix + name, what=what, unit=_(unit)
+                )
+            else:
+                message = _("{key}: required field is missing ({what})").format(
+                    key=prefix + name, what=what
+                )
+            raise ConfigError(message)
     obj = cls(**kwargs)
     validate = getattr(obj, "_validate", None)
     if validate is not None:

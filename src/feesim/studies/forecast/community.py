@@ -35,6 +35,7 @@ from typing import Any, Literal
 
 from feesim.config.params import default_of, param
 from feesim.config.scenario import (
+    START_YEARS,
     Committee,
     Community,
     Firm,
@@ -43,6 +44,7 @@ from feesim.config.scenario import (
     check_start,
 )
 from feesim.errors import ConfigError
+from feesim.i18n import gettext as _
 
 __all__ = [
     "MAX_MONTHS_AFTER_VOTE",
@@ -98,7 +100,16 @@ MAX_MONTHS_AFTER_VOTE = 240
 
 
 def _err(field: str, value: Any, expected: str) -> ConfigError:
-    return ConfigError(f"{field}: got {value!r}; expected {expected}")
+    """``field: got value; expected ...`` in the language in force.
+
+    ``expected`` comes translated (``_()`` around its template at the call site); the key
+    and the value stay as the user wrote them.
+    """
+    return ConfigError(
+        _("{key}: got {value}; expected {expected}").format(
+            key=field, value=repr(value), expected=expected
+        )
+    )
 
 
 # ==============================================================================================
@@ -460,7 +471,21 @@ class ForecastSettings:
     )
 
     def _validate(self, path: str) -> None:
-        check_start(self.start, f"{path}.start")
+        key = f"{path}.start"
+        m = _MONTH_RE.match(self.start)
+        if not m:
+            raise _err(key, self.start, _("a month as 'YYYY-MM', e.g. '2024-01'"))
+        lo, hi = START_YEARS
+        if not lo <= int(m.group(1)) <= hi:
+            raise _err(
+                key,
+                self.start,
+                _(
+                    "a month from {lo}-01 to {hi}-12 (fees of commodity housing begin with the "
+                    "1998 housing reform)"
+                ).format(lo=lo, hi=hi),
+            )
+        check_start(self.start, key)
 
 
 @dataclass(frozen=True)
@@ -500,23 +525,23 @@ class CommunityFile:
     def _validate(self, path: str) -> None:
         if not self.buildings:
             raise ConfigError(
-                "buildings: at least one [[buildings]] table is required (type, households, fee)"
+                _("buildings: at least one [[buildings]] table is required (type, households, fee)")
             )
         names = [b.type for b in self.buildings]
         if len(set(names)) != len(names):
-            raise _err("buildings[].type", names, "distinct building type names")
+            raise _err("buildings[].type", names, _("distinct building type names"))
         p = self.proposal
         if (p.new_fee is None) == (p.step_percent is None):
             raise _err(
                 "proposal.new_fee",
                 p.new_fee,
-                "exactly one of proposal.new_fee or proposal.step_percent",
+                _("exactly one of proposal.new_fee or proposal.step_percent"),
             )
         if isinstance(p.new_fee, dict) and set(p.new_fee) != set(names):
             raise _err(
                 "proposal.new_fee",
                 sorted(p.new_fee),
-                f"one fee for each building type: {sorted(names)}",
+                _("one fee for each building type: {types}").format(types=sorted(names)),
             )
 
 
@@ -528,10 +553,11 @@ def parse_new_fee(text: str, names: tuple[str, ...]) -> dict[str, float] | float
     ConfigError
         Naming the option, the value and the allowed forms and building types.
     """
-    allowed = (
+    allowed = _(
         "one number (yuan/m2/month, every type) or TYPE=FEE pairs separated by commas for "
-        f"every building type ({', '.join(names)}), e.g. " + ",".join(f"{n}=1.0" for n in names)
-    )
+        "every building type ({types}), e.g. {example}"
+    ).format(types=", ".join(names), example=",".join(f"{n}=1.0" for n in names))
+    in_range = _("a fee in [0, 50] yuan/m2/month")
     text = text.strip()
     if "=" not in text:
         try:
@@ -539,7 +565,7 @@ def parse_new_fee(text: str, names: tuple[str, ...]) -> dict[str, float] | float
         except ValueError:
             raise _err("--new-fee", text, allowed) from None
         if not 0 <= value <= 50:  # NaN too
-            raise _err("--new-fee", text, "a fee in [0, 50] yuan/m2/month")
+            raise _err("--new-fee", text, in_range)
         return value
     out: dict[str, float] = {}
     for part in text.split(","):
@@ -548,20 +574,26 @@ def parse_new_fee(text: str, names: tuple[str, ...]) -> dict[str, float] | float
         if not sep or not key:
             raise _err("--new-fee", text, allowed)
         if key not in names:
-            raise _err("--new-fee", key, f"a building type of this community: {', '.join(names)}")
+            raise _err(
+                "--new-fee",
+                key,
+                _("a building type of this community: {types}").format(types=", ".join(names)),
+            )
         if key in out:
-            raise _err("--new-fee", key, "each building type once")
+            raise _err("--new-fee", key, _("each building type once"))
         try:
             fee = float(val)
         except ValueError:
-            raise _err(f"--new-fee {key}", val.strip(), "a number (yuan/m2/month)") from None
+            raise _err(f"--new-fee {key}", val.strip(), _("a number (yuan/m2/month)")) from None
         if not 0 <= fee <= 50:  # NaN too
-            raise _err(f"--new-fee {key}", fee, "a fee in [0, 50] yuan/m2/month")
+            raise _err(f"--new-fee {key}", fee, in_range)
         out[key] = fee
     missing = [n for n in names if n not in out]
     if missing:
         raise _err(
-            "--new-fee", text, f"a fee for every building type; missing: {', '.join(missing)}"
+            "--new-fee",
+            text,
+            _("a fee for every building type; missing: {types}").format(types=", ".join(missing)),
         )
     return out
 

@@ -38,6 +38,7 @@ import numpy as np
 from feesim.config.behaviour import Behaviour, default_behaviour, with_coefficients
 from feesim.config.params import edit, from_mapping, to_mapping
 from feesim.config.scenario import (
+    AUDIT_RULE,
     TIER_QUALITY,
     BuildingType,
     Committee,
@@ -49,11 +50,13 @@ from feesim.config.scenario import (
     Proposal,
     Scenario,
     Simulation,
+    audit_missing,
     scenario_from_mapping,
 )
 from feesim.engine.rules.firm import staffing_for_quality
 from feesim.errors import ConfigError
 from feesim.i18n import N_
+from feesim.i18n import gettext as _
 from feesim.io import read_toml
 from feesim.studies.forecast.community import (
     _COMMUNITY_MARKERS,
@@ -95,6 +98,16 @@ DEFAULT_NOTES: dict[str, str] = {
         "default: the quality of the tier '{tier}' (the disclosed staff deliver it)"
     ),
 }
+
+
+#: :data:`feesim.config.scenario.AUDIT_RULE`, marked for translation: the error a community
+#: file's ``proposal.audit`` meets says it in the language in force (the scenario layer's own
+#: message stays English).
+AUDIT_RULE_TEXT = N_(
+    "'audit' or 'assessment': in Shanghai an increase under a fixed-fee contract must follow a "
+    "12-month audit or a third-party price assessment (Shanghai Provisions Art. 48; "
+    "沪房规范〔2021〕6号 §15; set community.jurisdiction = 'elsewhere' outside Shanghai)"
+)
 
 
 def default_note(key: str, **values: object) -> str:
@@ -304,6 +317,15 @@ class ForecastInput:
         try:
             return self.status_quo.with_changes(proposals=tuple(props))
         except ConfigError as exc:
+            audit = f"proposals[{self.motion_key}].disclosure: got {p.disclosure!r}; expected "
+            if (
+                self.file_format == "community"
+                and AUDIT_RULE_TEXT == AUDIT_RULE
+                and str(exc) == audit + AUDIT_RULE
+                and audit_missing(self.status_quo, p)
+            ):
+                # The audit rule, in the language in force, under the file's key.
+                raise _err("proposal.audit", p.disclosure, _(AUDIT_RULE_TEXT)) from None
             raise ConfigError(self._user_keys(str(exc))) from None
 
     def _user_keys(self, message: str) -> str:
@@ -311,9 +333,10 @@ class ForecastInput:
         prefix = f"proposals[{self.motion_key}]."
         if self.file_format != "community" or not message.startswith(prefix):
             return f"proposal: {message}"
-        name, _, rest = message[len(prefix) :].partition(":")
-        key = PROPOSAL_KEYS.get(name)
-        return f"proposal.{key}:{rest}" if key else f"proposal: {message}"
+        # The field name ends at the colon (ASCII in English, full-width in Chinese).
+        m = re.match(r"([^:：]*)([:：].*)", message[len(prefix) :], re.S)
+        key = PROPOSAL_KEYS.get(m.group(1)) if m else None
+        return f"proposal.{key}{m.group(2)}" if m and key else f"proposal: {message}"
 
     def with_proposal(self, **changes: Any) -> ForecastInput:
         """Copy with proposal fields changed (validated).
@@ -337,7 +360,7 @@ class ForecastInput:
             raise _err(
                 "--new-fee",
                 ",".join(f"{k}={v}" for k, v in fees.items()),
-                f"a fee for each building type: {', '.join(names)}",
+                _("a fee for each building type: {types}").format(types=", ".join(names)),
             )
         return self.with_proposal(new_fee_per_m2={n: float(fees[n]) for n in names})
 
@@ -359,7 +382,7 @@ class ForecastInput:
             return self.with_step(step)
         fees = cur + inc * (step / base)
         if np.any(fees < 0):
-            raise _err("step", step, "a step that leaves every fee >= 0")
+            raise _err("step", step, _("a step that leaves every fee >= 0"))
         return self.with_proposal(
             new_fee_per_m2={n: float(f) for n, f in zip(self.building_names, fees, strict=True)}
         )
@@ -396,21 +419,27 @@ def load_forecast_input(
     try:
         if is_comm and is_scen:
             raise ConfigError(
-                f"tables {sorted(keys & _COMMUNITY_MARKERS)} (community file) and "
-                f"{sorted(keys & _SCENARIO_MARKERS)} (scenario file) are mixed; expected one "
-                "format"
+                _(
+                    "tables {community} (community file) and {scenario} (scenario file) are "
+                    "mixed; expected one format"
+                ).format(
+                    community=sorted(keys & _COMMUNITY_MARKERS),
+                    scenario=sorted(keys & _SCENARIO_MARKERS),
+                )
             )
         if is_comm:
             return community_to_input(data, source=str(p), months_after_vote=months_after_vote)
         if is_scen:
             return _scenario_to_input(data, p, months_after_vote)
         raise ConfigError(
-            "neither a community file (tables [community], [[buildings]], [proposal]) nor a "
-            "scenario file (tables [simulation], [community], [[proposals]]); found tables "
-            f"{sorted(keys) or 'none'}"
+            _(
+                "neither a community file (tables [community], [[buildings]], [proposal]) nor a "
+                "scenario file (tables [simulation], [community], [[proposals]]); found tables "
+                "{tables}"
+            ).format(tables=sorted(keys) or _("none"))
         )
     except ConfigError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+        raise ConfigError(_("{file}: {message}").format(file=p, message=exc)) from None
 
 
 def _scenario_to_input(
@@ -422,7 +451,7 @@ def _scenario_to_input(
         raise _err(
             "proposals",
             [pr.matter for pr in scenario.proposals],
-            "at least one [[proposals]] entry with matter = 'fee' (the step to forecast)",
+            _("at least one [[proposals]] entry with matter = 'fee' (the step to forecast)"),
         )
     k = fee_idx[0]
     after = 36 if months_after_vote is None else months_after_vote
@@ -458,15 +487,15 @@ def _scenario_to_input(
 def _vote_month(vote: int | str, start: str, key: str = "proposal.vote") -> int:
     if isinstance(vote, int):
         if vote < 0:
-            raise _err(key, vote, "months after forecast.start (>= 0) or 'YYYY-MM'")
+            raise _err(key, vote, _("months after forecast.start (>= 0) or 'YYYY-MM'"))
         return vote
     m = _MONTH_RE.match(vote)
     if not m:
-        raise _err(key, vote, "a month as 'YYYY-MM' or a number of months")
+        raise _err(key, vote, _("a month as 'YYYY-MM' or a number of months"))
     y0, m0 = int(start[:4]), int(start[5:7])
     months = (int(m.group(1)) - y0) * 12 + int(m.group(2)) - m0
     if months < 0:
-        raise _err(key, vote, f"a month at or after forecast.start ({start})")
+        raise _err(key, vote, _("a month at or after forecast.start ({start})").format(start=start))
     return months
 
 
@@ -478,8 +507,10 @@ def _check_horizon(given: int | str, vote: int, after: int, from_file: bool) -> 
         raise _err(
             "proposal.vote",
             given,
-            f"a vote at most {longest - after} months after forecast.start, so that the vote "
-            f"and the {after} months after it ({what}) fit in {longest} months",
+            _(
+                "a vote at most {most} months after forecast.start, so that the vote and the "
+                "{after} months after it ({option}) fit in {longest} months"
+            ).format(most=longest - after, after=after, option=what, longest=longest),
         )
 
 
@@ -510,7 +541,7 @@ def community_to_input(
     # -- buildings ---------------------------------------------------------------------------
     households = sum(b.households for b in cf.buildings)
     if households < 6:
-        raise _err("buildings[].households", households, "at least 6 households in total")
+        raise _err("buildings[].households", households, _("at least 6 households in total"))
     btypes = []
     for i, b in enumerate(cf.buildings):
         raw = raw_b[i] if i < len(raw_b) and isinstance(raw_b[i], dict) else {}
@@ -527,7 +558,7 @@ def community_to_input(
             raise _err(
                 f"buildings[{i}].area_m2",
                 b.area_m2,
-                f"a total giving 10-500 m2 per unit ({b.households} units)",
+                _("a total giving 10-500 m2 per unit ({units} units)").format(units=b.households),
             )
         resolved = {
             "area_m2": (area, default_note("area_m2", area=f"{DEFAULT_UNIT_AREA:g}")),
@@ -555,7 +586,7 @@ def community_to_input(
         raise _err(
             "proposal.quality_first_months",
             prop.quality_first_months,
-            f"<= the months from forecast.start to the vote ({vote})",
+            _("<= the months from forecast.start to the vote ({months})").format(months=vote),
         )
     if isinstance(prop.new_fee, dict):
         fee_spec: dict[str, Any] = {"new_fee_per_m2": dict(prop.new_fee)}
@@ -591,8 +622,10 @@ def community_to_input(
             raise _err(
                 "proposal.step_percent",
                 prop.step_percent,
-                f"a step of buildings whose fee is not 0 ({', '.join(zero)}: fee = 0, which a "
-                "percentage leaves at 0); give proposal.new_fee in yuan/m2/month instead",
+                _(
+                    "a step of buildings whose fee is not 0 ({types}: fee = 0, which a "
+                    "percentage leaves at 0); give proposal.new_fee in yuan/m2/month instead"
+                ).format(types=", ".join(zero)),
             )
     # -- firm ----------------------------------------------------------------------------------
     firm_kw: dict[str, Any] = {
@@ -698,8 +731,10 @@ def _schedule(cf: CommunityFile, start: str, months: int) -> list[dict[str, Any]
             raise _err(
                 key,
                 ch.month,
-                f"a month from forecast.start to the forecast's last month, {end} (0-"
-                f"{months - 1} months after the start: the vote plus forecast.months_after_vote)",
+                _(
+                    "a month from forecast.start to the forecast's last month, {end} (0-{last} "
+                    "months after the start: the vote plus forecast.months_after_vote)"
+                ).format(end=end, last=months - 1),
             )
         out.append({"month": month, "set": ch.set})
     return out
@@ -724,7 +759,9 @@ def _map_disclosure(firm: FirmInfo, draft: Scenario, defaults: list[str]) -> dic
             raise _err(
                 "firm.average_wage_yuan_month",
                 firm.average_wage_yuan_month,
-                f"0.5-5 times the minimum wage at the start ({wage0:.0f} yuan/month)",
+                _("0.5-5 times the minimum wage at the start ({wage} yuan/month)").format(
+                    wage=f"{wage0:.0f}"
+                ),
             )
         out["wage_premium"] = premium
     per_staff = wage * (1 + d.social_insurance_rate)
@@ -735,7 +772,9 @@ def _map_disclosure(firm: FirmInfo, draft: Scenario, defaults: list[str]) -> dic
             raise _err(
                 "firm.annual_cost_yuan",
                 firm.annual_cost_yuan,
-                f"more than the equipment cost ({12 * equipment:,.0f} yuan/year)",
+                _("more than the equipment cost ({cost} yuan/year)").format(
+                    cost=f"{12 * equipment:,.0f}"
+                ),
             )
         if staff is None:
             staff = running * (1 - d.materials_share) / per_staff
@@ -749,9 +788,11 @@ def _map_disclosure(firm: FirmInfo, draft: Scenario, defaults: list[str]) -> dic
                 raise _err(
                     "firm.annual_cost_yuan",
                     firm.annual_cost_yuan,
-                    f"a cost leaving 0-90% for materials beside the wage bill of "
-                    f"{12 * labour:,.0f} yuan/year (staff x wage x (1 + social insurance)) and "
-                    f"equipment of {12 * equipment:,.0f} yuan/year",
+                    _(
+                        "a cost leaving 0-90% for materials beside the wage bill of {labour} "
+                        "yuan/year (staff x wage x (1 + social insurance)) and equipment of "
+                        "{equipment} yuan/year"
+                    ).format(labour=f"{12 * labour:,.0f}", equipment=f"{12 * equipment:,.0f}"),
                 )
             out["materials_share"] = share
     if staff is not None:
@@ -769,7 +810,9 @@ def _map_disclosure(firm: FirmInfo, draft: Scenario, defaults: list[str]) -> dic
             raise _err(
                 "firm.staff",
                 firm.staff if firm.staff is not None else round(staff, 1),
-                f"a staff giving 0.1-50 staff per 10,000 m2 at full standard (got {per10k:.2f})",
+                _(
+                    "a staff giving 0.1-50 staff per 10,000 m2 at full standard (got {per10k})"
+                ).format(per10k=f"{per10k:.2f}"),
             )
         out["staff_per_10k_m2"] = per10k
         out["initial_quality"] = q
