@@ -7,10 +7,9 @@ word in English but for the vote lines, which name the matter and the deciding t
 instead of the engine's keys; a test checks it), and in Chinese with the terms of Shanghai
 practice.
 
-The other sub-commands print :func:`ensemble_summary`, :func:`portfolio_summary`,
-:func:`calibration_summary` and :func:`bench_summary`: in English the same text as the
-results' own ``summary_text`` (tests check it), in Chinese translated. The results' data keys
-and files stay English.
+``feesim bench`` prints :func:`bench_summary`. The ensemble, portfolio and calibration results
+translate their own ``summary_text`` where it is written (:mod:`feesim.studies`). The results'
+data keys and files stay English.
 
 Names of the engine's vote matters and deciding tests are translated here too
 (:func:`matter_name`, :func:`test_name`), for the dashboard and the report.
@@ -34,7 +33,6 @@ __all__ = [
     "TESTS",
     "TEST_WORDS",
     "bench_summary",
-    "calibration_summary",
     "matter_name",
     "run_summary",
     "test_name",
@@ -135,65 +133,6 @@ def run_summary(result: SimulationResult) -> str:
         )
     if len(d["votes"]) > 12:
         lines.append(_("  ... {n} more votes").format(n=len(d["votes"]) - 12))
-    return "\n".join(lines)
-
-
-#: Column headings of the fitted-parameter table (``feesim calibrate``).
-CALIBRATION_COLUMNS = {
-    "mean": N_("mean"),
-    "mean_ci_lower": N_("mean_ci_lower"),
-    "mean_ci_upper": N_("mean_ci_upper"),
-    "identification": N_("identification"),
-}
-#: How well the data narrowed a parameter (:meth:`FitResult.identification`).
-IDENTIFICATION = {
-    "identified": N_("identified"),
-    "weakly identified": N_("weakly identified"),
-    "not identified": N_("not identified"),
-}
-
-
-#: The outcomes of the leave-one-out check (:class:`LooResult`), for translation.
-LOO_OUTCOMES = {
-    "approval": N_("approval"),
-    "collection": N_("collection"),
-    "pass_fail": N_("pass_fail"),
-    "turnout": N_("turnout"),
-}
-
-
-def calibration_summary(run: Any) -> str:
-    """What ``feesim calibrate`` prints (:meth:`CalibrationRun.summary_text`, translated).
-
-    The fitted parameters keep their names (they are the keys of the fitted file).
-    """
-    table = run.summary_frame()[list(CALIBRATION_COLUMNS)].round(3)
-    table["identification"] = [
-        _(IDENTIFICATION.get(v, v)) if isinstance(v, str) else v for v in table["identification"]
-    ]
-    table = table.rename(columns={k: _(v) for k, v in CALIBRATION_COLUMNS.items()})
-    if table.index.name == "parameter":
-        table.index.name = _("parameter")
-    lines = [table.to_string()]
-    for outcome, s in run.loo.summary_frame().iterrows():
-        lines.append(
-            _(
-                "leave one out, {outcome}: weighted MAE model {model}, mean of others {mean}, "
-                "logit on step {step}"
-            ).format(
-                outcome=_(LOO_OUTCOMES.get(outcome, outcome)),
-                model=f"{s['wmae_model']:.3f}",
-                mean=f"{s['wmae_mean']:.3f}",
-                step=f"{s['wmae_step']:.3f}",
-            )
-        )
-    if run.recovery is not None:
-        f = run.recovery.frame
-        lines.append(
-            _("parameter recovery: {k} of {n} within tolerance").format(
-                k=int(f["recovered"].sum()), n=len(f)
-            )
-        )
     return "\n".join(lines)
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from feesim.i18n import N_
+from feesim.i18n import gettext as _
 from feesim.protocol import load_result, save_result
 from feesim.studies.calibration.data import CaseData, Target
 from feesim.studies.calibration.fit import Calibrator, FitParameter, FitResult, FitSettings
@@ -23,6 +25,20 @@ from feesim.studies.calibration.validate import LooResult, RecoveryResult
 SECOND_PASS = ("tallies", "events", "takeovers", "exits")
 
 __all__ = ["CalibrationRun"]
+
+#: Column headings of the fitted-parameter table (``feesim calibrate``), for translation.
+CALIBRATION_COLUMNS = {
+    "mean": N_("mean"),
+    "mean_ci_lower": N_("mean_ci_lower"),
+    "mean_ci_upper": N_("mean_ci_upper"),
+    "identification": N_("identification"),
+}
+#: How well the data narrowed a parameter (:meth:`FitResult.identification`), for translation.
+IDENTIFICATION = {
+    "identified": N_("identified"),
+    "weakly identified": N_("weakly identified"),
+    "not identified": N_("not identified"),
+}
 
 
 @dataclass
@@ -63,9 +79,20 @@ class CalibrationRun:
         return self.fit.summary_frame(self.calibrator.parameters)
 
     def summary_text(self) -> str:
-        """Fitted parameters, leave-one-out errors against the baselines, recovery."""
-        table = self.summary_frame()[["mean", "mean_ci_lower", "mean_ci_upper", "identification"]]
-        lines = [table.round(3).to_string(), self.loo.summary_text()]
+        """Fitted parameters, leave-one-out errors against the baselines, recovery.
+
+        In the language in force (:mod:`feesim.i18n`); the parameters keep their names (the
+        keys of the fitted file).
+        """
+        table = self.summary_frame()[list(CALIBRATION_COLUMNS)].round(3)
+        table["identification"] = [
+            _(IDENTIFICATION.get(v, v)) if isinstance(v, str) else v
+            for v in table["identification"]
+        ]
+        table = table.rename(columns={k: _(v) for k, v in CALIBRATION_COLUMNS.items()})
+        if table.index.name == "parameter":
+            table.index.name = _("parameter")
+        lines = [table.to_string(), self.loo.summary_text()]
         if self.recovery is not None:
             lines.append(self.recovery.summary_text().splitlines()[0])
         return "\n".join(lines)

@@ -47,6 +47,8 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from feesim.i18n import N_
+from feesim.i18n import gettext as _
 from feesim.protocol import estimate, load_result, save_result
 from feesim.seeding import rng_alias, root_seed
 from feesim.studies.calibration.data import CaseData, Target, rounding_interval
@@ -67,6 +69,14 @@ __all__ = [
     "recovery",
     "validation_figures",
 ]
+
+#: The outcomes of the leave-one-out check (:class:`LooResult`), for translation.
+LOO_OUTCOMES = {
+    "approval": N_("approval"),
+    "collection": N_("collection"),
+    "pass_fail": N_("pass_fail"),
+    "turnout": N_("turnout"),
+}
 
 log = logging.getLogger(__name__)
 
@@ -180,12 +190,19 @@ class LooResult:
         return bool(((s["wmae_model"] < s["wmae_mean"]) & (s["wmae_model"] < s["wmae_step"])).all())
 
     def summary_text(self) -> str:
-        """The weighted errors of the model and the baselines, per outcome."""
+        """The weighted errors of the model and the baselines, per outcome (translated)."""
         lines = []
         for outcome, s in self.summary_frame().iterrows():
             lines.append(
-                f"leave one out, {outcome}: weighted MAE model {s['wmae_model']:.3f}, mean of "
-                f"others {s['wmae_mean']:.3f}, logit on step {s['wmae_step']:.3f}"
+                _(
+                    "leave one out, {outcome}: weighted MAE model {model}, mean of others {mean}, "
+                    "logit on step {step}"
+                ).format(
+                    outcome=_(LOO_OUTCOMES.get(outcome, outcome)),
+                    model=f"{s['wmae_model']:.3f}",
+                    mean=f"{s['wmae_mean']:.3f}",
+                    step=f"{s['wmae_step']:.3f}",
+                )
             )
         return "\n".join(lines)
 
@@ -442,7 +459,7 @@ def leave_one_out(
         cols: dict[str, list[float]] = {
             k: [] for k in ("pi_lower", "pi_upper", "pi_lower_sim", "pi_upper_sim")
         }
-        for _, r in frame.iterrows():
+        for _i, r in frame.iterrows():
             key = "passed" if r["outcome"] == "pass_fail" else r["outcome"]
             m = spread.get(key)
             if m is None or r["obs_id"] not in m.columns:
@@ -507,7 +524,11 @@ class RecoveryResult:
     def summary_text(self) -> str:
         """How many parameters came back within their tolerance, and each one."""
         f = self.frame
-        lines = [f"parameter recovery: {int(f['recovered'].sum())} of {len(f)} within tolerance"]
+        lines = [
+            _("parameter recovery: {k} of {n} within tolerance").format(
+                k=int(f["recovered"].sum()), n=len(f)
+            )
+        ]
         for name, r in f.iterrows():
             lines.append(
                 f"  {name:<28} truth {r['truth']:8.3f}, estimate {r['estimate']:8.3f}, error "

@@ -21,7 +21,6 @@ __all__ = ["add_calibrate_parser"]
 
 def _cmd_calibrate(args: argparse.Namespace) -> int:
     from feesim.studies.calibration.run import run_calibration
-    from feesim.surfaces.summaries import calibration_summary
 
     # Mesa logs every model step at INFO; keep it quiet whatever the verbosity.
     logging.getLogger("MESA").setLevel(logging.WARNING)
@@ -40,7 +39,7 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
     print(_("fitted parameters: {file}").format(file=run.params_file))
     if run.report_file is not None:
         print(_("report: {file}").format(file=run.report_file))
-    print(calibration_summary(run))
+    print(run.summary_text())
     print(_("  {s} s").format(s=f"{sum(run.timings.values()):.0f}"))
     return 0
 
