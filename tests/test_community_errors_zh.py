@@ -15,7 +15,6 @@ from feesim import i18n
 from feesim.config import params
 from feesim.config.scenario import AUDIT_RULE
 from feesim.studies.forecast.community import CommunityInfo
-from feesim.studies.forecast.mapping import AUDIT_RULE_TEXT
 from feesim.surfaces.cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,10 +190,18 @@ def test_bad_new_fee_option(case, lang, tmp_path, capsys):
         assert not ENGLISH_WORDS.search(line), line
 
 
-def test_the_audit_rule_is_marked_as_the_scenario_layer_says_it():
-    # mapping.AUDIT_RULE_TEXT is the catalogue's copy of scenario.AUDIT_RULE: they must agree,
-    # or the community file's audit error would fall back to the scenario layer's English.
-    assert AUDIT_RULE_TEXT == AUDIT_RULE
+def test_a_scenario_files_audit_error_follows_the_language_too():
+    # The rule is translated where the scenario layer raises it, so a scenario file (a
+    # researcher's) and a community file (under its own key) say it alike.
+    from feesim.config.scenario import load_scenario
+    from feesim.errors import ConfigError
+
+    xianghe = load_scenario(ROOT / "examples" / "xianghe_2025.toml")
+    for lang, words in (("en", "must follow a 12-month audit"), ("zh_CN", "审计")):
+        with i18n.use_language(lang), pytest.raises(ConfigError, match=words) as err:
+            xianghe.with_changes(**{"proposals[0].disclosure": "none"})
+        assert str(err.value).startswith("proposals[0].disclosure")
+    assert AUDIT_RULE.startswith("'audit' or 'assessment'")
 
 
 def test_field_bounds_as_data_stay_english_under_chinese():

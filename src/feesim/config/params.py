@@ -32,6 +32,7 @@ __all__ = [
     "FieldSpec",
     "describe",
     "edit",
+    "fail",
     "from_mapping",
     "get",
     "param",
@@ -163,8 +164,11 @@ def _same_kind(value: Any, tp: Any) -> bool:
     return False
 
 
-def _fail(path: str, value: Any, expected: str) -> ConfigError:
-    """``path: got value; expected ...`` in the language in force (``expected`` is translated)."""
+def fail(path: str, value: Any, expected: str) -> ConfigError:
+    """``path: got value; expected ...`` in the language in force.
+
+    ``expected`` comes translated: the caller translates what it allows.
+    """
     return ConfigError(
         _("{key}: got {value}; expected {expected}").format(
             key=path, value=repr(value), expected=expected
@@ -194,9 +198,9 @@ def _allowed_range(meta: Mapping[str, Any], tr: typing.Callable[[str], str] = _e
 
 def _check_bounds(path: str, value: float, meta: Mapping[str, Any]) -> None:
     if isinstance(value, float) and not math.isfinite(value):
-        raise _fail(path, value, _("a finite number"))
+        raise fail(path, value, _("a finite number"))
     if not _inside(value, meta):
-        raise _fail(path, value, _allowed_range(meta, _))
+        raise fail(path, value, _allowed_range(meta, _))
 
 
 def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> Any:
@@ -219,21 +223,21 @@ def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> Any:
         for option, exc in errors:
             if _same_kind(value, option):
                 raise exc
-        raise _fail(path, value, _type_name(tp, _))
+        raise fail(path, value, _type_name(tp, _))
     if origin is Literal:
         allowed = get_args(tp)
         if value not in allowed or isinstance(value, bool) != isinstance(allowed[0], bool):
-            raise _fail(path, value, _type_name(tp, _))
+            raise fail(path, value, _type_name(tp, _))
         return value
     if origin is tuple:
         (item_tp, *_rest) = get_args(tp)
         if not isinstance(value, (list, tuple)):
-            raise _fail(path, value, _type_name(tp, _))
+            raise fail(path, value, _type_name(tp, _))
         return tuple(_convert(f"{path}[{i}]", v, item_tp, meta) for i, v in enumerate(value))
     if origin in (dict, Mapping):
         key_tp, val_tp = get_args(tp)
         if not isinstance(value, Mapping):
-            raise _fail(path, value, _type_name(tp, _))
+            raise fail(path, value, _type_name(tp, _))
         return {
             _convert(f"{path}", k, key_tp, {}): _convert(f"{path}.{k}", v, val_tp, meta)
             for k, v in value.items()
@@ -242,26 +246,26 @@ def _convert(path: str, value: Any, tp: Any, meta: Mapping[str, Any]) -> Any:
         if isinstance(value, tp):
             return value
         if not isinstance(value, Mapping):
-            raise _fail(path, value, _("a table"))
+            raise fail(path, value, _("a table"))
         return from_mapping(tp, value, path=path)
     if tp is bool:
         if not isinstance(value, bool):
-            raise _fail(path, value, _("true or false"))
+            raise fail(path, value, _("true or false"))
         return value
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int):
-            raise _fail(path, value, _("an integer"))
+            raise fail(path, value, _("an integer"))
         _check_bounds(path, value, meta)
         return value
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _fail(path, value, _("a number"))
+            raise fail(path, value, _("a number"))
         value = float(value)
         _check_bounds(path, value, meta)
         return value
     if tp is str:
         if not isinstance(value, str):
-            raise _fail(path, value, _("a string"))
+            raise fail(path, value, _("a string"))
         return value
     if tp is Any:
         return value
@@ -310,7 +314,7 @@ def from_mapping[T](cls: type[T], data: Mapping[str, Any], *, path: str = "") ->
     Rate(value=0.2)
     """
     if not isinstance(data, Mapping):
-        raise _fail(path or cls.__name__, data, _("a table"))
+        raise fail(path or cls.__name__, data, _("a table"))
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}  # type: ignore[arg-type]
     unknown = [k for k in data if k not in fields]
     prefix = f"{path}." if path else ""

@@ -24,8 +24,10 @@ from feesim.config.behaviour import (
     load_params_file,
     with_coefficients,
 )
-from feesim.config.params import edit, from_mapping, param, replace, to_mapping
+from feesim.config.params import edit, fail, from_mapping, param, replace, to_mapping
 from feesim.errors import ConfigError
+from feesim.i18n import N_
+from feesim.i18n import gettext as _
 from feesim.io import read_toml
 
 __all__ = [
@@ -1220,8 +1222,9 @@ class Change:
     )
 
 
-#: What the audit rule allows, as an error message says it (see :func:`audit_missing`).
-AUDIT_RULE = (
+#: What the audit rule allows, as an error message says it (see :func:`audit_missing`; marked
+#: for translation: the error says it in the language in force).
+AUDIT_RULE = N_(
     "'audit' or 'assessment': in Shanghai an increase under a fixed-fee contract must follow a "
     "12-month audit or a third-party price assessment (Shanghai Provisions Art. 48; "
     "沪房规范〔2021〕6号 §15; set community.jurisdiction = 'elsewhere' outside Shanghai)"
@@ -1286,7 +1289,7 @@ class Scenario:
                         f"one fee for each building type: {sorted(names)}",
                     )
             if audit_missing(self, prop):
-                raise _err(p, "disclosure", prop.disclosure, AUDIT_RULE)
+                raise fail(f"{p}.disclosure", prop.disclosure, _(AUDIT_RULE))
         for i, c in enumerate(self.campaigns):
             if c.month >= months:
                 raise _err(f"campaigns[{i}]", "month", c.month, f"< simulation.months ({months})")
@@ -1312,7 +1315,7 @@ class Scenario:
                         value,
                         "a lever that can change at a month: " + ", ".join(SCHEDULABLE),
                     )
-                section, _, name = key.partition(".")
+                section, _dot, name = key.partition(".")
                 try:
                     replace(getattr(self, section), name, value)
                 except ConfigError as exc:

@@ -38,7 +38,6 @@ import numpy as np
 from feesim.config.behaviour import Behaviour, default_behaviour, with_coefficients
 from feesim.config.params import edit, from_mapping, to_mapping
 from feesim.config.scenario import (
-    AUDIT_RULE,
     TIER_QUALITY,
     BuildingType,
     Committee,
@@ -50,7 +49,6 @@ from feesim.config.scenario import (
     Proposal,
     Scenario,
     Simulation,
-    audit_missing,
     scenario_from_mapping,
 )
 from feesim.engine.rules.firm import staffing_for_quality
@@ -98,16 +96,6 @@ DEFAULT_NOTES: dict[str, str] = {
         "default: the quality of the tier '{tier}' (the disclosed staff deliver it)"
     ),
 }
-
-
-#: :data:`feesim.config.scenario.AUDIT_RULE`, marked for translation: the error a community
-#: file's ``proposal.audit`` meets says it in the language in force (the scenario layer's own
-#: message stays English).
-AUDIT_RULE_TEXT = N_(
-    "'audit' or 'assessment': in Shanghai an increase under a fixed-fee contract must follow a "
-    "12-month audit or a third-party price assessment (Shanghai Provisions Art. 48; "
-    "沪房规范〔2021〕6号 §15; set community.jurisdiction = 'elsewhere' outside Shanghai)"
-)
 
 
 def default_note(key: str, **values: object) -> str:
@@ -317,15 +305,6 @@ class ForecastInput:
         try:
             return self.status_quo.with_changes(proposals=tuple(props))
         except ConfigError as exc:
-            audit = f"proposals[{self.motion_key}].disclosure: got {p.disclosure!r}; expected "
-            if (
-                self.file_format == "community"
-                and AUDIT_RULE_TEXT == AUDIT_RULE
-                and str(exc) == audit + AUDIT_RULE
-                and audit_missing(self.status_quo, p)
-            ):
-                # The audit rule, in the language in force, under the file's key.
-                raise _err("proposal.audit", p.disclosure, _(AUDIT_RULE_TEXT)) from None
             raise ConfigError(self._user_keys(str(exc))) from None
 
     def _user_keys(self, message: str) -> str:
