@@ -103,8 +103,12 @@ def current_levers() -> dict[str, Any]:
 
 def lever_summary(levers: dict[str, Any]) -> str:
     """One line naming every lever value with its unit (language in force)."""
-    return "; ".join(
-        f"{_(lever.label)} {format_value(lever.name, levers[lever.name])}" for lever in LEVERS
+    # the list separator and the label's colon as the language writes them (；and ：)
+    return _("; ").join(
+        _("{label}: {value}").format(
+            label=_(lever.label), value=format_value(lever.name, levers[lever.name])
+        )
+        for lever in LEVERS
     )
 
 
@@ -144,6 +148,7 @@ def _page_css() -> str:
         ".feesim-tile-note{font-size:13px;color:#666}"
         ".feesim-lever-label{font-size:15px;margin-top:6px}"
         ".feesim-lever-label b{color:#1f4e79}"
+        ".feesim-idle{color:#888;font-size:13px}"
         ".feesim-cost{font-size:13px;color:#777}"
         ".feesim-note{font-size:15px;color:#444}"
         ".feesim-status{font-size:17px}"
@@ -194,6 +199,12 @@ def LanguageSwitch() -> None:
     )
 
 
+#: Levers that act through the price step's vote (nothing to act on without a step).
+STEP_LEVERS = frozenset(
+    {"vote_month", "quality_first_months", "service_package", "evaluation_rollback"}
+)
+
+
 @solara.component
 def Sliders() -> None:
     """One slider per lever, each with its value and unit."""
@@ -202,10 +213,19 @@ def Sliders() -> None:
         for lever in LEVERS:
             state = LEVER_STATE[lever.name]
             value = levers[lever.name]
+            idle = lever.name in STEP_LEVERS and not float(levers["price_step"])
             solara.HTML(
                 tag="div",
-                unsafe_innerHTML=f"{escape(_(lever.label))}: <b>"
-                f"{escape(format_value(lever.name, value))}</b>",
+                unsafe_innerHTML=_("{label}: <b>{value}</b>").format(
+                    label=escape(_(lever.label)), value=escape(format_value(lever.name, value))
+                )
+                + (
+                    " <span class='feesim-idle'>"
+                    + escape(_("(acts only with a price step)"))
+                    + "</span>"
+                    if idle
+                    else ""
+                ),
                 classes=["feesim-lever-label"],
             )
             if lever.kind == "bool":
@@ -406,9 +426,10 @@ def run_content(m: DashboardModel, ghost: Any, cost: dict[str, float | None]) ->
         status += " · " + escape(_("press Play or One month"))
     pending = {k: v for k, v in current_levers().items() if _differs(m.levers.get(k), v)}
     note = _(
-        "Collection over the last 12 months (solid) is what the firm lives on; the rate for this "
-        "year so far (dotted), as communities report it, starts again every January and so drops "
-        "at each new year before the year's bills are paid."
+        "Collection over the last 12 months (solid) is what the firm lives on: fees received "
+        "over fees billed, so arrears recovered by a campaign can take it above 100%; the rate "
+        "for this year so far (dotted), as communities report it, starts again every January "
+        "and so drops at each new year before the year's bills are paid."
     )
     if cost["s"] is not None:
         note += " " + _("Time per month (step and redraw): {ms} ms.").format(
@@ -536,7 +557,7 @@ def _monitor(trace: RunTrace | None) -> list[tuple[str, str, str]]:
         (
             _("Collection, last 12 months"),
             f"{trace.collection_12m[i]:.0%}",
-            _("what the firm lives on"),
+            _("what the firm lives on; recovered arrears count, so it can pass 100%"),
         ),
         (
             _("Collection, this year so far"),
@@ -635,7 +656,13 @@ def PhaseView(model: DashboardModel, tick: solara.Reactive[int], playing: bool) 
         fig = Figure(figsize=(11.0, 4.6), layout="constrained")
         ax_d, ax_p = fig.subplots(1, 2)
         plot_phase_diagram(diagram, ax=ax_d)
-        plot_phase_plane(diagram, ax=ax_p, live=model.trace_frame().iloc[: shown + 1])
+        # the built-in estate's name in the page's language (a file's as written)
+        ax_d.set_title(base_name(_base()), fontsize="medium", loc="left")
+        live = model.trace_frame().iloc[: shown + 1]
+        # the plane's collection is a share of the bills (recovered arrears can take the
+        # trailing ratio above 1)
+        live = live.assign(collection=live["collection"].clip(upper=1.0))
+        plot_phase_plane(diagram, ax=ax_p, live=live)
         with solara.Column(classes=["feesim-phase"]):
             solara.FigureMatplotlib(fig, format="png", dependencies=[id(model), shown, _lang()])
         solara.HTML(

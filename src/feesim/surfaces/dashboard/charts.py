@@ -71,6 +71,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "firm_exit": (N_("firm leaves"), "#6a1b9a"),
     "emergency_provider": (N_("temporary provider (应急物业)"), "#8d6e63"),
     "firm_hired": (N_("new firm"), "#1565c0"),
+    "state_provider": (N_("district state-owned provider"), "#455a64"),
 }
 
 
@@ -189,6 +190,12 @@ def _ticks(lo: float, hi: float) -> np.ndarray:
     return np.linspace(lo, hi, 5)
 
 
+def _label_width(text: str, size: float = 14.0) -> float:
+    """Rough width in pixels of ``text`` at ``size``: CJK about a square, Latin about 0.6."""
+    wide = sum(1 for ch in text if ord(ch) > 0x2E7F)
+    return size * (wide + 0.6 * (len(text) - wide))
+
+
 def _fmt(v: float, digits: int) -> str:
     return f"{v:.{digits}f}"
 
@@ -224,7 +231,8 @@ def cycle_svg(
     ranges = {
         "fee": sc.fee,
         "quality": (0.0, 1.1),
-        "collection": (0.0, 1.0),
+        # above 100%: a campaign recovering old arrears brings in more than the year billed
+        "collection": (0.0, 1.1),
         "cash": sc.cash,
     }
     out = [
@@ -302,7 +310,7 @@ def cycle_svg(
                 )
         if key == "collection":
             legend = [
-                (LINE, "", _("last 12 months")),
+                (LINE, "", _("last 12 months (recovered arrears count)")),
                 (YTD, ' stroke-dasharray="2 4"', _("this year so far (starts again each January)")),
             ]
             x = LEFT + 260
@@ -330,23 +338,39 @@ def cycle_svg(
         out.append(
             f'<text x="{x:.1f}" y="{bottom + 22}" text-anchor="middle" fill="{AXIS}">{year}</text>'
         )
-    # events: a line through every panel, a label on top (two rows so they do not collide)
+    # events: a line through every panel, and a label on top. Events of one month share a
+    # label; labels take the first of two rows where they fit, and one that fits in neither is
+    # left out (its line stays) rather than printed over another; near the right edge a label
+    # ends at its line.
     if run is not None:
-        last_x = [-1e9, -1e9]
-        for month, event in sorted(run.events):
-            label, colour = EVENTS[event]
+        by_month: dict[int, list[str]] = {}
+        for month, event in sorted(run.events, key=lambda e: e[0]):  # logged order within
+            names = by_month.setdefault(int(month), [])
+            if event not in names:
+                names.append(event)
+        row_end = [-1e9, -1e9]
+        for month, names in by_month.items():
             x = float(xpos(month))
+            colour = EVENTS[names[0]][1]
+            for event in names:
+                out.append(
+                    f'<line class="feesim-event" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP - 24}" '
+                    f'y2="{bottom}" stroke="{EVENTS[event][1]}" stroke-width="1.6" '
+                    f'stroke-dasharray="4 3" opacity="0.8"/>'
+                )
+            label = " · ".join(_(EVENTS[e][0]) for e in names)
+            width = _label_width(label)
+            at_end = x + 3 + width > W - 4
+            left, right = (x - 3 - width, x - 3) if at_end else (x + 3, x + 3 + width)
+            row = next((r for r in (0, 1) if left > row_end[r] + 8), None)
+            if row is None:
+                continue
+            row_end[row] = right
+            anchor = ' text-anchor="end"' if at_end else ""
             out.append(
-                f'<line class="feesim-event" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP - 24}" '
-                f'y2="{bottom}" stroke="{colour}" stroke-width="1.6" stroke-dasharray="4 3" '
-                f'opacity="0.8"/>'
-            )
-            row = 0 if x - last_x[0] > 150 else 1 if x - last_x[1] > 150 else 0
-            last_x[row] = x
-            y = 15 + 17 * row
-            out.append(
-                f'<text class="feesim-event-label" x="{x + 3:.1f}" y="{y}" fill="{colour}" '
-                f'font-size="14" font-weight="600">{html.escape(_(label))}</text>'
+                f'<text class="feesim-event-label" x="{x - 3 if at_end else x + 3:.1f}" '
+                f'y="{15 + 17 * row}" fill="{colour}" font-size="14" font-weight="600"{anchor}>'
+                f"{html.escape(label)}</text>"
             )
     out.append("</svg>")
     return "".join(out)

@@ -128,7 +128,8 @@ class DashboardModel(FeeModel):
             {
                 "month": t,
                 "quality": float(self.firms.quality[0]),
-                "collection": float(min(coll[0], 1.0)),
+                # fees received over fees billed: recovered arrears count, so it can pass 1
+                "collection": float(coll[0]),
             }
         )
         if self.month >= self.months:
