@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from feesim.surfaces.cli.main import main
 
@@ -202,3 +203,22 @@ def test_a_portfolio_run_names_every_file_it_wrote(tmp_path, capsys, examples):
         "params-0",
         "params-1",
     }
+
+
+def test_an_unknown_argument_points_to_its_own_commands_help(capsys):
+    """After a sub-command's name an argument it does not take is reported against that
+    sub-command (its help lists what it does take); before the name, against feesim's."""
+    for argv, line in (
+        (
+            ["dashboard", "a.toml", "b.toml"],
+            "feesim dashboard: error: unrecognized arguments: b.toml (see feesim dashboard --help)",
+        ),
+        (
+            ["--bogus", "run", "x.toml"],
+            "feesim: error: unrecognized arguments: --bogus (see feesim --help)",
+        ),
+    ):
+        with pytest.raises(SystemExit) as exc:  # argparse's own errors exit
+            main(argv)
+        assert exc.value.code == 2
+        assert capsys.readouterr().err.strip() == line

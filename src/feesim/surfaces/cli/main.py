@@ -492,6 +492,9 @@ def build_parser() -> argparse.ArgumentParser:
     from feesim.surfaces.cli.calibrate import add_calibrate_parser
 
     add_calibrate_parser(sub)
+    for command in sub.choices.values():
+        # what an argument the sub-command does not know is reported against (main)
+        command.set_defaults(command_parser=command)
     return parser
 
 
@@ -551,7 +554,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     with use_language(requested_language(argv)), _argparse_in_language():
         parser = build_parser()
         try:
-            args = parser.parse_args(argv)
+            args, extra = parser.parse_known_args(argv)
+            if extra:
+                # Left over after the sub-command's name: its own error names it and its own
+                # help; before it, the top level's.
+                after = args.command in argv and argv.index(extra[0]) > argv.index(args.command)
+                owner = getattr(args, "command_parser", parser) if after else parser
+                owner.error(_("unrecognized arguments: %s") % " ".join(extra))
         except BrokenPipeError:  # --help or --version into a closed pipe
             return _quiet_broken_pipe()
         logging.basicConfig(
