@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 import time
 from html import escape
@@ -67,7 +68,7 @@ from feesim.surfaces.dashboard.levers import (
     format_value,
     levers_from_scenario,
 )
-from feesim.surfaces.dashboard.model import DashboardModel, base_scenario
+from feesim.surfaces.dashboard.model import SCENARIO_ENV, DashboardModel, base_scenario
 from feesim.surfaces.summaries import matter_name, test_name, vote_result
 
 log = logging.getLogger("feesim.dashboard")
@@ -372,6 +373,18 @@ def Page() -> None:
                     classes=["feesim-cost"],
                 )
             with solara.Card(_("Presets")):
+                if os.environ.get(SCENARIO_ENV):
+                    # the presets' levers were chosen on the built-in estate (levers.PRESETS)
+                    solara.HTML(
+                        tag="div",
+                        unsafe_innerHTML=escape(
+                            _(
+                                "Made for the built-in estate: on this scenario file they may "
+                                "show other lessons."
+                            )
+                        ),
+                        classes=["feesim-cost"],
+                    )
                 for key in PRESETS:
                     solara.Button(
                         _(PRESET_LABELS[key]),
