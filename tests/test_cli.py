@@ -222,3 +222,10 @@ def test_an_unknown_argument_points_to_its_own_commands_help(capsys):
             main(argv)
         assert exc.value.code == 2
         assert capsys.readouterr().err.strip() == line
+
+
+def test_an_unknown_argument_after_the_command_is_the_commands_even_if_repeated(capsys):
+    # '-v' is feesim's own option before the command; the second one, after it, is run's
+    with pytest.raises(SystemExit):
+        main(["-v", "run", "x.toml", "-v"])
+    assert capsys.readouterr().err.strip().startswith("feesim run: error:")

@@ -137,7 +137,7 @@ NEW_FEES = {
         "multi-storey=0.9",
         "--new-fee: got 'multi-storey=0.9'; expected a fee for every building type; "
         "missing: high-rise",
-        "--new-fee：实际为 'multi-storey=0.9'；应为每种楼型各有一个收费标准；缺少：high-rise",
+        "--new-fee：实际为 'multi-storey=0.9'；应为每种楼型都须有一个收费标准；缺少：high-rise",
     ),
 }
 

@@ -148,8 +148,9 @@ def test_presets_tell_the_two_cycles_apart():
 
 
 def test_the_cycle_chart_keeps_event_labels_apart():
-    """Events of one month share a label; a label that fits in neither row is left out (its
-    line stays); near the right edge it ends at its line; a state-owned takeover is marked.
+    """Events of one month share a label; labels are placed by importance and one that fits
+    in neither row is left out (its line and tooltip stay); near the right edge it ends at its
+    line; a state-owned takeover is marked.
     The twelve-month collection line is not cut at 100% (recovered arrears count)."""
     import numpy as np
 
@@ -177,6 +178,10 @@ def test_the_cycle_chart_keeps_event_labels_apart():
     svg = cycle_svg(run, scales)
     labels = re.findall(r'class="feesim-event-label"[^>]*>([^<]*)<', svg)
     assert "firm leaves · temporary provider (应急物业)" in labels  # one month, one label
+    # crowded, the more important labels win the room: who leaves and who takes over
+    assert {"district state-owned provider", "new firm"} <= set(labels)
+    assert "firm gives notice" not in labels
+    assert svg.count("<title>") == 6  # every line keeps its label as a tooltip
     assert svg.count('class="feesim-event"') == 6  # every event keeps its line
     # no two labels of a row overlap: each starts after the one before it ends
     placed = re.findall(

@@ -88,12 +88,16 @@ def check_start(start: str, key: str) -> None:
     """Check a ``'YYYY-MM'`` month 0 named ``key``; a :class:`ConfigError` names it."""
     m = _START_RE.match(start) if isinstance(start, str) else None
     if not m:
-        raise ConfigError(f"{key}: got {start!r}; expected a month as 'YYYY-MM', e.g. '2024-01'")
+        raise fail(key, start, _("a month as 'YYYY-MM', e.g. '2024-01'"))
     lo, hi = START_YEARS
     if not lo <= int(m.group(1)) <= hi:
-        raise ConfigError(
-            f"{key}: got {start!r}; expected a month from {lo}-01 to {hi}-12 (fees of "
-            "commodity housing begin with the 1998 housing reform)"
+        raise fail(
+            key,
+            start,
+            _(
+                "a month from {lo}-01 to {hi}-12 (fees of commodity housing begin with the "
+                "1998 housing reform)"
+            ).format(lo=lo, hi=hi),
         )
 
 

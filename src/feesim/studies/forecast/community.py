@@ -35,7 +35,6 @@ from typing import Any, Literal
 
 from feesim.config.params import default_of, param
 from feesim.config.scenario import (
-    START_YEARS,
     Committee,
     Community,
     Firm,
@@ -471,21 +470,7 @@ class ForecastSettings:
     )
 
     def _validate(self, path: str) -> None:
-        key = f"{path}.start"
-        m = _MONTH_RE.match(self.start)
-        if not m:
-            raise _err(key, self.start, _("a month as 'YYYY-MM', e.g. '2024-01'"))
-        lo, hi = START_YEARS
-        if not lo <= int(m.group(1)) <= hi:
-            raise _err(
-                key,
-                self.start,
-                _(
-                    "a month from {lo}-01 to {hi}-12 (fees of commodity housing begin with the "
-                    "1998 housing reform)"
-                ).format(lo=lo, hi=hi),
-            )
-        check_start(self.start, key)
+        check_start(self.start, f"{path}.start")
 
 
 @dataclass(frozen=True)

@@ -310,12 +310,13 @@ class ForecastInput:
     def _user_keys(self, message: str) -> str:
         """An error about the proposal, with its field named as the input file names it."""
         prefix = f"proposals[{self.motion_key}]."
+        whole = _("{key}: {message}").format(key="proposal", message=message)
         if self.file_format != "community" or not message.startswith(prefix):
-            return f"proposal: {message}"
+            return whole
         # The field name ends at the colon (ASCII in English, full-width in Chinese).
         m = re.match(r"([^:：]*)([:：].*)", message[len(prefix) :], re.S)
         key = PROPOSAL_KEYS.get(m.group(1)) if m else None
-        return f"proposal.{key}{m.group(2)}" if m and key else f"proposal: {message}"
+        return f"proposal.{key}{m.group(2)}" if m and key else whole
 
     def with_proposal(self, **changes: Any) -> ForecastInput:
         """Copy with proposal fields changed (validated).

@@ -558,7 +558,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if extra:
                 # Left over after the sub-command's name: its own error names it and its own
                 # help; before it, the top level's.
-                after = args.command in argv and argv.index(extra[0]) > argv.index(args.command)
+                rest = argv[argv.index(args.command) + 1 :] if args.command in argv else []
+                after = any(e in rest for e in extra)
                 owner = getattr(args, "command_parser", parser) if after else parser
                 owner.error(_("unrecognized arguments: %s") % " ".join(extra))
         except BrokenPipeError:  # --help or --version into a closed pipe

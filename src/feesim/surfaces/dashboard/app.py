@@ -200,10 +200,9 @@ def LanguageSwitch() -> None:
     )
 
 
-#: Levers that act through the price step's vote (nothing to act on without a step).
-STEP_LEVERS = frozenset(
-    {"vote_month", "quality_first_months", "service_package", "evaluation_rollback"}
-)
+#: Levers that act only through the price step (nothing to act on without one); the vote month
+#: also times the campaign, the renovation and the evaluations, so it acts without a step.
+STEP_LEVERS = frozenset({"quality_first_months", "service_package"})
 
 
 @solara.component

@@ -73,6 +73,20 @@ EVENTS: dict[str, tuple[str, str]] = {
     "firm_hired": (N_("new firm"), "#1565c0"),
     "state_provider": (N_("district state-owned provider"), "#455a64"),
 }
+#: Which labels win the room on the chart when events crowd together, first first: the firm
+#: leaving and who takes over, then the votes and the fee, then the rest.
+EVENT_ORDER: tuple[str, ...] = (
+    "firm_exit",
+    "state_provider",
+    "firm_hired",
+    "passed",
+    "rejected",
+    "no_quorum",
+    "rolled_back",
+    "fee_changed",
+    "notice",
+    "emergency_provider",
+)
 
 
 @dataclass
@@ -232,7 +246,8 @@ def cycle_svg(
         "fee": sc.fee,
         "quality": (0.0, 1.1),
         # above 100%: a campaign recovering old arrears brings in more than the year billed
-        "collection": (0.0, 1.1),
+        # (the virtuous preset reaches about 115%)
+        "collection": (0.0, 1.25),
         "cash": sc.cash,
     }
     out = [
@@ -338,34 +353,46 @@ def cycle_svg(
         out.append(
             f'<text x="{x:.1f}" y="{bottom + 22}" text-anchor="middle" fill="{AXIS}">{year}</text>'
         )
-    # events: a line through every panel, and a label on top. Events of one month share a
-    # label; labels take the first of two rows where they fit, and one that fits in neither is
-    # left out (its line stays) rather than printed over another; near the right edge a label
-    # ends at its line.
+    # events: a line through every panel (its label as a tooltip), and a label on top. Events
+    # of one month share a label. Labels are placed by importance (EVENT_ORDER), each in the
+    # first of two rows where it overlaps no label already there; one with no room is left
+    # out (its line and tooltip stay). Near the right edge a label ends at its line.
     if run is not None:
         by_month: dict[int, list[str]] = {}
         for month, event in sorted(run.events, key=lambda e: e[0]):  # logged order within
             names = by_month.setdefault(int(month), [])
             if event not in names:
                 names.append(event)
-        row_end = [-1e9, -1e9]
+        placed: list[list[tuple[float, float]]] = [[], []]
+        labels = []
         for month, names in by_month.items():
             x = float(xpos(month))
-            colour = EVENTS[names[0]][1]
+            label = " · ".join(_(EVENTS[e][0]) for e in names)
             for event in names:
                 out.append(
                     f'<line class="feesim-event" x1="{x:.1f}" x2="{x:.1f}" y1="{TOP - 24}" '
                     f'y2="{bottom}" stroke="{EVENTS[event][1]}" stroke-width="1.6" '
-                    f'stroke-dasharray="4 3" opacity="0.8"/>'
+                    f'stroke-dasharray="4 3" opacity="0.8"><title>{html.escape(label)}</title>'
+                    "</line>"
                 )
-            label = " · ".join(_(EVENTS[e][0]) for e in names)
+            last = len(EVENT_ORDER)
+            rank = min(EVENT_ORDER.index(e) if e in EVENT_ORDER else last for e in names)
+            labels.append((rank, month, x, label, EVENTS[names[0]][1]))
+        for _rank, _month, x, label, colour in sorted(labels):
             width = _label_width(label)
             at_end = x + 3 + width > W - 4
-            left, right = (x - 3 - width, x - 3) if at_end else (x + 3, x + 3 + width)
-            row = next((r for r in (0, 1) if left > row_end[r] + 8), None)
+            span = (x - 3 - width, x - 3) if at_end else (x + 3, x + 3 + width)
+            row = next(
+                (
+                    r
+                    for r in (0, 1)
+                    if all(span[1] + 8 < a or b + 8 < span[0] for a, b in placed[r])
+                ),
+                None,
+            )
             if row is None:
                 continue
-            row_end[row] = right
+            placed[row].append(span)
             anchor = ' text-anchor="end"' if at_end else ""
             out.append(
                 f'<text class="feesim-event-label" x="{x - 3 if at_end else x + 3:.1f}" '
