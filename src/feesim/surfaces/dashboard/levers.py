@@ -118,6 +118,8 @@ LEVERS: tuple[Lever, ...] = (
         0.05,
         N_("share of households a persuasion round reaches"),
     ),
+    # seed 004: the five-step escalation (the source tags stay out of the labels a room reads,
+    # where "seed" would read as the random seed)
     Lever(
         "campaign_steps",
         N_("Collection campaign"),
@@ -126,21 +128,23 @@ LEVERS: tuple[Lever, ...] = (
         0,
         5,
         1,
-        N_("five-step collection campaign with the first new bill (seed 004); 0 = none"),
+        N_("five-step collection campaign with the first new bill; 0 = none"),
     ),
+    # seed 000: residents' evaluation with rollback (可进可退)
     Lever(
         "evaluation_rollback",
         N_("Evaluation with rollback (可进可退)"),
         "bool",
         False,
-        doc=N_("residents score the firm; a bad score rolls the step back (seed 000)"),
+        doc=N_("residents score the firm; a bad score rolls the step back"),
     ),
+    # seed 001: the Quyang shed renovation, 40% paid by the government
     Lever(
         "renovation",
         N_("Renovation bundled"),
         "bool",
         False,
-        doc=N_("works finish two months before the vote, 40% paid by the government (seed 001)"),
+        doc=N_("works finish two months before the vote, 40% paid by the government"),
     ),
     Lever("years", N_("Years"), "int", 10, 2, 20, 1, N_("length of the run")),
     Lever("seed", N_("Random seed"), "int", 1, 0, 999, 1, N_("root of the random streams")),
