@@ -207,3 +207,29 @@ def test_bench_summary_in_both_languages():
         "calibration simulations city communities memory met MISS",
     )
     assert found == []
+
+
+def test_the_recovery_lines_in_both_languages():
+    from feesim.studies.calibration.validate import RecoveryResult
+
+    frame = pd.DataFrame(
+        {
+            "truth": [1.0],
+            "estimate": [1.5],
+            "error": [0.5],
+            "tolerance": [0.1],
+            "recovered": [False],
+        },
+        index=["approve_step"],
+    )
+    run = SimpleNamespace(frame=frame)
+    with i18n.use_language("en"):
+        english = RecoveryResult.summary_text(run)
+    assert english.splitlines()[1] == (
+        "  approve_step                 truth    1.000, estimate    1.500, error +0.500 "
+        "(tolerance 0.100)  NOT RECOVERED"
+    )
+    with i18n.use_language("zh_CN"):
+        text = RecoveryResult.summary_text(run)
+    assert "真值" in text and "未还原" in text and "approve_step" in text
+    assert _english_words(text, "truth estimate error tolerance RECOVERED recovery") == []

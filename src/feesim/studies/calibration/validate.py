@@ -531,9 +531,16 @@ class RecoveryResult:
         ]
         for name, r in f.iterrows():
             lines.append(
-                f"  {name:<28} truth {r['truth']:8.3f}, estimate {r['estimate']:8.3f}, error "
-                f"{r['error']:+.3f} (tolerance {r['tolerance']:.3f})"
-                + ("" if r["recovered"] else "  NOT RECOVERED")
+                f"  {name:<28} "
+                + _(
+                    "truth {truth}, estimate {estimate}, error {error} (tolerance {tolerance})"
+                ).format(
+                    truth=f"{r['truth']:8.3f}",
+                    estimate=f"{r['estimate']:8.3f}",
+                    error=f"{r['error']:+.3f}",
+                    tolerance=f"{r['tolerance']:.3f}",
+                )
+                + ("" if r["recovered"] else "  " + _("NOT RECOVERED"))
             )
         return "\n".join(lines)
 
