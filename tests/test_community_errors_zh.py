@@ -210,3 +210,15 @@ def test_field_bounds_as_data_stay_english_under_chinese():
     with i18n.use_language("zh_CN"):
         assert spec.allowed() == "a value in [0, 1] 0-1"
         assert spec.type_name == "a number"
+
+
+def test_a_field_error_keeps_its_key_value_and_expectation():
+    # what lets the forecast say a proposal's error again under the community file's key,
+    # in any language, without reading the message
+    err = params.fail("proposals[0].disclosure", "none", "'audit' or 'assessment'")
+    assert (err.key, err.value, err.expected) == (
+        "proposals[0].disclosure",
+        "none",
+        "'audit' or 'assessment'",
+    )
+    assert str(err) == "proposals[0].disclosure: got 'none'; expected 'audit' or 'assessment'"

@@ -25,8 +25,14 @@ class ConfigError(FeesimError, ValueError):
     """A scenario, community file or option is malformed.
 
     The message names the field (as a dotted path such as ``firm.target_margin``), the value
-    that was given and what is allowed.
+    that was given and what is allowed. Raised by :func:`feesim.config.params.fail`, it also
+    keeps the three as ``key``, ``value`` and ``expected`` (else they are None), so that a
+    caller can say it again under the key its user wrote.
     """
+
+    key: str | None = None
+    value: object = None
+    expected: str | None = None
 
 
 class InputFileError(ConfigError):

@@ -169,11 +169,13 @@ def fail(path: str, value: Any, expected: str) -> ConfigError:
 
     ``expected`` comes translated: the caller translates what it allows.
     """
-    return ConfigError(
+    err = ConfigError(
         _("{key}: got {value}; expected {expected}").format(
             key=path, value=repr(value), expected=expected
         )
     )
+    err.key, err.value, err.expected = path, value, expected
+    return err
 
 
 def _inside(value: float, meta: Mapping[str, Any]) -> bool:

@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from feesim.config.behaviour import Behaviour, default_behaviour, with_coefficients
-from feesim.config.params import edit, from_mapping, to_mapping
+from feesim.config.params import edit, fail, from_mapping, to_mapping
 from feesim.config.scenario import (
     TIER_QUALITY,
     BuildingType,
@@ -305,18 +305,23 @@ class ForecastInput:
         try:
             return self.status_quo.with_changes(proposals=tuple(props))
         except ConfigError as exc:
-            raise ConfigError(self._user_keys(str(exc))) from None
+            raise self._user_keys(exc) from None
 
-    def _user_keys(self, message: str) -> str:
+    def _user_keys(self, exc: ConfigError) -> ConfigError:
         """An error about the proposal, with its field named as the input file names it."""
         prefix = f"proposals[{self.motion_key}]."
-        whole = _("{key}: {message}").format(key="proposal", message=message)
-        if self.file_format != "community" or not message.startswith(prefix):
+        message = str(exc)
+        whole = ConfigError(_("{key}: {message}").format(key="proposal", message=message))
+        if self.file_format != "community":
             return whole
-        # The field name ends at the colon (ASCII in English, full-width in Chinese).
-        m = re.match(r"([^:：]*)([:：].*)", message[len(prefix) :], re.S)
-        key = PROPOSAL_KEYS.get(m.group(1)) if m else None
-        return f"proposal.{key}{m.group(2)}" if m and key else whole
+        if exc.key is not None and exc.expected is not None:  # raised by params.fail
+            field = exc.key[len(prefix) :] if exc.key.startswith(prefix) else None
+            key = PROPOSAL_KEYS.get(field) if field else None
+            return fail(f"proposal.{key}", exc.value, exc.expected) if key else whole
+        # A message of the scenario layer's own rules (English): its field ends at the colon.
+        m = re.match(r"([^:]*)(:.*)", message[len(prefix) :], re.S)
+        key = PROPOSAL_KEYS.get(m.group(1)) if m and message.startswith(prefix) else None
+        return ConfigError(f"proposal.{key}{m.group(2)}") if m and key else whole
 
     def with_proposal(self, **changes: Any) -> ForecastInput:
         """Copy with proposal fields changed (validated).
