@@ -26,10 +26,19 @@ from feesim.engine.recorder import SERIES_COLUMNS, Recorder
 from feesim.engine.rules.firm import STATE_NAMES
 from feesim.engine.state import Setting
 from feesim.errors import FeesimError
+from feesim.i18n import N_
+from feesim.i18n import gettext as _
 from feesim.io import atomic_write_text, write_atomically
 from feesim.protocol import feesim_version
 
-__all__ = ["SimulationResult"]
+__all__ = [
+    "MATTER_WORDS",
+    "TEST_WORDS",
+    "SimulationResult",
+    "matter_name",
+    "test_name",
+    "vote_result",
+]
 
 TABLES = ("series", "votes", "events", "campaigns")
 VOTE_COLUMNS = (
@@ -57,6 +66,39 @@ VOTE_COLUMNS = (
 )
 EVENT_COLUMNS = ("run", "month", "event", "detail")
 CAMPAIGN_COLUMNS = ("run", "campaign", "bill", "month", "step", "step_name", "day", "share_paid")
+
+#: A vote's matter (``votes.matter``) in words, as every page and summary names it (marked for
+#: translation).
+MATTER_WORDS = {
+    "fee": N_("fee change"),
+    "maintenance_fund": N_("maintenance fund top-up"),
+    "hire_firm": N_("hiring a new firm"),
+    "package": N_("value-added package"),
+}
+#: The deciding tests (``votes.binding``) in words, as every page and summary names them.
+TEST_WORDS = {
+    "quorum_heads": N_("turnout of owners (2/3 quorum)"),
+    "quorum_area": N_("turnout of floor area (2/3 quorum)"),
+    "approval_heads": N_("owners in favour (more than half)"),
+    "approval_area": N_("area in favour (more than half)"),
+}
+
+
+def matter_name(matter: str) -> str:
+    """A vote matter in words, in the language in force (``"fee"``: fee change, 物业费调整)."""
+    return _(MATTER_WORDS.get(matter, matter))
+
+
+def test_name(test: str) -> str:
+    """A deciding test in words, in the language in force."""
+    return _(TEST_WORDS.get(test, test))
+
+
+def vote_result(passed: bool, quorum_met: bool) -> str:
+    """``passed``, ``rejected`` or ``no quorum``, in the language in force."""
+    if passed:
+        return _("passed")
+    return _("rejected") if quorum_met else _("no quorum")
 
 
 def _fee_columns(setting: Setting, n_types: int) -> list[str]:
@@ -173,7 +215,7 @@ class SimulationResult:
         out["firm_exits"] = int((self.events["event"] == "firm_exit").sum())
         out["complaints_per_month"] = float(s["complaints"].mean())
         votes = []
-        for _, v in self.votes.iterrows():
+        for _i, v in self.votes.iterrows():
             votes.append(
                 {
                     k: (v[k].item() if hasattr(v[k], "item") else v[k])
@@ -195,35 +237,55 @@ class SimulationResult:
         return out
 
     def summary_text(self) -> str:
-        """A short human-readable summary."""
+        """A short human-readable summary, in the language in force (:mod:`feesim.i18n`).
+
+        Votes name their matter and deciding test in words (:data:`MATTER_WORDS`,
+        :data:`TEST_WORDS`).
+        """
         d = self.summary()
         cash0, cash1 = d["firm_cash_yuan_start"], d["firm_cash_yuan_end"]
+        years = ", ".join(f"{y}: {v:.0%}" for y, v in d["collection_rate_by_year_end"].items())
         lines = [
-            f"{d['scenario']}: {d['months']} months, {d['runs']} run(s)",
-            f"  fee per m2        {d['fee_per_m2_start']:.3f} -> {d['fee_per_m2_end']:.3f}"
-            " yuan/month",
-            f"  service quality   {d['service_quality_start']:.2f} -> "
-            f"{d['service_quality_end']:.2f}",
-            f"  satisfaction      {d['satisfaction_start']:.2f} -> {d['satisfaction_end']:.2f}",
-            f"  trust             {d['trust_start']:.2f} -> {d['trust_end']:.2f}",
-            f"  firm cash         {cash0:,.0f} -> {cash1:,.0f} yuan",
-            "  collection (year to date at December): "
-            + (
-                ", ".join(f"{y}: {v:.0%}" for y, v in d["collection_rate_by_year_end"].items())
-                or "no December in the horizon"
+            _("{scenario}: {months} months, {runs} run(s)").format(
+                scenario=d["scenario"], months=d["months"], runs=d["runs"]
             ),
-            f"  firm exits        {d['firm_exits']}",
-            f"  complaints/month  {d['complaints_per_month']:.1f}",
+            _("  fee per m2        {a} -> {b} yuan/month").format(
+                a=f"{d['fee_per_m2_start']:.3f}", b=f"{d['fee_per_m2_end']:.3f}"
+            ),
+            _("  service quality   {a} -> {b}").format(
+                a=f"{d['service_quality_start']:.2f}", b=f"{d['service_quality_end']:.2f}"
+            ),
+            _("  satisfaction      {a} -> {b}").format(
+                a=f"{d['satisfaction_start']:.2f}", b=f"{d['satisfaction_end']:.2f}"
+            ),
+            _("  trust             {a} -> {b}").format(
+                a=f"{d['trust_start']:.2f}", b=f"{d['trust_end']:.2f}"
+            ),
+            _("  firm cash         {a} -> {b} yuan").format(a=f"{cash0:,.0f}", b=f"{cash1:,.0f}"),
+            _("  collection (year to date at December): {years}").format(
+                years=years or _("no December in the horizon")
+            ),
+            _("  firm exits        {n}").format(n=d["firm_exits"]),
+            _("  complaints/month  {n}").format(n=f"{d['complaints_per_month']:.1f}"),
         ]
         for v in d["votes"][:12]:
-            result = "passed" if v["passed"] else ("rejected" if v["quorum_met"] else "no quorum")
             lines.append(
-                f"  vote m{v['month']} {v['matter']}: turnout {v['turnout_heads']:.0%} heads / "
-                f"{v['turnout_area']:.0%} area, approval {v['approval_heads']:.0%} heads / "
-                f"{v['approval_area']:.0%} area -> {result} ({v['binding']} decides)"
+                _(
+                    "  vote in month {month}, {matter}: turnout {th} of owners / {ta} of area, in "
+                    "favour {ah} of owners / {aa} of area -> {result} (deciding test: {binding})"
+                ).format(
+                    month=v["month"],
+                    matter=matter_name(v["matter"]),
+                    th=f"{v['turnout_heads']:.0%}",
+                    ta=f"{v['turnout_area']:.0%}",
+                    ah=f"{v['approval_heads']:.0%}",
+                    aa=f"{v['approval_area']:.0%}",
+                    result=vote_result(v["passed"], v["quorum_met"]),
+                    binding=test_name(v["binding"]),
+                )
             )
         if len(d["votes"]) > 12:
-            lines.append(f"  ... {len(d['votes']) - 12} more votes")
+            lines.append(_("  ... {n} more votes").format(n=len(d["votes"]) - 12))
         return "\n".join(lines)
 
     def summary_frame(self, alpha: float = 0.05) -> pd.DataFrame:

@@ -610,7 +610,7 @@ def plot_vote(
         verdict = vote_result(bool(bars["passed"]), bool(bars["quorum_met"]))
     ax.set_title(
         _("Vote in month {month} ({matter}): {verdict}").format(
-            month=bars["month"], matter=matter_name(bars["matter"], plain=True), verdict=verdict
+            month=bars["month"], matter=matter_name(bars["matter"]), verdict=verdict
         ),
         fontsize="medium",
         loc="left",

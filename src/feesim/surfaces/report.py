@@ -772,7 +772,7 @@ def _why(result: ForecastResult) -> str:
         text = (
             _(
                 "It passed in every simulated vote; the test it came closest to failing is: {test}."
-            ).format(test=test_name(test, plain=True))
+            ).format(test=test_name(test))
             if test
             else ""
         )
@@ -785,7 +785,7 @@ def _why(result: ForecastResult) -> str:
             "What decides the vote is turnout, here the test of {test}: the levers that bring "
             "owners to vote are the door-to-door rounds before the vote (逐户上门) and how many "
             "households a round reaches."
-        ).format(test=test_name(test, plain=True))
+        ).format(test=test_name(test))
         rounds = lev.get("rounds")
         if rounds:
             chances = ", ".join(
@@ -1132,7 +1132,7 @@ def _html(result: ForecastResult, pngs: dict[str, bytes]) -> str:
             + "</th><th>".join(_e(h) for h in (_("test"), _("all votes"), _("failed votes")))
             + "</th></tr>"
             + "".join(
-                f"<tr><td>{_e(test_name(t, plain=True))}</td>"
+                f"<tr><td>{_e(test_name(t))}</td>"
                 f"<td>{_pct(d['binding'][t], 1)}</td><td>"
                 f"{_pct(d['binding_failed'][t], 1) if d['binding_failed'] else _('n/a')}</td></tr>"
                 for t in d["binding"]

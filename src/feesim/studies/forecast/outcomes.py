@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from feesim.i18n import N_
+from feesim.engine.results import TEST_WORDS as ENGINE_TEST_WORDS
 
 __all__ = [
     "APPROVAL_TESTS",
@@ -34,13 +34,8 @@ TESTS = ("quorum_heads", "quorum_area", "approval_heads", "approval_area")
 #: The tests of the quorum and of the majorities (Civil Code Art. 278).
 QUORUM_TESTS = TESTS[:2]
 APPROVAL_TESTS = TESTS[2:]
-#: The deciding tests in words, as every page and summary names them (marked for translation).
-TEST_WORDS = {
-    "quorum_heads": N_("turnout of owners (2/3 quorum)"),
-    "quorum_area": N_("turnout of floor area (2/3 quorum)"),
-    "approval_heads": N_("owners in favour (more than half)"),
-    "approval_area": N_("area in favour (more than half)"),
-}
+#: The deciding tests in words (the engine's, :data:`feesim.engine.results.TEST_WORDS`).
+TEST_WORDS = ENGINE_TEST_WORDS
 
 
 def deciding_test_of(

@@ -159,7 +159,6 @@ def _portfolio_files(out: Path) -> str:
 def _cmd_run(args: argparse.Namespace) -> int:
     from feesim.engine.model import FeeModel
     from feesim.studies.portfolio import is_portfolio
-    from feesim.surfaces.summaries import run_summary
 
     if is_portfolio(args.scenario):
         return _cmd_run_portfolio(args)
@@ -190,7 +189,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.out is not None:
         with staged_output(args.out, RUN_OUTPUTS) as folder:
             result.save(folder, fmt=fmt)
-    print(run_summary(result))
+    print(result.summary_text())
     print(
         _("  simulated in {s} s ({n} months from simulation.start)").format(
             s=f"{elapsed:.2f}", n=scenario.simulation.months

@@ -629,13 +629,13 @@ def _vote_html(votes: Any) -> str:
             "test: {test}."
         ).format(
             month=int(last["month"]),
-            matter=matter_name(str(last["matter"]), plain=True),
+            matter=matter_name(str(last["matter"])),
             result=vote_result(bool(last["passed"]), bool(last["quorum_met"])),
             th=f"{last['turnout_heads']:.0%}",
             ta=f"{last['turnout_area']:.0%}",
             ah=f"{last['approval_heads']:.0%}",
             aa=f"{last['approval_area']:.0%}",
-            test=test_name(str(last["binding"]), plain=True),
+            test=test_name(str(last["binding"])),
         )
     return (
         f"<div class='feesim-note'><b>{escape(title)}</b></div>"
