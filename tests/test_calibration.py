@@ -219,6 +219,52 @@ def test_the_model_error_of_a_figure_comes_from_the_other_communities_only():
     )
 
 
+def test_the_tally_check_says_how_close_each_firm_vote_tally_comes():
+    """Issue 14's done-when asks how close the firm-vote tallies come: the distance at the fit,
+    in units of the model's error on the other communities, and the left-out coverage."""
+    from feesim.studies.calibration.report.text import _tally_line
+    from feesim.studies.calibration.validate import _tally_figures, tally_check
+
+    frame = pd.DataFrame(
+        {
+            "obs_id": ["T1a", "T2a", "T3a", "C1a"],
+            "case_id": ["T1", "T2", "T3", "C1"],
+            "kind": ["tally", "tally", "tally", "case"],
+            "outcome": ["turnout", "turnout", "approval", "turnout"],
+            "lo": [0.793, 0.822, 0.62, 0.63],
+            "hi": [0.793, 0.822, 1.0, 0.63],
+            "fitted": [0.728, 0.832, 0.91, 0.73],
+            "err_fitted": [0.065, 0.010, 0.0, 0.10],
+            "model_error": [0.058, 0.060, 0.055, 0.05],
+            "covered": [True, True, True, False],
+            "covered_sim": [False, True, True, False],
+        }
+    )
+    check = tally_check(frame)
+    assert list(check["obs_id"]) == ["T1a", "T2a", "T3a"]  # the case row is not a tally
+    assert check.loc[0, "in_errors"] == pytest.approx(0.065 / 0.058)
+    assert list(check["covered"]) == [True, True, True]
+    figures = _tally_figures(frame)
+    assert figures["n"] == 3 and figures["inside_at_fit"] == 1 and figures["covered_90"] == 3
+    assert figures["farthest"]["obs_id"] == "T1a"
+    assert figures["farthest"]["in_errors"] == pytest.approx(0.065 / 0.058)
+    records = pd.DataFrame(
+        {
+            "obs_id": ["T1a", "T2a", "T3a"],
+            "kind": "tally",
+            "measure": ["turnout", "turnout", "approval"],
+            "distance": [0.065, 0.010, 0.0],
+        }
+    )
+    line = _tally_line(records, check)
+    assert line.startswith("- **Firm-vote tallies**: 1 of 3 reproduced")
+    # Every figure outside its reported value is named with its distance, farthest first.
+    assert "T1a (turnout) 0.065 outside, 1.1 times the model's turnout error; T2a" in line
+    assert "3 of 3 lie inside the model's 90% predictive interval" in line
+    # Without posterior members (a quick run) there is no interval to speak of.
+    assert "predictive" not in _tally_line(records, tally_check(frame.drop(columns="covered")))
+
+
 def test_a_figures_replicates_come_from_its_record_before_its_case_row():
     from feesim.studies.calibration.moments import SimOutcome
     from feesim.studies.calibration.validate import _predict, _replicates
@@ -690,6 +736,11 @@ def test_the_report_states_the_validation_figures_and_the_criteria(quick_run):
     )
     for d in ("N05a", "N22a", "N58a"):  # a tally, a takeover and an event of the fit
         assert f"| {d} |" in records
+    # How close the firm-vote tallies come (issue 14): counted in validation.json and stated.
+    tallies = validation["firm_vote_tallies"]
+    assert tallies["n"] == records.count("| tally |") >= 5
+    assert f"{tallies['inside_at_fit']} of {tallies['n']} reproduced" in summary
+    assert f"{tallies['covered_90']} of {tallies['n']} lie inside" in summary
     # The intervals carry the model's own error: they cover at least what those without it do,
     # and the report gives both.
     for outcome in ("approval", "turnout", "collection"):

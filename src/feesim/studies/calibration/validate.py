@@ -67,6 +67,7 @@ __all__ = [
     "model_error",
     "predictive_interval",
     "recovery",
+    "tally_check",
     "validation_figures",
 ]
 
@@ -689,6 +690,52 @@ def recovery(
     return RecoveryResult(pd.DataFrame(rows).set_index("parameter"), fit)
 
 
+def tally_check(frame: pd.DataFrame) -> pd.DataFrame:
+    """How close the model comes to each firm-vote tally (a leave-one-out frame's ``tally`` rows).
+
+    One row per tally figure (``obs_id``, ``outcome``, the reported ``lo``/``hi``): ``fitted``,
+    the simulated mean at the full fit, and ``distance``, its distance from the reported interval
+    (0 inside it); ``model_error``, the root mean square of the *other* communities' left-out
+    misses of that outcome (:func:`model_error`), and ``in_errors``, the distance in those units;
+    ``covered``, whether the figure's 90% predictive interval with the community left out meets
+    the reported one (NaN without posterior members). A single community's figure is one draw:
+    a tally can sit outside its point value for reasons the records do not carry, and
+    ``in_errors`` says whether it does so by more than the model misses the other communities.
+    """
+    cols = ["obs_id", "outcome", "lo", "hi", "fitted", "distance", "model_error", "in_errors"]
+    if "kind" not in frame:
+        return pd.DataFrame(columns=[*cols, "covered"])
+    t = frame[frame["kind"] == "tally"]
+    out = t[["obs_id", "outcome", "lo", "hi", "fitted"]].copy()
+    out["distance"] = t["err_fitted"].to_numpy(float)
+    err = t["model_error"] if "model_error" in t else pd.Series(np.nan, index=t.index)
+    out["model_error"] = err.to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out["in_errors"] = out["distance"] / out["model_error"]
+    out["covered"] = t["covered"].to_numpy() if "covered" in t else np.nan
+    return out.reset_index(drop=True)
+
+
+def _tally_figures(frame: pd.DataFrame) -> dict[str, object]:
+    """``validation.json``'s ``firm_vote_tallies``: counts and the farthest (:func:`tally_check`)."""
+    t = tally_check(frame)
+    if not len(t):
+        return {"n": 0}
+    far = t.sort_values("distance", kind="stable").iloc[-1]
+    covered = t["covered"].dropna()
+    return {
+        "n": len(t),
+        "inside_at_fit": int((t["distance"] <= 1e-9).sum()),
+        "covered_90": int(covered.astype(bool).sum()) if len(covered) else None,
+        "farthest": {
+            "obs_id": str(far["obs_id"]),
+            "outcome": str(far["outcome"]),
+            "distance": float(far["distance"]),
+            "in_errors": float(far["in_errors"]) if np.isfinite(far["in_errors"]) else None,
+        },
+    }
+
+
 #: The outcomes of ``calibration/validation.json`` and their naive baselines (JSON key: column).
 VALIDATION_OUTCOMES: dict[str, dict[str, str]] = {
     "approval": {"baseline_mean": "mean", "baseline_logit": "step"},
@@ -710,7 +757,10 @@ def validation_figures(loo: LooResult, coverage_synthetic: float | None = None) 
     mean square of the left-out errors, the sd of the model-error term a forecast of that outcome
     should carry; ``gain`` is the relative reduction of the model's error against each
     baseline. ``coverage_synthetic_90`` is the share of parameters whose posterior 90% interval
-    covered the truth on synthetic data.
+    covered the truth on synthetic data. ``firm_vote_tallies`` counts the firm-vote tallies of
+    the second pass: ``n``, ``inside_at_fit`` (the simulated mean inside the reported figure),
+    ``covered_90`` (inside the 90% predictive interval with the community left out) and the
+    ``farthest`` (its distance, and that in units of the model's error; :func:`tally_check`).
     """
     s = loo.summary_frame()
 
@@ -737,5 +787,6 @@ def validation_figures(loo: LooResult, coverage_synthetic: float | None = None) 
         if outcome != "pass_fail":
             entry["model_error"] = num(row.get("model_error", np.nan))
         out[outcome] = entry
+    out["firm_vote_tallies"] = _tally_figures(loo.frame)
     out["coverage_synthetic_90"] = coverage_synthetic
     return out

@@ -65,7 +65,7 @@ from feesim.studies.calibration.report.validation import (
     _validation_section,
     criteria_frame,
 )
-from feesim.studies.calibration.validate import VALIDATION_OUTCOMES
+from feesim.studies.calibration.validate import VALIDATION_OUTCOMES, tally_check
 
 if TYPE_CHECKING:  # pragma: no cover
     from feesim.studies.calibration.result import CalibrationRun
@@ -197,13 +197,7 @@ def _summary_section(
         )
     tallies = records[records["kind"] == "tally"]
     if len(tallies):
-        inside = int((tallies["distance"] <= 1e-9).sum())
-        far = tallies.sort_values("distance").iloc[-1]
-        L.append(
-            f"- **Firm-vote tallies**: {inside} of {len(tallies)} reproduced within their "
-            f"reported interval; the farthest is {far['obs_id']} ({far['measure']}), "
-            f"{far['distance']:.3f} outside."
-        )
+        L.append(_tally_line(tallies, tally_check(run.loo.frame)))
     n, ess, acc, spread = _posterior_figures(run)
     L.append(
         f"- **Posterior**: {n} draws by sequential Monte Carlo; effective sample size of the "
@@ -228,6 +222,39 @@ def _summary_section(
     )
     L.append("")
     return L
+
+
+def _tally_line(tallies: pd.DataFrame, check: pd.DataFrame) -> str:
+    """The summary's line on the firm-vote tallies: inside at the fit, and how close the rest are.
+
+    ``tallies`` are the records table's tally rows (the simulated mean at the fit against the
+    reported figure); ``check`` is :func:`~feesim.studies.calibration.validate.tally_check` of the
+    leave-one-out frame (the model's error from the other communities, the predictive interval).
+    """
+    inside = tallies["distance"] <= 1e-9
+    line = (
+        f"- **Firm-vote tallies**: {int(inside.sum())} of {len(tallies)} reproduced within their "
+        "reported interval at the simulated mean"
+    )
+    outside = tallies[~inside].sort_values("distance", ascending=False)
+    errors = check.set_index(["obs_id", "outcome"])["in_errors"] if len(check) else None
+    parts = []
+    for _, r in outside.iterrows():
+        part = f"{r['obs_id']} ({r['measure']}) {r['distance']:.3f} outside"
+        key = (r["obs_id"], r["measure"])
+        if errors is not None and key in errors.index and np.isfinite(errors[key]):
+            part += f", {errors[key]:.1f} times the model's {r['measure']} error"
+        parts.append(part)
+    if parts:
+        line += "; " + "; ".join(parts)
+    covered = check["covered"].dropna() if len(check) else pd.Series(dtype=bool)
+    if len(covered):
+        line += (
+            f". With each community left out, {int(covered.astype(bool).sum())} of "
+            f"{len(covered)} lie inside the model's 90% predictive interval (chance, parameters "
+            "and the model's error measured on the other communities; section 'Validation')"
+        )
+    return line + "."
 
 
 def _limitations_section(
