@@ -717,7 +717,7 @@ def tally_check(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _tally_figures(frame: pd.DataFrame) -> dict[str, object]:
-    """``validation.json``'s ``firm_vote_tallies``: counts and the farthest (:func:`tally_check`)."""
+    """``validation.json``'s ``firm_vote_tallies``: counts, farthest (:func:`tally_check`)."""
     t = tally_check(frame)
     if not len(t):
         return {"n": 0}
