@@ -286,6 +286,14 @@ LEVERS: tuple[Lever, ...] = (
         minimum={"approval": 0.01},
     ),
     Lever(
+        "public income (15,000 yuan/month) released to the owners with the step",
+        "xianghe",
+        _proposal(release_public_income=True),
+        {"approval": +1, "margin": -1},
+        "seed 001 (the public income no longer pays for the service: owners can spend it), "
+        "Shanghai Provisions Art. 51 (public income is the owners', mainly for the fund)",
+    ),
+    Lever(
         "process only: a zero step with posted accounts, meetings, 2 door-to-door rounds",
         "frozen",
         _process_only(12),

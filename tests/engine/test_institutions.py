@@ -307,3 +307,28 @@ def test_outside_shanghai_a_fixed_fee_increase_needs_no_audit(load_example):
     )
     result = feesim.simulate(elsewhere, rng=2)
     assert len(result.votes) == 1
+
+
+# -- the owners' side of releasing public income -------------------------------------------------
+def test_releasing_public_income_with_a_step_wins_owners_and_tops_up_their_fund(load_example):
+    """Released with the step, the public income the firm took goes back to the owners. A step
+    that releases it wins more owners: it is theirs, and it offsets the rise (seed 001's
+    argument). The committee puts ``committee.public_income_to_fund`` of it into the maintenance
+    fund (Shanghai Provisions Art. 51), and the firm does without it (before: approval and the
+    fund were the same either way, the money idle in the owners' account)."""
+    xianghe = load_example("xianghe_2025")
+    released = xianghe.with_changes(**{"proposals[0].release_public_income": True})
+    approval = st.effect(xianghe, released, st.vote("approval_heads"), replicates=8)
+    assert approval.positive(0.01), approval
+    margin = st.effect(xianghe, released, st.firm_margin, replicates=8)
+    assert margin.negative(0.005), margin
+    base, free = st.run(xianghe, 4, 11).series, st.run(released, 4, 11).series
+    last = base["month"].max()
+    fund = (free["fund_balance_yuan"] - base["fund_balance_yuan"])[free["month"] == last]
+    owners = (free["owners_account_yuan"] - base["owners_account_yuan"])[free["month"] == last]
+    share = xianghe.committee.public_income_to_fund
+    assert np.all(fund > 0), fund
+    # Of what was released, the fund got its share and the owners' account the rest.
+    np.testing.assert_allclose(fund.to_numpy() * (1 - share), owners.to_numpy() * share, rtol=1e-3)
+    months = fund.to_numpy() / (share * xianghe.firm.public_income_yuan_month)
+    assert np.all((months > 6) & (months <= last + 1)), months

@@ -54,6 +54,7 @@ def test_each_flow_lands_in_its_account(books):
             "public_income": np.array([30_000, 30_000]),
             "public_to_provider": np.array([30_000, 10_000]),
             "public_to_owners": np.array([0, 20_000]),
+            "public_to_fund": np.array([0, 12_000]),  # of the owners' 20,000 (Shanghai Art. 51)
             "subsidy": np.array([5_000, 0]),
             "service_cost": np.array([400_000, 400_000]),
             "fund_paid": np.array([0, 0]),
@@ -67,27 +68,29 @@ def test_each_flow_lands_in_its_account(books):
     np.testing.assert_array_equal(revenue, [2_400_000 + 30_000 + 5_000, 40_000])
     np.testing.assert_array_equal(cost, [400_000, 0])
     np.testing.assert_array_equal(cash, [1_000_000 + 2_435_000 - 400_000, 1_040_000])
-    np.testing.assert_array_equal(ledger.owners_account, [0, 10_000 - 400_000 - 40_000 + 20_000])
+    np.testing.assert_array_equal(ledger.owners_account, [0, 10_000 - 400_000 - 40_000 + 8_000])
     np.testing.assert_array_equal(ledger.receivable, [0, 2_400_000])
-    np.testing.assert_array_equal(ledger.fund_balance, [400_000, 500_000])
+    np.testing.assert_array_equal(ledger.fund_balance, [400_000, 500_000 + 12_000])
 
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.lists(st.integers(0, 10**7), min_size=9, max_size=9),
+    st.lists(st.integers(0, 10**7), min_size=10, max_size=10),
     st.booleans(),
 )
 def test_money_is_conserved_whatever_the_flows(small_scenario, amounts, cost_plus):
     hh = build_households([small_scenario], Streams(2))
     hh.owed_cycle[:] = 10**6
     ledger = Ledger.open(hh, fund_balance=np.array([10**6]))
-    pub, share, subsidy, support, service, legal, works, payout, remun = amounts
+    pub, share, subsidy, support, service, legal, works, payout, remun, to_fund = amounts
     to_provider = pub * share // 10**7
+    to_fund = (pub - to_provider) * to_fund // 10**7
     flows = {
         "fee_paid": np.array([10**6]),
         "public_income": np.array([pub]),
         "public_to_provider": np.array([to_provider]),
         "public_to_owners": np.array([pub - to_provider]),
+        "public_to_fund": np.array([to_fund]),
         "subsidy": np.array([subsidy]),
         "government_support": np.array([support]),
         "service_cost": np.array([service]),
@@ -110,6 +113,7 @@ def test_money_is_conserved_whatever_the_flows(small_scenario, amounts, cost_plu
         ({"fee_paid": [1, 0]}, "fee payments"),
         ({"fund_paid": [0, 1]}, "fund payments"),
         ({"public_income": [100, 0]}, "public income"),
+        ({"public_to_fund": [100, 0]}, "did not hold"),
         ({"fee_written_off": [10**9, 0]}, "credited more"),
         ({"fee_billed": [1, 0]}, "receivable differs"),
         ({"fund_billed": [0, 1]}, "fund receivable differs"),

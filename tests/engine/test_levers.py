@@ -24,6 +24,7 @@ READS = {
     "government.assessment_hotline_weight": (0.2, lambda m, r: m.setting.hotline_weight[r]),
     "firm.public_income_yuan_month": (5000.0, lambda m, r: m.setting.public_income[r]),
     "firm.public_income_firm_share": (0.5, lambda m, r: m.setting.public_share[r]),
+    "committee.public_income_to_fund": (0.9, lambda m, r: m.setting.public_to_fund[r]),
     "firm.contract": ("cost_plus", lambda m, r: "cost_plus" if m.firms.cost_plus[r] else "?"),
     "firm.tier": (
         "liveable",

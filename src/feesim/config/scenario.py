@@ -692,6 +692,18 @@ class Committee:
         doc="share of households a door-to-door round reaches (逐户上门)",
         source="seed 001: residents' committee and volunteers visited opponents door to door",
     )
+    public_income_to_fund: float = param(
+        0.6,
+        unit="share of the owners' public income",
+        lo=0,
+        hi=1,
+        kind="lever",
+        doc="share of the public income the owners hold (released to them after a step, or "
+        "never contracted to the firm) that goes into the maintenance fund; the rest stays in "
+        "the owners' account",
+        source="Shanghai Provisions Art. 51 (domain-rules 1.2): public income is used mainly "
+        "(more than half) to top up the maintenance fund; 0.6 is judgement",
+    )
 
     def _validate(self, path: str) -> None:
         """No cross-field rules."""
@@ -1195,6 +1207,8 @@ SCHEDULABLE: dict[str, str] = {
     "government.assessment_hotline_weight": "the weight of the 12345 record in the assessment",
     "firm.public_income_yuan_month": "public income (parking, advertising)",
     "firm.public_income_firm_share": "the share of public income contracted to the firm",
+    "committee.public_income_to_fund": "the share of the owners' public income put into the "
+    "maintenance fund",
     "firm.contract": "the contract form (fixed_fee or cost_plus)",
     "firm.tier": "the contract's service tier (its standard)",
     "committee.evaluation_months": "the resident evaluations' interval (0 stops them; the next "

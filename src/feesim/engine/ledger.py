@@ -3,9 +3,11 @@
 The books; the flows themselves are assembled by the firm's monthly settlement
 (:func:`feesim.engine.rules.firm.settle_month`). Accounts per community: the households' unpaid
 bills (*receivable*, and the unpaid
-maintenance-fund bills), the provider's *cash*, the owners' account (cost-plus funds and public
-income returned to owners) and the *maintenance fund*. Each month the model posts a set of flows
-(:data:`FLOWS`); :meth:`Ledger.post` moves the balances and checks that
+maintenance-fund bills), the provider's *cash*, the owners' account (cost-plus funds and the
+public income the owners hold) and the *maintenance fund* (fund bills paid, and the share of the
+owners' public income the committee puts in, ``committee.public_income_to_fund``). Each month
+the model posts a set of flows (:data:`FLOWS`); :meth:`Ledger.post` moves the balances and
+checks that
 
 1. everything households paid arrived in the firm's or the owners' account (and the fund),
 2. the receivable moved by bills minus payments minus write-offs, and equals what the
@@ -38,6 +40,7 @@ FLOWS = (
     "public_income",  # parking, advertising
     "public_to_provider",
     "public_to_owners",
+    "public_to_fund",  # the part of the owners' public income put into the maintenance fund
     "subsidy",  # district subsidy to the provider
     "government_support",  # subdistrict advance covering a temporary provider's shortfall
     "service_cost",  # staff, materials, equipment paid by the provider or the owners' account
@@ -100,6 +103,8 @@ class Ledger:
             raise LedgerError("fund payments by households differ from fund receipts")
         if np.any(f["public_to_provider"] + f["public_to_owners"] != f["public_income"]):
             raise LedgerError("public income was not fully allocated")
+        if np.any((f["public_to_fund"] < 0) | (f["public_to_fund"] > f["public_to_owners"])):
+            raise LedgerError("the fund was given public income the owners did not hold")
         before = cash + self.owners_account + self.fund_balance
         income = f["fee_paid"] + f["public_to_provider"] + f["subsidy"] + f["government_support"]
         spend = f["service_cost"] + f["legal_cost"]
@@ -111,8 +116,8 @@ class Ledger:
         cost = np.where(cost_plus, plus_cost, fixed_cost)
         cash += revenue - cost - f["payout"]
         self.owners_account += np.where(cost_plus, income - spend - f["remuneration"], 0)
-        self.owners_account += f["public_to_owners"]
-        self.fund_balance += f["fund_paid"] - f["works_owners"]
+        self.owners_account += f["public_to_owners"] - f["public_to_fund"]
+        self.fund_balance += f["fund_paid"] + f["public_to_fund"] - f["works_owners"]
         self.receivable += f["fee_billed"] - f["fee_paid"] - f["fee_written_off"]
         self.fund_receivable += f["fund_billed"] - f["fund_paid"]
         after = cash + self.owners_account + self.fund_balance

@@ -71,6 +71,8 @@ def apply_change(
                 setting.public_income[run] = value
             case "firm.public_income_firm_share":
                 setting.public_share[run] = value
+            case "committee.public_income_to_fund":
+                setting.public_to_fund[run] = value
             case "firm.contract":
                 firms.cost_plus[run] = value == "cost_plus"
             case "firm.tier":

@@ -146,6 +146,7 @@ def _setting(runs: list[Scenario], hh: Households, area_rb: np.ndarray) -> Setti
         intensity=col(door_to_door_reach),
         public_income=col(lambda s: s.firm.public_income_yuan_month),
         public_share=col(lambda s: s.firm.public_income_firm_share),
+        public_to_fund=col(lambda s: s.committee.public_income_to_fund),
         subsidy_rate=col(lambda s: s.government.subsidy_per_m2),
         subsidy_min=col(lambda s: s.government.subsidy_min_score),
         hotline_weight=col(lambda s: s.government.assessment_hotline_weight),
@@ -524,6 +525,10 @@ class FeeModel(mesa.Model):
             seen_quality=self.perception.seen_quality,
             works_seen=self.perception.facility,
             firm_gap=np.maximum(0.0, fb.tier_q - fb.quality),
+            releasable_per_m2=self.setting.public_income
+            * self.setting.public_share
+            * ~self.state.released
+            / self.setting.area_total,
             intensity=self.setting.intensity,
             silent_majority=np.array([sc.vote.silent_majority for sc in self.scenarios]),
         )

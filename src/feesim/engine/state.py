@@ -152,6 +152,7 @@ class Setting:
     intensity: np.ndarray  # (R,) share of households a door-to-door round reaches
     public_income: np.ndarray  # (R,) yuan/month
     public_share: np.ndarray  # (R,) share of public income contracted to the firm
+    public_to_fund: np.ndarray  # (R,) share of the owners' public income put into the fund
     subsidy_rate: np.ndarray  # (R,) yuan/m2/month
     subsidy_min: np.ndarray  # (R,) assessment score below which no subsidy is paid
     hotline_weight: np.ndarray  # (R,) weight of the 12345 record in the assessment score

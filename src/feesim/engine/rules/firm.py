@@ -591,6 +591,7 @@ def settle_month(
         "public_income": public,
         "public_to_provider": to_provider,
         "public_to_owners": public - to_provider,
+        "public_to_fund": np.rint((public - to_provider) * setting.public_to_fund).astype(np.int64),
         "subsidy": subsidy,
         "government_support": support.astype(np.int64),
         "service_cost": service,
