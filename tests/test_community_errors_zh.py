@@ -222,3 +222,49 @@ def test_a_field_error_keeps_its_key_value_and_expectation():
         "'audit' or 'assessment'",
     )
     assert str(err) == "proposals[0].disclosure: got 'none'; expected 'audit' or 'assessment'"
+
+
+def test_a_proposals_cross_field_error_is_said_under_the_community_files_key(tmp_path):
+    # The scenario's rule (quality first ends at the vote) breaks for a proposal of a community
+    # file: the forecast says it under the file's key from ConfigError.key, in Chinese too.
+    import dataclasses
+
+    from feesim.errors import ConfigError
+    from feesim.studies.forecast import load_forecast_input
+
+    file = tmp_path / "xianghe.toml"
+    file.write_text(EXAMPLE, encoding="utf-8")
+    inp = load_forecast_input(file)
+    month = inp.proposal.month
+    early = dataclasses.replace(inp.proposal, quality_first_months=month + 1)
+    with i18n.use_language("zh_CN"), pytest.raises(ConfigError) as err:
+        inp.scenario(early)
+    assert str(err.value) == (
+        f"proposal.quality_first_months：实际为 {month + 1}；应为不超过 month（{month}）："
+        "先质后价不能早于第 0 个月开始"
+    )
+    assert (err.value.key, err.value.value) == ("proposal.quality_first_months", month + 1)
+    with i18n.use_language("en"), pytest.raises(ConfigError) as err:
+        inp.scenario(early)
+    assert str(err.value) == (
+        f"proposal.quality_first_months: got {month + 1}; expected <= month ({month}): quality "
+        "first cannot start before month 0"
+    )
+
+
+def test_a_proposal_field_the_community_file_has_no_key_for_is_not_given_a_key(tmp_path):
+    # proposals[0].new_fee_per_m2 is the scenario's name; the community file says new_fee in
+    # another shape, so the error stays whole under "proposal" and claims no key of the file.
+    import dataclasses
+
+    from feesim.errors import ConfigError
+    from feesim.studies.forecast import load_forecast_input
+
+    file = tmp_path / "xianghe.toml"
+    file.write_text(EXAMPLE, encoding="utf-8")
+    inp = load_forecast_input(file)
+    odd = dataclasses.replace(inp.proposal, new_fee_per_m2={"a": 1.0})
+    with i18n.use_language("zh_CN"), pytest.raises(ConfigError) as err:
+        inp.scenario(odd)
+    assert str(err.value).startswith("proposal：proposals[0].new_fee_per_m2：实际为 ['a']；")
+    assert err.value.key is None

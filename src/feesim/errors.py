@@ -25,14 +25,36 @@ class ConfigError(FeesimError, ValueError):
     """A scenario, community file or option is malformed.
 
     The message names the field (as a dotted path such as ``firm.target_margin``), the value
-    that was given and what is allowed. Raised by :func:`feesim.config.params.fail`, it also
-    keeps the three as ``key``, ``value`` and ``expected`` (else they are None), so that a
-    caller can say it again under the key its user wrote.
+    that was given and what is allowed. Raised by :func:`feesim.config.params.fail` (a field's
+    type or bounds, and the scenario's cross-field rules), it also keeps the three as ``key``,
+    ``value`` and ``expected`` (else they are None), so that a caller can say it again under
+    the key its user wrote.
     """
 
     key: str | None = None
     value: object = None
     expected: str | None = None
+
+    def with_message(self, message: str) -> ConfigError:
+        """The same error saying ``message``: its key, value and expectation are kept.
+
+        For a caller that puts the file's name in front or says the rule in a sentence of its
+        own, so that the fields stay readable after it.
+
+        Parameters
+        ----------
+        message : str
+            The whole message, already in the language in force.
+
+        Returns
+        -------
+        ConfigError
+            A plain one, as such callers always raised (not a subclass such as
+            :class:`InputFileError`), with this error's ``key``, ``value`` and ``expected``.
+        """
+        out = ConfigError(message)
+        out.key, out.value, out.expected = self.key, self.value, self.expected
+        return out
 
 
 class InputFileError(ConfigError):

@@ -102,8 +102,33 @@ def check_start(start: str, key: str) -> None:
 
 
 def _err(path: str, name: str, value: Any, expected: str) -> ConfigError:
+    """A cross-field rule broken: :func:`~feesim.config.params.fail` for ``path.name``.
+
+    Parameters
+    ----------
+    path : str
+        Dotted path of the table the rule belongs to ("" at the top).
+    name : str
+        The field the message names, within ``path``.
+    value : Any
+        The value given (shown with ``repr``).
+    expected : str
+        What is allowed, already translated (``_()`` at the call site), so that the message
+        and ``ConfigError.expected`` are in the language in force.
+
+    Returns
+    -------
+    ConfigError
+        With ``key``, ``value`` and ``expected`` set, as a field error has them: a caller (the
+        forecast of a community file) says it again under its user's key from them.
+    """
     prefix = f"{path}." if path else ""
-    return ConfigError(f"{prefix}{name}: got {value!r}; expected {expected}")
+    return fail(f"{prefix}{name}", value, expected)
+
+
+def _before_end(months: int) -> str:
+    """What a month must be: before the end of the run (``simulation.months``), translated."""
+    return _("< simulation.months ({months})").format(months=months)
 
 
 @dataclass(frozen=True)
@@ -318,27 +343,32 @@ class Community:
     def _validate(self, path: str) -> None:
         p = f"{path}." if path else ""
         if not self.building_types:
-            raise ConfigError(f"{p}building_types: at least one building type is required")
+            # Its own sentence (the English one it always was); the fields as fail sets them.
+            key = f"{p}building_types"
+            raise fail(key, [], _("at least one building type")).with_message(
+                _("{key}: at least one building type is required").format(key=key)
+            )
         names = [b.name for b in self.building_types]
         if len(set(names)) != len(names):
-            raise _err(path, "building_types", names, "distinct building type names")
+            raise _err(path, "building_types", names, _("distinct building type names"))
         total = sum(b.share for b in self.building_types)
         if abs(total - 1.0) > 1e-6:
-            raise _err(path, "building_types[].share", round(total, 9), "shares summing to 1")
+            raise _err(path, "building_types[].share", round(total, 9), _("shares summing to 1"))
         if self.stairwell_min > self.stairwell_max:
             raise _err(
                 path,
                 "stairwell_min",
                 self.stairwell_min,
-                f"<= stairwell_max ({self.stairwell_max})",
+                _("<= stairwell_max ({most})").format(most=self.stairwell_max),
             )
         if self.conditional_cooperator_share + self.free_rider_share > 1 + 1e-9:
             raise _err(
                 path,
                 "free_rider_share",
                 self.free_rider_share,
-                f"<= {1 - self.conditional_cooperator_share:g} (conditional_cooperator_share + "
-                "free_rider_share must not exceed 1)",
+                _(
+                    "<= {most} (conditional_cooperator_share + free_rider_share must not exceed 1)"
+                ).format(most=f"{1 - self.conditional_cooperator_share:g}"),
             )
 
     @property
@@ -592,8 +622,11 @@ class Firm:
     )
 
     def _validate(self, path: str) -> None:
-        if any(m < 0 for m in self.overhaul_months + self.replace_months):
-            raise _err(path, "overhaul_months", self.overhaul_months, "months >= 0")
+        # Name the field that holds the negative month (both used to be blamed on the first).
+        for name in ("overhaul_months", "replace_months"):
+            months = getattr(self, name)
+            if any(m < 0 for m in months):
+                raise _err(path, name, months, _("months >= 0"))
 
 
 @dataclass(frozen=True)
@@ -1084,36 +1117,39 @@ class Proposal:
                 path,
                 "new_fee_per_m2",
                 given or None,
-                "exactly one of new_fee_per_m2, step_pct or step_yuan for a fee proposal",
+                _("exactly one of new_fee_per_m2, step_pct or step_yuan for a fee proposal"),
             )
         if self.menu and (len(self.menu) < 2 or self.matter != "fee" or self.step_pct != 0):
             raise _err(
                 path,
                 "menu",
                 [o.name for o in self.menu],
-                "at least two options on a fee proposal whose own step_pct is 0",
+                _("at least two options on a fee proposal whose own step_pct is 0"),
             )
         if len(self.menu) > MENU_MAX_OPTIONS:
             raise _err(
                 path,
                 "menu",
                 [o.name for o in self.menu],
-                f"at most {MENU_MAX_OPTIONS} options ([[proposals.menu]] entries; got "
-                f"{len(self.menu)})",
+                _("at most {most} options ([[proposals.menu]] entries; got {count})").format(
+                    most=MENU_MAX_OPTIONS, count=len(self.menu)
+                ),
             )
         if self.matter == "maintenance_fund" and self.fund_bill_per_m2 <= 0:
             raise _err(
                 path,
                 "fund_bill_per_m2",
                 self.fund_bill_per_m2,
-                "> 0 for a maintenance_fund proposal",
+                _("> 0 for a maintenance_fund proposal"),
             )
         if self.quality_first_months > self.month:
             raise _err(
                 path,
                 "quality_first_months",
                 self.quality_first_months,
-                f"<= month ({self.month}): quality first cannot start before month 0",
+                _("<= month ({month}): quality first cannot start before month 0").format(
+                    month=self.month
+                ),
             )
 
 
@@ -1296,7 +1332,7 @@ class Scenario:
         for i, prop in enumerate(self.proposals):
             p = f"proposals[{i}]"
             if prop.month >= months:
-                raise _err(p, "month", prop.month, f"< simulation.months ({months})")
+                raise _err(p, "month", prop.month, _before_end(months))
             if prop.new_fee_per_m2 is not None:
                 keys = set(prop.new_fee_per_m2)
                 if keys != names:
@@ -1304,40 +1340,51 @@ class Scenario:
                         p,
                         "new_fee_per_m2",
                         sorted(keys),
-                        f"one fee for each building type: {sorted(names)}",
+                        _("one fee for each building type: {types}").format(types=sorted(names)),
                     )
             if audit_missing(self, prop):
                 raise fail(f"{p}.disclosure", prop.disclosure, _(AUDIT_RULE))
         for i, c in enumerate(self.campaigns):
             if c.month >= months:
-                raise _err(f"campaigns[{i}]", "month", c.month, f"< simulation.months ({months})")
+                raise _err(f"campaigns[{i}]", "month", c.month, _before_end(months))
         for i, r in enumerate(self.government.renovations):
             if r.month >= months:
                 raise _err(
                     f"government.renovations[{i}]",
                     "month",
                     r.month,
-                    f"< simulation.months ({months})",
+                    _before_end(months),
                 )
         for i, change in enumerate(self.schedule):
             where = f"schedule[{i}]"
             if change.month >= months:
-                raise _err(where, "month", change.month, f"< simulation.months ({months})")
+                raise _err(where, "month", change.month, _before_end(months))
             if not change.set:
-                raise _err(where, "set", change.set, "at least one lever, e.g. " + _SCHEDULE_EG)
+                raise _err(
+                    where,
+                    "set",
+                    change.set,
+                    _("at least one lever, e.g. {example}").format(example=_SCHEDULE_EG),
+                )
             for key, value in change.set.items():
                 if key not in SCHEDULABLE:
                     raise _err(
                         f"{where}.set",
                         key,
                         value,
-                        "a lever that can change at a month: " + ", ".join(SCHEDULABLE),
+                        _("a lever that can change at a month: {levers}").format(
+                            levers=", ".join(SCHEDULABLE)
+                        ),
                     )
                 section, _dot, name = key.partition(".")
                 try:
                     replace(getattr(self, section), name, value)
                 except ConfigError as exc:
-                    raise ConfigError(f"{where}.set.{section}.{exc}") from None
+                    inside = f"{where}.set.{section}."
+                    if exc.key is not None and exc.expected is not None:
+                        raise fail(inside + exc.key, exc.value, exc.expected) from None
+                    # no fields (an unknown key): the message begins with the lever's name
+                    raise ConfigError(f"{inside}{exc}") from None
 
     @property
     def name(self) -> str:
@@ -1413,7 +1460,12 @@ def scenario_from_mapping(
     or of the file named by ``simulation.params`` (relative to ``base_dir``).
     """
     if not isinstance(data, dict):
-        raise ConfigError(f"scenario: got {type(data).__name__}; expected a table")
+        # the type's name, not the whole value (a parsed file may be long)
+        raise fail("scenario", data, _("a table")).with_message(
+            _("{key}: got {value}; expected {expected}").format(
+                key="scenario", value=type(data).__name__, expected=_("a table")
+            )
+        )
     data = dict(data)
     sim = data.get("simulation", {})
     params_file = sim.get("params") if isinstance(sim, dict) else None
@@ -1442,4 +1494,5 @@ def load_scenario(path: str | os.PathLike[str]) -> Scenario:
     try:
         return scenario_from_mapping(data, base_dir=p.parent)
     except ConfigError as exc:
-        raise ConfigError(f"{p}: {exc}") from None
+        # the file's name in front; the key stays the one within the file
+        raise exc.with_message(_("{file}: {message}").format(file=p, message=exc)) from None

@@ -308,20 +308,21 @@ class ForecastInput:
             raise self._user_keys(exc) from None
 
     def _user_keys(self, exc: ConfigError) -> ConfigError:
-        """An error about the proposal, with its field named as the input file names it."""
-        prefix = f"proposals[{self.motion_key}]."
-        message = str(exc)
-        whole = ConfigError(_("{key}: {message}").format(key="proposal", message=message))
+        """An error about the proposal, with its field named as the input file names it.
+
+        Every error of the scenario layer, a field's or a cross-field rule's, keeps its key,
+        value and expectation (:func:`feesim.config.params.fail`): the rename reads them, not
+        the message, which is in the language in force.
+        """
+        message = _("{key}: {message}").format(key="proposal", message=exc)
         if self.file_format != "community":
-            return whole
-        if exc.key is not None and exc.expected is not None:  # raised by params.fail
-            field = exc.key[len(prefix) :] if exc.key.startswith(prefix) else None
-            key = PROPOSAL_KEYS.get(field) if field else None
-            return fail(f"proposal.{key}", exc.value, exc.expected) if key else whole
-        # A message of the scenario layer's own rules (English): its field ends at the colon.
-        m = re.match(r"([^:]*)(:.*)", message[len(prefix) :], re.S)
-        key = PROPOSAL_KEYS.get(m.group(1)) if m and message.startswith(prefix) else None
-        return ConfigError(f"proposal.{key}{m.group(2)}") if m and key else whole
+            return exc.with_message(message)  # proposals[k] is the scenario file's own key
+        prefix = f"proposals[{self.motion_key}]."
+        field = exc.key[len(prefix) :] if exc.key and exc.key.startswith(prefix) else None
+        key = PROPOSAL_KEYS.get(field) if field else None
+        if key is None or exc.expected is None:
+            return ConfigError(message)  # no key of the community file says it
+        return fail(f"proposal.{key}", exc.value, exc.expected)
 
     def with_proposal(self, **changes: Any) -> ForecastInput:
         """Copy with proposal fields changed (validated).
