@@ -527,3 +527,58 @@ def test_dashboard_in_a_room(dashboard, capsys):
     assert hosts == {"127.0.0.1"}
     assert all(s.stat().st_size > 10_000 for s in shots)
     assert "Traceback" not in log_path.read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", [(1366, 768)])
+def test_one_projector_screen(dashboard, size):
+    """At a projector's 1366x768, with no scrolling, the levers, Play and the whole cycle chart
+    (its collection and cash panels included) are on screen together, in both languages:
+    a trainer moving a slider sees the charts."""
+    url, lang, _log = dashboard
+    executable = _chromium()
+    sync_api = pytest.importorskip("playwright.sync_api")
+    width, height = size
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height})
+            page.set_default_timeout(60_000)
+            page.goto(url)
+            page.locator(".feesim-month").wait_for()
+            page.wait_for_timeout(500)
+            boxes = page.evaluate(
+                """() => {
+                    const box = e => { const r = e.getBoundingClientRect();
+                        return {top: r.top, bottom: r.bottom, left: r.left, right: r.right}; };
+                    const levers = Array.from(document.querySelectorAll(".feesim-lever-label"));
+                    const card = levers[0].closest(".v-card");
+                    // the cycle chart's panels (fee, service, collection, cash) by their frames
+                    const panels = Array.from(
+                        document.querySelectorAll(".feesim-cycle svg rect[stroke='#bbb']"));
+                    return {
+                        levers: box(card),
+                        sliders: Array.from(card.querySelectorAll(".v-slider, .v-input--checkbox"))
+                            .map(box),
+                        play: box(document.querySelector(".feesim-play")),
+                        monitor: box(document.querySelector(".feesim-monitor")),
+                        collection: box(panels[2]),
+                        cash: box(panels[3]),
+                        scrolled: [window.scrollY,
+                                   document.querySelector(".v-navigation-drawer__content").scrollTop],
+                    };
+                }"""
+            )
+            shot = ARTIFACTS / f"dashboard-{lang}-{width}x{height}.png"
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(shot))
+        finally:
+            browser.close()
+    assert boxes["scrolled"] == [0, 0]
+    assert len(boxes["sliders"]) == 11
+    for name in ("levers", "play", "monitor", "collection", "cash"):
+        b = boxes[name]
+        assert b["top"] >= 0 and b["bottom"] <= height, (name, b)
+        assert b["left"] >= 0 and b["right"] <= width, (name, b)
+    for b in boxes["sliders"]:
+        assert b["top"] >= 0 and b["bottom"] <= height, ("slider", b)

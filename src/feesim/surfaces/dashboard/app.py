@@ -8,7 +8,8 @@ the Chinese font is embedded in the page.
 The page, in Chinese or English (the switch in the top bar; the default follows the server's
 ``LANGUAGE``/``LC_ALL``/``LANG``, see :mod:`feesim.i18n`):
 
-- **Controls** (left): Play/Pause, one month, restart, speed; the presets (the vicious cycle,
+- **Controls**: Play/Pause, one month, restart and speed in the top bar; on the left the presets
+  (the vicious cycle,
   the virtuous cycle with quality first, a price step without quality first), which set the
   sliders and start the community afresh, also after a run has ended; the sliders, each with
   its value and unit.
@@ -147,16 +148,66 @@ def _page_css() -> str:
         ".feesim-tile-label{font-size:15px;color:#444}"
         ".feesim-tile-value{font-size:36px;font-weight:700;line-height:1.1;color:#1f4e79}"
         ".feesim-tile-note{font-size:13px;color:#666}"
-        ".feesim-lever-label{font-size:15px;margin-top:6px}"
+        ".feesim-lever-label{font-size:15px;margin-top:4px;line-height:1.3}"
         ".feesim-lever-label b{color:#1f4e79}"
         ".feesim-idle{color:#888;font-size:13px}"
         ".feesim-cost{font-size:13px;color:#777}"
         ".feesim-note{font-size:15px;color:#444}"
-        ".feesim-status{font-size:17px}"
-        # a narrower sidebar leaves the charts most of a 1366-pixel projector
-        ".v-navigation-drawer{width:330px !important}"
-        ".v-main{padding-left:330px !important}"
+        ".feesim-status{font-size:17px}" + _LAYOUT_CSS
     )
+
+
+#: One projector screen (1366x768, 1280x720) shows the levers, the monitor numbers and the whole
+#: cycle chart at once: Play, One month, Restart and the speed in the top bar; the presets and the
+#: levers, compact, in the sidebar; the status, the numbers and the chart fill the height of the
+#: run tab (``.feesim-top``), the chart scaled to the room left for it (whatever the status and
+#: the "sliders moved" note take), the rest below. The top bar is thinner on screens up to 900
+#: pixels high.
+_LAYOUT_CSS = (
+    ":root{--feesim-bar:64px}"
+    "@media (max-height:900px){:root{--feesim-bar:48px}"
+    ".feesim-tile{padding:4px 12px}.feesim-tile-value{font-size:32px}"
+    ".feesim-monitor{margin:0}}"
+    # up to 800 pixels high the sidebar's cards go without titles: the buttons and the labels
+    # say what they are, and all eleven levers fit beside the chart
+    "@media (max-height:800px){.feesim-side .v-card__title{display:none !important}"
+    ".feesim-side .v-card__text{padding-top:6px !important}}"
+    "header.v-app-bar, header.v-app-bar .v-toolbar__content{height:var(--feesim-bar) !important}"
+    ".v-navigation-drawer{top:var(--feesim-bar) !important;"
+    "max-height:calc(100% - var(--feesim-bar)) !important}"
+    ".v-navigation-drawer__content > .v-sheet{min-width:0 !important;padding:4px 6px !important}"
+    "main.v-content{padding-top:var(--feesim-bar) !important}"
+    # the run controls in the top bar
+    ".feesim-run{flex-wrap:nowrap !important;align-items:center;margin-right:16px}"
+    ".v-app-bar .feesim-play.v-btn:not(.v-btn--disabled){background:#fff !important;"
+    "color:#1565c0 !important}"
+    ".v-app-bar .v-btn-toggle{background:transparent !important}"
+    # the sidebar's cards, compact
+    ".feesim-side.v-card{margin:4px 2px 8px !important}"
+    ".feesim-side .v-card__title{font-size:18px !important;padding:6px 12px 0 !important;"
+    "line-height:1.5 !important}"
+    ".feesim-side .v-card__text{padding:0 12px 6px !important}"
+    ".feesim-side .feesim-preset.v-btn{margin-bottom:4px !important;min-height:34px}"
+    # the levers two by two, each its label above its slider
+    ".feesim-levers .v-card__text > .v-sheet{display:grid !important;"
+    "grid-template-columns:1fr 1fr;column-gap:16px;row-gap:2px}"
+    ".feesim-lever{row-gap:0 !important}"
+    # the checkboxes last, across the card (their notes are long)
+    ".feesim-lever-bool{grid-column:1 / -1;order:1}"
+    ".feesim-side .v-input{margin-top:0 !important;padding-top:0 !important}"
+    ".feesim-side .v-input__slot{margin-bottom:0 !important;min-height:28px}"
+    ".feesim-side .v-slider{min-height:28px !important;height:28px}"
+    ".feesim-side .v-input--checkbox .v-input__slot{align-items:flex-start}"
+    ".feesim-side .v-messages, .feesim-side .v-input__details{display:none !important}"
+    ".feesim-side .v-input--checkbox .v-label{font-size:15px}"
+    # status, numbers and chart fill the tab's height (padding 12, tabs 48, gap 8, padding 12;
+    # the page's invisible elements take no gap)
+    ".solara-autorouter-content > .v-sheet{row-gap:0 !important}"
+    ".feesim-top{margin-top:8px;height:calc(100vh - var(--feesim-bar) - 80px);min-height:460px;"
+    "flex-wrap:nowrap !important}"
+    ".feesim-top > .feesim-cycle{flex:1 1 0;min-height:0}"
+    ".feesim-top > .feesim-cycle > svg{height:100%}"
+)
 
 
 def _current_context() -> Any:
@@ -214,42 +265,47 @@ def Sliders() -> None:
             state = LEVER_STATE[lever.name]
             value = levers[lever.name]
             idle = lever.name in STEP_LEVERS and not float(levers["price_step"])
-            solara.HTML(
-                tag="div",
-                unsafe_innerHTML=_("{label}: <b>{value}</b>").format(
-                    label=escape(_(lever.label)), value=escape(format_value(lever.name, value))
-                )
-                + (
-                    " <span class='feesim-idle'>"
-                    + escape(_("(acts only with a price step)"))
-                    + "</span>"
-                    if idle
-                    else ""
-                ),
-                classes=["feesim-lever-label"],
-            )
-            if lever.kind == "bool":
-                solara.Checkbox(label=_(lever.doc), value=bool(value), on_value=state.set)
-            elif lever.kind == "float":
-                solara.SliderFloat(
-                    label="",
-                    value=float(value),
-                    min=lever.lo,
-                    max=lever.hi,
-                    step=lever.step,
-                    on_value=state.set,
-                    tick_labels=False,
-                )
-            else:
-                hi = 12 * int(levers["years"]) - 1 if lever.name == "vote_month" else lever.hi
-                solara.SliderInt(
-                    label="",
-                    value=int(value),
-                    min=int(lever.lo),
-                    max=int(hi),
-                    step=int(lever.step),
-                    on_value=state.set,
-                )
+            kind = "feesim-lever-bool" if lever.kind == "bool" else "feesim-lever-slider"
+            with solara.Column(gap="0px", classes=["feesim-lever", kind]):
+                _lever(lever, state, value, idle, levers)
+
+
+def _lever(lever: Any, state: solara.Reactive, value: Any, idle: bool, levers: dict) -> None:
+    """One lever: its label with value and unit, and its slider (or checkbox)."""
+    solara.HTML(
+        tag="div",
+        unsafe_innerHTML=_("{label}: <b>{value}</b>").format(
+            label=escape(_(lever.label)), value=escape(format_value(lever.name, value))
+        )
+        + (
+            " <span class='feesim-idle'>" + escape(_("(acts only with a price step)")) + "</span>"
+            if idle
+            else ""
+        ),
+        classes=["feesim-lever-label"],
+    )
+    if lever.kind == "bool":
+        solara.Checkbox(label=_(lever.doc), value=bool(value), on_value=state.set)
+    elif lever.kind == "float":
+        solara.SliderFloat(
+            label="",
+            value=float(value),
+            min=lever.lo,
+            max=lever.hi,
+            step=lever.step,
+            on_value=state.set,
+            tick_labels=False,
+        )
+    else:
+        hi = 12 * int(levers["years"]) - 1 if lever.name == "vote_month" else lever.hi
+        solara.SliderInt(
+            label="",
+            value=int(value),
+            min=int(lever.lo),
+            max=int(hi),
+            step=int(lever.step),
+            on_value=state.set,
+        )
 
 
 @solara.component
@@ -338,40 +394,34 @@ def Page() -> None:
         m = model.value
         with solara.AppBar():
             solara.AppBarTitle(_("Property fees: the two cycles"))
+            with solara.Row(classes=["feesim-run"], gap="6px"):
+                solara.Button(
+                    _("Pause") if playing.value else _("Play"),
+                    icon_name="mdi-pause" if playing.value else "mdi-play",
+                    color="primary",
+                    on_click=lambda: playing.set(not playing.value),
+                    disabled=not running.value,
+                    classes=["feesim-play"],
+                )
+                solara.Button(
+                    _("One month"),
+                    on_click=step_once,
+                    disabled=playing.value or not running.value,
+                    classes=["feesim-step"],
+                )
+                solara.Button(_("Restart"), on_click=lambda: restart(), classes=["feesim-reset"])
+                with solara.Tooltip(_("months per second while playing")):
+                    solara.ToggleButtonsSingle(
+                        value=int(speed.value),
+                        on_value=speed.set,
+                        children=[
+                            solara.Button(_("{n}/s").format(n=v), value=v, small=True)
+                            for v in SPEEDS
+                        ],
+                    )
             LanguageSwitch()
         with solara.Sidebar():
-            with solara.Card(_("Run")):
-                with solara.Row(style={"flex-wrap": "wrap", "gap": "6px"}):
-                    solara.Button(
-                        _("Pause") if playing.value else _("Play"),
-                        icon_name="mdi-pause" if playing.value else "mdi-play",
-                        color="primary",
-                        on_click=lambda: playing.set(not playing.value),
-                        disabled=not running.value,
-                        classes=["feesim-play"],
-                    )
-                    solara.Button(
-                        _("One month"),
-                        on_click=step_once,
-                        disabled=playing.value or not running.value,
-                        classes=["feesim-step"],
-                    )
-                    solara.Button(
-                        _("Restart"), on_click=lambda: restart(), classes=["feesim-reset"]
-                    )
-                solara.ToggleButtonsSingle(
-                    value=int(speed.value),
-                    on_value=speed.set,
-                    children=[
-                        solara.Button(_("{n}/s").format(n=v), value=v, small=True) for v in SPEEDS
-                    ],
-                )
-                solara.HTML(
-                    tag="div",
-                    unsafe_innerHTML=escape(_("months per second while playing")),
-                    classes=["feesim-cost"],
-                )
-            with solara.Card(_("Presets")):
+            with solara.Card(_("Presets"), classes=["feesim-side", "feesim-presets"]):
                 if os.environ.get(SCENARIO_ENV):
                     # the presets' levers were chosen on the built-in estate (levers.PRESETS)
                     solara.HTML(
@@ -392,9 +442,9 @@ def Page() -> None:
                         outlined=True,
                         block=True,
                         classes=["feesim-preset"],
-                        style={"margin-bottom": "6px", "white-space": "normal"},
+                        style={"white-space": "normal"},
                     )
-            with solara.Card(_("Levers")):
+            with solara.Card(_("Levers"), classes=["feesim-side", "feesim-levers"]):
                 Sliders()
         with solara.lab.Tabs(value=tab.value, on_value=tab.set):
             solara.lab.Tab(_("The run"))
@@ -414,6 +464,8 @@ def _trace(m: DashboardModel) -> RunTrace:
 
 #: The parts of the run tab that change every month (each one HTML element on the page).
 LIVE_PARTS = ("status", "pending", "monitor", "cycle", "note", "levers", "below")
+#: Those shown together on one screen, the chart scaled to the height they leave it.
+TOP_PARTS = ("status", "pending", "monitor", "cycle")
 
 
 def run_content(m: DashboardModel, ghost: Any, cost: dict[str, float | None]) -> dict[str, str]:
@@ -513,10 +565,15 @@ def RunView(
             "levers": "feesim-note",
             "below": "feesim-below",
         }
-        elements = {
-            key: solara.HTML(tag="div", unsafe_innerHTML=content[key], classes=[classes[key]])
-            for key in LIVE_PARTS
-        }
+
+        def part(key: str) -> Any:
+            return solara.HTML(tag="div", unsafe_innerHTML=content[key], classes=[classes[key]])
+
+        # status, numbers and the chart on one screen (the chart takes the height left); the
+        # rest below
+        with solara.Column(classes=["feesim-top"]):
+            elements = {key: part(key) for key in TOP_PARTS}
+        elements.update({key: part(key) for key in LIVE_PARTS if key not in TOP_PARTS})
 
     def connect() -> Any:
         widgets = {k: solara.get_widget(el) for k, el in elements.items()}

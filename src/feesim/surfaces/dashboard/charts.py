@@ -190,7 +190,9 @@ def scales(base: Any, months: int) -> Scales:
 # ==============================================================================================
 # the cycle chart
 # ==============================================================================================
-W, PANEL_H, GAP, LEFT, RIGHT, TOP = 1200, 125, 34, 78, 16, 64
+# Flat enough that the four panels, the monitor numbers and the levers fit one 1366x768 (or
+# 1280x720) projector screen: the page scales the chart to the height left for it.
+W, PANEL_H, GAP, LEFT, RIGHT, TOP, BOTTOM = 1200, 96, 36, 78, 16, 62, 34
 
 
 def _ticks(lo: float, hi: float) -> np.ndarray:
@@ -235,7 +237,7 @@ def cycle_svg(
     Returns an ``<svg>`` element scaled to the width of its container.
     """
     n_panels = len(PANELS)
-    height = TOP + n_panels * PANEL_H + (n_panels - 1) * GAP + 40
+    height = TOP + n_panels * PANEL_H + (n_panels - 1) * GAP + BOTTOM
     plot_w = W - LEFT - RIGHT
     months = max(sc.months, 1)
 
@@ -252,7 +254,8 @@ def cycle_svg(
     }
     out = [
         f'<svg class="feesim-cycle-svg" viewBox="0 0 {W} {height}" width="100%" '
-        'xmlns="http://www.w3.org/2000/svg" font-size="15" style="display:block">',
+        'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg" '
+        'font-size="16" style="display:block">',
         f'<rect width="{W}" height="{height}" fill="white"/>',
     ]
     for k, (key, title) in enumerate(PANELS):
@@ -264,7 +267,7 @@ def cycle_svg(
             return top + PANEL_H - (v - lo) / (hi - lo) * PANEL_H
 
         out.append(
-            f'<text x="{LEFT}" y="{top - 8}" font-size="17" font-weight="600" '
+            f'<text x="{LEFT}" y="{top - 9}" font-size="18" font-weight="600" '
             f'fill="#222">{html.escape(_(title))}</text>'
         )
         # y grid and labels
@@ -333,7 +336,8 @@ def cycle_svg(
                 out.append(
                     f'<line x1="{x}" x2="{x + 34}" y1="{top - 13}" y2="{top - 13}" '
                     f'stroke="{colour}" stroke-width="3"{dash}/>'
-                    f'<text x="{x + 40}" y="{top - 8}" fill="#333">{html.escape(label)}</text>'
+                    f'<text x="{x + 40}" y="{top - 8}" fill="#333" font-size="15">'
+                    f"{html.escape(label)}</text>"
                 )
                 x += 60 + 9 * len(label)
         if key == "fee" and ghost is not None and len(ghost):
@@ -341,7 +345,7 @@ def cycle_svg(
             out.append(
                 f'<line x1="{W - RIGHT - 250}" x2="{W - RIGHT - 216}" y1="{top - 13}" '
                 f'y2="{top - 13}" stroke="{GHOST}" stroke-width="2.5" stroke-dasharray="7 5"/>'
-                f'<text x="{W - RIGHT - 210}" y="{top - 8}" fill="#666">'
+                f'<text x="{W - RIGHT - 210}" y="{top - 8}" fill="#666" font-size="15">'
                 f"{html.escape(text)}</text>"
             )
     # x axis: years
@@ -351,7 +355,7 @@ def cycle_svg(
         x = float(xpos(m))
         year = sc.start_year + (sc.start_month - 1 + m) // 12
         out.append(
-            f'<text x="{x:.1f}" y="{bottom + 22}" text-anchor="middle" fill="{AXIS}">{year}</text>'
+            f'<text x="{x:.1f}" y="{bottom + 23}" text-anchor="middle" fill="{AXIS}">{year}</text>'
         )
     # events: a line through every panel (its label as a tooltip), and a label on top. Events
     # of one month share a label. Labels are placed by importance (EVENT_ORDER), each in the
