@@ -339,7 +339,7 @@ def cycle_svg(
                     f'<text x="{x + 40}" y="{top - 8}" fill="#333" font-size="15">'
                     f"{html.escape(label)}</text>"
                 )
-                x += 60 + 9 * len(label)
+                x += 40 + 24 + _label_width(label, 15)
         if key == "fee" and ghost is not None and len(ghost):
             text = ghost_label or _("previous run")
             out.append(
