@@ -332,3 +332,14 @@ def test_releasing_public_income_with_a_step_wins_owners_and_tops_up_their_fund(
     np.testing.assert_allclose(fund.to_numpy() * (1 - share), owners.to_numpy() * share, rtol=1e-3)
     months = fund.to_numpy() / (share * xianghe.firm.public_income_yuan_month)
     assert np.all((months > 6) & (months <= last + 1)), months
+
+
+def test_under_cost_plus_releasing_public_income_gives_the_owners_nothing_new(load_example):
+    """Under cost-plus the firm's income, public income included, is the owners' already (it
+    pays their service; the rest stays in their account), so releasing it does not offset a
+    step: approval is the same on common random numbers."""
+    xianghe = load_example("xianghe_2025").with_changes(**{"firm.contract": "cost_plus"})
+    released = xianghe.with_changes(**{"proposals[0].release_public_income": True})
+    base = st.vote("approval_heads")(st.run(xianghe, 8, 11))
+    free = st.vote("approval_heads")(st.run(released, 8, 11))
+    np.testing.assert_array_equal(free, base)

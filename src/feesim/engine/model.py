@@ -525,9 +525,12 @@ class FeeModel(mesa.Model):
             seen_quality=self.perception.seen_quality,
             works_seen=self.perception.facility,
             firm_gap=np.maximum(0.0, fb.tier_q - fb.quality),
+            # Under cost-plus the firm's income is the owners' already (it pays their service
+            # and the rest is theirs): releasing public income gives them nothing new.
             releasable_per_m2=self.setting.public_income
             * self.setting.public_share
             * ~self.state.released
+            * ~fb.cost_plus
             / self.setting.area_total,
             intensity=self.setting.intensity,
             silent_majority=np.array([sc.vote.silent_majority for sc in self.scenarios]),

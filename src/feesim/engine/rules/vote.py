@@ -405,8 +405,9 @@ class Electorate:
     seen_quality: np.ndarray  # (R,) service as residents see it
     works_seen: np.ndarray  # (R,) the visible boost of renovation works residents still see
     firm_gap: np.ndarray  # (R,) contract standard minus delivered service (what a new firm offers)
-    #: (R,) public income the provider now takes, per m2 of the estate (yuan/m2/month): what a
-    #: step that releases it (``Proposal.release_public_income``) gives back to the owners.
+    #: (R,) public income a fixed-fee provider now takes, per m2 of the estate (yuan/m2/month):
+    #: what a step that releases it (``Proposal.release_public_income``) gives back to the owners
+    #: (0 under cost-plus, where the firm's income is the owners' already).
     releasable_per_m2: np.ndarray
     intensity: np.ndarray  # (R,) share of households a door-to-door round reaches
     silent_majority: np.ndarray  # (R,) bool count non-voters with the majority (contested)
