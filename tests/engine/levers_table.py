@@ -102,6 +102,13 @@ def _renovation(month: int) -> Callable[[Scenario], Scenario]:
     return f
 
 
+def _bundled_works(sc: Scenario) -> Scenario:
+    """Works finished two months before the vote and bundled with the step (美丽家园)."""
+    month = max(sc.proposals[0].month - 2, 0)
+    with_works = _renovation(month)(sc)
+    return _proposal(renovation_bundled=True)(with_works)
+
+
 def _process_only(month: int) -> Callable[[Scenario], Scenario]:
     """A zero step carrying posted accounts, negotiation meetings and two door-to-door rounds."""
 
@@ -192,6 +199,23 @@ LEVERS: tuple[Lever, ...] = (
         {"collection": +1},
         "model.md (美丽家园 bundled with service)",
         dated=_renovation(12),
+    ),
+    Lever(
+        "renovation works finished before the vote, bundled with the step",
+        "xianghe",
+        _bundled_works,
+        {"approval": +1},
+        "model.md (美丽家园 bundled with service); seeds 001, 003 and A02 (steps "
+        "bundled with works, all passed)",
+    ),
+    Lever(
+        "cost-plus contract (酬金制) instead of a fixed fee",
+        "frozen",
+        _set("firm.contract", "cost_plus"),
+        {"exit": +1, "collection": +1},
+        "domain-rules 3.1 and Shanghai Provisions Art. 48 (酬金制: audited accounts every year, "
+        "the owners fund a deficit or the firm leaves; the firm earns its remuneration)",
+        dated=_schedule("firm.contract", "cost_plus"),
     ),
     Lever(
         "five-step collection campaign",
