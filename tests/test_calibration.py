@@ -242,6 +242,10 @@ def test_the_tally_check_says_how_close_each_firm_vote_tally_comes():
     )
     check = tally_check(frame)
     assert list(check["obs_id"]) == ["T1a", "T2a", "T3a"]  # the case row is not a tally
+    # A tally the fit did not simulate has no distance, and is neither inside nor the farthest.
+    unsimulated = frame.assign(fitted=[np.nan, 0.832, 0.91, 0.73], err_fitted=[0.29, 0.01, 0, 0.1])
+    assert np.isnan(tally_check(unsimulated).loc[0, "distance"])
+    assert _tally_figures(unsimulated)["farthest"]["obs_id"] == "T2a"
     assert check.loc[0, "in_errors"] == pytest.approx(0.065 / 0.058)
     assert list(check["covered"]) == [True, True, True]
     figures = _tally_figures(frame)

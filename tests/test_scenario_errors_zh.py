@@ -30,7 +30,8 @@ ENGLISH_WORDS = re.compile(
 LEVERS = (
     "government.subsidy_per_m2, government.subsidy_min_score, "
     "government.assessment_hotline_weight, firm.public_income_yuan_month, "
-    "firm.public_income_firm_share, firm.contract, firm.tier, committee.evaluation_months, "
+    "firm.public_income_firm_share, committee.public_income_to_fund, firm.contract, firm.tier, "
+    "committee.evaluation_months, "
     "committee.evaluation_threshold, committee.rollback, committee.rollback_window_months, "
     "committee.rectification_months, committee.door_to_door_intensity, committee.auto_propose, "
     "committee.complaint_response, committee.tender_after_bad_scores, legal.enabled, "

@@ -334,12 +334,40 @@ def test_releasing_public_income_with_a_step_wins_owners_and_tops_up_their_fund(
     assert np.all((months > 6) & (months <= last + 1)), months
 
 
+def test_a_released_income_offsets_at_most_the_rise(load_example):
+    """Giving back what was the owners' does not turn a step into a cut: a 1% step that releases
+    more public income than it raises the bill is weighed as no rise at all, exactly as a zero
+    step that releases it (the offset is capped at the rise)."""
+    xianghe = load_example("xianghe_2025")
+    tiny, zero = (
+        xianghe.with_changes(
+            **{
+                "proposals[0].new_fee_per_m2": None,
+                "proposals[0].step_pct": pct,
+                "proposals[0].release_public_income": True,
+            }
+        )
+        for pct in (0.01, 0.0)
+    )
+    released = xianghe.firm.public_income_yuan_month / sum(
+        b.share * b.mean_area_m2 for b in xianghe.community.building_types
+    )
+    fees = [b.fee_per_m2 for b in xianghe.community.building_types]
+    assert released / xianghe.community.households > 0.01 * max(fees)  # more than the rise
+    approval = st.vote("approval_heads")
+    np.testing.assert_array_equal(approval(st.run(tiny, 8, 11)), approval(st.run(zero, 8, 11)))
+
+
 def test_under_cost_plus_releasing_public_income_gives_the_owners_nothing_new(load_example):
     """Under cost-plus the firm's income, public income included, is the owners' already (it
     pays their service; the rest stays in their account), so releasing it does not offset a
     step: approval is the same on common random numbers."""
     xianghe = load_example("xianghe_2025").with_changes(**{"firm.contract": "cost_plus"})
     released = xianghe.with_changes(**{"proposals[0].release_public_income": True})
-    base = st.vote("approval_heads")(st.run(xianghe, 8, 11))
-    free = st.vote("approval_heads")(st.run(released, 8, 11))
-    np.testing.assert_array_equal(free, base)
+    base, free = st.run(xianghe, 8, 11), st.run(released, 8, 11)
+    approval = st.vote("approval_heads")
+    np.testing.assert_array_equal(approval(free), approval(base))
+    # And the money does what it did: it stays in the owners' account that pays the service,
+    # so deficits and the firm's fate are those of the same estate without the release.
+    for column in ("owners_account_yuan", "fund_balance_yuan", "firm_cash_yuan"):
+        np.testing.assert_array_equal(free.series[column], base.series[column])

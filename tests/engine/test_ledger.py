@@ -114,6 +114,7 @@ def test_money_is_conserved_whatever_the_flows(small_scenario, amounts, cost_plu
         ({"fund_paid": [0, 1]}, "fund payments"),
         ({"public_income": [100, 0]}, "public income"),
         ({"public_to_fund": [100, 0]}, "did not hold"),
+        ({"public_to_fund": [-1, 0]}, "did not hold"),
         ({"fee_written_off": [10**9, 0]}, "credited more"),
         ({"fee_billed": [1, 0]}, "receivable differs"),
         ({"fund_billed": [0, 1]}, "fund receivable differs"),

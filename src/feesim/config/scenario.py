@@ -732,10 +732,11 @@ class Committee:
         hi=1,
         kind="lever",
         doc="share of the public income the owners hold (released to them after a step, or "
-        "never contracted to the firm) that goes into the maintenance fund; the rest stays in "
-        "the owners' account",
-        source="Shanghai Provisions Art. 51 (domain-rules 1.2): public income is used mainly "
-        "(more than half) to top up the maintenance fund; 0.6 is judgement",
+        "never contracted to the firm) that goes into the maintenance fund under a fixed-fee "
+        "contract; the rest stays in the owners' account (under cost-plus all of it stays there, "
+        "paying the service)",
+        source="Shanghai Provisions Art. 51 (domain-rules 1.2): where public income is used "
+        "mainly to top up the fund, more than half goes to it; 0.6 is judgement",
     )
 
     def _validate(self, path: str) -> None:
@@ -1104,7 +1105,8 @@ class Proposal:
     release_public_income: bool = param(
         False,
         kind="lever",
-        doc="after a passed step, public income goes back to the owners instead of the firm",
+        doc="after a passed step, public income goes back to the owners instead of the firm (in "
+        "the vote it offsets the rise per m2, up to the rise; in a menu vote every option alike)",
         source="seed 001: a higher fee frees public income for the owners",
     )
 

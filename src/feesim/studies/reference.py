@@ -45,6 +45,7 @@ REFERENCE_SCHEDULABLE: frozenset[str] = frozenset(
         "government.assessment_hotline_weight",
         "firm.public_income_yuan_month",
         "firm.public_income_firm_share",
+        "committee.public_income_to_fund",
         "committee.evaluation_months",
         "committee.evaluation_threshold",
         "committee.rollback",

@@ -475,11 +475,12 @@ def expected_revenue(firms: FirmBook, setting: Setting, state: CommunityState) -
 
     This month's fees at its trailing-year collection of the current year's bills (at most 1;
     recovered arrears are one-off, :meth:`FirmBook.trailing`), its share of public income
-    (unless released to the owners) and the subsidy it was last paid.
+    (unless released to the owners, except under cost-plus, where the owners' account that pays
+    the service receives it either way) and the subsidy it was last paid.
     """
     coll, _ = firms.trailing()
     accrual = (state.fee * setting.area_rb).sum(axis=1)
-    public = setting.public_income * setting.public_share * ~state.released
+    public = setting.public_income * setting.public_share * (~state.released | firms.cost_plus)
     return accrual * np.minimum(coll, 1.0) + public + state.subsidy_paid
 
 
@@ -591,7 +592,11 @@ def settle_month(
         "public_income": public,
         "public_to_provider": to_provider,
         "public_to_owners": public - to_provider,
-        "public_to_fund": np.rint((public - to_provider) * setting.public_to_fund).astype(np.int64),
+        # Under a fixed fee the owners' public income tops up their fund; under cost-plus the
+        # owners' account pays their service and it stays there (deficits are not hastened).
+        "public_to_fund": np.rint(
+            (public - to_provider) * setting.public_to_fund * ~firms.cost_plus
+        ).astype(np.int64),
         "subsidy": subsidy,
         "government_support": support.astype(np.int64),
         "service_cost": service,

@@ -492,7 +492,6 @@ def hold(
     step_rb = np.zeros((R, B))
     dfee_rb = np.zeros((R, B))
     fund_rise = np.zeros(R)
-    returned = np.zeros(R)
     promised = np.zeros(R)
     gain = np.zeros(R)
     process = np.zeros(R)
@@ -513,16 +512,17 @@ def hold(
                 dfee_rb[slot, :nb] = b.new_fee - voters.fee[slot, :nb]
             if spec.matter == "maintenance_fund":
                 fund_rise[slot] = spec.fund_bill_per_m2 / 12.0
-            if spec.matter == "fee" and spec.release_public_income:
+            if spec.matter == "fee" and spec.release_public_income and nb:
                 # The public income the firm took goes back to the owners with the step (seed
                 # 001: "after the rise the committee no longer draws on the public income and
                 # can spend it on what owners need"); owners share common income by area
-                # (Civil Code Art. 282-283), so it offsets the rise yuan for yuan per m2, in the
-                # bill and in the relative step (judgement: the money is theirs, though pooled;
-                # in Shanghai most of it tops up their maintenance fund, Art. 51).
-                returned[slot] = voters.releasable_per_m2[slot]
-                if nb:
-                    step_rb[slot, :nb] -= returned[slot] / old
+                # (Civil Code Art. 282-283), so it offsets the rise per m2, in the bill and in
+                # the relative step (judgement: the money is theirs, though pooled, part of it
+                # in their maintenance fund). It offsets at most the rise: giving back what was
+                # theirs does not make a step a cut, nor a zero step a gain.
+                off = np.minimum(voters.releasable_per_m2[slot], np.maximum(dfee_rb[slot, :nb], 0))
+                dfee_rb[slot, :nb] -= off
+                step_rb[slot, :nb] -= off / old
             if spec.matter == "hire_firm":
                 promised[slot] = voters.firm_gap[slot]
             else:
@@ -550,9 +550,9 @@ def hold(
 
     sat, trust = pick(voters.satisfaction), pick(voters.trust)
     # A one-off fund bill weighs like a year of monthly bills (judgement).
-    rise = dfee_rb[runs_v].astype(F32).ravel().take(hv.rb) + (
-        fund_rise[runs_v] - returned[runs_v]
-    ).astype(F32).take(hv.run)
+    rise = dfee_rb[runs_v].astype(F32).ravel().take(hv.rb) + fund_rise[runs_v].astype(F32).take(
+        hv.run
+    )
     utility = approval_utility(
         hv,
         beh,

@@ -707,7 +707,8 @@ def tally_check(frame: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=[*cols, "covered"])
     t = frame[frame["kind"] == "tally"]
     out = t[["obs_id", "outcome", "lo", "hi", "fitted"]].copy()
-    out["distance"] = t["err_fitted"].to_numpy(float)
+    # A tally the full fit did not simulate has no distance (its err_fitted is a coin toss's).
+    out["distance"] = np.where(t["fitted"].isna(), np.nan, t["err_fitted"].to_numpy(float))
     err = t["model_error"] if "model_error" in t else pd.Series(np.nan, index=t.index)
     out["model_error"] = err.to_numpy(float)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -721,7 +722,7 @@ def _tally_figures(frame: pd.DataFrame) -> dict[str, object]:
     t = tally_check(frame)
     if not len(t):
         return {"n": 0}
-    far = t.sort_values("distance", kind="stable").iloc[-1]
+    far = t.sort_values("distance", kind="stable", na_position="first").iloc[-1]
     covered = t["covered"].dropna()
     return {
         "n": len(t),

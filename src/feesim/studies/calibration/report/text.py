@@ -237,13 +237,13 @@ def _tally_line(tallies: pd.DataFrame, check: pd.DataFrame) -> str:
         "reported interval at the simulated mean"
     )
     outside = tallies[~inside].sort_values("distance", ascending=False)
-    errors = check.set_index(["obs_id", "outcome"])["in_errors"] if len(check) else None
+    errors = {(r["obs_id"], r["outcome"]): r["in_errors"] for _, r in check.iterrows()}
     parts = []
     for _, r in outside.iterrows():
         part = f"{r['obs_id']} ({r['measure']}) {r['distance']:.3f} outside"
-        key = (r["obs_id"], r["measure"])
-        if errors is not None and key in errors.index and np.isfinite(errors[key]):
-            part += f", {errors[key]:.1f} times the model's {r['measure']} error"
+        e = errors.get((r["obs_id"], r["measure"]), np.nan)
+        if np.isfinite(e):
+            part += f", {e:.1f} times the model's {r['measure']} error"
         parts.append(part)
     if parts:
         line += "; " + "; ".join(parts)
