@@ -158,11 +158,11 @@ def _page_css() -> str:
 
 
 #: One projector screen (1366x768; at 1280x720 all but the last checkbox) shows the levers, the
-#: monitor numbers and the whole cycle chart at once: Play, One month, Restart and the speed in
-#: the top bar; the presets and the levers, compact, in the sidebar; the status, the numbers and the chart fill the height of the
-#: run tab (``.feesim-top``), the chart scaled to the room left for it (whatever the status and
-#: the "sliders moved" note take), the rest below. The top bar is thinner on screens up to 900
-#: pixels high.
+#: monitor numbers and the whole cycle chart at once: Play, One month, Restart and the speed in the
+#: top bar; the presets and the levers, compact, in the sidebar; the status, the numbers and the
+#: chart fill the height of the run tab (``.feesim-top``), the chart scaled to the room left for it
+#: (whatever the status and the "sliders moved" note take), the rest below. The top bar is thinner
+#: on screens up to 900 pixels high.
 _LAYOUT_CSS = (
     ":root{--feesim-bar:64px}"
     "@media (max-height:900px){:root{--feesim-bar:48px}"
