@@ -731,7 +731,7 @@ def _tally_figures(frame: pd.DataFrame) -> dict[str, object]:
         "farthest": {
             "obs_id": str(far["obs_id"]),
             "outcome": str(far["outcome"]),
-            "distance": float(far["distance"]),
+            "distance": float(far["distance"]) if np.isfinite(far["distance"]) else None,
             "in_errors": float(far["in_errors"]) if np.isfinite(far["in_errors"]) else None,
         },
     }
