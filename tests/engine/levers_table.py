@@ -315,7 +315,8 @@ LEVERS: tuple[Lever, ...] = (
         _proposal(release_public_income=True),
         {"approval": +1, "margin": -1},
         "seed 001 (the public income no longer pays for the service: owners can spend it), "
-        "Shanghai Provisions Art. 51 (public income is the owners', mainly for the fund)",
+        "Shanghai Provisions Art. 51 (public income is the owners'; if used mainly for the "
+        "fund, over half goes to it)",
     ),
     Lever(
         "process only: a zero step with posted accounts, meetings, 2 door-to-door rounds",
