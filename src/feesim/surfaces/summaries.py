@@ -85,19 +85,12 @@ def bench_summary(result: dict[str, Any]) -> str:
             median=f"{sc['speedup_median']:.2f}",
             cold=f"{sc['speedup_cold']:.2f}",
         ),
-        (
-            _(
-                "calibration (quick budget): {n} simulations in {one} s in one process ({each} "
-                "s each), {two} s on 2 workers -> {speedup}x; one at a time on 2 workers "
-                "{serial} s -> {serial_speedup}x"
-            )
-            if cb["quick"]
-            else _(
-                "calibration (full budget): {n} simulations in {one} s in one process ({each} "
-                "s each), {two} s on 2 workers -> {speedup}x; one at a time on 2 workers "
-                "{serial} s -> {serial_speedup}x"
-            )
+        _(
+            "calibration ({budget}): {n} simulations in {one} s in one process ({each} s each), "
+            "{two} s on 2 workers -> {speedup}x; one at a time on 2 workers {serial} s -> "
+            "{serial_speedup}x"
         ).format(
+            budget=_("quick budget") if cb["quick"] else _("full budget"),
             n=cb["simulations"],
             one=f"{cb['one_process_s']:.1f}",
             each=f"{cb['seconds_per_simulation']:.2f}",
